@@ -1,0 +1,1 @@
+"""Reference pipelines loaded by workspace.yaml as a Dagster code location."""

@@ -1,0 +1,175 @@
+"""Turns pipelines into Dagster Definitions: one asset per step, checks, prompt resources, a job.
+
+Assets return ``MaterializeResult`` (no IO manager): the step writes its own snapshot, and the
+content hash becomes the asset's data version, so Dagster's staleness follows the data and the
+code version (operator + config + prompt hash) follows the recipe.
+"""
+
+from collections.abc import Sequence
+from typing import Any
+
+import duckdb
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetExecutionContext,
+    AssetKey,
+    AssetsDefinition,
+    AssetSelection,
+    DataVersion,
+    Definitions,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+    asset_check,
+    define_asset_job,
+)
+
+from dataflow_dagster.metadata import outcome_metadata
+from dataflow_dagster.pipeline import Pipeline, Step
+from dataflow_dagster.resources import LLMResource, LocalLLMResource, PromptResource, StorageResource
+from dataflow_dagster.runner import run_source, run_step, source_code_version, step_code_version
+from operators.core.contract import CheckSpec, Kind
+
+STORAGE_KEY = "dataflow_storage"
+LLM_KEY = "llm"
+
+
+def prompt_resource_key(pipeline: Pipeline, step: Step) -> str:
+    return f"prompt__{pipeline.name}__{step.name}"
+
+
+def asset_key(pipeline: Pipeline, step_name: str) -> AssetKey:
+    return AssetKey([pipeline.name, step_name])
+
+
+def _kinds(step: Step) -> set[str]:
+    return {"duckdb", "llm"} if step.op.needs_llm else {"duckdb"}
+
+
+def _source_asset(pipeline: Pipeline) -> AssetsDefinition:
+    @asset(
+        key=asset_key(pipeline, pipeline.source.name),
+        group_name=pipeline.name,
+        kinds={"duckdb", "parquet"},
+        code_version=source_code_version(pipeline),
+        description=f"Rows imported from `{pipeline.source.path}`, each with a content-derived `_id`.",
+        required_resource_keys={STORAGE_KEY},
+        tags={"dataflow/kind": "source"},
+    )
+    def _asset(context: AssetExecutionContext) -> MaterializeResult:
+        storage = getattr(context.resources, STORAGE_KEY).get()
+        outcome = run_source(storage, pipeline, context.log, context.run_id)
+        return MaterializeResult(metadata=outcome_metadata(outcome),
+                                 data_version=DataVersion(outcome.table.content_hash))
+
+    return _asset
+
+
+def _step_asset(pipeline: Pipeline, step: Step) -> AssetsDefinition:
+    op = step.op
+    needs_llm = op.needs_llm
+    prompt = step.effective_prompt
+    prompt_key = prompt_resource_key(pipeline, step)
+    keys = {STORAGE_KEY, *((LLM_KEY, prompt_key) if needs_llm else ())}
+    doc = step.description or (type(op).__doc__ or op.name).strip()
+
+    @asset(
+        key=asset_key(pipeline, step.name),
+        deps=[asset_key(pipeline, step.after or pipeline.source.name)],
+        group_name=pipeline.name,
+        kinds=_kinds(step),
+        code_version=step_code_version(op.version, op.fingerprint(), prompt if needs_llm else None),
+        description=f"**{op.name}** ({op.kind})\n\n{doc}",
+        required_resource_keys=keys,
+        tags={"dataflow/kind": str(op.kind), "dataflow/operator": op.name},
+    )
+    def _asset(context: AssetExecutionContext) -> MaterializeResult:
+        storage = getattr(context.resources, STORAGE_KEY).get()
+        llm = None
+        llm_info: dict[str, Any] = {}
+        step_prompt = prompt
+        if needs_llm:
+            resource: LLMResource = getattr(context.resources, LLM_KEY)
+            llm, llm_info = resource.get_client(), resource.describe()
+            step_prompt = getattr(context.resources, prompt_key).to_template()
+            if step_prompt.content_hash != (prompt.content_hash if prompt else None):
+                context.log.warning(
+                    f"prompt resource '{prompt_key}' differs from the definition's prompt; "
+                    "this run's lineage records the resource's text and hash")
+        outcome = run_step(storage, pipeline, step.name, llm=llm, prompt=step_prompt, log=context.log,
+                           run_id=context.run_id, llm_info=llm_info)
+        return MaterializeResult(metadata=outcome_metadata(outcome),
+                                 data_version=DataVersion(outcome.table.content_hash))
+
+    return _asset
+
+
+def _check(pipeline: Pipeline, step: Step, spec: CheckSpec) -> Any:
+    name = pipeline.asset_name(step.name)
+
+    @asset_check(
+        asset=asset_key(pipeline, step.name),
+        name=spec.name,
+        blocking=spec.blocking,
+        description=spec.description or f"{spec.metric_sql} {spec.op} {spec.threshold}",
+        required_resource_keys={STORAGE_KEY},
+    )
+    def _run_check(context: AssetCheckExecutionContext) -> AssetCheckResult:
+        storage = getattr(context.resources, STORAGE_KEY).get()
+        ref = storage.require_ref(name)
+        con = duckdb.connect()
+        try:
+            row = con.execute(f"SELECT {spec.metric_sql} FROM {ref.read_sql()} t").fetchone()
+        finally:
+            con.close()
+        value = None if row is None or row[0] is None else float(row[0])
+        return AssetCheckResult(
+            passed=spec.passes(value),
+            severity=AssetCheckSeverity.ERROR,
+            metadata={
+                "value": MetadataValue.float(value) if value is not None else MetadataValue.text("NULL"),
+                "threshold": MetadataValue.text(f"{spec.op} {spec.threshold}"),
+                "content_hash": MetadataValue.text(ref.content_hash),
+            },
+        )
+
+    return _run_check
+
+
+def pipeline_definitions(pipeline: Pipeline) -> tuple[list[AssetsDefinition], list[Any], dict[str, Any], Any]:
+    """Assets, checks, prompt resources and the job of one pipeline."""
+    assets = [_source_asset(pipeline)] + [_step_asset(pipeline, s) for s in pipeline.steps]
+    checks = [_check(pipeline, s, spec) for s in pipeline.steps for spec in s.op.checks()]
+    prompts = {prompt_resource_key(pipeline, s): PromptResource.from_template(s.effective_prompt)
+               for s in pipeline.steps if s.op.needs_llm and s.effective_prompt is not None}
+    job = define_asset_job(f"{pipeline.name}_job", selection=AssetSelection.groups(pipeline.name),
+                           description=pipeline.description or f"Materialise pipeline {pipeline.name}")
+    return assets, checks, prompts, job
+
+
+def build_definitions(
+    pipelines: Sequence[Pipeline],
+    llm: LLMResource | None = None,
+    storage: StorageResource | None = None,
+    resources: dict[str, Any] | None = None,
+    **definitions_kwargs: Any,
+) -> Definitions:
+    """Definitions for ``pipelines``; the embedded local model is the default LLM."""
+    all_assets: list[Any] = []
+    all_checks: list[Any] = []
+    all_resources: dict[str, Any] = {STORAGE_KEY: storage or StorageResource(), LLM_KEY: llm or LocalLLMResource()}
+    jobs = []
+    for p in pipelines:
+        assets, checks, prompts, job = pipeline_definitions(p)
+        all_assets += assets
+        all_checks += checks
+        all_resources.update(prompts)
+        jobs.append(job)
+    all_resources.update(resources or {})
+    return Definitions(assets=all_assets, asset_checks=all_checks, jobs=jobs, resources=all_resources,
+                       **definitions_kwargs)
+
+
+__all__ = ["Kind", "build_definitions", "pipeline_definitions"]

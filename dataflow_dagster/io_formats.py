@@ -1,0 +1,116 @@
+"""Import user files into a step's DuckDB and export snapshots back out.
+
+DuckDB's readers do the work; when one refuses a file we re-scan it in Python only to say exactly
+which line and why, because "could not parse" without a line number is useless on a 10 GB file.
+"""
+
+import codecs
+import json
+from pathlib import Path
+
+import duckdb
+
+from operators.core.contract import OperatorError, quote_ident, quote_literal
+
+FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
+
+
+def detect_format(path: Path, fmt: str | None = None) -> str:
+    if fmt:
+        if fmt not in set(FORMATS.values()):
+            raise OperatorError(f"unknown format '{fmt}' for {path}; use one of {sorted(set(FORMATS.values()))}")
+        return fmt
+    try:
+        return FORMATS[path.suffix.lower()]
+    except KeyError:
+        raise OperatorError(
+            f"cannot tell the format of {path} from its suffix; use .jsonl/.json/.csv/.parquet or set format="
+        ) from None
+
+
+def import_file(con: duckdb.DuckDBPyConnection, path: str | Path, name: str, fmt: str | None = None) -> None:
+    """Create table ``name`` from a file, or raise an error naming file, line and problem."""
+    p = Path(path)
+    if not p.exists():
+        raise OperatorError(f"input file {p} does not exist")
+    if p.is_dir():
+        raise OperatorError(f"input path {p} is a directory; point the source at a file")
+    kind = detect_format(p, fmt)
+    if p.stat().st_size == 0:
+        raise OperatorError(f"input file {p} is empty: nothing to import (add rows or remove the source)")
+    if kind in ("jsonl", "json", "csv"):
+        _check_text_encoding(p)
+    lit = quote_literal(str(p))
+    reader = {
+        "jsonl": f"read_json({lit}, format='newline_delimited', records=true, maximum_object_size=268435456)",
+        "json": f"read_json({lit}, format='auto', records=true, maximum_object_size=268435456)",
+        "csv": f"read_csv({lit}, header=true, strict_mode=true)",
+        "parquet": f"read_parquet({lit})",
+    }[kind]
+    try:
+        con.execute(f"CREATE TABLE {quote_ident(name)} AS SELECT * FROM {reader}")
+    except duckdb.Error as exc:
+        if kind == "jsonl":
+            _explain_jsonl(p)
+        raise OperatorError(f"could not read {p} as {kind}: {str(exc).splitlines()[0]}") from exc
+    n = con.execute(f"SELECT count(*) FROM {quote_ident(name)}").fetchone()[0]  # type: ignore[index]
+    if n == 0:
+        raise OperatorError(f"input file {p} has no rows")
+
+
+def _check_text_encoding(p: Path) -> None:
+    """Refuse non-UTF-8 text with the byte offset and line; accept (and document) a UTF-8 BOM."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    line, offset = 1, 0
+    with open(p, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                bad_at = offset + exc.start
+                line += chunk[: exc.start].count(b"\n")
+                raise OperatorError(
+                    f"{p}: line {line} (byte {bad_at}) is not valid UTF-8; re-encode the file as UTF-8"
+                ) from None
+            line += chunk.count(b"\n")
+            offset += len(chunk)
+
+
+def _explain_jsonl(p: Path) -> None:
+    with open(p, encoding="utf-8-sig") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise OperatorError(
+                    f"{p}: line {lineno}, column {exc.colno}: malformed JSON ({exc.msg}); fix or remove that line"
+                ) from None
+            if not isinstance(obj, dict):
+                raise OperatorError(
+                    f"{p}: line {lineno}: expected a JSON object per line, got {type(obj).__name__}"
+                )
+
+
+def require_columns(con: duckdb.DuckDBPyConnection, relation: str, needed: list[str], where: str) -> None:
+    cols = [r[0] for r in con.execute(f"DESCRIBE {quote_ident(relation)}").fetchall()]
+    missing = [c for c in needed if c not in cols]
+    if missing:
+        raise OperatorError(
+            f"{where}: missing input column(s) {missing}; available columns are {cols}. "
+            "Set the step's input_key (or rename the column upstream)."
+        )
+
+
+def export_relation(con: duckdb.DuckDBPyConnection, relation_sql: str, path: str | Path,
+                    fmt: str | None = None) -> Path:
+    p = Path(path)
+    kind = detect_format(p, fmt)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    opts = {"jsonl": "FORMAT json", "json": "FORMAT json, ARRAY true", "csv": "FORMAT csv, HEADER true",
+            "parquet": "FORMAT parquet"}[kind]
+    tmp = p.with_name(f".{p.name}.tmp")
+    con.execute(f"COPY (SELECT * FROM {relation_sql}) TO {quote_literal(str(tmp))} ({opts})")
+    tmp.replace(p)
+    return p

@@ -1,0 +1,120 @@
+"""Pipelines as plain Python objects, PyTorch-style: a source and a list of operator steps.
+
+Each step reads one upstream (the previous step unless ``after`` says otherwise), so a pipeline is
+a tree: branches are steps that name the same ``after``. ``check`` walks the tree with column sets
+and refuses a pipeline whose keys do not line up, before anything runs.
+"""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from operators.core.contract import Operator, OperatorError
+from operators.core.prompt import PromptTemplate
+from operators.core.rowids import ID, PARENTS
+
+SOURCE_STEP = "load"
+
+
+@dataclass
+class Source:
+    """A file (JSONL/JSON/CSV/Parquet) imported as the pipeline's first asset."""
+
+    path: str
+    format: str | None = None
+    name: str = SOURCE_STEP
+    required_columns: list[str] = field(default_factory=list)
+
+    def resolved_path(self, base: Path | None = None) -> Path:
+        p = Path(self.path)
+        return p if p.is_absolute() or base is None else (base / p)
+
+
+@dataclass
+class Step:
+    name: str
+    op: Operator
+    after: str | None = None
+    prompt: PromptTemplate | None = None
+    description: str | None = None
+
+    @property
+    def effective_prompt(self) -> PromptTemplate | None:
+        return self.prompt or self.op.default_prompt
+
+
+@dataclass
+class Pipeline:
+    name: str
+    source: Source
+    steps: list[Step]
+    description: str = ""
+    base_dir: Path | None = None  # relative source paths resolve against this
+
+    def __post_init__(self) -> None:
+        if not self.name.isidentifier():
+            raise OperatorError(f"pipeline name '{self.name}' must be a Python identifier (letters, digits, _)")
+        seen = {self.source.name}
+        prev = self.source.name
+        for step in self.steps:
+            if not step.name.isidentifier() or "__" in step.name:
+                raise OperatorError(
+                    f"pipeline '{self.name}': step name '{step.name}' must be an identifier without '__'")
+            if step.name in seen:
+                raise OperatorError(f"pipeline '{self.name}': step name '{step.name}' is used twice")
+            if step.after is None:
+                step.after = prev
+            if step.after not in seen:
+                raise OperatorError(
+                    f"pipeline '{self.name}': step '{step.name}' comes after '{step.after}', which is not "
+                    f"an earlier step (known: {sorted(seen)})")
+            seen.add(step.name)
+            prev = step.name
+
+    def asset_name(self, step: str) -> str:
+        return f"{self.name}__{step}"
+
+    def step(self, name: str) -> Step:
+        for s in self.steps:
+            if s.name == name:
+                return s
+        raise OperatorError(f"pipeline '{self.name}' has no step '{name}'")
+
+    def source_path(self) -> Path:
+        return self.source.resolved_path(self.base_dir)
+
+    def check(self, source_columns: list[str]) -> dict[str, list[str]]:
+        """Propagate column sets through the steps; raise on the first step whose inputs are missing.
+
+        Returns the columns each step's output will have.
+        """
+        cols: dict[str, list[str]] = {self.source.name: [ID, *source_columns]}
+        for step in self.steps:
+            available = cols[step.after or self.source.name]
+            missing = [c for c in step.op.input_columns() if c not in available]
+            if missing:
+                raise OperatorError(
+                    f"pipeline '{self.name}', step '{step.name}' ({step.op.name}): needs column(s) {missing} "
+                    f"but '{step.after}' provides {available}; set the step's input_key"
+                )
+            prompt = step.effective_prompt
+            if prompt is not None and len(prompt.fields()) > 1:
+                absent = [f for f in prompt.fields() if f not in available and f not in step.op.input_columns()]
+                mapped = getattr(step.op, "prompt_values", None)
+                if absent and mapped is None:
+                    raise OperatorError(
+                        f"pipeline '{self.name}', step '{step.name}': prompt fields {absent} are not columns")
+            out = list(available)
+            if step.op.kind == "generate" and PARENTS not in out:
+                out.append(PARENTS)
+            out += [c for c in step.op.output_columns() if c not in out]
+            cols[step.name] = out
+        return cols
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "source": self.source.path,
+            "steps": [{"name": s.name, "op": s.op.name, "after": s.after, "config": s.op.config_dict()}
+                      for s in self.steps],
+        }

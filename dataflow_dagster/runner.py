@@ -1,0 +1,200 @@
+"""Executes one pipeline step against storage, outside of any orchestrator.
+
+The Dagster assets, the CLI and the audit replay all call these functions, so there is exactly one
+code path that turns (upstream snapshots, operator, prompt, model) into published snapshots and a
+lineage record. Nothing is published until every output table of the step has been written, so a
+failure at any point leaves the previous version current.
+"""
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from dataflow_dagster.io_formats import import_file, require_columns
+from dataflow_dagster.llm.cache import CachedLLM, ResponseCache
+from dataflow_dagster.pipeline import Pipeline
+from dataflow_dagster.storage import SnapshotRef, Storage
+from operators.core.contract import Kind, OperatorContext, OperatorError, quote_literal
+from operators.core.llm import LLMClient
+from operators.core.prompt import PromptTemplate
+from operators.core.rowids import ID, source_ids_sql
+from operators.core.sql_ops import POS
+
+SRC, OUT, REJ, ERR = "__input", "__output", "__rejected", "__errors"
+
+
+@dataclass
+class StepOutcome:
+    asset: str
+    refs: dict[str, SnapshotRef]
+    lineage: dict[str, Any]
+    preview: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def table(self) -> SnapshotRef:
+        return self.refs["table"]
+
+
+def file_sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def step_code_version(op_version: str, op_fingerprint: str, prompt: PromptTemplate | None) -> str:
+    """Operator version + config hash + prompt hash: editing any of them marks the asset stale."""
+    p = prompt.content_hash[:12] if prompt is not None else "noprompt"
+    return f"{op_version}-{op_fingerprint[:12]}-{p}"
+
+
+def source_code_version(pipeline: Pipeline) -> str:
+    payload = f"{pipeline.source.path}|{pipeline.source.format}|{pipeline.source.required_columns}"
+    return "src-" + hashlib.sha256(payload.encode()).hexdigest()[:12]
+
+
+def _progress_logger(log: logging.Logger, label: str) -> Callable[[int, int | None], None]:
+    state = {"last": 0.0, "pct": -1}
+
+    def report(done: int, total: int | None) -> None:
+        now = time.monotonic()
+        pct = int(100 * done / total) if total else -1
+        if done == total or now - state["last"] > 10 or (pct // 10) > (state["pct"] // 10):
+            log.info(f"{label}: {done}/{total if total is not None else '?'} rows ({pct}%)")
+            state["last"], state["pct"] = now, pct
+
+    return report
+
+
+def _preview(con: Any, relation_sql: str, n: int = 5) -> list[dict[str, Any]]:
+    return con.sql(f"SELECT * FROM {relation_sql} LIMIT {n}").to_arrow_table().to_pylist()
+
+
+def run_source(storage: Storage, pipeline: Pipeline, log: logging.Logger | None = None,
+               run_id: str | None = None, publish: bool = True) -> StepOutcome:
+    log = log or logging.getLogger("dataflow")
+    asset = pipeline.asset_name(pipeline.source.name)
+    path = pipeline.source_path()
+    started = time.time()
+    con = storage.connect()
+    try:
+        import_file(con, path, "__raw", pipeline.source.format)
+        require_columns(con, "__raw", pipeline.source.required_columns, f"source file {path}")
+        if ID in [r[0] for r in con.execute("DESCRIBE __raw").fetchall()]:
+            con.execute(f"CREATE VIEW {OUT} AS SELECT * FROM __raw")  # ids given by the user are kept
+            dup = con.execute(f"SELECT {ID} FROM __raw GROUP BY 1 HAVING count(*) > 1 LIMIT 1").fetchone()
+            if dup:
+                raise OperatorError(f"{path}: column _id must be unique but '{dup[0]}' repeats")
+        else:
+            con.execute(f"CREATE VIEW {OUT} AS {source_ids_sql('__raw')}")
+        ref = storage.write_snapshot(con, OUT, asset)
+        lineage = {
+            "asset": asset, "kind": "source", "run_id": run_id, "source_file": str(path),
+            "source_sha256": file_sha256(str(path)), "code_version": source_code_version(pipeline),
+            "rows_out": ref.row_count, "content_hash": ref.content_hash,
+            "duration_s": round(time.time() - started, 3), "upstream": {},
+        }
+        preview = _preview(con, ref.read_sql())
+    finally:
+        con.close()
+    if publish:
+        storage.publish(asset, {"table": ref}, lineage)
+        storage.sync_catalog()
+    log.info(f"{asset}: imported {ref.row_count} rows from {path}")
+    return StepOutcome(asset, {"table": ref}, lineage, preview)
+
+
+def run_step(
+    storage: Storage,
+    pipeline: Pipeline,
+    step_name: str,
+    llm: LLMClient | None = None,
+    prompt: PromptTemplate | None = None,
+    log: logging.Logger | None = None,
+    run_id: str | None = None,
+    offline: bool = False,
+    publish: bool = True,
+    upstream_ref: SnapshotRef | None = None,
+    llm_info: dict[str, Any] | None = None,
+) -> StepOutcome:
+    """Run one step on the current snapshot of its upstream and (by default) publish the result.
+
+    ``offline`` replays LLM answers from the cache only (audits); ``publish=False`` writes snapshots
+    without making them current (replays into scratch storage use a separate Storage instead).
+    """
+    log = log or logging.getLogger("dataflow")
+    step = pipeline.step(step_name)
+    op = step.op
+    asset = pipeline.asset_name(step.name)
+    up_asset = pipeline.asset_name(step.after or pipeline.source.name)
+    up = upstream_ref or storage.require_ref(up_asset)
+    prompt = prompt or step.effective_prompt
+    client: CachedLLM | None = None
+    if op.needs_llm:
+        if llm is None:
+            raise OperatorError(f"step '{asset}' ({op.name}) needs an LLM resource but none was given")
+        client = CachedLLM(llm, ResponseCache(storage.cache_path), offline=offline)
+    started = time.time()
+    con = storage.connect()
+    try:
+        con.execute(
+            f"CREATE VIEW {SRC} AS SELECT * EXCLUDE (file_row_number), file_row_number AS {POS} "
+            f"FROM read_parquet({quote_literal(up.path)}, file_row_number=true)"
+        )
+        require_columns(con, SRC, op.input_columns(), f"step '{asset}' ({op.name}) reading '{up_asset}'")
+        ctx = OperatorContext(con=con, source=SRC, target=OUT, rejected=REJ, errors=ERR, step=asset, llm=client,
+                              prompt=prompt, log=log, progress=_progress_logger(log, asset))
+        rows_in = ctx.count()
+        stats = op.run(ctx) or {}
+        have = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() UNION ALL "
+                                          "SELECT view_name FROM duckdb_views()").fetchall()}
+        if OUT not in have:
+            raise OperatorError(f"operator {op.name} finished without creating its output table")
+        require_columns(con, OUT, [ID], f"output of step '{asset}' ({op.name})")
+        refs = {"table": storage.write_snapshot(con, OUT, asset)}
+        if op.kind == Kind.FILTER:
+            if REJ not in have:
+                con.execute(f"CREATE VIEW {REJ} AS SELECT *, NULL::VARCHAR AS _reason FROM {SRC} LIMIT 0")
+            refs["rejected"] = storage.write_snapshot(con, REJ, f"{asset}__rejected")
+        if ERR in have or op.needs_llm:
+            if ERR not in have:
+                con.execute(f"CREATE TABLE {ERR} ({ID} VARCHAR, _error VARCHAR, _raw VARCHAR)")
+            refs["errors"] = storage.write_snapshot(con, ERR, f"{asset}__errors")
+        preview = _preview(con, refs["table"].read_sql())
+    finally:
+        con.close()
+    counters = client.counters if client is not None else None
+    lineage: dict[str, Any] = {
+        "asset": asset, "kind": str(op.kind), "run_id": run_id,
+        "operator": op.name, "operator_version": op.version, "config": op.config_dict(),
+        "fingerprint": op.fingerprint(),
+        "code_version": step_code_version(op.version, op.fingerprint(), prompt if op.needs_llm else None),
+        "upstream": {up_asset: up.content_hash},
+        "rows_in": rows_in, "rows_out": refs["table"].row_count,
+        "rejected_rows": refs["rejected"].row_count if "rejected" in refs else 0,
+        "error_rows": refs["errors"].row_count if "errors" in refs else 0,
+        "content_hash": refs["table"].content_hash,
+        "duration_s": round(time.time() - started, 3),
+        "stats": stats,
+    }
+    if op.needs_llm and prompt is not None and client is not None:
+        lineage["prompt"] = {"name": prompt.name, "hash": prompt.content_hash, "template": prompt.template,
+                             "system": prompt.system, "schema": prompt.output_schema}
+        lineage["model"] = {"id": client.model_id, "params": _sampling(op), **(llm_info or {})}
+        lineage["cache"] = {"hits": counters.hits, "misses": counters.misses, "failed": counters.failed}
+        lineage["tokens"] = {"prompt": counters.prompt_tokens, "completion": counters.completion_tokens}
+    if publish:
+        storage.publish(asset, refs, lineage)
+        storage.sync_catalog()
+    log.info(f"{asset}: {lineage['rows_in']} rows in, {lineage['rows_out']} out, "
+             f"{lineage['rejected_rows']} rejected, {lineage['error_rows']} errors")
+    return StepOutcome(asset, refs, lineage, preview)
+
+
+def _sampling(op: Any) -> dict[str, Any]:
+    sampling = getattr(op, "sampling", None)
+    return dict(sampling().__dict__) if callable(sampling) else {}

@@ -1,0 +1,1 @@
+"""The operator library: pure Python over DuckDB and an LLM protocol. Never imports Dagster."""

@@ -1,0 +1,170 @@
+"""The operator contract shared by every data-preparation step.
+
+An operator reads one input relation from a DuckDB connection and creates one output relation
+(table or view) under a name the caller chooses. Keeping the contract at the level of DuckDB
+relations, not DataFrames, is what lets rule operators run as SQL over tables larger than memory and
+lets the Dagster layer (which never leaks into this package) snapshot whatever relation results.
+"""
+
+import hashlib
+import json
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import duckdb
+from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:
+    from operators.core.llm import LLMClient
+    from operators.core.prompt import PromptTemplate
+
+
+class Kind(StrEnum):
+    GENERATE = "generate"
+    EVALUATE = "evaluate"
+    FILTER = "filter"
+    REFINE = "refine"
+
+
+class OperatorError(Exception):
+    """A problem a user can fix: the message says what, where and what to do."""
+
+
+class OpConfig(BaseModel):
+    """Base for operator configs; unknown keys are refused so a typo never silently falls back."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """A data-quality gate an evaluator declares; the Dagster layer turns it into an asset check.
+
+    ``metric_sql`` is an aggregate over the step's output table aliased ``t`` (e.g.
+    ``avg((t.score IS NOT NULL)::INT)``); the check passes when ``metric <op> threshold``.
+    """
+
+    name: str
+    metric_sql: str
+    op: str
+    threshold: float
+    description: str = ""
+    blocking: bool = True
+
+    def passes(self, value: float | None) -> bool:
+        if value is None:
+            return False
+        return {
+            ">=": value >= self.threshold,
+            ">": value > self.threshold,
+            "<=": value <= self.threshold,
+            "<": value < self.threshold,
+            "==": value == self.threshold,
+        }[self.op]
+
+
+def _noop_progress(done: int, total: int | None) -> None:
+    return None
+
+
+@dataclass
+class OperatorContext:
+    """Everything an operator may touch while it runs.
+
+    ``source`` is the name of the input relation (None for a source operator), ``target`` the name
+    the operator must create. Filters also create ``rejected`` (input columns + ``_reason``); LLM
+    operators also create ``errors`` (``_id``, ``_error``, ``_raw``) for rows that failed for good.
+    """
+
+    con: duckdb.DuckDBPyConnection
+    source: str | None
+    target: str
+    rejected: str
+    errors: str
+    step: str = "step"
+    llm: "LLMClient | None" = None
+    prompt: "PromptTemplate | None" = None
+    log: logging.Logger = field(default_factory=lambda: logging.getLogger("dataflow"))
+    progress: Callable[[int, int | None], None] = _noop_progress
+    batch_size: int = 64
+    counters: dict[str, Any] = field(default_factory=dict)
+
+    def columns(self, relation: str | None = None) -> list[str]:
+        rel = relation or self.source
+        if rel is None:
+            return []
+        return [r[0] for r in self.con.execute(f"DESCRIBE {quote_ident(rel)}").fetchall()]
+
+    def count(self, relation: str | None = None) -> int:
+        rel = relation or self.source
+        row = self.con.execute(f"SELECT count(*) FROM {quote_ident(rel or '')}").fetchone()
+        return int(row[0]) if row else 0
+
+
+class Operator(ABC):
+    """One reusable step. Subclasses set ``kind``, a ``Config`` model and implement ``run``."""
+
+    kind: ClassVar[Kind]
+    name: ClassVar[str] = ""
+    version: ClassVar[str] = "1"
+    domain: ClassVar[str] = "general"
+    tags: ClassVar[tuple[str, ...]] = ()
+    Config: ClassVar[type[OpConfig]] = OpConfig
+    default_prompt: ClassVar["PromptTemplate | None"] = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if not cls.__dict__.get("name"):
+            cls.name = cls.__name__
+
+    def __init__(self, config: OpConfig | None = None, **kwargs: Any) -> None:
+        try:
+            self.config = config if config is not None else self.Config(**kwargs)
+        except Exception as exc:  # pydantic ValidationError: re-raise with the operator's name
+            raise OperatorError(f"invalid config for operator {self.name}: {exc}") from exc
+
+    @property
+    def needs_llm(self) -> bool:
+        return self.default_prompt is not None
+
+    @abstractmethod
+    def input_columns(self) -> list[str]:
+        """Columns the input relation must have."""
+
+    @abstractmethod
+    def output_columns(self) -> list[str]:
+        """Columns this operator adds or rewrites in its output."""
+
+    @abstractmethod
+    def run(self, ctx: OperatorContext) -> dict[str, Any]:
+        """Create ``ctx.target`` (and ``ctx.rejected``/``ctx.errors`` where relevant); return stats."""
+
+    def checks(self) -> list[CheckSpec]:
+        return []
+
+    def config_dict(self) -> dict[str, Any]:
+        return self.config.model_dump(mode="json")
+
+    def fingerprint(self) -> str:
+        """Hash of what determines this operator's output apart from its input and prompt."""
+        payload = json.dumps(
+            {"op": self.name, "version": self.version, "config": self.config_dict()}, sort_keys=True
+        )
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+    def describe(self) -> str:
+        doc = (type(self).__doc__ or "").strip()
+        return doc.splitlines()[0] if doc else self.name
+
+
+def quote_ident(name: str) -> str:
+    """Quote an identifier for DuckDB; names come from users' files and must never become SQL."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def quote_literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"

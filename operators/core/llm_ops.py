@@ -1,0 +1,175 @@
+"""Base class for prompted operators (generators, LLM judges, LLM refiners).
+
+The loop is the same for all of them: stream the input in batches, render one request per row,
+dispatch the batch through the client (which the Dagster layer wraps in the response cache, so an
+interrupted step resumes where it stopped), validate each answer against the output schema, and keep
+answers that fail validation or transport as rows of the ``errors`` table rather than as NULLs.
+"""
+
+import json
+from typing import Any, ClassVar
+
+import jsonschema
+import pyarrow as pa
+
+from operators.core.contract import (
+    CheckSpec,
+    Kind,
+    OpConfig,
+    Operator,
+    OperatorContext,
+    OperatorError,
+    quote_ident,
+)
+from operators.core.llm import LLMRequest, LLMResponse, SamplingParams
+from operators.core.prompt import PromptTemplate
+from operators.core.rowids import ID, PARENTS, derived_id_sql
+
+_DUCK_TYPES = {"integer": "BIGINT", "number": "DOUBLE", "string": "VARCHAR", "boolean": "BOOLEAN"}
+
+
+class LLMConfig(OpConfig):
+    input_key: str = "text"
+    temperature: float = 0.0
+    max_tokens: int = 256
+    seed: int = 0
+    min_parsed_share: float = 0.8
+
+
+class LLMOperator(Operator):
+    """A prompted step. Subclasses set ``kind``, ``default_prompt`` (with an output schema) and
+    ``outputs`` (schema property -> output column); the rest is shared."""
+
+    Config: ClassVar[type[OpConfig]] = LLMConfig
+    tags: ClassVar[tuple[str, ...]] = ("llm",)
+
+    def outputs(self) -> dict[str, str]:
+        """JSON property -> output column name."""
+        schema = (self.default_prompt.output_schema or {}) if self.default_prompt else {}
+        return {p: p for p in schema.get("properties", {})}
+
+    def input_columns(self) -> list[str]:
+        return [self.config.input_key]  # type: ignore[attr-defined]
+
+    def output_columns(self) -> list[str]:
+        return list(self.outputs().values())
+
+    def prompt_values(self, row: dict[str, Any], prompt: PromptTemplate) -> dict[str, Any]:
+        """Bind template fields to row values: a one-field template takes ``input_key``."""
+        fields = prompt.fields()
+        if len(fields) == 1:
+            return {fields[0]: row.get(self.config.input_key)}  # type: ignore[attr-defined]
+        return {f: row.get(f) for f in fields}
+
+    def sampling(self) -> SamplingParams:
+        c = self.config
+        return SamplingParams(temperature=c.temperature, max_tokens=c.max_tokens, seed=c.seed)  # type: ignore[attr-defined]
+
+    def parse(self, resp: LLMResponse, schema: dict[str, Any] | None) -> dict[str, Any]:
+        """Validated output columns from one response; raises ValueError with the reason."""
+        if schema is None:
+            return {next(iter(self.outputs().values())): resp.text}
+        try:
+            obj = json.loads(resp.text or "")
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"response is not JSON: {exc.msg} at char {exc.pos}") from None
+        try:
+            jsonschema.validate(obj, schema)
+        except jsonschema.ValidationError as exc:
+            raise ValueError(f"response fails the output schema: {exc.message}") from None
+        return {col: obj.get(prop) for prop, col in self.outputs().items()}
+
+    def checks(self) -> list[CheckSpec]:
+        first = next(iter(self.outputs().values()), None)
+        if first is None or self.kind == Kind.GENERATE:
+            return []
+        return [
+            CheckSpec(
+                name="parsed_share",
+                metric_sql=f"avg(CASE WHEN t.{quote_ident(first)} IS NOT NULL THEN 1.0 ELSE 0.0 END)",
+                op=">=",
+                threshold=self.config.min_parsed_share,  # type: ignore[attr-defined]
+                description=f"share of rows whose LLM answer parsed and filled `{first}`",
+            )
+        ]
+
+    def _column_types(self, schema: dict[str, Any] | None) -> dict[str, str]:
+        props = (schema or {}).get("properties", {})
+        return {col: _DUCK_TYPES.get(props.get(p, {}).get("type", "string"), "VARCHAR")
+                for p, col in self.outputs().items()}
+
+    def run(self, ctx: OperatorContext) -> dict[str, Any]:
+        prompt = ctx.prompt or self.default_prompt
+        if prompt is None:
+            raise OperatorError(f"operator {self.name} needs a prompt template but none was given")
+        if ctx.llm is None:
+            raise OperatorError(f"operator {self.name} needs an LLM resource but none is configured")
+        schema = prompt.output_schema
+        types = self._column_types(schema)
+        con, out, err = ctx.con, quote_ident(f"{ctx.target}__out"), quote_ident(ctx.errors)
+        col_defs = ", ".join(f"{quote_ident(c)} {t}" for c, t in types.items())
+        con.execute(f"CREATE TABLE {out} ({ID} VARCHAR, {col_defs})")
+        con.execute(f"CREATE TABLE {err} ({ID} VARCHAR, _error VARCHAR, _raw VARCHAR)")
+        total, done = ctx.count(), 0
+        needed = sorted({ID, *self.input_columns(), *[f for f in prompt.fields() if f in ctx.columns()]})
+        select = ", ".join(quote_ident(c) for c in needed)
+        reader = con.cursor()  # its own cursor: the loop below writes through ``con`` meanwhile
+        arrow_reader = reader.sql(f"SELECT {select} FROM {quote_ident(ctx.source or '')}").to_arrow_reader(
+            ctx.batch_size)
+        params = self.sampling()
+        for batch in arrow_reader:
+            rows = batch.to_pylist()
+            requests = [
+                LLMRequest.chat(prompt.render(self.prompt_values(r, prompt)), prompt.system or None, params, schema)
+                for r in rows
+            ]
+            responses = ctx.llm.generate(requests)
+            good: dict[str, list[Any]] = {ID: [], **{c: [] for c in types}}
+            bad: dict[str, list[Any]] = {ID: [], "_error": [], "_raw": []}
+            for row, resp in zip(rows, responses, strict=True):
+                try:
+                    if not resp.ok:
+                        raise ValueError(resp.error or "no response")
+                    values = self.parse(resp, schema)
+                except ValueError as exc:
+                    bad[ID].append(row[ID])
+                    bad["_error"].append(str(exc))
+                    bad["_raw"].append(resp.text)
+                    continue
+                good[ID].append(row[ID])
+                for c in types:
+                    good[c].append(values.get(c))
+            for table, data in ((out, good), (err, bad)):
+                if data[ID]:
+                    con.register("__batch", pa.table(data))
+                    con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM __batch")
+                    con.unregister("__batch")
+            done += len(rows)
+            ctx.progress(done, total)
+        self.assemble(ctx, list(types))
+        n_err = con.execute(f"SELECT count(*) FROM {err}").fetchone()[0]  # type: ignore[index]
+        return {"llm_rows": done, "llm_failed_rows": int(n_err)}
+
+    def assemble(self, ctx: OperatorContext, cols: list[str]) -> None:
+        """Join answers back onto the input rows according to the operator's kind."""
+        src, out, tgt = quote_ident(ctx.source or ""), quote_ident(f"{ctx.target}__out"), quote_ident(ctx.target)
+        existing = set(ctx.columns())
+        clash = [c for c in cols if c in existing]
+        excl = f" EXCLUDE ({', '.join(quote_ident(c) for c in clash)})" if clash else ""
+        new_cols = ", ".join(f"o.{quote_ident(c)}" for c in cols)
+        if self.kind == Kind.EVALUATE:
+            sql = f"SELECT s.*{excl}, {new_cols} FROM {src} s LEFT JOIN {out} o USING ({ID})"
+        elif self.kind == Kind.REFINE and clash:
+            repl = ", ".join(f"coalesce(o.{quote_ident(c)}, s.{quote_ident(c)}) AS {quote_ident(c)}" for c in clash)
+            sql = f"SELECT s.* REPLACE ({repl}) FROM {src} s LEFT JOIN {out} o USING ({ID})"
+        elif self.kind == Kind.REFINE:
+            sql = f"SELECT s.*, {new_cols} FROM {src} s LEFT JOIN {out} o USING ({ID})"
+        else:
+            drop = [ID, *[c for c in (PARENTS,) if c in existing], *clash]
+            new_id = derived_id_sql(f"s.{ID}", self.fingerprint())
+            sql = (
+                f"SELECT {new_id} AS {ID}, [s.{ID}] AS {PARENTS}, "
+                f"s.* EXCLUDE ({', '.join(quote_ident(c) for c in drop)}), {new_cols} "
+                f"FROM {src} s JOIN {out} o USING ({ID})"
+            )
+        ctx.con.execute(f"CREATE VIEW {tgt} AS {sql}")

@@ -1,0 +1,102 @@
+"""Operator registry: by decorator for this package, by entry point for users' packages.
+
+The registry is the one place YAML pipelines, the CLI and the pipeline agent look operators up, so
+it keeps enough metadata (kind, domain, tags, needs-LLM, description) to be searched.
+"""
+
+from importlib.metadata import entry_points
+from typing import Any, TypeVar
+
+from operators.core.contract import Kind, Operator, OperatorError
+
+ENTRY_POINT_GROUP = "dataflow_dagster.operators"
+
+_REGISTRY: dict[str, type[Operator]] = {}
+_entry_points_loaded = False
+
+T = TypeVar("T", bound=type[Operator])
+
+
+def register(cls: T) -> T:
+    """Class decorator: make an operator available by name to pipelines, YAML and the agent."""
+    existing = _REGISTRY.get(cls.name)
+    if existing is not None and existing is not cls:
+        same_place = (existing.__module__, existing.__qualname__) == (cls.__module__, cls.__qualname__)
+        if not same_place:
+            raise OperatorError(
+                f"operator name '{cls.name}' is registered twice: {existing.__module__}.{existing.__qualname__}"
+                f" and {cls.__module__}.{cls.__qualname__}; give one of them another `name`"
+            )
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def load_entry_points() -> None:
+    """Import every ``dataflow_dagster.operators`` entry point once (each registers on import/call)."""
+    global _entry_points_loaded
+    if _entry_points_loaded:
+        return
+    _entry_points_loaded = True
+    from operators.builtin import register_all
+
+    register_all()
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if ep.value == "operators.builtin:register_all":
+            continue
+        loaded = ep.load()
+        if callable(loaded) and not isinstance(loaded, type):
+            loaded()
+
+
+def get(name: str) -> type[Operator]:
+    load_entry_points()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        close = [n for n in _REGISTRY if name.lower() in n.lower() or n.lower() in name.lower()]
+        hint = f" Did you mean: {', '.join(sorted(close)[:5])}?" if close else ""
+        raise OperatorError(f"unknown operator '{name}'.{hint} See `dataflow-dagster ops list`.") from None
+
+
+def all_operators() -> dict[str, type[Operator]]:
+    load_entry_points()
+    return dict(sorted(_REGISTRY.items()))
+
+
+def search(
+    text: str | None = None,
+    kind: Kind | str | None = None,
+    domain: str | None = None,
+    tag: str | None = None,
+    needs_llm: bool | None = None,
+) -> list[type[Operator]]:
+    out = []
+    for cls in all_operators().values():
+        if kind is not None and cls.kind != Kind(kind):
+            continue
+        if domain is not None and cls.domain != domain:
+            continue
+        if tag is not None and tag not in cls.tags:
+            continue
+        if needs_llm is not None and (cls.default_prompt is not None) != needs_llm:
+            continue
+        if text:
+            hay = " ".join([cls.name, cls.domain, *cls.tags, cls.__doc__ or ""]).lower()
+            if not all(word in hay for word in text.lower().split()):
+                continue
+        out.append(cls)
+    return out
+
+
+def info(cls: type[Operator]) -> dict[str, Any]:
+    return {
+        "name": cls.name,
+        "kind": str(cls.kind),
+        "domain": cls.domain,
+        "tags": list(cls.tags),
+        "version": cls.version,
+        "needs_llm": cls.default_prompt is not None,
+        "description": (cls.__doc__ or "").strip(),
+        "config": cls.Config.model_json_schema(),
+        "prompt": cls.default_prompt.template if cls.default_prompt else None,
+    }

@@ -1,0 +1,1 @@
+"""General text operators: heuristic filters, refiners, deduplication and passage-level LLM steps."""
