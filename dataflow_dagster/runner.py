@@ -120,6 +120,7 @@ def run_step(
     publish: bool = True,
     upstream_ref: SnapshotRef | None = None,
     llm_info: dict[str, Any] | None = None,
+    batch_size: int = 64,
 ) -> StepOutcome:
     """Run one step on the current snapshot of its upstream and (by default) publish the result.
 
@@ -147,7 +148,8 @@ def run_step(
         )
         require_columns(con, SRC, op.input_columns(), f"step '{asset}' ({op.name}) reading '{up_asset}'")
         ctx = OperatorContext(con=con, source=SRC, target=OUT, rejected=REJ, errors=ERR, step=asset, llm=client,
-                              prompt=prompt, log=log, progress=_progress_logger(log, asset))
+                              prompt=prompt, log=log, progress=_progress_logger(log, asset),
+                              batch_size=batch_size)
         rows_in = ctx.count()
         stats = op.run(ctx) or {}
         have = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() UNION ALL "

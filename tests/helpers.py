@@ -1,0 +1,32 @@
+"""Small helpers shared by tests (not fixtures): running jobs in-process against a tmp storage."""
+
+from pathlib import Path
+from typing import Any
+
+from dagster import DagsterInstance, Definitions
+
+from dataflow_dagster.factory import build_definitions
+from dataflow_dagster.pipeline import Pipeline
+from dataflow_dagster.resources import LLMResource, StorageResource
+
+
+def defs_for(pipelines: list[Pipeline], root: Path, llm: LLMResource | None = None) -> Definitions:
+    return build_definitions(pipelines, llm=llm, storage=StorageResource(root=str(root)))
+
+
+def run_job(defs: Definitions, job_name: str, instance: DagsterInstance | None = None, **kwargs: Any) -> Any:
+    job = defs.resolve_job_def(job_name)
+    return job.execute_in_process(instance=instance or DagsterInstance.ephemeral(), raise_on_error=False, **kwargs)
+
+
+def materialized(result: Any) -> dict[str, Any]:
+    """asset key string -> metadata dict of its materialisation in ``result``."""
+    out = {}
+    for ev in result.get_asset_materialization_events():
+        m = ev.event_specific_data.materialization
+        out[m.asset_key.to_user_string()] = {k: getattr(v, "value", v) for k, v in m.metadata.items()}
+    return out
+
+
+def check_results(result: Any) -> dict[str, bool]:
+    return {f"{e.asset_key.to_user_string()}:{e.check_name}": e.passed for e in result.get_asset_check_evaluations()}
