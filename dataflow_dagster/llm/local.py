@@ -38,7 +38,9 @@ class LlamaCppClient:
                  seed: int = 0) -> None:
         self.model_path = Path(model_path) if model_path else default_model_path()
         self.n_ctx, self.seed = n_ctx, seed
-        self.n_threads = n_threads or max(1, os.cpu_count() or 1)
+        # Half the cores by default: llama.cpp worker threads spin-wait, so two LLM steps running at
+        # once under the multiprocess executor with all cores each slow each other down badly.
+        self.n_threads = n_threads or max(1, (os.cpu_count() or 2) // 2)
 
     @property
     def model_id(self) -> str:
