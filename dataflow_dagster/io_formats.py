@@ -12,6 +12,7 @@ import duckdb
 
 from operators.core.contract import OperatorError, quote_ident, quote_literal
 
+MAX_JSON_DEPTH = 128  # DuckDB's JSON reader limit
 FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
 
 
@@ -44,7 +45,7 @@ def import_file(con: duckdb.DuckDBPyConnection, path: str | Path, name: str, fmt
     reader = {
         "jsonl": f"read_json({lit}, format='newline_delimited', records=true, maximum_object_size=268435456)",
         "json": f"read_json({lit}, format='auto', records=true, maximum_object_size=268435456)",
-        "csv": f"read_csv({lit}, header=true, strict_mode=true)",
+        "csv": f"read_csv({lit}, header=true, strict_mode=true, quote='\"', escape='\"')",
         "parquet": f"read_parquet({lit})",
     }[kind]
     try:
@@ -52,6 +53,11 @@ def import_file(con: duckdb.DuckDBPyConnection, path: str | Path, name: str, fmt
     except duckdb.Error as exc:
         if kind == "jsonl":
             _explain_jsonl(p)
+        if kind == "csv":
+            _explain_csv(p)
+        if kind == "json" and "non-record JSON" in str(exc):
+            raise OperatorError(
+                f"{p}: expected a JSON array of objects (or one object per line), not a bare value") from exc
         raise OperatorError(f"could not read {p} as {kind}: {str(exc).splitlines()[0]}") from exc
     n = con.execute(f"SELECT count(*) FROM {quote_ident(name)}").fetchone()[0]  # type: ignore[index]
     if n == 0:
@@ -60,6 +66,10 @@ def import_file(con: duckdb.DuckDBPyConnection, path: str | Path, name: str, fmt
 
 def _check_text_encoding(p: Path) -> None:
     """Refuse non-UTF-8 text with the byte offset and line; accept (and document) a UTF-8 BOM."""
+    with open(p, "rb") as fh:
+        head = fh.read(4)
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        raise OperatorError(f"{p} is UTF-16 encoded (byte-order mark at byte 0); re-encode the file as UTF-8")
     decoder = codecs.getincrementaldecoder("utf-8")()
     line, offset = 1, 0
     with open(p, "rb") as fh:
@@ -76,13 +86,32 @@ def _check_text_encoding(p: Path) -> None:
             offset += len(chunk)
 
 
+def _json_depth(obj: object) -> int:
+    depth, level = 0, [(obj, 1)]
+    while level:
+        node, d = level.pop()
+        depth = max(depth, d)
+        if isinstance(node, dict):
+            level.extend((v, d + 1) for v in node.values())
+        elif isinstance(node, list):
+            level.extend((v, d + 1) for v in node)
+    return depth
+
+
 def _explain_jsonl(p: Path) -> None:
+    """Find the first line DuckDB could not take and say why; called only after DuckDB refused."""
+    seen_row = False
     with open(p, encoding="utf-8-sig") as fh:
         for lineno, line in enumerate(fh, 1):
             if not line.strip():
                 continue
+            seen_row = True
             try:
                 obj = json.loads(line)
+            except RecursionError:
+                raise OperatorError(
+                    f"{p}: line {lineno}: JSON nested too deeply to read; flatten it or store it as a string"
+                ) from None
             except json.JSONDecodeError as exc:
                 raise OperatorError(
                     f"{p}: line {lineno}, column {exc.colno}: malformed JSON ({exc.msg}); fix or remove that line"
@@ -91,6 +120,30 @@ def _explain_jsonl(p: Path) -> None:
                 raise OperatorError(
                     f"{p}: line {lineno}: expected a JSON object per line, got {type(obj).__name__}"
                 )
+            if (depth := _json_depth(obj)) > MAX_JSON_DEPTH:
+                raise OperatorError(
+                    f"{p}: line {lineno}: JSON nested {depth} levels deep; DuckDB reads at most {MAX_JSON_DEPTH}. "
+                    "Flatten the record or store the nested part as a JSON string"
+                )
+    if not seen_row:
+        raise OperatorError(f"input file {p} has no rows (only blank lines)")
+
+
+def _explain_csv(p: Path) -> None:
+    """Find the first malformed CSV record (unterminated quote, wrong field count) after DuckDB refused."""
+    import csv
+
+    with open(p, encoding="utf-8-sig", newline="") as fh:
+        reader = csv.reader(fh, strict=True)
+        try:
+            header = next(reader, None)
+            for row in reader:
+                if header is not None and len(row) != len(header):
+                    raise OperatorError(
+                        f"{p}: line {reader.line_num}: {len(row)} fields but the header has {len(header)}; "
+                        "fix the quoting or delimiters of that line")
+        except csv.Error as exc:
+            raise OperatorError(f"{p}: line {reader.line_num}: malformed CSV ({exc}); fix the quoting") from None
 
 
 def require_columns(con: duckdb.DuckDBPyConnection, relation: str, needed: list[str], where: str) -> None:
