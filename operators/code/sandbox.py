@@ -251,7 +251,7 @@ class Sandbox:
             status, detail = "pass", ""
         elif oom or any(m in err for m in _OOM_MARKERS):
             status, detail = "oom", f"memory limit {self.limits.memory_mb} MiB" + (": " + last if last else "")
-        elif sig in (signal.SIGXCPU, signal.SIGKILL):
+        elif sig == signal.SIGXCPU or (sig == signal.SIGKILL and wall >= self.limits.cpu_s):
             status, detail = "timeout", f"CPU-time limit {self.limits.cpu_s}s"
         elif sig == signal.SIGXFSZ:
             status, detail = "crash", f"file-size limit {self.limits.fsize_mb} MiB"
