@@ -75,6 +75,7 @@ class NgramContaminationFilter(Operator):
         c = self.config
         con, src = ctx.con, quote_ident(ctx.source or "")
         path = Path(c.benchmark_path) if c.benchmark_path else DEFAULT_BENCHMARK
+        con.execute("SELECT 1").fetchall()  # finish any pending result: register() refuses to run beside one
         con.register("__bench_in", pa.table({"q": load_benchmark(path)}))
         w = words_sql("q")
         con.execute(f"CREATE TABLE __bench_text AS SELECT DISTINCT array_to_string({w}, ' ') AS t FROM __bench_in")
