@@ -16,7 +16,7 @@ from operators.general_text.dedup import ExactDedupFilter
 from operators.general_text.heuristics import ContentNullFilter
 from operators.reasoning.answers import AnswerExtractor, AnswerFormatFilter, ReasoningLengthFilter
 from operators.reasoning.contamination import NgramContaminationFilter
-from operators.reasoning.generators import CoTAnswerGenerator, ReasoningQuestionGenerator
+from operators.reasoning.generators import CoTAnswerGenerator, ReasoningQuestionGenerator, cot_prompt
 from operators.reasoning.judges import QuestionCategoryEvaluator, QuestionDifficultyEvaluator, QuestionValidityFilter
 from operators.reasoning.verify import AnswerVerifier, PseudoAnswerGenerator, VerifiedAnswerFilter
 
@@ -25,8 +25,9 @@ Q = "instruction"
 
 
 def reasoning_pipeline(source_path: str | Path | None = None, name: str = "math_reasoning", num_samples: int = 3,
-                       synth_per_seed: int = 1, min_parsed_share: float = 0.5) -> Pipeline:
-    """``num_samples`` CoT samples per question; ``synth_per_seed`` new questions per seed question."""
+                       synth_per_seed: int = 1, min_parsed_share: float = 0.5, solution_chars: int = 600) -> Pipeline:
+    """``num_samples`` CoT samples per question; ``synth_per_seed`` new questions per seed question;
+    ``solution_chars`` bounds each written solution (lower it for quick runs on the embedded model)."""
     return Pipeline(
         name=name,
         description="Math questions -> decontaminated, synthesised, judged, solved (n samples), verified",
@@ -40,7 +41,8 @@ def reasoning_pipeline(source_path: str | Path | None = None, name: str = "math_
             Step("length", ReasoningLengthFilter(input_key=Q, min_chars=20, max_chars=3000)),
             Step("difficulty", QuestionDifficultyEvaluator(input_key=Q, min_parsed_share=min_parsed_share)),
             Step("category", QuestionCategoryEvaluator(input_key=Q, min_parsed_share=min_parsed_share)),
-            Step("cot", CoTAnswerGenerator(input_key=Q, num_samples=num_samples)),
+            Step("cot", CoTAnswerGenerator(input_key=Q, num_samples=num_samples, max_tokens=solution_chars // 2 + 60),
+                 prompt=cot_prompt(solution_chars)),
             Step("extract", AnswerExtractor()),
             Step("answer_format", AnswerFormatFilter()),
             Step("pseudo_answer", PseudoAnswerGenerator()),

@@ -211,3 +211,11 @@ class CodeTestCaseGenerator(LLMOperator):
 
     def prompt_values(self, row: dict, prompt: PromptTemplate) -> dict:
         return {"instruction": row.get(self.config.input_key), "code": row.get(self.config.code_key)}
+
+
+def code_prompt(max_code_chars: int = 1500) -> PromptTemplate:
+    """The code-generation prompt with a different bound on the code's length (quick runs on small
+    models); give the step ``max_tokens`` of about ``max_code_chars / 2 + 40`` so the JSON can close."""
+    schema = {**CODE_PROMPT.output_schema}  # type: ignore[dict-item]
+    props = {"code": {"type": "string", "minLength": 1, "maxLength": int(max_code_chars)}}
+    return PromptTemplate(CODE_PROMPT.name, CODE_PROMPT.template, CODE_PROMPT.system, {**schema, "properties": props})

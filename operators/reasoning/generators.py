@@ -34,7 +34,7 @@ QUESTION_SYNTH_PROMPT = PromptTemplate(
     ),
     output_schema={
         "type": "object",
-        "properties": {"question": {"type": "string", "minLength": 10, "maxLength": 400}},
+        "properties": {"question": {"type": "string", "minLength": 10, "maxLength": 250}},
         "required": ["question"],
     },
 )
@@ -50,7 +50,7 @@ COT_PROMPT = PromptTemplate(
     output_schema={
         "type": "object",
         "properties": {
-            "solution": {"type": "string", "minLength": 1, "maxLength": 700},
+            "solution": {"type": "string", "minLength": 1, "maxLength": 600},
             "final_answer": {"type": "string", "minLength": 1, "maxLength": 60},
         },
         "required": ["solution", "final_answer"],
@@ -65,7 +65,7 @@ class QuestionGeneratorConfig(FanOutConfig):
     flag_key: str = "synth_or_input"
     clear_keys: list[str] = ["golden_answer", "output"]  # answers of the seed do not answer the variant
     temperature: float = 0.7
-    max_tokens: int = 160
+    max_tokens: int = 200
 
 
 @register
@@ -130,3 +130,11 @@ class CoTAnswerGenerator(FanOutLLMOperator):
 
     def prompt_values(self, row: dict, prompt: PromptTemplate) -> dict:
         return {"question": row.get(self.config.input_key)}
+
+
+def cot_prompt(solution_chars: int = 600) -> PromptTemplate:
+    """The CoT prompt with a different bound on the solution's length (small models, quick runs);
+    give the step ``max_tokens`` of about ``solution_chars / 2 + 60`` so the JSON can close."""
+    schema = {**COT_PROMPT.output_schema}  # type: ignore[dict-item]
+    props = {**schema["properties"], "solution": {"type": "string", "minLength": 1, "maxLength": int(solution_chars)}}
+    return PromptTemplate(COT_PROMPT.name, COT_PROMPT.template, COT_PROMPT.system, {**schema, "properties": props})

@@ -31,7 +31,7 @@ VALIDITY_PROMPT = PromptTemplate(
         "type": "object",
         "properties": {
             "valid": {"type": "string", "enum": ["yes", "no"]},
-            "reason": {"type": "string", "maxLength": 120},
+            "reason": {"type": "string", "maxLength": 80},
         },
         "required": ["valid", "reason"],
     },
