@@ -16,7 +16,7 @@ from operators.general_text.dedup import ExactDedupFilter
 from operators.general_text.heuristics import ContentNullFilter
 from operators.reasoning.answers import AnswerExtractor, AnswerFormatFilter, ReasoningLengthFilter
 from operators.reasoning.contamination import NgramContaminationFilter
-from operators.reasoning.generators import CoTAnswerGenerator, ReasoningQuestionGenerator, cot_prompt
+from operators.reasoning.generators import CoTAnswerGenerator, ReasoningQuestionGenerator, cot_prompt, question_prompt
 from operators.reasoning.judges import QuestionCategoryEvaluator, QuestionDifficultyEvaluator, QuestionValidityFilter
 from operators.reasoning.verify import AnswerVerifier, PseudoAnswerGenerator, VerifiedAnswerFilter
 
@@ -25,9 +25,11 @@ Q = "instruction"
 
 
 def reasoning_pipeline(source_path: str | Path | None = None, name: str = "math_reasoning", num_samples: int = 3,
-                       synth_per_seed: int = 1, min_parsed_share: float = 0.5, solution_chars: int = 600) -> Pipeline:
+                       synth_per_seed: int = 1, min_parsed_share: float = 0.5, solution_chars: int = 600,
+                       question_chars: int = 250) -> Pipeline:
     """``num_samples`` CoT samples per question; ``synth_per_seed`` new questions per seed question;
-    ``solution_chars`` bounds each written solution (lower it for quick runs on the embedded model)."""
+    ``solution_chars``/``question_chars`` bound what the model writes (lower them for quick runs on
+    the embedded model: a small model tends to fill whatever length it is allowed)."""
     return Pipeline(
         name=name,
         description="Math questions -> decontaminated, synthesised, judged, solved (n samples), verified",
@@ -35,7 +37,9 @@ def reasoning_pipeline(source_path: str | Path | None = None, name: str = "math_
         steps=[
             Step("content_null", ContentNullFilter(input_key=Q)),
             Step("decontaminate", NgramContaminationFilter(input_key=Q, n=5, max_overlap=0.5)),
-            Step("synthesize", ReasoningQuestionGenerator(input_key=Q, num_samples=synth_per_seed)),
+            Step("synthesize", ReasoningQuestionGenerator(input_key=Q, num_samples=synth_per_seed,
+                                                          max_tokens=question_chars // 2 + 40),
+                 prompt=question_prompt(question_chars)),
             Step("validity", QuestionValidityFilter(input_key=Q, keep_unjudged=True)),
             Step("dedup", ExactDedupFilter(input_key=Q, normalize=True)),
             Step("length", ReasoningLengthFilter(input_key=Q, min_chars=20, max_chars=3000)),

@@ -138,3 +138,11 @@ def cot_prompt(solution_chars: int = 600) -> PromptTemplate:
     schema = {**COT_PROMPT.output_schema}  # type: ignore[dict-item]
     props = {**schema["properties"], "solution": {"type": "string", "minLength": 1, "maxLength": int(solution_chars)}}
     return PromptTemplate(COT_PROMPT.name, COT_PROMPT.template, COT_PROMPT.system, {**schema, "properties": props})
+
+
+def question_prompt(question_chars: int = 250) -> PromptTemplate:
+    """The question-synthesis prompt with a different bound on the new question's length."""
+    schema = {**QUESTION_SYNTH_PROMPT.output_schema}  # type: ignore[dict-item]
+    props = {"question": {"type": "string", "minLength": 10, "maxLength": int(question_chars)}}
+    t = QUESTION_SYNTH_PROMPT
+    return PromptTemplate(t.name, t.template, t.system, {**schema, "properties": props})
