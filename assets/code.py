@@ -51,7 +51,7 @@ def code_pipeline(source_path: str | Path | None = None, name: str = "code", max
             Step("file_type", FileTypeFilter()),
             Step("instruction", CodeInstructionSynthesizer(input_key="text")),
             Step("enhance", CodeInstructionEnhancer()),
-            Step("codegen", CodeGenerator(max_tokens=max_code_chars // 2 + 40), prompt=code_prompt(max_code_chars)),
+            Step("codegen", CodeGenerator(max_tokens=max_code_chars + 40), prompt=code_prompt(max_code_chars)),
             Step("quality", CodeQualityEvaluator(min_parsed_share=min_parsed_share)),
             Step("tests", CodeTestCaseGenerator()),
             Step("execute", CodeExecutionEvaluator(workers=exec_workers)),

@@ -3,7 +3,8 @@ a code-quality judge and test-case generation (after DataFlow's CodePipeline ope
 CodeCodeToInstructionGenerator, CodeEnhancementInstructionGenerator, CodeInstructionToCodeGenerator,
 CodeQualitySampleEvaluator and the sandbox evaluator's test inputs).
 
-Schemas bound every string: a small model otherwise writes until max_tokens.
+Schemas bound every string (a small model otherwise writes until max_tokens), and each
+``max_tokens`` leaves room for the longest allowed answer, so the JSON can always close.
 """
 
 from typing import ClassVar
@@ -23,7 +24,7 @@ INSTRUCTION_PROMPT = PromptTemplate(
     ),
     output_schema={
         "type": "object",
-        "properties": {"instruction": {"type": "string", "minLength": 10, "maxLength": 300}},
+        "properties": {"instruction": {"type": "string", "minLength": 10, "maxLength": 200}},
         "required": ["instruction"],
     },
 )
@@ -38,7 +39,7 @@ ENHANCE_PROMPT = PromptTemplate(
     ),
     output_schema={
         "type": "object",
-        "properties": {"instruction": {"type": "string", "minLength": 10, "maxLength": 500}},
+        "properties": {"instruction": {"type": "string", "minLength": 10, "maxLength": 300}},
         "required": ["instruction"],
     },
 )
@@ -66,7 +67,7 @@ QUALITY_PROMPT = PromptTemplate(
         "type": "object",
         "properties": {
             "score": {"type": "integer", "enum": list(range(1, 11))},
-            "feedback": {"type": "string", "maxLength": 200},
+            "feedback": {"type": "string", "maxLength": 120},
         },
         "required": ["score", "feedback"],
     },
@@ -82,7 +83,7 @@ TESTS_PROMPT = PromptTemplate(
     ),
     output_schema={
         "type": "object",
-        "properties": {"tests": {"type": "string", "minLength": 6, "maxLength": 600}},
+        "properties": {"tests": {"type": "string", "minLength": 6, "maxLength": 300}},
         "required": ["tests"],
     },
 )
@@ -91,7 +92,7 @@ TESTS_PROMPT = PromptTemplate(
 class InstructionConfig(LLMConfig):
     input_key: str = "raw_code"
     output_key: str = "instruction"
-    max_tokens: int = 120
+    max_tokens: int = 240
 
 
 @register
@@ -114,7 +115,7 @@ class CodeInstructionSynthesizer(LLMOperator):
 class EnhanceConfig(LLMConfig):
     input_key: str = "instruction"
     output_key: str = "instruction"
-    max_tokens: int = 180
+    max_tokens: int = 340
 
 
 @register
@@ -137,7 +138,7 @@ class CodeInstructionEnhancer(LLMOperator):
 class CodeGenConfig(LLMConfig):
     input_key: str = "instruction"
     output_key: str = "generated_code"
-    max_tokens: int = 450
+    max_tokens: int = 1540
 
 
 @register
@@ -165,7 +166,7 @@ class PairConfig(LLMConfig):
 class QualityConfig(PairConfig):
     output_key: str = "code_quality_score"
     feedback_key: str = "code_quality_feedback"
-    max_tokens: int = 90
+    max_tokens: int = 170
 
 
 @register
@@ -190,7 +191,7 @@ class CodeQualityEvaluator(LLMOperator):
 
 class TestsConfig(PairConfig):
     output_key: str = "test_code"
-    max_tokens: int = 220
+    max_tokens: int = 340
 
 
 @register
@@ -215,7 +216,7 @@ class CodeTestCaseGenerator(LLMOperator):
 
 def code_prompt(max_code_chars: int = 1500) -> PromptTemplate:
     """The code-generation prompt with a different bound on the code's length (quick runs on small
-    models); give the step ``max_tokens`` of about ``max_code_chars / 2 + 40`` so the JSON can close."""
+    models); give the step ``max_tokens`` of ``max_code_chars + 40`` so the JSON can always close."""
     schema = {**CODE_PROMPT.output_schema}  # type: ignore[dict-item]
     props = {"code": {"type": "string", "minLength": 1, "maxLength": int(max_code_chars)}}
     return PromptTemplate(CODE_PROMPT.name, CODE_PROMPT.template, CODE_PROMPT.system, {**schema, "properties": props})

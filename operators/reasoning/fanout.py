@@ -7,11 +7,15 @@ their final ids (parent id + operator + sample index), and each sample index is 
 own pass with ``seed + k``. The cache key covers the seed, so re-runs replay every sample exactly.
 """
 
+import contextlib
+import json
+from dataclasses import replace
 from typing import Any, ClassVar
 
 from pydantic import Field
 
 from operators.core.contract import Kind, OperatorContext, quote_ident
+from operators.core.llm import LLMResponse
 from operators.core.llm_ops import LLMConfig, LLMOperator
 from operators.core.rowids import ID, PARENTS, derived_id_sql
 
@@ -29,6 +33,17 @@ class FanOutLLMOperator(LLMOperator):
 
     kind: ClassVar[Kind] = Kind.GENERATE
     Config = FanOutConfig
+
+    def parse(self, resp: LLMResponse, schema: dict[str, Any] | None) -> dict[str, Any]:
+        """Accept raw newlines inside JSON strings: llama.cpp's JSON grammar lets the model write them
+        in long free-text fields (solutions), and they are not what makes an answer wrong."""
+        if schema is not None and resp.text:
+            try:
+                json.loads(resp.text)
+            except json.JSONDecodeError:
+                with contextlib.suppress(json.JSONDecodeError):
+                    resp = replace(resp, text=json.dumps(json.loads(resp.text, strict=False)))
+        return super().parse(resp, schema)
 
     def fan_columns(self, k_expr: str) -> dict[str, str]:
         """Extra per-sample columns (name -> SQL over ``k``) that prompts may use; dropped on output."""

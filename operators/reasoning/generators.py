@@ -65,7 +65,7 @@ class QuestionGeneratorConfig(FanOutConfig):
     flag_key: str = "synth_or_input"
     clear_keys: list[str] = ["golden_answer", "output"]  # answers of the seed do not answer the variant
     temperature: float = 0.7
-    max_tokens: int = 200
+    max_tokens: int = 290
 
 
 @register
@@ -112,7 +112,7 @@ class CoTConfig(FanOutConfig):
     group_key: str | None = "question_id"
     num_samples: int = 3
     temperature: float = 0.7
-    max_tokens: int = 400
+    max_tokens: int = 760
 
 
 @register
@@ -134,7 +134,8 @@ class CoTAnswerGenerator(FanOutLLMOperator):
 
 def cot_prompt(solution_chars: int = 600) -> PromptTemplate:
     """The CoT prompt with a different bound on the solution's length (small models, quick runs);
-    give the step ``max_tokens`` of about ``solution_chars / 2 + 60`` so the JSON can close."""
+    give the step ``max_tokens`` of ``solution_chars + 100`` (at most a token per character) so
+    the JSON can always close."""
     schema = {**COT_PROMPT.output_schema}  # type: ignore[dict-item]
     props = {**schema["properties"], "solution": {"type": "string", "minLength": 1, "maxLength": int(solution_chars)}}
     return PromptTemplate(COT_PROMPT.name, COT_PROMPT.template, COT_PROMPT.system, {**schema, "properties": props})

@@ -66,7 +66,7 @@ CATEGORY_PROMPT = PromptTemplate(
 class ValidityConfig(LLMConfig):
     input_key: str = "instruction"
     keep_unjudged: bool = False  # rows whose judgement failed (see the errors table): keep or reject
-    max_tokens: int = 80
+    max_tokens: int = 120
 
 
 @register
