@@ -140,3 +140,17 @@ def test_contamination_filter_custom_list_and_bad_file(tmp_path):
 
     with pytest.raises(OperatorError, match="line 1"):
         run_op(tmp_path / "b", [{"instruction": "x y z"}], NgramContaminationFilter(benchmark_path=str(bad)))
+
+
+def test_pipelines_dry_run_checks_keys():
+    from assets.code import FILE_COLUMNS, code_pipeline
+    from assets.reasoning import reasoning_pipeline
+
+    cols = reasoning_pipeline().check(["instruction", "golden_answer", "source"])
+    assert {"question_id", "sample_idx", "synth_or_input", "pseudo_answer", "answer_correct"} <= set(cols["verify"])
+    cols = code_pipeline().check(FILE_COLUMNS)
+    assert {"generated_code", "test_code", "exec_status"} <= set(cols["execute"])
+    from operators.core.contract import OperatorError
+
+    with pytest.raises(OperatorError, match="content_null"):
+        reasoning_pipeline().check(["question"])  # wrong input key: refused before anything runs

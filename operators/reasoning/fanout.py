@@ -34,6 +34,10 @@ class FanOutLLMOperator(LLMOperator):
     kind: ClassVar[Kind] = Kind.GENERATE
     Config = FanOutConfig
 
+    def output_columns(self) -> list[str]:
+        c = self.config
+        return [*super().output_columns(), c.sample_key, *([c.group_key] if c.group_key else [])]
+
     def parse(self, resp: LLMResponse, schema: dict[str, Any] | None) -> dict[str, Any]:
         """Accept raw newlines inside JSON strings: llama.cpp's JSON grammar lets the model write them
         in long free-text fields (solutions), and they are not what makes an answer wrong."""

@@ -80,6 +80,9 @@ class ReasoningQuestionGenerator(FanOutLLMOperator):
     def outputs(self) -> dict[str, str]:
         return {"question": self.config.input_key}
 
+    def output_columns(self) -> list[str]:
+        return [*super().output_columns(), self.config.flag_key]
+
     def prompt_values(self, row: dict, prompt: PromptTemplate) -> dict:
         return {"question": row.get(self.config.input_key), "variation": row.get("variation")}
 
