@@ -106,3 +106,21 @@ def test_run_many_parallel_keeps_order_and_survives_crashes(sandbox):
 def test_isolation_mode_is_reported(sandbox):
     d = sandbox.description
     assert d["mode"] in ("root", "userns", "rlimits") and d["workers"] == 2
+
+
+def test_concurrent_sandboxes_never_share_a_uid():
+    with Sandbox(workers=2) as a, Sandbox(workers=2) as b:
+        ua, ub = a.description["uids"], b.description["uids"]
+        if a.description["mode"] != "root":
+            pytest.skip("per-slot uids exist only when running as root")
+        assert len(set(ua) | set(ub)) == 4
+        # a long program in one sandbox survives the other sandbox's reaping
+        import threading
+
+        box: dict = {}
+        t = threading.Thread(target=lambda: box.setdefault("r", a.run("import time\ntime.sleep(1.5)\nprint('alive')")))
+        t.start()
+        for _ in range(5):
+            b.run("import os, signal\nos.kill(-1, signal.SIGKILL)")
+        t.join()
+        assert box["r"].status == "pass" and box["r"].stdout.strip() == "alive"

@@ -13,6 +13,7 @@ from operators.core.contract import Kind
 from operators.core.llm_ops import LLMConfig, LLMOperator
 from operators.core.prompt import PromptTemplate
 from operators.core.registry import register
+from operators.reasoning.lenient_json import LenientJSONMixin
 
 INSTRUCTION_PROMPT = PromptTemplate(
     name="code_to_instruction",
@@ -96,7 +97,7 @@ class InstructionConfig(LLMConfig):
 
 
 @register
-class CodeInstructionSynthesizer(LLMOperator):
+class CodeInstructionSynthesizer(LenientJSONMixin, LLMOperator):
     """Writes the instruction that would produce a given piece of code (a new row per code)."""
 
     kind: ClassVar[Kind] = Kind.GENERATE
@@ -119,7 +120,7 @@ class EnhanceConfig(LLMConfig):
 
 
 @register
-class CodeInstructionEnhancer(LLMOperator):
+class CodeInstructionEnhancer(LenientJSONMixin, LLMOperator):
     """Rewrites an instruction into a precise, self-contained task (same row; replaces the text)."""
 
     kind: ClassVar[Kind] = Kind.REFINE
@@ -142,7 +143,7 @@ class CodeGenConfig(LLMConfig):
 
 
 @register
-class CodeGenerator(LLMOperator):
+class CodeGenerator(LenientJSONMixin, LLMOperator):
     """Writes code for an instruction into ``output_key`` (same row, new column)."""
 
     kind: ClassVar[Kind] = Kind.REFINE
@@ -170,7 +171,7 @@ class QualityConfig(PairConfig):
 
 
 @register
-class CodeQualityEvaluator(LLMOperator):
+class CodeQualityEvaluator(LenientJSONMixin, LLMOperator):
     """LLM judge: scores code against its instruction 1-10 with a line of feedback; never drops rows."""
 
     kind: ClassVar[Kind] = Kind.EVALUATE
@@ -195,7 +196,7 @@ class TestsConfig(PairConfig):
 
 
 @register
-class CodeTestCaseGenerator(LLMOperator):
+class CodeTestCaseGenerator(LenientJSONMixin, LLMOperator):
     """Writes assert-style test cases for each (instruction, code) pair into ``output_key``."""
 
     kind: ClassVar[Kind] = Kind.REFINE

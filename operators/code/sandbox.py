@@ -12,6 +12,7 @@ same sandbox serves the Dagster asset, the CLI, tests and ``bench/sandbox.py``.
 """
 
 import contextlib
+import fcntl
 import os
 import queue
 import selectors
@@ -80,20 +81,24 @@ class Sandbox:
                  base_dir: str | None = None, uid_base: int = 64000, isolation: Isolation | None = None) -> None:
         self.limits = limits or SandboxLimits()
         self.workers = max(1, workers or os.cpu_count() or 1)
-        self.isolation = isolation or detect_isolation(python, uid_base)
+        # Slot uids are claimed with flocks so that two sandboxes on one machine (parallel Dagster
+        # steps, a test beside a bench) never share a uid, and so never reap each other's programs.
+        self._uid_locks: list[int] = []
+        uids = claim_uids(self.workers, uid_base, self._uid_locks) if os.geteuid() == 0 else []
+        self.isolation = isolation or detect_isolation(python, uids[0] if uids else uid_base)
         self.root = Path(tempfile.mkdtemp(prefix="dataflow-sandbox-", dir=base_dir))
         self.root.chmod(0o711)  # slots may enter their own directory but not list or touch others
         self._slots: queue.Queue[_Slot] = queue.Queue()
         self._all: list[_Slot] = []
         for i in range(self.workers):
-            uid = uid_base + i if self.isolation.mode == "root" else None
+            uid = uids[i] if self.isolation.mode == "root" and uids else None
             slot = _Slot(i, uid, CgroupSlot(f"{self.root.name}-slot{i}", self.limits))
             self._all.append(slot)
             self._slots.put(slot)
 
     @property
     def description(self) -> dict[str, object]:
-        return {"mode": self.isolation.mode, "workers": self.workers,
+        return {"mode": self.isolation.mode, "workers": self.workers, "uids": [s.uid for s in self._all],
                 "cgroups": bool(self._all and self._all[0].cgroup.dirs), "limits": self.limits.__dict__}
 
     def __enter__(self) -> "Sandbox":
@@ -107,6 +112,9 @@ class Sandbox:
             self._reap(slot, None)
             slot.cgroup.remove()
         shutil.rmtree(self.root, ignore_errors=True)
+        for fd in self._uid_locks:
+            os.close(fd)  # closing the descriptor releases the flock
+        self._uid_locks.clear()
 
     def run(self, code: str, stdin: str | None = None) -> SandboxResult:
         """Run one program; every failure, including the sandbox's own, becomes a result."""
@@ -262,6 +270,38 @@ class Sandbox:
         else:
             status, detail = "crash", f"exit code {rc}" + (": " + last if last else "")
         return SandboxResult(status, rc, out, err, round(wall, 4), detail, got.over_output)
+
+
+UID_LOCK_DIR = Path(tempfile.gettempdir()) / "dataflow-sandbox-uids"
+UID_RANGE = 1000
+
+
+def claim_uids(n: int, base: int, held: list[int]) -> list[int]:
+    """Claim ``n`` unused uids from ``base``..``base + 999``, each by an exclusive flock on a lock file
+    (released when the descriptor is closed or the process dies); descriptors are added to ``held``."""
+    UID_LOCK_DIR.mkdir(mode=0o700, exist_ok=True)
+    uids: list[int] = []
+    for uid in range(base, base + UID_RANGE):
+        if len(uids) == n:
+            break
+        fd = os.open(UID_LOCK_DIR / f"{uid}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            continue
+        if pids_of_uid(uid):  # a leftover from a crashed run: not safe to reuse until it is gone
+            os.close(fd)
+            continue
+        held.append(fd)
+        uids.append(uid)
+    if len(uids) < n:
+        for fd in held:
+            os.close(fd)
+        held.clear()
+        raise RuntimeError(f"could not claim {n} sandbox uids in {base}..{base + UID_RANGE - 1}; "
+                           f"too many sandboxes are running (see {UID_LOCK_DIR})")
+    return uids
 
 
 def _text(data: bytes) -> str:

@@ -7,17 +7,14 @@ their final ids (parent id + operator + sample index), and each sample index is 
 own pass with ``seed + k``. The cache key covers the seed, so re-runs replay every sample exactly.
 """
 
-import contextlib
-import json
-from dataclasses import replace
 from typing import Any, ClassVar
 
 from pydantic import Field
 
 from operators.core.contract import Kind, OperatorContext, quote_ident
-from operators.core.llm import LLMResponse
 from operators.core.llm_ops import LLMConfig, LLMOperator
 from operators.core.rowids import ID, PARENTS, derived_id_sql
+from operators.reasoning.lenient_json import LenientJSONMixin
 
 PARENT = "__parent"
 
@@ -28,7 +25,7 @@ class FanOutConfig(LLMConfig):
     group_key: str | None = None  # if set, a column holding the parent row's id (for votes per parent)
 
 
-class FanOutLLMOperator(LLMOperator):
+class FanOutLLMOperator(LenientJSONMixin, LLMOperator):
     """Base: ``num_samples`` generated rows per input row, sample k drawn with seed ``seed + k``."""
 
     kind: ClassVar[Kind] = Kind.GENERATE
@@ -37,17 +34,6 @@ class FanOutLLMOperator(LLMOperator):
     def output_columns(self) -> list[str]:
         c = self.config
         return [*super().output_columns(), c.sample_key, *([c.group_key] if c.group_key else [])]
-
-    def parse(self, resp: LLMResponse, schema: dict[str, Any] | None) -> dict[str, Any]:
-        """Accept raw newlines inside JSON strings: llama.cpp's JSON grammar lets the model write them
-        in long free-text fields (solutions), and they are not what makes an answer wrong."""
-        if schema is not None and resp.text:
-            try:
-                json.loads(resp.text)
-            except json.JSONDecodeError:
-                with contextlib.suppress(json.JSONDecodeError):
-                    resp = replace(resp, text=json.dumps(json.loads(resp.text, strict=False)))
-        return super().parse(resp, schema)
 
     def fan_columns(self, k_expr: str) -> dict[str, str]:
         """Extra per-sample columns (name -> SQL over ``k``) that prompts may use; dropped on output."""
