@@ -8,6 +8,8 @@ import os
 
 from dagster import EnvVar
 
+from assets.code import code_pipeline
+from assets.reasoning import reasoning_pipeline
 from assets.reference import reference_pipeline
 from dataflow_dagster.factory import build_definitions
 from dataflow_dagster.resources import LLMResource, LocalLLMResource, OpenAIResource
@@ -21,4 +23,4 @@ def _llm() -> LLMResource:
     return OpenAIResource(base_url=base_url, model=os.environ.get("DATAFLOW_LLM_MODEL", "default"), api_key=key)
 
 
-defs = build_definitions([reference_pipeline()], llm=_llm())
+defs = build_definitions([reference_pipeline(), reasoning_pipeline(), code_pipeline()], llm=_llm())

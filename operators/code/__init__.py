@@ -1,0 +1,1 @@
+"""Code pipeline operators (after DataFlow CodePipeline) and the execution sandbox."""

@@ -1,0 +1,308 @@
+"""Runs untrusted programs, one confined process each, and says what happened to every one.
+
+Generated code and generated tests are untrusted: a model can write a fork bomb, an endless loop or
+``rm -rf`` as easily as a sort function. The evaluator therefore never executes code in its own
+process. Each program gets a throwaway directory, an empty environment, limits on CPU, wall time,
+memory, processes, file size and output, no network, and (as root) a uid of its own; afterwards every
+process it left behind is killed, whatever it did to detach itself. The result is one of
+``pass | fail | timeout | crash | oom`` per program; no program can make ``run`` raise.
+
+Confinement layers are built in ``sandbox_isolation``. This module is pure Python (no Dagster) so the
+same sandbox serves the Dagster asset, the CLI, tests and ``bench/sandbox.py``.
+"""
+
+import contextlib
+import fcntl
+import os
+import queue
+import selectors
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from operators.code.sandbox_isolation import (
+    SOCKET_BLOCK_PRELUDE,
+    CgroupSlot,
+    Isolation,
+    SandboxLimits,
+    alive,
+    detect_isolation,
+    kill_all,
+    pids_of_uid,
+)
+
+STATUSES = ("pass", "fail", "timeout", "crash", "oom")
+_EXIT_GRACE_S = 0.2  # after the program exits, how long detached children may keep its pipes open
+_OOM_MARKERS = ("MemoryError", "Cannot allocate memory", "std::bad_alloc", "out of memory")
+
+__all__ = ["STATUSES", "Sandbox", "SandboxLimits", "SandboxResult"]
+
+
+@dataclass(frozen=True)
+class SandboxResult:
+    status: str  # one of STATUSES
+    returncode: int | None  # negative: killed by that signal
+    stdout: str
+    stderr: str
+    wall_s: float
+    detail: str = ""
+    truncated: bool = False  # output went over the cap and was cut (the program was stopped)
+
+
+@dataclass
+class _Slot:
+    index: int
+    uid: int | None
+    cgroup: CgroupSlot
+
+
+@dataclass
+class _Collected:
+    stdout: bytes
+    stderr: bytes
+    timed_out: bool
+    over_output: bool
+
+
+class Sandbox:
+    """A bounded pool of confined program runners.
+
+    ``workers`` programs run at once (default: one per core), each in a slot with its own uid and
+    cgroup, so parallel programs can neither signal nor starve each other's process budget.
+    """
+
+    def __init__(self, limits: SandboxLimits | None = None, workers: int | None = None, python: str | None = None,
+                 base_dir: str | None = None, uid_base: int = 64000, isolation: Isolation | None = None) -> None:
+        self.limits = limits or SandboxLimits()
+        self.workers = max(1, workers or os.cpu_count() or 1)
+        # Slot uids are claimed with flocks so that two sandboxes on one machine (parallel Dagster
+        # steps, a test beside a bench) never share a uid, and so never reap each other's programs.
+        self._uid_locks: list[int] = []
+        uids = claim_uids(self.workers, uid_base, self._uid_locks) if os.geteuid() == 0 else []
+        self.isolation = isolation or detect_isolation(python, uids[0] if uids else uid_base)
+        self.root = Path(tempfile.mkdtemp(prefix="dataflow-sandbox-", dir=base_dir))
+        self.root.chmod(0o711)  # slots may enter their own directory but not list or touch others
+        self._slots: queue.Queue[_Slot] = queue.Queue()
+        self._all: list[_Slot] = []
+        for i in range(self.workers):
+            uid = uids[i] if self.isolation.mode == "root" and uids else None
+            slot = _Slot(i, uid, CgroupSlot(f"{self.root.name}-slot{i}", self.limits))
+            self._all.append(slot)
+            self._slots.put(slot)
+
+    @property
+    def description(self) -> dict[str, object]:
+        return {"mode": self.isolation.mode, "workers": self.workers, "uids": [s.uid for s in self._all],
+                "cgroups": bool(self._all and self._all[0].cgroup.dirs), "limits": self.limits.__dict__}
+
+    def __enter__(self) -> "Sandbox":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for slot in self._all:
+            self._reap(slot, None)
+            slot.cgroup.remove()
+        shutil.rmtree(self.root, ignore_errors=True)
+        for fd in self._uid_locks:
+            os.close(fd)  # closing the descriptor releases the flock
+        self._uid_locks.clear()
+
+    def run(self, code: str, stdin: str | None = None) -> SandboxResult:
+        """Run one program; every failure, including the sandbox's own, becomes a result."""
+        slot = self._slots.get()
+        try:
+            return self._run_in_slot(slot, code, stdin or "")
+        except Exception as exc:
+            return SandboxResult("crash", None, "", "", 0.0, f"sandbox error: {type(exc).__name__}: {exc}")
+        finally:
+            self._slots.put(slot)
+
+    def run_many(self, programs: Sequence[str], stdins: Sequence[str | None] | None = None) -> list[SandboxResult]:
+        """Run programs in parallel on the bounded pool; results come back in input order."""
+        inputs = list(stdins) if stdins is not None else [None] * len(programs)
+        if len(inputs) != len(programs):
+            raise ValueError(f"run_many got {len(programs)} programs but {len(inputs)} stdin values")
+        if self.workers == 1:
+            return [self.run(p, s) for p, s in zip(programs, inputs, strict=True)]
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="sandbox") as pool:
+            return list(pool.map(self.run, programs, inputs))
+
+    def leftover_processes(self) -> set[int]:
+        """Processes still alive in any slot (a test hook: it must be empty between runs)."""
+        found: set[int] = set()
+        for slot in self._all:
+            found |= self._slot_pids(slot)
+        return found
+
+    # -- internals -------------------------------------------------------------------------------
+
+    def _slot_pids(self, slot: _Slot) -> set[int]:
+        pids = slot.cgroup.pids()
+        if slot.uid is not None:
+            pids |= pids_of_uid(slot.uid)
+        pids.discard(os.getpid())
+        return alive(pids)
+
+    def _reap(self, slot: _Slot, proc: subprocess.Popen[bytes] | None) -> None:
+        """Kill the program's whole tree: its session, its cgroup and everything running as its uid."""
+        if proc is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=0.5)
+        for _ in range(200):
+            pids = self._slot_pids(slot)
+            if not pids:
+                break
+            kill_all(pids)
+            time.sleep(0.005)
+        if proc is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=5)
+
+    def _run_in_slot(self, slot: _Slot, code: str, stdin: str) -> SandboxResult:
+        workdir = Path(tempfile.mkdtemp(prefix=f"s{slot.index}-", dir=self.root))
+        try:
+            script = workdir / "main.py"
+            prelude = "" if self.isolation.blocks_network_by_namespace else SOCKET_BLOCK_PRELUDE
+            script.write_text(prelude + code, encoding="utf-8")
+            stdin_path = self.root / f".stdin-{workdir.name}"
+            stdin_path.write_text(stdin, encoding="utf-8")
+            if slot.uid is not None:
+                for p in (workdir, script):
+                    os.chown(p, slot.uid, slot.uid)
+            workdir.chmod(0o700)
+            cmd = self.isolation.command(self.limits, slot.uid, slot.cgroup.procs_files, str(script))
+            oom_before = slot.cgroup.oom_kills()
+            started = time.monotonic()
+            with open(stdin_path, "rb") as fin:
+                proc = subprocess.Popen(cmd, cwd=workdir, env={}, stdin=fin, stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE, start_new_session=True, close_fds=True)
+            try:
+                got = self._collect(proc, slot, started + self.limits.wall_s)
+            finally:
+                self._reap(slot, proc)
+            wall = time.monotonic() - started
+            oom = slot.cgroup.oom_kills() > oom_before
+            return self._classify(proc.returncode, got, wall, oom)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                (self.root / f".stdin-{workdir.name}").unlink()
+
+    def _collect(self, proc: subprocess.Popen[bytes], slot: _Slot, deadline: float) -> _Collected:
+        """Read both pipes up to the output cap, until EOF, the wall deadline or the cap is hit."""
+        cap = self.limits.output_bytes
+        bufs: dict[int, bytearray] = {}
+        seen: dict[int, int] = {}
+        sel = selectors.DefaultSelector()
+        for stream in (proc.stdout, proc.stderr):
+            assert stream is not None
+            os.set_blocking(stream.fileno(), False)
+            bufs[stream.fileno()] = bytearray()
+            seen[stream.fileno()] = 0
+            sel.register(stream.fileno(), selectors.EVENT_READ)
+        timed_out = over = False
+        exited_at: float | None = None
+        try:
+            while sel.get_map():
+                now = time.monotonic()
+                if now >= deadline:
+                    timed_out = proc.poll() is None
+                    break
+                if exited_at is None and proc.poll() is not None:
+                    exited_at = now
+                if exited_at is not None and now - exited_at > _EXIT_GRACE_S:
+                    self._reap(slot, None)  # detached children still hold the pipes: end them
+                    exited_at = float("inf")
+                for key, _ in sel.select(timeout=min(0.05, max(0.0, deadline - now))):
+                    fd = int(key.fd)  # type: ignore[arg-type]
+                    try:
+                        chunk = os.read(fd, 65536)
+                    except BlockingIOError:
+                        continue
+                    if not chunk:
+                        sel.unregister(fd)
+                        continue
+                    seen[fd] += len(chunk)
+                    bufs[fd] += chunk[: max(0, cap - len(bufs[fd]))]
+                    over = over or seen[fd] > cap
+                if over:
+                    break
+        finally:
+            sel.close()
+        if not timed_out and not over:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+            timed_out = proc.poll() is None
+        assert proc.stdout is not None and proc.stderr is not None
+        return _Collected(bytes(bufs[proc.stdout.fileno()]), bytes(bufs[proc.stderr.fileno()]), timed_out, over)
+
+    def _classify(self, rc: int | None, got: _Collected, wall: float, oom: bool) -> SandboxResult:
+        out, err = _text(got.stdout), _text(got.stderr)
+        sig = -rc if rc is not None and rc < 0 else None
+        last = err.strip().splitlines()[-1][:200] if err.strip() else ""
+        if got.timed_out:
+            status, detail = "timeout", f"wall-time limit {self.limits.wall_s}s"
+        elif got.over_output:
+            status, detail = "crash", f"output limit {self.limits.output_bytes} bytes exceeded; program stopped"
+        elif rc == 0:
+            status, detail = "pass", ""
+        elif oom or any(m in err for m in _OOM_MARKERS):
+            status, detail = "oom", f"memory limit {self.limits.memory_mb} MiB" + (": " + last if last else "")
+        elif sig == signal.SIGXCPU or (sig == signal.SIGKILL and wall >= self.limits.cpu_s):
+            status, detail = "timeout", f"CPU-time limit {self.limits.cpu_s}s"
+        elif sig == signal.SIGXFSZ:
+            status, detail = "crash", f"file-size limit {self.limits.fsize_mb} MiB"
+        elif sig is not None:
+            status, detail = "crash", f"killed by {signal.Signals(sig).name}"
+        elif "AssertionError" in err:
+            status, detail = "fail", last
+        else:
+            status, detail = "crash", f"exit code {rc}" + (": " + last if last else "")
+        return SandboxResult(status, rc, out, err, round(wall, 4), detail, got.over_output)
+
+
+UID_LOCK_DIR = Path(tempfile.gettempdir()) / "dataflow-sandbox-uids"
+UID_RANGE = 1000
+
+
+def claim_uids(n: int, base: int, held: list[int]) -> list[int]:
+    """Claim ``n`` unused uids from ``base``..``base + 999``, each by an exclusive flock on a lock file
+    (released when the descriptor is closed or the process dies); descriptors are added to ``held``."""
+    UID_LOCK_DIR.mkdir(mode=0o700, exist_ok=True)
+    uids: list[int] = []
+    for uid in range(base, base + UID_RANGE):
+        if len(uids) == n:
+            break
+        fd = os.open(UID_LOCK_DIR / f"{uid}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            continue
+        if pids_of_uid(uid):  # a leftover from a crashed run: not safe to reuse until it is gone
+            os.close(fd)
+            continue
+        held.append(fd)
+        uids.append(uid)
+    if len(uids) < n:
+        for fd in held:
+            os.close(fd)
+        held.clear()
+        raise RuntimeError(f"could not claim {n} sandbox uids in {base}..{base + UID_RANGE - 1}; "
+                           f"too many sandboxes are running (see {UID_LOCK_DIR})")
+    return uids
+
+
+def _text(data: bytes) -> str:
+    return data.decode("utf-8", errors="replace").replace("\x00", "\ufffd")

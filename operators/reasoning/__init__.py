@@ -1,0 +1,1 @@
+"""Math reasoning operators (after DataFlow ReasoningPipeline)."""

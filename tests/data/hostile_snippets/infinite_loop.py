@@ -1,0 +1,5 @@
+# expect: timeout
+# ruff: noqa
+# Burns CPU forever.
+while True:
+    pass
