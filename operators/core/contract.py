@@ -101,8 +101,9 @@ class OperatorContext:
 
     def count(self, relation: str | None = None) -> int:
         rel = relation or self.source
-        row = self.con.execute(f"SELECT count(*) FROM {quote_ident(rel or '')}").fetchone()
-        return int(row[0]) if row else 0
+        # fetchall, not fetchone: DuckDB 2 keeps a partly-fetched result open, which blocks register()
+        rows = self.con.execute(f"SELECT count(*) FROM {quote_ident(rel or '')}").fetchall()
+        return int(rows[0][0]) if rows else 0
 
 
 class Operator(ABC):

@@ -70,7 +70,7 @@ class LLMOperator(Operator):
         if schema is None:
             return {next(iter(self.outputs().values())): resp.text}
         try:
-            obj = json.loads(resp.text or "")
+            obj = json.loads(resp.text or "", strict=False)  # llama.cpp may emit raw newlines in strings
         except json.JSONDecodeError as exc:
             raise ValueError(f"response is not JSON: {exc.msg} at char {exc.pos}") from None
         try:
