@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from operators.core.llm import LLMClient, LLMRequest, LLMResponse
 
@@ -71,11 +72,31 @@ class ResponseCache:
             con.execute("ROLLBACK")
             raise
 
-    def stats(self) -> dict[str, int]:
-        row = self._conn().execute(
-            "SELECT count(*), coalesce(sum(prompt_tokens),0), coalesce(sum(completion_tokens),0) FROM responses"
+    def contains(self, keys: Sequence[str]) -> set[str]:
+        """Which of ``keys`` are cached (for dry-run plans: no texts loaded)."""
+        con, found = self._conn(), set()
+        for i in range(0, len(keys), 500):
+            chunk = list(keys[i : i + 500])
+            marks = ",".join("?" * len(chunk))
+            found.update(k for (k,) in con.execute(f"SELECT key FROM responses WHERE key IN ({marks})", chunk))
+        return found
+
+    def stats(self) -> dict[str, Any]:
+        """Totals plus a per-model breakdown; ``bytes`` is the database file with its WAL."""
+        con = self._conn()
+        row = con.execute(
+            "SELECT count(*), coalesce(sum(prompt_tokens),0), coalesce(sum(completion_tokens),0), "
+            "min(created), max(created) FROM responses"
         ).fetchone()
-        return {"entries": row[0], "prompt_tokens": row[1], "completion_tokens": row[2]}
+        per_model = {
+            m: {"entries": n, "prompt_tokens": pt, "completion_tokens": ct}
+            for m, n, pt, ct in con.execute(
+                "SELECT model, count(*), sum(prompt_tokens), sum(completion_tokens) FROM responses "
+                "GROUP BY model ORDER BY model")
+        }
+        size = sum(p.stat().st_size for p in (self.path, Path(f"{self.path}-wal")) if p.exists())
+        return {"entries": row[0], "prompt_tokens": row[1], "completion_tokens": row[2],
+                "oldest": row[3], "newest": row[4], "bytes": size, "models": per_model}
 
     def prune(self, older_than_s: float | None = None, model: str | None = None) -> int:
         clauses, args = [], []
@@ -89,6 +110,10 @@ class ResponseCache:
         cur = self._conn().execute(f"DELETE FROM responses{where}", args)
         return cur.rowcount
 
+    def vacuum(self) -> None:
+        """Give pruned space back to the file system (takes a write lock briefly)."""
+        self._conn().execute("VACUUM")
+
 
 @dataclass
 class CacheCounters:
@@ -100,18 +125,52 @@ class CacheCounters:
 
 
 class CachedLLM:
-    """Wraps any client: answers from the cache first, sends only misses, stores answers at once.
+    """Wraps any client: answers from the cache first, sends only misses, stores answers as they land.
 
+    Clients that take an ``on_result`` callback (the OpenAI-compatible one) get their answers committed
+    in sub-batches of ``commit_every`` while the batch is still running, so a crash loses at most one
+    sub-batch of paid calls; other clients' answers are committed when their batch returns.
     With ``offline=True`` misses become errors instead of calls: that is how audits replay.
     """
 
-    def __init__(self, client: LLMClient, cache: ResponseCache, offline: bool = False) -> None:
+    def __init__(self, client: LLMClient, cache: ResponseCache, offline: bool = False,
+                 commit_every: int = 16, commit_interval_s: float = 1.0) -> None:
         self.client, self.cache, self.offline = client, cache, offline
+        self.commit_every, self.commit_interval_s = commit_every, commit_interval_s
         self.counters = CacheCounters()
 
     @property
     def model_id(self) -> str:
         return self.client.model_id
+
+    @property
+    def preferred_batch(self) -> int:
+        return int(getattr(self.client, "preferred_batch", 64))
+
+    def _dispatch(self, keys: list[str], requests: list[LLMRequest]) -> list[LLMResponse]:
+        if not getattr(self.client, "accepts_on_result", False):
+            fresh = self.client.generate(requests)
+            self.cache.put_many(zip(keys, fresh, strict=True))
+            return fresh
+        pending: list[tuple[str, LLMResponse]] = []
+        last = [time.monotonic()]
+
+        def flush() -> None:
+            if pending:
+                self.cache.put_many(list(pending))
+                pending.clear()
+            last[0] = time.monotonic()
+
+        def on_result(i: int, resp: LLMResponse) -> None:
+            pending.append((keys[i], resp))
+            if len(pending) >= self.commit_every or time.monotonic() - last[0] >= self.commit_interval_s:
+                flush()
+
+        try:
+            fresh = self.client.generate(requests, on_result=on_result)  # type: ignore[call-arg]
+        finally:
+            flush()  # also on a crash: whatever landed is kept
+        return fresh
 
     def generate(self, requests: Sequence[LLMRequest]) -> list[LLMResponse]:
         keys = [r.cache_key(self.model_id) for r in requests]
@@ -128,8 +187,7 @@ class CachedLLM:
                 fresh = [LLMResponse(text=None, error="not in response cache (offline replay)")
                          for _ in unique]
             else:
-                fresh = self.client.generate([requests[i] for i in unique.values()])
-                self.cache.put_many(zip(unique.keys(), fresh, strict=True))
+                fresh = self._dispatch(list(unique), [requests[i] for i in unique.values()])
             by_key = dict(zip(unique.keys(), fresh, strict=True))
             for resp in fresh:
                 self.counters.prompt_tokens += resp.prompt_tokens
