@@ -6,10 +6,12 @@ the endpoint with the fewest in flight. It speaks the chat-completions wire form
 rather than through the ``openai`` SDK: the SDK spends ~5 ms of CPU per request on parameter
 transforms and httpx bookkeeping (measured on this 2-core machine), which caps a step at ~100-200
 requests/s whatever the server could do; aiohttp costs ~0.6 ms.
-Failures are data: 429/5xx/timeouts/connection errors/garbage are retried by our own loop (counted per reason in ``stats``), a row that still fails comes back as an
-error response, never an exception, so one bad row cannot lose a batch of paid answers. ``on_result``
-is called as each answer lands, which is how the response cache commits them while the batch runs.
-The API key lives only inside the SDK clients; it is never logged, returned or put in an error.
+
+Failures are data: 429/5xx/timeouts/connection errors/garbage are retried by our own loop (counted
+per reason in ``stats``); a row that still fails comes back as an error response, never an exception,
+so one bad row cannot lose a batch of paid answers. ``on_result`` is called as each answer lands,
+which is how the response cache commits them while the batch runs. The API key lives only in the
+session's Authorization header; it is never logged, returned or put in an error.
 """
 
 import asyncio
