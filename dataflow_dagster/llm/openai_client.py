@@ -243,7 +243,8 @@ class OpenAICompatClient:
         while True:
             self.stats.rate_limit_wait_s += await self._limits.acquire(estimate_tokens(req))
             ep = self._pick()
-            fmt = response_format(ep.mode, schema)
+            used_mode = ep.mode
+            fmt = response_format(used_mode, schema)
             ep.in_flight += 1
             ep.sent += 1
             self.stats.attempts += 1
@@ -258,10 +259,11 @@ class OpenAICompatClient:
                 return text, usage
             except Exception as exc:
                 status = getattr(exc, "status", None)
-                if (self.structured_output == "auto" and ep.mode == "json_schema" and schema is not None
+                if (self.structured_output == "auto" and used_mode == "json_schema" and schema is not None
                         and looks_like_schema_refusal(status, _describe(exc))):
-                    ep.mode = "json_object"  # this endpoint does not do json_schema: fall back, no retry spent
-                    self.stats.format_fallbacks += 1
+                    if ep.mode == "json_schema":  # concurrent refusals of one endpoint count once
+                        ep.mode = "json_object"  # it does not do json_schema: fall back, no retry spent
+                        self.stats.format_fallbacks += 1
                     continue
                 reason = classify(exc)
                 if reason is None or attempt >= self.policy.max_retries:
