@@ -64,7 +64,8 @@ def build_app(fault_rate: float, latency: float, hang_s: float, seed: int, rejec
     async def chat(request: Request) -> Response:
         body = await request.json()
         arrivals.append(time.time())
-        auth_headers[request.headers.get("authorization", "")[:7]] += 1  # scheme only, never the key
+        # only a digest of the header: tests check the key arrived without the server keeping it
+        auth_headers[hashlib.sha256(request.headers.get("authorization", "").encode()).hexdigest()] += 1
         msgs = body.get("messages", [])
         user = next((m["content"] for m in msgs if m.get("role") == "user"), "")
         prompts.append(user)
@@ -112,7 +113,7 @@ def build_app(fault_rate: float, latency: float, hang_s: float, seed: int, rejec
 
     async def stats(request: Request) -> Response:
         return JSONResponse({"outcomes": dict(seen), "prompts": prompts, "arrivals": arrivals,
-                             "auth_schemes": dict(auth_headers)})
+                             "auth_sha256": dict(auth_headers)})
 
     async def reset(request: Request) -> Response:
         seen.clear()

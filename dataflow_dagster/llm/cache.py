@@ -145,7 +145,8 @@ class CachedLLM:
 
     @property
     def preferred_batch(self) -> int:
-        return int(getattr(self.client, "preferred_batch", 64))
+        """The client's best batch (0: no preference, the operator's batch size stands)."""
+        return int(getattr(self.client, "preferred_batch", 0) or 0)
 
     def _dispatch(self, keys: list[str], requests: list[LLMRequest]) -> list[LLMResponse]:
         if not getattr(self.client, "accepts_on_result", False):

@@ -320,4 +320,6 @@ def _describe(exc: BaseException) -> str:
         return str(exc)
     if isinstance(exc, asyncio.TimeoutError | TimeoutError):
         return "timeout: no answer within the request timeout"
+    if isinstance(exc, aiohttp.ClientConnectionError | ConnectionError):
+        return f"Connection error ({type(exc).__name__}): {str(exc)[:300]}"
     return f"{type(exc).__name__}: {str(exc)[:300]}"
