@@ -81,7 +81,9 @@ def _input_rows(con: duckdb.DuckDBPyConnection, storage: Storage, pipeline: Pipe
     if ref is not None:
         return ref.read_sql()
     if up == pipeline.source.name:
-        import_file(con, pipeline.source_path(), "__plan_source", pipeline.source.format)
+        have = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+        if "__plan_source" not in have:
+            import_file(con, pipeline.source_path(), "__plan_source", pipeline.source.format)
         return "__plan_source"
     return None
 
