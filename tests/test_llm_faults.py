@@ -133,7 +133,7 @@ CRASHER = textwrap.dedent("""
     if __name__ == "__main__":
         url, cache_path = sys.argv[1], sys.argv[2]
         client = OpenAICompatClient(url, "fault", max_concurrency=4)
-        cached = CachedLLM(client, ResponseCache(cache_path), commit_every=8, commit_interval_s=60)
+        cached = CachedLLM(client, ResponseCache(cache_path), commit_every=8)
         print("started", flush=True)
         cached.generate([LLMRequest.chat(f"row {i}") for i in range(400)])
 """)

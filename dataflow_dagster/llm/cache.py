@@ -7,7 +7,9 @@ for free, and an audit can replay a whole pipeline without calling a model.
 """
 
 import os
+import queue
 import sqlite3
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -124,19 +126,58 @@ class CacheCounters:
     completion_tokens: int = 0
 
 
+class _Committer(threading.Thread):
+    """Commits answers from a queue on its own thread and connection, so the dispatch loop never
+    waits on SQLite; answers that queue up while a commit runs go into the next one (group commit)."""
+
+    def __init__(self, path: Path, max_batch: int) -> None:
+        super().__init__(name="llm-cache-commit", daemon=True)
+        self.cache, self.max_batch = ResponseCache(path), max_batch
+        self.queue: queue.SimpleQueue[tuple[str, LLMResponse] | None] = queue.SimpleQueue()
+        self.error: BaseException | None = None
+        self.start()
+
+    def run(self) -> None:
+        done = False
+        while not done:
+            item = self.queue.get()
+            batch = [] if item is None else [item]
+            done = item is None
+            while not done and len(batch) < self.max_batch:
+                try:
+                    nxt = self.queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    done = True
+                else:
+                    batch.append(nxt)
+            try:
+                self.cache.put_many(batch)
+            except BaseException as exc:  # surfaced by close(); keep draining so the producer never blocks
+                self.error = exc
+
+    def close(self) -> None:
+        self.queue.put(None)
+        self.join()
+        if self.error is not None:
+            raise self.error
+
+
 class CachedLLM:
     """Wraps any client: answers from the cache first, sends only misses, stores answers as they land.
 
-    Clients that take an ``on_result`` callback (the OpenAI-compatible one) get their answers committed
-    in sub-batches of ``commit_every`` while the batch is still running, so a crash loses at most one
-    sub-batch of paid calls; other clients' answers are committed when their batch returns.
-    With ``offline=True`` misses become errors instead of calls: that is how audits replay.
+    Clients that take an ``on_result`` callback (the OpenAI-compatible one) hand each answer to a
+    committer thread while the batch is still running (commits of up to ``commit_every`` answers), so
+    a crash loses at most the answers of the commit in progress; other clients' answers are committed
+    when their batch returns. With ``offline=True`` misses become errors instead of calls: that is
+    how audits replay.
     """
 
     def __init__(self, client: LLMClient, cache: ResponseCache, offline: bool = False,
-                 commit_every: int = 16, commit_interval_s: float = 1.0) -> None:
+                 commit_every: int = 64) -> None:
         self.client, self.cache, self.offline = client, cache, offline
-        self.commit_every, self.commit_interval_s = commit_every, commit_interval_s
+        self.commit_every = commit_every
         self.counters = CacheCounters()
 
     @property
@@ -153,24 +194,12 @@ class CachedLLM:
             fresh = self.client.generate(requests)
             self.cache.put_many(zip(keys, fresh, strict=True))
             return fresh
-        pending: list[tuple[str, LLMResponse]] = []
-        last = [time.monotonic()]
-
-        def flush() -> None:
-            if pending:
-                self.cache.put_many(list(pending))
-                pending.clear()
-            last[0] = time.monotonic()
-
-        def on_result(i: int, resp: LLMResponse) -> None:
-            pending.append((keys[i], resp))
-            if len(pending) >= self.commit_every or time.monotonic() - last[0] >= self.commit_interval_s:
-                flush()
-
+        committer = _Committer(self.cache.path, self.commit_every)
         try:
-            fresh = self.client.generate(requests, on_result=on_result)  # type: ignore[call-arg]
+            fresh = self.client.generate(  # type: ignore[call-arg]
+                requests, on_result=lambda i, resp: committer.queue.put((keys[i], resp)) if resp.ok else None)
         finally:
-            flush()  # also on a crash: whatever landed is kept
+            committer.close()  # also on a crash: whatever landed is kept
         return fresh
 
     def generate(self, requests: Sequence[LLMRequest]) -> list[LLMResponse]:
