@@ -35,7 +35,7 @@ def _corpus(path: Path, n: int) -> Path:
 
 
 def _client(url: str, **kw) -> OpenAICompatClient:
-    opts = {"max_concurrency": 32, "timeout_s": 0.5, "max_retries": 1, "backoff_base_s": 0.02,
+    opts = {"max_concurrency": 32, "timeout_s": 1.0, "max_retries": 1, "backoff_base_s": 0.02,
             "backoff_cap_s": 0.2, "max_reasks": 1}
     return OpenAICompatClient(url, "fault", **{**opts, **kw})
 
@@ -44,7 +44,7 @@ def test_thousand_rows_with_faults_then_rerun_retries_only_failures(tmp_path, st
     pipe = Pipeline("faulty", Source(str(_corpus(tmp_path / "in.jsonl", 1000)), required_columns=["text"]),
                     [Step("qa", PassageQAGenerator())])
     run_source(storage, pipe)
-    with fault_server(fault_rate=0.2, latency=0.005, hang_s=2.0, seed=1) as fs:
+    with fault_server(fault_rate=0.2, latency=0.005, hang_s=3.0, seed=1) as fs:
         client = _client(fs.base_url)
         out = run_step(storage, pipe, "qa", llm=client)
         seen = fs.stats()["outcomes"]
@@ -65,7 +65,7 @@ def test_thousand_rows_with_faults_then_rerun_retries_only_failures(tmp_path, st
         # the split is exact: every row is either answered or in __errors, never both, never lost
         assert n_ok + len(failed) == 1000
         assert failed.isdisjoint(answered) and failed | answered == all_ids
-        assert 0 < len(failed) < 150, len(failed)
+        assert 0 < len(failed) < 250, len(failed)
         reasons = [r[0] for r in con.execute(f"SELECT _error FROM {e}").fetchall()]
         assert all(reasons) and any("retries" in r or "re-asks" in r for r in reasons)
         assert con.execute(f"SELECT count(*) FROM {t} WHERE question IS NULL OR answer IS NULL").fetchone()[0] == 0

