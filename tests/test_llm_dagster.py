@@ -109,3 +109,21 @@ def test_api_key_never_lands_in_event_log_logs_tables_or_cache(tmp_path, monkeyp
     assert any(p.suffix == ".db" for p in files)  # the sqlite event log of the instance
     leaked = [str(p) for p in files if needle in p.read_bytes()]
     assert leaked == []
+
+
+def test_managed_vllm_server_that_cannot_start_fails_the_run_with_its_log(tmp_path):
+    """This venv has no vllm: the server process dies at once and the error quotes its log."""
+    import sys
+
+    from dataflow_dagster.resources import VLLMServerResource
+
+    pipe = _pipe(tmp_path, 2, 0.5)
+    llm = VLLMServerResource(model="smollm2", model_path=str(tmp_path / "weights"), python=sys.executable,
+                             log_dir=str(tmp_path / "logs"), startup_timeout_s=60)
+    result = _run(pipe, tmp_path / ".dataflow", llm)
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_failure)
+    text = str(failure.event_specific_data.error)
+    assert "exited with code" in text and "vllm" in text.lower()
+    logs = list((tmp_path / "logs").glob("vllm-server-*.log"))
+    assert logs and "No module named" in logs[0].read_text()
