@@ -17,10 +17,11 @@ import duckdb
 from fault_server import fault_server
 
 from dataflow_dagster.llm.cache import ResponseCache
+from dataflow_dagster.llm.limits import estimate_tokens
 from dataflow_dagster.llm.openai_client import OpenAICompatClient
 from dataflow_dagster.pipeline import Pipeline, Source, Step
 from dataflow_dagster.runner import run_source, run_step
-from operators.core.llm import LLMRequest
+from operators.core.llm import LLMRequest, SamplingParams
 from operators.general_text.llm_qa import QA_PROMPT, PassageQAGenerator
 
 REPO = Path(__file__).resolve().parents[1]
@@ -157,3 +158,16 @@ def test_answers_are_committed_while_the_batch_runs(tmp_path):
     entries = ResponseCache(cache_path).stats()["entries"]
     assert 60 <= answered < 400  # killed mid-batch
     assert entries >= answered - 8 - 4  # one sub-batch + the requests in flight
+
+
+def test_tokens_per_minute_limit_spreads_arrivals():
+    with fault_server(fault_rate=0.0, latency=0.0) as fs:
+        client = _client(fs.base_url, tpm=60 * 100)  # 100 estimated tokens per second
+        reqs = [LLMRequest.chat(f"r{i}", schema=SCHEMA, params=SamplingParams(max_tokens=40)) for i in range(6)]
+        per_request = estimate_tokens(reqs[0])
+        out = client.generate(reqs)
+        client.close()
+        arrivals = sorted(fs.stats()["arrivals"])
+    assert all(r.ok for r in out) and 40 < per_request <= 100
+    # one second of budget up front, then 100 tokens/s: the last request waits for the rest
+    assert arrivals[-1] - arrivals[0] >= (6 * per_request - 100) / 100 * 0.9

@@ -226,3 +226,18 @@ class CachedLLM:
             for i in todo_idx:
                 out[i] = by_key[keys[i]]
         return [r for r in out if r is not None]
+
+
+def cache_stats(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Stats of the response cache at ``path`` (for the CLI: ``<root>/llm_cache.sqlite``)."""
+    return ResponseCache(path).stats()
+
+
+def cache_prune(path: str | os.PathLike[str], older_than_s: float | None = None, model: str | None = None,
+                vacuum: bool = True) -> int:
+    """Delete cached answers older than ``older_than_s`` and/or of ``model``; returns how many."""
+    cache = ResponseCache(path)
+    n = cache.prune(older_than_s, model)
+    if vacuum and n:
+        cache.vacuum()
+    return n
