@@ -15,6 +15,7 @@ at 0.25 s each would take minutes) — sizes are printed.
 
 import argparse
 import json
+import os
 import platform
 import sys
 import tempfile
@@ -97,8 +98,9 @@ def main() -> None:
         r_seq = sequential(fs.base_url, n_seq)
         r_thr = threads10(fs.base_url, n_thr)
     q = " quick" if a.quick else ""
-    print(f"# {time.strftime('%Y-%m-%d %H:%M')} {platform.node()} {platform.processor() or platform.machine()} "
-          f"latency={a.latency}s concurrency={a.concurrency}")
+    load = os.getloadavg()[0]  # other work on the box competes for the same cores: say how much
+    print(f"# {time.strftime('%Y-%m-%d %H:%M')} {platform.node()} {platform.machine()} cpus={os.cpu_count()} "
+          f"loadavg1={load:.1f} latency={a.latency}s concurrency={a.concurrency}")
     print(f"# rows/s: ours={r_ours:.1f} (n={n}) ideal={ideal:.1f} sequential={r_seq:.2f} (n={n_seq}) "
           f"threads10={r_thr:.1f} (n={n_thr})")
     for goal, measured, target, unit in [
