@@ -26,11 +26,11 @@ from dagster import (
     define_asset_job,
 )
 
-from dataflow_dagster.metadata import outcome_metadata
+from dataflow_dagster.metadata import dispatch_metadata, outcome_metadata
 from dataflow_dagster.pipeline import Pipeline, Step
 from dataflow_dagster.resources import LLMResource, LocalLLMResource, PromptResource, StorageResource
 from dataflow_dagster.runner import run_source, run_step, source_code_version, step_code_version
-from operators.core.contract import CheckSpec, Kind
+from operators.core.contract import CheckSpec, Kind, quote_ident
 
 STORAGE_KEY = "dataflow_storage"
 LLM_KEY = "llm"
@@ -98,10 +98,19 @@ def _step_asset(pipeline: Pipeline, step: Step) -> AssetsDefinition:
                 context.log.warning(
                     f"prompt resource '{prompt_key}' differs from the definition's prompt; "
                     "this run's lineage records the resource's text and hash")
-        outcome = run_step(storage, pipeline, step.name, llm=llm, prompt=step_prompt, log=context.log,
-                           run_id=context.run_id, llm_info=llm_info)
-        return MaterializeResult(metadata=outcome_metadata(outcome),
-                                 data_version=DataVersion(outcome.table.content_hash))
+        try:
+            outcome = run_step(storage, pipeline, step.name, llm=llm, prompt=step_prompt, log=context.log,
+                               run_id=context.run_id, llm_info=llm_info)
+            metadata = outcome_metadata(outcome)
+            stats = getattr(llm, "stats", None)  # retries, re-asks, rate-limit waits of this step's client
+            if stats is not None:
+                metadata.update(dispatch_metadata(stats.as_dict()))
+                context.log.info(f"{outcome.asset}: LLM dispatch {stats.as_dict()}")
+        finally:
+            close = getattr(llm, "close", None)
+            if callable(close):
+                close()
+        return MaterializeResult(metadata=metadata, data_version=DataVersion(outcome.table.content_hash))
 
     return _asset
 
@@ -119,9 +128,15 @@ def _check(pipeline: Pipeline, step: Step, spec: CheckSpec) -> Any:
     def _run_check(context: AssetCheckExecutionContext) -> AssetCheckResult:
         storage = getattr(context.resources, STORAGE_KEY).get()
         ref = storage.require_ref(name)
+        ctes = []
+        for part in spec.parts:  # other tables of the step the metric reads by name (e.g. errors)
+            part_ref = storage.current_ref(name, part)
+            rel = part_ref.read_sql() if part_ref else "(SELECT NULL::VARCHAR AS _id WHERE false)"
+            ctes.append(f"{quote_ident(part)} AS (SELECT * FROM {rel})")
+        with_sql = f"WITH {', '.join(ctes)} " if ctes else ""
         con = duckdb.connect()
         try:
-            row = con.execute(f"SELECT {spec.metric_sql} FROM {ref.read_sql()} t").fetchone()
+            row = con.execute(f"{with_sql}SELECT {spec.metric_sql} FROM {ref.read_sql()} t").fetchone()
         finally:
             con.close()
         value = None if row is None or row[0] is None else float(row[0])

@@ -9,6 +9,7 @@ from typing import Any
 
 from dagster import MetadataValue, TableColumn, TableSchema
 
+from dataflow_dagster.llm.prices import lineage_cost
 from dataflow_dagster.runner import StepOutcome
 
 
@@ -59,7 +60,18 @@ def outcome_metadata(outcome: StepOutcome) -> dict[str, Any]:
         md["cache_misses"] = MetadataValue.int(lin["cache"]["misses"])
         md["prompt_tokens"] = MetadataValue.int(lin["tokens"]["prompt"])
         md["completion_tokens"] = MetadataValue.int(lin["tokens"]["completion"])
+        cost = lineage_cost(lin)
+        md["cost_usd"] = MetadataValue.float(cost) if cost is not None else MetadataValue.text("unpriced")
     if "source_file" in lin:
         md["source_file"] = MetadataValue.path(lin["source_file"])
         md["source_sha256"] = MetadataValue.text(lin["source_sha256"])
+    return md
+
+
+def dispatch_metadata(stats: dict[str, Any]) -> dict[str, Any]:
+    """The LLM client's counters (attempts, retries by reason, re-asks, waits) as typed metadata."""
+    md: dict[str, Any] = {"llm_dispatch": MetadataValue.json(stats)}
+    for key in ("attempts", "retries", "reasks", "failed"):
+        if key in stats:
+            md[f"llm_{key}"] = MetadataValue.int(int(stats[key]))
     return md

@@ -7,11 +7,14 @@ for free, and an audit can replay a whole pipeline without calling a model.
 """
 
 import os
+import queue
 import sqlite3
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from operators.core.llm import LLMClient, LLMRequest, LLMResponse
 
@@ -71,11 +74,31 @@ class ResponseCache:
             con.execute("ROLLBACK")
             raise
 
-    def stats(self) -> dict[str, int]:
-        row = self._conn().execute(
-            "SELECT count(*), coalesce(sum(prompt_tokens),0), coalesce(sum(completion_tokens),0) FROM responses"
+    def contains(self, keys: Sequence[str]) -> set[str]:
+        """Which of ``keys`` are cached (for dry-run plans: no texts loaded)."""
+        con, found = self._conn(), set()
+        for i in range(0, len(keys), 500):
+            chunk = list(keys[i : i + 500])
+            marks = ",".join("?" * len(chunk))
+            found.update(k for (k,) in con.execute(f"SELECT key FROM responses WHERE key IN ({marks})", chunk))
+        return found
+
+    def stats(self) -> dict[str, Any]:
+        """Totals plus a per-model breakdown; ``bytes`` is the database file with its WAL."""
+        con = self._conn()
+        row = con.execute(
+            "SELECT count(*), coalesce(sum(prompt_tokens),0), coalesce(sum(completion_tokens),0), "
+            "min(created), max(created) FROM responses"
         ).fetchone()
-        return {"entries": row[0], "prompt_tokens": row[1], "completion_tokens": row[2]}
+        per_model = {
+            m: {"entries": n, "prompt_tokens": pt, "completion_tokens": ct}
+            for m, n, pt, ct in con.execute(
+                "SELECT model, count(*), sum(prompt_tokens), sum(completion_tokens) FROM responses "
+                "GROUP BY model ORDER BY model")
+        }
+        size = sum(p.stat().st_size for p in (self.path, Path(f"{self.path}-wal")) if p.exists())
+        return {"entries": row[0], "prompt_tokens": row[1], "completion_tokens": row[2],
+                "oldest": row[3], "newest": row[4], "bytes": size, "models": per_model}
 
     def prune(self, older_than_s: float | None = None, model: str | None = None) -> int:
         clauses, args = [], []
@@ -89,6 +112,10 @@ class ResponseCache:
         cur = self._conn().execute(f"DELETE FROM responses{where}", args)
         return cur.rowcount
 
+    def vacuum(self) -> None:
+        """Give pruned space back to the file system (takes a write lock briefly)."""
+        self._conn().execute("VACUUM")
+
 
 @dataclass
 class CacheCounters:
@@ -99,19 +126,81 @@ class CacheCounters:
     completion_tokens: int = 0
 
 
-class CachedLLM:
-    """Wraps any client: answers from the cache first, sends only misses, stores answers at once.
+class _Committer(threading.Thread):
+    """Commits answers from a queue on its own thread and connection, so the dispatch loop never
+    waits on SQLite; answers that queue up while a commit runs go into the next one (group commit)."""
 
-    With ``offline=True`` misses become errors instead of calls: that is how audits replay.
+    def __init__(self, path: Path, max_batch: int) -> None:
+        super().__init__(name="llm-cache-commit", daemon=True)
+        self.cache, self.max_batch = ResponseCache(path), max_batch
+        self.queue: queue.SimpleQueue[tuple[str, LLMResponse] | None] = queue.SimpleQueue()
+        self.error: BaseException | None = None
+        self.start()
+
+    def run(self) -> None:
+        done = False
+        while not done:
+            item = self.queue.get()
+            batch = [] if item is None else [item]
+            done = item is None
+            while not done and len(batch) < self.max_batch:
+                try:
+                    nxt = self.queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    done = True
+                else:
+                    batch.append(nxt)
+            try:
+                self.cache.put_many(batch)
+            except BaseException as exc:  # surfaced by close(); keep draining so the producer never blocks
+                self.error = exc
+
+    def close(self) -> None:
+        self.queue.put(None)
+        self.join()
+        if self.error is not None:
+            raise self.error
+
+
+class CachedLLM:
+    """Wraps any client: answers from the cache first, sends only misses, stores answers as they land.
+
+    Clients that take an ``on_result`` callback (the OpenAI-compatible one) hand each answer to a
+    committer thread while the batch is still running (commits of up to ``commit_every`` answers), so
+    a crash loses at most the answers of the commit in progress; other clients' answers are committed
+    when their batch returns. With ``offline=True`` misses become errors instead of calls: that is
+    how audits replay.
     """
 
-    def __init__(self, client: LLMClient, cache: ResponseCache, offline: bool = False) -> None:
+    def __init__(self, client: LLMClient, cache: ResponseCache, offline: bool = False,
+                 commit_every: int = 64) -> None:
         self.client, self.cache, self.offline = client, cache, offline
+        self.commit_every = commit_every
         self.counters = CacheCounters()
 
     @property
     def model_id(self) -> str:
         return self.client.model_id
+
+    @property
+    def preferred_batch(self) -> int:
+        """The client's best batch (0: no preference, the operator's batch size stands)."""
+        return int(getattr(self.client, "preferred_batch", 0) or 0)
+
+    def _dispatch(self, keys: list[str], requests: list[LLMRequest]) -> list[LLMResponse]:
+        if not getattr(self.client, "accepts_on_result", False):
+            fresh = self.client.generate(requests)
+            self.cache.put_many(zip(keys, fresh, strict=True))
+            return fresh
+        committer = _Committer(self.cache.path, self.commit_every)
+        try:
+            fresh = self.client.generate(  # type: ignore[call-arg]
+                requests, on_result=lambda i, resp: committer.queue.put((keys[i], resp)) if resp.ok else None)
+        finally:
+            committer.close()  # also on a crash: whatever landed is kept
+        return fresh
 
     def generate(self, requests: Sequence[LLMRequest]) -> list[LLMResponse]:
         keys = [r.cache_key(self.model_id) for r in requests]
@@ -128,8 +217,7 @@ class CachedLLM:
                 fresh = [LLMResponse(text=None, error="not in response cache (offline replay)")
                          for _ in unique]
             else:
-                fresh = self.client.generate([requests[i] for i in unique.values()])
-                self.cache.put_many(zip(unique.keys(), fresh, strict=True))
+                fresh = self._dispatch(list(unique), [requests[i] for i in unique.values()])
             by_key = dict(zip(unique.keys(), fresh, strict=True))
             for resp in fresh:
                 self.counters.prompt_tokens += resp.prompt_tokens
@@ -138,3 +226,18 @@ class CachedLLM:
             for i in todo_idx:
                 out[i] = by_key[keys[i]]
         return [r for r in out if r is not None]
+
+
+def cache_stats(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Stats of the response cache at ``path`` (for the CLI: ``<root>/llm_cache.sqlite``)."""
+    return ResponseCache(path).stats()
+
+
+def cache_prune(path: str | os.PathLike[str], older_than_s: float | None = None, model: str | None = None,
+                vacuum: bool = True) -> int:
+    """Delete cached answers older than ``older_than_s`` and/or of ``model``; returns how many."""
+    cache = ResponseCache(path)
+    n = cache.prune(older_than_s, model)
+    if vacuum and n:
+        cache.vacuum()
+    return n

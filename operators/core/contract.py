@@ -46,6 +46,8 @@ class CheckSpec:
 
     ``metric_sql`` is an aggregate over the step's output table aliased ``t`` (e.g.
     ``avg((t.score IS NOT NULL)::INT)``); the check passes when ``metric <op> threshold``.
+    ``parts`` names other tables of the same step (``"errors"``, ``"rejected"``) that the metric may
+    read as relations of those names, e.g. ``(SELECT count(*) FROM errors) / count(*)``.
     """
 
     name: str
@@ -54,6 +56,7 @@ class CheckSpec:
     threshold: float
     description: str = ""
     blocking: bool = True
+    parts: tuple[str, ...] = ()
 
     def passes(self, value: float | None) -> bool:
         if value is None:

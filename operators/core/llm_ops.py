@@ -34,6 +34,7 @@ class LLMConfig(OpConfig):
     max_tokens: int = 256
     seed: int = 0
     min_parsed_share: float = 0.8
+    max_error_share: float = 0.1  # asset check: rows that failed for good / rows sent
 
 
 class LLMOperator(Operator):
@@ -79,11 +80,24 @@ class LLMOperator(Operator):
             raise ValueError(f"response fails the output schema: {exc.message}") from None
         return {col: obj.get(prop) for prop, col in self.outputs().items()}
 
+    def error_share_check(self) -> CheckSpec:
+        """Share of rows that still failed after retries; generators' tables hold only successes."""
+        sent = "count(*) + (SELECT count(*) FROM errors)" if self.kind == Kind.GENERATE else "count(*)"
+        return CheckSpec(
+            name="error_share",
+            metric_sql=f"coalesce((SELECT count(*) FROM errors)::DOUBLE / nullif({sent}, 0), 0.0)",
+            op="<=",
+            threshold=self.config.max_error_share,  # type: ignore[attr-defined]
+            description="share of rows whose LLM call failed after all retries (see the step's __errors table)",
+            parts=("errors",),
+        )
+
     def checks(self) -> list[CheckSpec]:
         first = next(iter(self.outputs().values()), None)
         if first is None or self.kind == Kind.GENERATE:
-            return []
+            return [self.error_share_check()]
         return [
+            self.error_share_check(),
             CheckSpec(
                 name="parsed_share",
                 metric_sql=f"avg(CASE WHEN t.{quote_ident(first)} IS NOT NULL THEN 1.0 ELSE 0.0 END)",
@@ -115,7 +129,7 @@ class LLMOperator(Operator):
         select = ", ".join(quote_ident(c) for c in needed)
         reader = con.cursor()  # its own cursor: the loop below writes through ``con`` meanwhile
         arrow_reader = reader.sql(f"SELECT {select} FROM {quote_ident(ctx.source or '')}").to_arrow_reader(
-            ctx.batch_size)
+            max(ctx.batch_size, int(getattr(ctx.llm, "preferred_batch", 0) or 0)))  # keep every slot busy
         params = self.sampling()
         for batch in arrow_reader:
             rows = batch.to_pylist()
