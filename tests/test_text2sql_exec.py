@@ -161,7 +161,7 @@ def test_component_difficulty(tmp_path: Path) -> None:
     got = duckdb.sql(f"SELECT want, sql_component_difficulty FROM {out.table.read_sql()}").fetchall()
     assert all(w == g for w, g in got), got
     spec = SQLComponentClassifier(min_parsed_share=0.5).checks()[0]
-    value = duckdb.sql(f"SELECT {spec.metric_sql} FROM {out.table.read_sql()} t").fetchone()[0]
+    value = duckdb.sql(f"SELECT {spec.metric_sql} FROM {out.table.read_sql()} t").fetchall()[0][0]
     assert spec.passes(value) and value == pytest.approx(6 / 7)
 
 
