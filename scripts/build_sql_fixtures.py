@@ -11,7 +11,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from operators.text2sql.fixtures import build_all  # noqa: E402
+from operators.text2sql.fixtures import build_all
 
 
 def main() -> None:

@@ -18,6 +18,8 @@ from operators.knowledge.clean import RuleKnowledgeCleaner
 from operators.knowledge.ingest import FileIngestor
 from operators.knowledge.sft_table import SFTTableAssembler
 
+SENT = "[^.!?\u3002\uff01\uff1f]+(?:[.!?\u3002\uff01\uff1f]+[\"'\u201d\u2019)\\]]*|$)"
+
 FACTS = {
     "txt": "The Vistula is the longest river in Poland, flowing 1047 kilometres to the Baltic Sea.",
     "markdown": "Basalt is a fine-grained volcanic rock formed from the rapid cooling of lava.",
@@ -135,7 +137,7 @@ def test_chunking_matches_a_python_reference(tmp_path: Path, unit: str, size: in
         elif unit == "words":
             want = [" ".join(c) for c in reference_chunks(text.split(), size, overlap)]
         else:
-            sents = [" ".join(s.split()) for s in re.findall(r"[^.!?。！？]+(?:[.!?。！？]+[\"'”’)\]]*|$)", text)]
+            sents = [" ".join(s.split()) for s in re.findall(SENT, text)]
             want = [" ".join(c) for c in reference_chunks([s for s in sents if s], size, overlap)]
         mine = [(i, n, c) for d, i, n, c in got if d == doc_id]
         assert [c for _, _, c in mine] == want, (unit, doc_id)

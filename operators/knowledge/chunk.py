@@ -15,7 +15,7 @@ from operators.core.registry import register
 from operators.core.rowids import ID, PARENTS, derived_id_sql
 
 _WS = r"[\t\n\x0b\x0c\r\x1c-\x1f \x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]+"
-_SENT = r"[^.!?。！？]+(?:[.!?。！？]+[\"'”’)\]]*|$)"
+_SENT = r"[^.!?\x{3002}\x{ff01}\x{ff1f}]+(?:[.!?\x{3002}\x{ff01}\x{ff1f}]+[\"'\x{201d}\x{2019})\]]*|$)"
 
 
 class ChunkConfig(OpConfig):

@@ -140,8 +140,8 @@ class HopDocumentLinker(Operator):
             WITH docs AS (SELECT DISTINCT {q(c.doc_id_key)}::VARCHAR AS d_id, {q(c.contents_key)} AS d_text,
                                  hop_toks({q(c.contents_key)}) AS d_toks FROM {src}),
                  rows AS (SELECT s.*, hop_toks(s.{q(c.contents_key)}) AS __r_doc,
-                                 hop_toks(coalesce(s.{q(c.answer_key)}, '') || ' ' || coalesce(s.{q(c.question_key)}, ''))
-                                   AS __r_qa FROM {src} s),
+                                 hop_toks(concat_ws(' ', s.{q(c.answer_key)}, s.{q(c.question_key)})) AS __r_qa
+                          FROM {src} s),
                  scored AS (SELECT r.*, d.d_id, d.d_text,
                                    10.0 * len(list_intersect(r.__r_qa, d.d_toks))
                                    + len(list_intersect(r.__r_doc, d.d_toks))
