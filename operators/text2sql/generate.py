@@ -1,6 +1,7 @@
 """Prompted Text-to-SQL generators and the question/SQL consistency filter (DataFlow's SQLGenerator,
 Text2SQLQuestionGenerator, SQLConsistencyFilter, Text2SQLCoTGenerator and SQLVariationGenerator)."""
 
+from dataclasses import replace
 from typing import Any, ClassVar
 
 from operators.core.contract import Kind, OperatorContext, quote_ident
@@ -11,6 +12,7 @@ from operators.text2sql.base import DBLLMConfig, DBLLMOperator, FanOutMixin, LLM
 
 class SQLGeneratorConfig(DBLLMConfig):
     complexities: list[str] = ["simple single-table", "two-table JOIN", "GROUP BY aggregate"]
+    one_per_database: bool = True  # input rows repeating a db_id do not multiply the prompts
     output_key: str = "sql"
     max_tokens: int = 160
 
@@ -40,6 +42,11 @@ class SQLGenerator(FanOutMixin, DBLLMOperator):
         return [self.fan_column, self.config.output_key]
 
     def run(self, ctx: OperatorContext) -> dict[str, Any]:
+        if self.config.one_per_database:
+            view, db = f"{ctx.target}__dbs", quote_ident(self.config.db_id_key)
+            ctx.con.execute(f"CREATE VIEW {quote_ident(view)} AS SELECT * FROM {quote_ident(ctx.source or '')} "
+                            f"QUALIFY row_number() OVER (PARTITION BY {db} ORDER BY __pos) = 1")
+            ctx = replace(ctx, source=view)
         return super().run(self.fan_out(ctx))
 
 
