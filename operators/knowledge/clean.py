@@ -47,14 +47,14 @@ CLEAN_PROMPT = PromptTemplate(
         "Rewrite it as clean prose: remove navigation text, headers/footers, page numbers, broken line "
         "breaks and markup; keep every fact, number and name unchanged."
     ),
-    output_schema={"type": "object", "properties": {"cleaned": {"type": "string", "minLength": 1, "maxLength": 1500}},
+    output_schema={"type": "object", "properties": {"cleaned": {"type": "string", "minLength": 1, "maxLength": 600}},
                    "required": ["cleaned"]},
 )
 
 
 class LLMCleanConfig(LLMConfig):
     input_key: str = "chunk"
-    max_tokens: int = 400
+    max_tokens: int = 256  # with the 600-char cap: llama.cpp's grammar sampler crashed on a 1500-char cap
     min_parsed_share: float = 0.0  # a row whose answer fails keeps its original text (coalesce)
 
 

@@ -200,7 +200,7 @@ class SQLExecutionClassifier(DBLLMOperator):
 
     def checks(self) -> list[CheckSpec]:
         k = quote_ident(self.config.output_key)
-        return [CheckSpec("labelled", f"avg((t.{k} IS NOT NULL)::INT)", ">=", 1.0,
+        return [CheckSpec("labelled", f"coalesce(avg((t.{k} IS NOT NULL)::INT), 1)", ">=", 1.0,
                           "every row received an execution-difficulty label")]
 
     def label(self, correct: int) -> str:

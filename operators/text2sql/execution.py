@@ -99,7 +99,9 @@ class SQLResultMatchEvaluator(Operator):
         return [self.config.output_key]
 
     def checks(self) -> list[CheckSpec]:
-        return [CheckSpec("match_not_null", f"avg(({quote_ident(self.config.output_key)} IS NOT NULL)::INT)",
+        # coalesce: "every row" holds vacuously on an empty table (an upstream generator may emit none)
+        col = quote_ident(self.config.output_key)
+        return [CheckSpec("match_not_null", f"coalesce(avg(({col} IS NOT NULL)::INT), 1)",
                           ">=", 1.0, "every row received a match verdict")]
 
     def run(self, ctx: OperatorContext) -> dict[str, Any]:

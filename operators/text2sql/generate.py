@@ -93,7 +93,7 @@ class SQLConsistencyFilter(LLMFilterMixin, DBLLMOperator):
 class CoTConfig(DBLLMConfig):
     reasoning_key: str = "cot_reasoning"
     predicted_sql_key: str = "cot_sql"
-    max_tokens: int = 256
+    max_tokens: int = 320  # room for 400 chars of reasoning + 400 of SQL; less truncates the JSON
 
 
 @register

@@ -49,7 +49,7 @@ COT = PromptTemplate(
         "Reason about which tables, joins, filters and aggregates are needed, then write the final SQL."
     ),
     output_schema={"type": "object", "properties": {
-        "reasoning": {"type": "string", "minLength": 10, "maxLength": 600}, "sql": _SQL},
+        "reasoning": {"type": "string", "minLength": 10, "maxLength": 400}, "sql": _SQL},
         "required": ["reasoning", "sql"]},
 )
 
