@@ -8,9 +8,13 @@ import os
 
 from dagster import EnvVar
 
+from assets.agentic_rag import agentic_rag_pipeline
 from assets.code import code_pipeline
+from assets.knowledge import knowledge_pipeline
 from assets.reasoning import reasoning_pipeline
 from assets.reference import reference_pipeline
+from assets.text2sql import text2sql_pipeline
+from assets.text_sft import text_sft_pipeline
 from dataflow_dagster.factory import build_definitions
 from dataflow_dagster.resources import LLMResource, LocalLLMResource, OpenAIResource
 
@@ -23,4 +27,14 @@ def _llm() -> LLMResource:
     return OpenAIResource(base_url=base_url, model=os.environ.get("DATAFLOW_LLM_MODEL", "default"), api_key=key)
 
 
-defs = build_definitions([reference_pipeline(), reasoning_pipeline(), code_pipeline()], llm=_llm())
+PIPELINES = [
+    reference_pipeline(),
+    reasoning_pipeline(),
+    code_pipeline(),
+    text2sql_pipeline(),
+    agentic_rag_pipeline(),
+    knowledge_pipeline(),
+    text_sft_pipeline(),
+]
+
+defs = build_definitions(PIPELINES, llm=_llm())

@@ -1,0 +1,1 @@
+"""Knowledge cleaning: document ingestion, chunking, cleaning, QA extraction, SFT table assembly."""

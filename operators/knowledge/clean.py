@@ -1,0 +1,73 @@
+"""Knowledge cleaning refiners: a rule cleaner (SQL) for extraction debris and an LLM cleaner after
+DataFlow's KBCTextCleaner for what rules cannot fix."""
+
+from typing import ClassVar
+
+from operators.core.contract import Kind
+from operators.core.llm_ops import LLMConfig, LLMOperator
+from operators.core.prompt import PromptTemplate
+from operators.core.registry import register
+from operators.core.sql_ops import SQLRefiner, TextConfig
+
+
+@register
+class RuleKnowledgeCleaner(SQLRefiner):
+    """Repairs what PDF/HTML/docx extraction leaves behind: words hyphenated across line breaks are
+    re-joined, lone page-number lines and leftover HTML tags/entities are removed, control characters
+    dropped, runs of spaces collapsed and more than one blank line squeezed to one."""
+
+    kind: ClassVar[Kind] = Kind.REFINE
+    Config = TextConfig
+    domain = "knowledge"
+    tags = ("clean", "knowledge", "rule")
+
+    def rewrite_sql(self, col: str) -> str:
+        steps = [
+            (r"(\w)-\n\s*(\w)", r"\1\2"),  # hyphenation across a line break
+            (r"(^|\n)[ \t]*(page )?\d{1,4}[ \t]*(\n|$)", r"\1"),  # page-number lines
+            (r"</?[A-Za-z][^>\n]{0,200}>", ""),  # stray tags
+            (r"&nbsp;|&#160;", " "),
+            (r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", ""),
+            (r"[ \t]+", " "),
+            (r" *\n *", "\n"),
+            (r"\n{3,}", "\n\n"),
+        ]
+        expr = col
+        for pattern, repl in steps:
+            p, r = pattern.replace("'", "''"), repl.replace("'", "''")
+            expr = f"regexp_replace({expr}, '{p}', '{r}', 'gi')"
+        return f"trim({expr})"
+
+
+CLEAN_PROMPT = PromptTemplate(
+    name="knowledge_clean",
+    system="You clean raw text extracted from documents without changing its facts. Reply in JSON.",
+    template=(
+        "Raw text:\n{text}\n\n"
+        "Rewrite it as clean prose: remove navigation text, headers/footers, page numbers, broken line "
+        "breaks and markup; keep every fact, number and name unchanged."
+    ),
+    output_schema={"type": "object", "properties": {"cleaned": {"type": "string", "minLength": 1, "maxLength": 600}},
+                   "required": ["cleaned"]},
+)
+
+
+class LLMCleanConfig(LLMConfig):
+    input_key: str = "chunk"
+    max_tokens: int = 256  # with the 600-char cap: llama.cpp's grammar sampler crashed on a 1500-char cap
+    min_parsed_share: float = 0.0  # a row whose answer fails keeps its original text (coalesce)
+
+
+@register
+class LLMKnowledgeCleaner(LLMOperator):
+    """LLM refiner: rewrites ``input_key`` in place as clean text; rows whose answer does not parse keep
+    their input unchanged and are listed in the errors table."""
+
+    kind: ClassVar[Kind] = Kind.REFINE
+    Config = LLMCleanConfig
+    default_prompt = CLEAN_PROMPT
+    domain = "knowledge"
+    tags = ("llm", "clean", "knowledge")
+
+    def outputs(self) -> dict[str, str]:
+        return {"cleaned": self.config.input_key}
