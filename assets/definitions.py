@@ -2,15 +2,20 @@
 
 Set DATAFLOW_LLM_BASE_URL (+ DATAFLOW_LLM_MODEL, and OPENAI_API_KEY if the server wants one) to send
 the LLM steps to an OpenAI-compatible server such as `vllm serve` instead.
+
+Every YAML file in assets/pipelines/ is loaded too; ``PIPELINES`` is what `dataflow-dagster run NAME`
+looks names up in.
 """
 
 import os
+from pathlib import Path
 
 from dagster import EnvVar
 
 from assets.reference import reference_pipeline
 from dataflow_dagster.factory import build_definitions
 from dataflow_dagster.resources import LLMResource, LocalLLMResource, OpenAIResource
+from dataflow_dagster.yaml_loader import load_pipeline_dir
 
 
 def _llm() -> LLMResource:
@@ -21,4 +26,5 @@ def _llm() -> LLMResource:
     return OpenAIResource(base_url=base_url, model=os.environ.get("DATAFLOW_LLM_MODEL", "default"), api_key=key)
 
 
-defs = build_definitions([reference_pipeline()], llm=_llm())
+PIPELINES = [reference_pipeline(), *load_pipeline_dir(Path(__file__).parent / "pipelines")]
+defs = build_definitions(PIPELINES, llm=_llm())

@@ -186,6 +186,17 @@ def pipeline_from_doc(doc: _Doc) -> Pipeline:
     if not isinstance(steps_raw, list) or not steps_raw:
         raise doc.error(("steps",), "must be a non-empty list of steps")
     steps = [_step(doc, raw, i) for i, raw in enumerate(steps_raw)]
+    seen = {str(src.get("name") or "load")}
+    for i, st in enumerate(steps):  # checked here, not only in Pipeline, to point at the right line
+        if not st.name.isidentifier() or "__" in st.name:
+            raise doc.error(("steps", i, "name"), f"'{st.name}' must be an identifier without '__'")
+        if st.name in seen:
+            raise doc.error(("steps", i, "name"), f"step name '{st.name}' is used twice; names must be unique")
+        if st.after is not None and st.after not in seen:
+            raise doc.error(("steps", i, "after"),
+                            f"'{st.after}' is not an earlier step (known: {sorted(seen)}); steps may only follow "
+                            "steps above them")
+        seen.add(st.name)
     source = Source(path=str(src["path"]), format=src.get("format"), required_columns=list(cols),
                     **({"name": src["name"]} if src.get("name") else {}))
     try:
@@ -227,8 +238,8 @@ def load_pipeline_dir(directory: str | os.PathLike[str]) -> list[Pipeline]:
 def pipeline_to_dict(pipeline: Pipeline, relative_to: Path | None = None) -> dict[str, Any]:
     """The YAML form of a pipeline (the agent writes these); only non-default settings are kept."""
     src_path = Path(pipeline.source.path)
-    if relative_to is not None and src_path.is_absolute():
-        src_path = Path(os.path.relpath(src_path, relative_to))
+    if relative_to is not None:
+        src_path = Path(os.path.relpath(pipeline.source_path().resolve(), Path(relative_to).resolve()))
     source: dict[str, Any] = {"path": src_path.as_posix()}
     if pipeline.source.format:
         source["format"] = pipeline.source.format

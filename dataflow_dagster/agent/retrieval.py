@@ -44,6 +44,12 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
 }
 
 
+# Words that say "filter something" without saying what; they do not distinguish one filter from another.
+GENERIC = frozenset({"text", "drop", "remov", "remove", "filter", "keep", "out", "row", "data", "clean", "discard",
+                     "exclud", "delet", "full", "fewer", "more", "less", "than", "rule", "general", "passag",
+                     "passage", "corpu", "sample", "record", "entri", "entry", "document"})
+
+
 def _stem(w: str) -> str:
     for suf in ("ing", "ed", "es", "s"):
         if len(w) > len(suf) + 3 and w.endswith(suf):
@@ -133,6 +139,10 @@ class OperatorIndex:
             if len(out) >= limit:
                 break
         return out
+
+    def scores_for(self, tokens: list[str]) -> dict[str, float]:
+        """Scores for already tokenized query terms (no expansion), by operator name."""
+        return dict(zip(self.names, (float(x) for x in self.bm25.scores(tokens)), strict=True))
 
     def covers(self, token: str) -> bool:
         return self.bm25.known(_stem(token.lower()))

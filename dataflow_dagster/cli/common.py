@@ -134,6 +134,15 @@ def resolve_pipeline(spec: str, workspace: Path) -> Pipeline:
     raise OperatorError(f"no pipeline named '{spec}' (known: {names}); pass a YAML file path or one of those names")
 
 
+def make_console() -> "Any":
+    """A rich console at least 120 columns wide when output is not a terminal (logs, CI, pipes)."""
+    import shutil
+
+    from rich.console import Console
+
+    return Console(width=max(120, shutil.get_terminal_size((120, 24)).columns))
+
+
 def human_int(n: float | int | None) -> str:
     return "?" if n is None else f"{round(n):,}"
 

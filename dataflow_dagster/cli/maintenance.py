@@ -6,9 +6,15 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
 
-from dataflow_dagster.cli.common import RunFailed, UserError, open_storage, parse_duration, storage_option
+from dataflow_dagster.cli.common import (
+    RunFailed,
+    UserError,
+    make_console,
+    open_storage,
+    parse_duration,
+    storage_option,
+)
 from dataflow_dagster.llm.cache import ResponseCache
 from dataflow_dagster.storage import CatalogLockedError, Storage
 
@@ -109,7 +115,7 @@ def cache_stats(storage_root: Path, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(stats))
         return
-    Console().print(f"cache {stats['path']}: {stats['entries']:,} entries, {stats['prompt_tokens']:,} prompt "
+    make_console().print(f"cache {stats['path']}: {stats['entries']:,} entries, {stats['prompt_tokens']:,} prompt "
                     f"tokens, {stats['completion_tokens']:,} completion tokens")
 
 

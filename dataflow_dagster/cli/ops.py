@@ -5,11 +5,11 @@ import json
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from dataflow_dagster.agent.retrieval import OperatorIndex
+from dataflow_dagster.cli.common import make_console
 from operators.core.contract import Kind, Operator
 from operators.core.registry import all_operators, get, info
 
@@ -59,7 +59,7 @@ def ops_list(kind: str | None, domain: str | None, llm: bool | None, as_json: bo
     if as_json:
         click.echo(json.dumps(rows, indent=1))
         return
-    Console().print(_table(rows))
+    make_console().print(_table(rows))
     click.echo(f"{len(rows)} operator(s)")
 
 
@@ -91,7 +91,7 @@ def ops_show(name: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(data, indent=1, default=str))
         return
-    con = Console()
+    con = make_console()
     con.print(f"[bold]{cls.name}[/bold]  kind={cls.kind}  domain={cls.domain}  version={cls.version}  "
               f"llm={'yes' if data['needs_llm'] else 'no'}  tags={', '.join(cls.tags) or '-'}")
     con.print(data["description"] or "(no description)", markup=False)
@@ -135,7 +135,7 @@ def ops_search(query: tuple[str, ...], kind: str | None, domain: str | None, llm
     if not rows:
         click.echo(f"no operator matches '{' '.join(query)}'; try other words or `dataflow-dagster ops list`")
         return
-    Console().print(_table(rows, extra="score"))
+    make_console().print(_table(rows, extra="score"))
 
 
 commands = [ops]

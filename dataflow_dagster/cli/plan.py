@@ -4,11 +4,10 @@ import json
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from dataflow_dagster.cli.common import RunFailed, human_int, resolve_pipeline, workspace_option
+from dataflow_dagster.cli.common import RunFailed, human_int, make_console, resolve_pipeline, workspace_option
 from dataflow_dagster.dryrun import PlanReport, dry_run
 
 
@@ -44,7 +43,7 @@ def plan(pipeline: str, workspace: Path, sample_rows: int, as_json: bool) -> Non
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=1, default=str))
     else:
-        con = Console()
+        con = make_console()
         if report.source_error:
             con.print(f"[red]source[/red]: {escape(report.source_error)}")
         else:

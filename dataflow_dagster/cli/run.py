@@ -20,6 +20,7 @@ from rich.table import Table
 from dataflow_dagster.cli.common import (
     RunFailed,
     llm_options,
+    make_console,
     make_llm,
     open_storage,
     resolve_pipeline,
@@ -72,7 +73,7 @@ def evaluate_checks(storage: Storage, pipeline: Pipeline, step_name: str) -> lis
 def execute(pipeline: Pipeline, storage: Storage, llm_base_url: str | None, llm_model: str | None,
             verbose: bool = False, console: Console | None = None) -> list[dict[str, Any]]:
     """Run every step; returns one status row per asset (status ok | failed | check_failed | skipped)."""
-    console = console or Console()
+    console = console or console()
     log = logging.getLogger(f"dataflow.cli.{pipeline.name}")
     log.setLevel(logging.INFO)
     log.propagate = False
@@ -162,15 +163,15 @@ def run(pipeline: str, storage_root: Path, workspace: Path, llm_base_url: str | 
     """
     p = resolve_pipeline(pipeline, workspace)
     storage = open_storage(storage_root)
-    console = Console()
-    results = execute(p, storage, llm_base_url, llm_model, verbose, console)
-    console.print(summary_table(results))
+    out = make_console()
+    results = execute(p, storage, llm_base_url, llm_model, verbose, out)
+    out.print(summary_table(results))
     bad = [r for r in results if r["status"] != "ok"]
     if bad:
         first = next(r for r in bad if r["status"] != "skipped")
         raise RunFailed(f"{first['asset']}: {first['status']}: {first.get('note', '')} "
                         f"({len(bad)} of {len(results)} assets not materialised)")
-    console.print(f"materialised {len(results)} assets into {storage.root}")
+    out.print(f"materialised {len(results)} assets into {storage.root}")
 
 
 commands = [run]
