@@ -162,8 +162,13 @@ class Planner:
         if self.llm is None:
             return None
         pool: list[str] = []
-        for ranked in cands.values():
-            pool += [n for n, _ in ranked[:3] if n not in pool]
+        for slot, ranked in cands.items():
+            if slot == "filter":  # only filters the request's specific words point at ("empty", "short")
+                spec = self._filter_scores(intent, [n for n, _ in ranked])
+                top = [n for n, v in sorted(spec.items(), key=lambda x: -x[1]) if v > 0][:3] or [ranked[0][0]]
+            else:
+                top = [n for n, _ in ranked[:3]]
+            pool += [n for n in top if n not in pool]
         lines = [f"- {n} ({self.ops[n].kind}): {(self.ops[n].__doc__ or n).strip().splitlines()[0]}" for n in pool]
         schema = {"type": "object", "required": ["operators"], "properties": {"operators": {
             "type": "array", "minItems": 1, "maxItems": min(len(pool), 6), "items": {"type": "string", "enum": pool}}}}
