@@ -167,6 +167,12 @@ def test_run_errors_and_exit_codes(project: Path) -> None:
     plan = CliRunner().invoke(cli, ["plan", str(wrong_col)])
     assert plan.exit_code == 1 and "long_enough" in plan.output
 
+    no_source = project / "nosource.yaml"
+    no_source.write_text(wrong_col.read_text().replace("data/sample.jsonl", "data/missing.jsonl"))
+    for cmd in ("run", "plan"):
+        res = CliRunner().invoke(cli, [cmd, str(no_source)])
+        assert res.exit_code == 2 and "missing.jsonl does not exist" in res.output, res.output
+
 
 USER_MODULE = '''
 from operators.core.contract import CheckSpec, Kind, quote_ident

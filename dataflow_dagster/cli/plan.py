@@ -7,7 +7,14 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from dataflow_dagster.cli.common import RunFailed, human_int, make_console, resolve_pipeline, workspace_option
+from dataflow_dagster.cli.common import (
+    RunFailed,
+    UserError,
+    human_int,
+    make_console,
+    resolve_pipeline,
+    workspace_option,
+)
 from dataflow_dagster.dryrun import PlanReport, dry_run
 
 
@@ -39,6 +46,8 @@ def plan(pipeline: str, workspace: Path, sample_rows: int, as_json: bool) -> Non
     code 1 when a step would fail.
     """
     p = resolve_pipeline(pipeline, workspace)
+    if not p.source_path().is_file():
+        raise UserError(f"pipeline '{p.name}': source file {p.source_path()} does not exist; fix source.path")
     report = dry_run(p, sample_rows)
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=1, default=str))

@@ -162,6 +162,8 @@ def run(pipeline: str, storage_root: Path, workspace: Path, llm_base_url: str | 
     Exit code 1 when a step fails or a blocking check fails (downstream steps are skipped).
     """
     p = resolve_pipeline(pipeline, workspace)
+    if not p.source_path().is_file():
+        raise OperatorError(f"pipeline '{p.name}': source file {p.source_path()} does not exist; fix source.path")
     storage = open_storage(storage_root)
     out = make_console()
     results = execute(p, storage, llm_base_url, llm_model, verbose, out)
