@@ -165,7 +165,9 @@ class Planner:
         for slot, ranked in cands.items():
             if slot == "filter":  # only filters the request's specific words point at ("empty", "short")
                 spec = self._filter_scores(intent, [n for n, _ in ranked])
-                top = [n for n, v in sorted(spec.items(), key=lambda x: -x[1]) if v > 0][:3] or [ranked[0][0]]
+                best = max(spec.values())
+                top = [n for n, v in sorted(spec.items(), key=lambda x: -x[1]) if v > 0 and v >= 0.5 * best][:3]
+                top = top or [ranked[0][0]]
             else:
                 top = [n for n, _ in ranked[:3]]
             pool += [n for n in top if n not in pool]
