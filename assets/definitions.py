@@ -2,9 +2,13 @@
 
 Set DATAFLOW_LLM_BASE_URL (+ DATAFLOW_LLM_MODEL, and OPENAI_API_KEY if the server wants one) to send
 the LLM steps to an OpenAI-compatible server such as `vllm serve` instead.
+
+Every YAML file in assets/pipelines/ is loaded too; ``PIPELINES`` is what `dataflow-dagster run NAME`
+looks names up in.
 """
 
 import os
+from pathlib import Path
 
 from dagster import EnvVar
 
@@ -17,6 +21,7 @@ from assets.text2sql import text2sql_pipeline
 from assets.text_sft import text_sft_pipeline
 from dataflow_dagster.factory import build_definitions
 from dataflow_dagster.resources import LLMResource, LocalLLMResource, OpenAIResource
+from dataflow_dagster.yaml_loader import load_pipeline_dir
 
 
 def _llm() -> LLMResource:
@@ -35,6 +40,6 @@ PIPELINES = [
     agentic_rag_pipeline(),
     knowledge_pipeline(),
     text_sft_pipeline(),
+    *load_pipeline_dir(Path(__file__).parent / "pipelines"),
 ]
-
 defs = build_definitions(PIPELINES, llm=_llm())

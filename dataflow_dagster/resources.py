@@ -221,3 +221,19 @@ class PromptResource(ConfigurableResource):
     def to_template(self) -> PromptTemplate:
         schema = json.loads(self.output_schema) if self.output_schema else None
         return PromptTemplate(self.name, self.template, self.system, schema)
+
+
+def llm_from_env(base_url: str | None = None, model: str | None = None) -> LLMResource:
+    """The LLM resource a code location or the CLI uses when none is given in code.
+
+    ``DATAFLOW_LLM_BASE_URL`` (+ ``DATAFLOW_LLM_MODEL``; ``OPENAI_API_KEY`` if the server wants one)
+    selects an OpenAI-compatible server; otherwise the embedded local model.
+    """
+    from dagster import EnvVar
+
+    base_url = base_url or os.environ.get("DATAFLOW_LLM_BASE_URL")
+    if not base_url:
+        return LocalLLMResource()
+    key = EnvVar("OPENAI_API_KEY") if os.environ.get("OPENAI_API_KEY") else "not-needed"
+    return OpenAIResource(base_url=base_url, model=model or os.environ.get("DATAFLOW_LLM_MODEL", "default"),
+                          api_key=key)  # type: ignore[arg-type]

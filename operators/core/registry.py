@@ -4,12 +4,19 @@ The registry is the one place YAML pipelines, the CLI and the pipeline agent loo
 it keeps enough metadata (kind, domain, tags, needs-LLM, description) to be searched.
 """
 
+import importlib
+import os
+import tomllib
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Any, TypeVar
 
 from operators.core.contract import Kind, Operator, OperatorError
 
 ENTRY_POINT_GROUP = "dataflow_dagster.operators"
+# A project's own operator modules: the package here is called ``operators``, so a user's project
+# cannot add an ``operators/`` package of its own; it names its modules instead.
+USER_MODULES_ENV = "DATAFLOW_OPERATOR_MODULES"
 
 _REGISTRY: dict[str, type[Operator]] = {}
 _entry_points_loaded = False
@@ -48,8 +55,44 @@ def load_entry_points() -> None:
             loaded()
 
 
+_user_modules_loaded: set[str] = set()
+
+
+def user_module_names(cwd: str | os.PathLike[str] | None = None) -> list[str]:
+    """Module names from ``$DATAFLOW_OPERATOR_MODULES`` (comma separated) and from
+    ``[tool.dataflow-dagster] operator-modules`` in the working directory's pyproject.toml."""
+    names = [n.strip() for n in os.environ.get(USER_MODULES_ENV, "").split(",") if n.strip()]
+    pyproject = Path(cwd or os.getcwd()) / "pyproject.toml"
+    if pyproject.is_file():
+        try:
+            tool = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("tool", {})
+        except tomllib.TOMLDecodeError as exc:
+            raise OperatorError(f"{pyproject}: invalid TOML ({exc}); fix it to load operator modules") from exc
+        extra = tool.get("dataflow-dagster", {}).get("operator-modules", [])
+        names += [n for n in extra if isinstance(n, str) and n not in names]
+    return names
+
+
+def load_user_modules() -> None:
+    """Import the project's operator modules (each registers on import); new names are picked up
+    on every registry lookup, so setting the variable in a running process works too."""
+    for name in user_module_names():
+        if name in _user_modules_loaded:
+            continue
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:
+            raise OperatorError(
+                f"cannot import operator module '{name}' (from ${USER_MODULES_ENV} or pyproject.toml "
+                f"[tool.dataflow-dagster] operator-modules): {exc}; check the name and that its directory "
+                "is on PYTHONPATH"
+            ) from exc
+        _user_modules_loaded.add(name)
+
+
 def get(name: str) -> type[Operator]:
     load_entry_points()
+    load_user_modules()
     try:
         return _REGISTRY[name]
     except KeyError:
@@ -60,6 +103,7 @@ def get(name: str) -> type[Operator]:
 
 def all_operators() -> dict[str, type[Operator]]:
     load_entry_points()
+    load_user_modules()
     return dict(sorted(_REGISTRY.items()))
 
 

@@ -1,0 +1,299 @@
+"""From an intent to an ordered, key-bound list of steps: retrieval, (model) selection, binding, order.
+
+The model is optional and never trusted: it may only pick among retrieved candidates (the JSON
+schema's ``enum`` is the candidate list), and its pick is accepted only when it covers every action
+the intent asked for. Otherwise retrieval's ranking decides. Keys are bound by the operators' own
+contract (``input_columns``/``output_columns`` after configuration), and steps are placed in the
+order their inputs become available, so the compiled pipeline is valid by construction before the
+dry run confirms it on real rows.
+"""
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from dataflow_dagster.agent.intent import DOMAINS, Intent
+from dataflow_dagster.agent.retrieval import GENERIC, OperatorIndex, _stem, tokenize
+from dataflow_dagster.io_formats import detect_format
+from dataflow_dagster.pipeline import Step
+from operators.core.contract import Kind, Operator, OperatorError, quote_literal
+from operators.core.llm import LLMClient, LLMRequest, SamplingParams
+from operators.core.rowids import ID, PARENTS
+
+RANK = {"refine": 0, "filter": 1, "dedup": 2, "generate": 3, "evaluate": 4, "threshold": 5, "dependency": 3}
+TEXT_NAMES = ("text", "raw_content", "content", "instruction", "passage", "question", "prompt", "input")
+
+
+class AgentRefusal(Exception):
+    """The request cannot be served faithfully; nothing is written."""
+
+
+@dataclass
+class DataProfile:
+    path: Path
+    columns: dict[str, str]  # name -> DuckDB type
+    text_column: str
+
+
+def profile_data(path: Path, fmt: str | None = None) -> DataProfile:
+    """Column names/types of the first rows and the main text column (longest average text)."""
+    kind = detect_format(path, fmt)
+    lit = quote_literal(str(path))
+    reader = {"jsonl": f"read_json({lit}, format='newline_delimited', records=true)",
+              "json": f"read_json({lit}, format='auto', records=true)",
+              "csv": f"read_csv({lit}, header=true)", "parquet": f"read_parquet({lit})"}[kind]
+    con = duckdb.connect()
+    try:
+        con.execute(f"CREATE TABLE s AS SELECT * FROM {reader} LIMIT 200")
+        cols = {r[0]: r[1] for r in con.execute("DESCRIBE s").fetchall()}
+        texts = [c for c, t in cols.items() if t == "VARCHAR" and not c.startswith("_")]
+        if not texts:
+            raise AgentRefusal(f"{path} has no text column (columns: {cols}); the operators here process text")
+        lengths = {c: con.execute(f'SELECT coalesce(avg(length("{c}")), 0) FROM s').fetchone()[0] for c in texts}
+    except duckdb.Error as exc:
+        raise OperatorError(f"could not read {path} as {kind}: {str(exc).splitlines()[0]}") from None
+    finally:
+        con.close()
+    named = [c for c in TEXT_NAMES if c in texts]
+    best = max(texts, key=lambda c: (lengths[c], c in named))
+    text_col = named[0] if named and lengths[named[0]] >= 0.5 * lengths[best] else best
+    return DataProfile(path, cols, text_col)
+
+
+@dataclass
+class Selection:
+    names: list[str]
+    by: str  # "llm" | "retrieval"
+    note: str = ""
+
+
+@dataclass
+class Compiled:
+    steps: list[Step]
+    notes: list[str] = field(default_factory=list)
+    source_columns: list[str] = field(default_factory=list)
+
+
+def _is_dedup(cls: type[Operator]) -> bool:
+    return cls.kind == Kind.FILTER and ("dedup" in cls.tags or "dedup" in cls.name.lower())
+
+
+def _is_threshold(cls: type[Operator]) -> bool:
+    return cls.kind == Kind.FILTER and "threshold" in cls.tags
+
+
+def _slot_of(cls: type[Operator]) -> str:
+    if _is_threshold(cls):
+        return "threshold"
+    if _is_dedup(cls):
+        return "dedup"
+    return str(cls.kind)
+
+
+def _domain_match(cls: type[Operator], domain: str) -> bool:
+    if cls.domain == domain:
+        return True
+    toks = set(tokenize(" ".join([cls.name, *cls.tags, cls.__doc__ or ""])))
+    return any(t in toks for term in DOMAINS[domain] for t in tokenize(term) if t not in GENERIC)
+
+
+class Planner:
+    def __init__(self, operators: dict[str, type[Operator]], llm: LLMClient | None = None) -> None:
+        self.ops = operators
+        self.index = OperatorIndex(operators)
+        self.llm = llm
+
+    # ---- retrieval ------------------------------------------------------------------------------
+    def candidates(self, intent: Intent) -> dict[str, list[tuple[str, float]]]:
+        """Ranked operators per requested action; refuses actions or domains nothing covers."""
+        for d in intent.domains:
+            if not any(_domain_match(c, d) for c in self.ops.values()):
+                terms = ", ".join(DOMAINS[d][:3])
+                raise AgentRefusal(f"no registered operator handles {d} data ({terms}); see `dataflow-dagster ops "
+                                   f"list` or add one (docs/agent.md, custom operators)")
+        ranked = self.index.rank(intent.request, limit=len(self.ops))
+        scores = dict(ranked)
+        out: dict[str, list[tuple[str, float]]] = {}
+        for slot in intent.actions:
+            pool = [n for n, c in self.ops.items() if _slot_of(c) == slot]
+            if not pool:
+                raise AgentRefusal(f"no registered operator can {slot} ('{intent.request}'); "
+                                   "see `dataflow-dagster ops list`")
+            in_domain = [n for n in pool if any(_domain_match(self.ops[n], d) for d in intent.domains)]
+            if intent.domains and in_domain:
+                pool = in_domain
+            elif intent.domains and slot in ("generate", "evaluate", "refine"):
+                raise AgentRefusal(f"no registered operator can {slot} {'/'.join(intent.domains)} data")
+            out[slot] = sorted(((n, scores.get(n, 0.0)) for n in pool), key=lambda x: (-x[1], x[0]))
+        return out
+
+    def _filter_scores(self, intent: Intent, pool: list[str]) -> dict[str, float]:
+        """Scores on the request's specific words only ("empty", "short", "symbols"), plus a boost for
+        filters with a ``min_X``/``max_X`` setting for a limit the request states ("20 words")."""
+        words = [t for t in tokenize(intent.request, expand=True) if t not in GENERIC]
+        scores = self.index.scores_for(words)
+        out = {}
+        for n in pool:
+            fields = self.ops[n].Config.model_fields
+            limit_hit = any(re.fullmatch(r"(min|max)_(\w+)", f) and _stem(f[4:]) in intent.limits for f in fields)
+            out[n] = scores.get(n, 0.0) + (5.0 if limit_hit else 0.0)
+        return out
+
+    def retrieval_choice(self, intent: Intent, cands: dict[str, list[tuple[str, float]]]) -> Selection:
+        names: list[str] = []
+        for slot, ranked in cands.items():
+            if slot == "filter":  # several heuristic filters may be asked for ("empty and short texts")
+                spec = self._filter_scores(intent, [n for n, _ in ranked])
+                top = max(spec.values())
+                chosen = [n for n, s in sorted(spec.items(), key=lambda x: -x[1]) if s > 0 and s >= 0.5 * top][:3]
+                chosen = chosen or [ranked[0][0]]
+            else:
+                chosen = [ranked[0][0]]
+            names += [n for n in chosen if n not in names]
+        return Selection(names, "retrieval")
+
+    # ---- model selection ------------------------------------------------------------------------
+    def llm_choice(self, intent: Intent, cands: dict[str, list[tuple[str, float]]]) -> Selection | None:
+        """Ask the model to pick among the top candidates; None (with the reason kept) when it cannot."""
+        if self.llm is None:
+            return None
+        pool: list[str] = []
+        for slot, ranked in cands.items():
+            if slot == "filter":  # only filters the request's specific words point at ("empty", "short")
+                spec = self._filter_scores(intent, [n for n, _ in ranked])
+                best = max(spec.values())
+                top = [n for n, v in sorted(spec.items(), key=lambda x: -x[1]) if v > 0 and v >= 0.5 * best][:3]
+                top = top or [ranked[0][0]]
+            else:
+                top = [n for n, _ in ranked[:3]]
+            pool += [n for n in top if n not in pool]
+        lines = [f"- {n} ({self.ops[n].kind}): {(self.ops[n].__doc__ or n).strip().splitlines()[0]}" for n in pool]
+        schema = {"type": "object", "required": ["operators"], "properties": {"operators": {
+            "type": "array", "minItems": 1, "maxItems": min(len(pool), 6), "items": {"type": "string", "enum": pool}}}}
+        req = LLMRequest.chat(
+            f"Request: {intent.request}\n\nOperators:\n" + "\n".join(lines)
+            + "\n\nPick the operators that together do what the request asks.",
+            "You choose data-preparation operators for a request. Reply in JSON.",
+            SamplingParams(temperature=0.0, max_tokens=96, seed=0), schema)
+        resp = self.llm.generate([req])[0]
+        self.last_llm_answer = resp.text
+        if not resp.ok:
+            return Selection([], "retrieval", f"model call failed ({resp.error})")
+        try:
+            picks = json.loads(resp.text or "")["operators"]
+        except (json.JSONDecodeError, KeyError, TypeError):
+            return Selection([], "retrieval", "model answer is not the requested JSON")
+        if not isinstance(picks, list) or not picks or any(p not in pool for p in picks):
+            return Selection([], "retrieval", f"model picked outside the candidates: {picks!r}")
+        picks = list(dict.fromkeys(picks))
+        kept: list[str] = []
+        for p in picks:  # one operator per requested action, except filters (several may be asked for)
+            slot = _slot_of(self.ops[p])
+            if slot == "filter" or not any(_slot_of(self.ops[k]) == slot for k in kept):
+                kept.append(p)
+        picks = kept
+        uncovered = [slot for slot, ranked in cands.items() if not {n for n, _ in ranked} & set(picks)]
+        if uncovered:
+            return Selection([], "retrieval", f"model pick {picks} misses requested action(s) {uncovered}")
+        return Selection(picks, "llm")
+
+    # ---- binding and ordering -------------------------------------------------------------------
+    def _bind(self, cls: type[Operator], available: list[str], text_col: str, intent: Intent,
+              score_col: tuple[str, float] | None) -> tuple[Operator | None, list[str]]:
+        fields = cls.Config.model_fields
+        cfg: dict[str, Any] = {}
+        for fname, f in fields.items():
+            m = re.fullmatch(r"(min|max)_(\w+)", fname)
+            if m and _stem(m.group(2)) in intent.limits and m.group(1) in intent.limits[_stem(m.group(2))]:
+                value = intent.limits[_stem(m.group(2))][m.group(1)]
+                cfg[fname] = int(value) if f.annotation is int else value
+        if _is_threshold(cls):
+            if score_col is None:
+                return None, ["<score column>"]
+            cfg["input_key"] = score_col[0]
+            cfg.setdefault("min_value", score_col[1])
+        elif "input_key" in fields:
+            default = fields["input_key"].default
+            if not isinstance(default, str) or default not in available:
+                cfg["input_key"] = text_col
+        try:
+            op = cls(**cfg)
+        except OperatorError:
+            return None, ["<config>"]
+        return op, [c for c in op.input_columns() if c not in available]
+
+    def _producer(self, missing: list[str], available: list[str], text_col: str, intent: Intent,
+                  used: set[str]) -> Operator | None:
+        for name, cls in self.ops.items():
+            if name in used or cls.kind not in (Kind.GENERATE, Kind.EVALUATE):
+                continue
+            op, miss = self._bind(cls, available, text_col, intent, None)
+            if op is not None and not miss and set(missing) <= set(op.output_columns()):
+                return op
+        return None
+
+    def compile(self, names: list[str], intent: Intent, data: DataProfile) -> Compiled:
+        """Place the chosen operators in the order their inputs become available."""
+        todo = sorted(names, key=lambda n: RANK[_slot_of(self.ops[n])])
+        if intent.keep_good and not any(_is_threshold(self.ops[n]) for n in todo):
+            todo += [n for n, c in self.ops.items() if _is_threshold(c)][:1]
+        available = [ID, *data.columns]
+        result = Compiled([])
+        score_col: tuple[str, float] | None = None
+        used: set[str] = set()
+        while todo:
+            placed = False
+            for name in list(todo):
+                op, missing = self._bind(self.ops[name], available, data.text_column, intent, score_col)
+                if op is not None and not missing:
+                    self._place(result, op, available, used)
+                    todo.remove(name)
+                    score_col = _score_column(op) or score_col
+                    placed = True
+                    break
+            if placed:
+                continue
+            head = todo[0]
+            op, missing = self._bind(self.ops[head], available, data.text_column, intent, score_col)
+            producer = self._producer(missing, available, data.text_column, intent, used | set(todo))
+            if producer is not None:
+                self._place(result, producer, available, used)
+                result.notes.append(f"added {producer.name}: {head} needs {missing}")
+                score_col = _score_column(producer) or score_col
+                continue
+            result.notes.append(f"dropped {head}: needs {missing}, which nothing available provides")
+            todo.remove(head)
+        result.source_columns = sorted({c for s in result.steps for c in s.op.input_columns() if c in data.columns})
+        return result
+
+    def _place(self, result: Compiled, op: Operator, available: list[str], used: set[str]) -> None:
+        base = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", op.name).lower()
+        name, i = base, 2
+        while any(s.name == name for s in result.steps):
+            name, i = f"{base}_{i}", i + 1
+        result.steps.append(Step(name, op))
+        used.add(op.name)
+        if op.kind == Kind.GENERATE and PARENTS not in available:
+            available.append(PARENTS)
+        available += [c for c in op.output_columns() if c not in available]
+
+
+def _score_column(op: Operator) -> tuple[str, float] | None:
+    """(column, mid-scale threshold) of an evaluator's numeric output, for an evaluate-then-filter gate."""
+    if op.kind != Kind.EVALUATE or op.default_prompt is None or not op.default_prompt.output_schema:
+        return None
+    outputs = getattr(op, "outputs", lambda: {})()
+    props = op.default_prompt.output_schema.get("properties", {})
+    for prop, col in outputs.items():
+        spec = props.get(prop, {})
+        if spec.get("type") in ("integer", "number"):
+            values = [v for v in spec.get("enum", []) if isinstance(v, int | float)]
+            lo = min(values) if values else spec.get("minimum")
+            hi = max(values) if values else spec.get("maximum")
+            if lo is not None and hi is not None:
+                return col, float(lo + (hi - lo) / 2)
+    return None

@@ -1,0 +1,70 @@
+"""``plan PIPELINE``: dry run on sample rows plus a call/token estimate; nothing is published."""
+
+import json
+from pathlib import Path
+
+import click
+from rich.markup import escape
+from rich.table import Table
+
+from dataflow_dagster.cli.common import (
+    RunFailed,
+    UserError,
+    human_int,
+    make_console,
+    resolve_pipeline,
+    workspace_option,
+)
+from dataflow_dagster.dryrun import PlanReport, dry_run
+
+
+def plan_table(report: PlanReport) -> Table:
+    t = Table(title=f"plan {report.pipeline}: {report.sample_rows}-row sample of {human_int(report.source_rows)}")
+    for col in ("step", "operator", "kind", "status", "sample in→out", "est. rows in", "LLM calls", "prompt tok",
+                "note"):
+        t.add_column(col, overflow="fold")
+    for s in report.steps:
+        style = {"ok": "green", "skipped": "yellow"}.get(s.status, "red")
+        io = f"{s.rows_in}→{s.rows_out}" if s.rows_in is not None else ""
+        t.add_row(s.step, s.op, s.kind, f"[{style}]{s.status}[/{style}]", io, human_int(s.est_rows_in),
+                  human_int(s.est_calls) if s.needs_llm else "", human_int(s.est_prompt_tokens) if s.needs_llm else "",
+                  escape(s.message))
+    return t
+
+
+@click.command("plan")
+@click.argument("pipeline")
+@workspace_option
+@click.option("-n", "--sample", "sample_rows", default=20, show_default=True, type=click.IntRange(1, 100000),
+              help="Source rows to run the steps on.")
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+def plan(pipeline: str, workspace: Path, sample_rows: int, as_json: bool) -> None:
+    """Dry-run PIPELINE: check keys and types of every step on sample rows, estimate LLM calls and tokens.
+
+    Rule steps run for real on the sample in scratch storage; LLM steps render their prompts for every
+    sampled row and get placeholder answers from their output schema, so no model is called. Exit
+    code 1 when a step would fail.
+    """
+    p = resolve_pipeline(pipeline, workspace)
+    if not p.source_path().is_file():
+        raise UserError(f"pipeline '{p.name}': source file {p.source_path()} does not exist; fix source.path")
+    report = dry_run(p, sample_rows)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=1, default=str))
+    else:
+        con = make_console()
+        if report.source_error:
+            con.print(f"[red]source[/red]: {escape(report.source_error)}")
+        else:
+            con.print(plan_table(report))
+            tot = report.totals()
+            con.print(f"estimate: {human_int(tot['calls'])} LLM calls, ~{human_int(tot['prompt_tokens'])} prompt "
+                      f"tokens, ≤{human_int(tot['completion_tokens_max'])} completion tokens")
+            con.print(f"[dim]{escape(report.estimate_note)}[/dim]")
+            if report.extra_estimate:
+                con.print(json.dumps(report.extra_estimate, default=str), markup=False)
+    if not report.ok:
+        raise RunFailed(f"dry run of '{p.name}' failed: {report.first_failure()}")
+
+
+commands = [plan]

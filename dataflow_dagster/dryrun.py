@@ -1,0 +1,247 @@
+"""Dry run: execute a pipeline on a sample of its source rows in scratch storage, without a model.
+
+Static key checks (``Pipeline.check``) cannot see types: a length filter pointed at an integer column
+or an evaluator's metric SQL over a text column only fails when DuckDB binds the query. So rule steps
+run for real on the first rows, through the same ``runner.run_step`` a materialisation uses. LLM steps
+run through the real operator code too, but against ``PlaceholderLLM``, which answers every request
+with the smallest value its output schema accepts: prompts are rendered for every sampled row (a
+missing template field fails here), answers are parsed and validated, and downstream steps receive
+columns of the right names and types. No model is called and the user's cache is never touched.
+
+The row counts that reach each LLM step, scaled to the full source, give the call estimate; tokens
+are estimated from the rendered prompt length (characters / 4) unless ``dataflow_dagster.plan``
+(another module's estimator) is installed, in which case the plan says so.
+"""
+
+import importlib
+import json
+import logging
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from dataflow_dagster.io_formats import detect_format
+from dataflow_dagster.pipeline import Pipeline
+from dataflow_dagster.runner import run_source, run_step
+from dataflow_dagster.storage import Storage
+from operators.core.contract import OperatorError, quote_literal
+from operators.core.llm import LLMRequest, LLMResponse
+
+CHARS_PER_TOKEN = 4
+_quiet = logging.getLogger("dataflow.dryrun")
+_quiet.addHandler(logging.NullHandler())
+_quiet.propagate = False
+
+
+def placeholder_value(schema: dict[str, Any] | None) -> Any:
+    """A value the schema accepts; the last enum option / the maximum, so score gates let rows through
+    and downstream estimates are upper bounds."""
+    if not schema:
+        return "dry-run"
+    if "enum" in schema:
+        return schema["enum"][-1]
+    if "const" in schema:
+        return schema["const"]
+    kind = schema.get("type", "string")
+    kind = kind[0] if isinstance(kind, list) else kind
+    if kind == "object":
+        props = schema.get("properties", {})
+        return {k: placeholder_value(v) for k, v in props.items()}
+    if kind == "array":
+        return [placeholder_value(schema.get("items")) for _ in range(int(schema.get("minItems", 1)))]
+    if kind in ("integer", "number"):
+        v = schema.get("maximum", schema.get("minimum", 1))
+        return int(v) if kind == "integer" else float(v)
+    if kind == "boolean":
+        return True
+    if kind == "null":
+        return None
+    text = "dry-run"
+    lo, hi = int(schema.get("minLength", 0)), int(schema.get("maxLength", 10_000))
+    text = (text * (lo // len(text) + 1))[: max(lo, len(text))]
+    return text[:hi]
+
+
+class PlaceholderLLM:
+    """An LLMClient that answers from the output schema alone (see module docstring)."""
+
+    model_id = "dry-run/placeholder"
+
+    def generate(self, requests: Sequence[LLMRequest]) -> list[LLMResponse]:
+        out = []
+        for req in requests:
+            schema = req.schema_dict()
+            value = placeholder_value(schema)
+            text = json.dumps(value) if schema is not None else str(value)
+            chars = sum(len(c) for _, c in req.messages)
+            out.append(LLMResponse(text=text, prompt_tokens=max(1, chars // CHARS_PER_TOKEN),
+                                   completion_tokens=max(1, len(text) // CHARS_PER_TOKEN), model=self.model_id))
+        return out
+
+
+@dataclass
+class StepPlan:
+    step: str
+    op: str
+    kind: str
+    needs_llm: bool
+    status: str = "skipped"  # ok | failed | skipped
+    message: str = ""
+    rows_in: int | None = None
+    rows_out: int | None = None
+    columns: list[str] = field(default_factory=list)
+    est_rows_in: float | None = None
+    est_calls: int = 0
+    est_prompt_tokens: int = 0
+    est_completion_tokens_max: int = 0
+    checks: dict[str, float | None] = field(default_factory=dict)
+
+
+@dataclass
+class PlanReport:
+    pipeline: str
+    sample_rows: int
+    source_rows: int | None
+    steps: list[StepPlan]
+    estimate_note: str = ""
+    source_error: str = ""
+    extra_estimate: dict[str, Any] | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.source_error and all(s.status == "ok" for s in self.steps)
+
+    def first_failure(self) -> str:
+        if self.source_error:
+            return self.source_error
+        bad = next((s for s in self.steps if s.status == "failed"), None)
+        return f"step '{bad.step}' ({bad.op}): {bad.message}" if bad else ""
+
+    def totals(self) -> dict[str, int]:
+        return {"calls": sum(s.est_calls for s in self.steps),
+                "prompt_tokens": sum(s.est_prompt_tokens for s in self.steps),
+                "completion_tokens_max": sum(s.est_completion_tokens_max for s in self.steps)}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"pipeline": self.pipeline, "ok": self.ok, "sample_rows": self.sample_rows,
+                "source_rows": self.source_rows, "source_error": self.source_error,
+                "estimate_note": self.estimate_note, "totals": self.totals(),
+                "extra_estimate": self.extra_estimate, "steps": [s.__dict__ for s in self.steps]}
+
+
+def _sample_source(pipeline: Pipeline, n: int, folder: Path) -> tuple[Path, int | None]:
+    """The first ``n`` rows as Parquet, and the full row count (None when the file cannot be counted)."""
+    path = pipeline.source_path()
+    if not path.exists():
+        raise OperatorError(f"pipeline '{pipeline.name}': source file {path} does not exist")
+    fmt = detect_format(path, pipeline.source.format)
+    lit = quote_literal(str(path))
+    reader = {"jsonl": f"read_json({lit}, format='newline_delimited', records=true)",
+              "json": f"read_json({lit}, format='auto', records=true)",
+              "csv": f"read_csv({lit}, header=true)", "parquet": f"read_parquet({lit})"}[fmt]
+    out = folder / "sample.parquet"
+    con = duckdb.connect()
+    try:
+        con.execute(f"COPY (SELECT * FROM {reader} LIMIT {int(n)}) TO {quote_literal(str(out))} (FORMAT parquet)")
+        try:
+            total = int(con.execute(f"SELECT count(*) FROM {reader}").fetchone()[0])  # type: ignore[index]
+        except duckdb.Error:
+            total = None
+    except duckdb.Error as exc:
+        raise OperatorError(f"could not read {path} as {fmt}: {str(exc).splitlines()[0]}") from None
+    finally:
+        con.close()
+    return out, total
+
+
+def _external_estimator() -> Any:
+    try:
+        return importlib.import_module("dataflow_dagster.plan")
+    except ImportError:
+        return None
+
+
+def _descendants(pipeline: Pipeline, name: str) -> set[str]:
+    out, frontier = set(), {name}
+    while frontier:
+        nxt = {s.name for s in pipeline.steps if s.after in frontier}
+        out |= nxt
+        frontier = nxt
+    return out
+
+
+def dry_run(pipeline: Pipeline, sample_rows: int = 20, scratch: str | Path | None = None) -> PlanReport:
+    """Run every step on ``sample_rows`` source rows in throw-away storage; never raises for step errors."""
+    steps = [StepPlan(s.name, s.op.name, str(s.op.kind), s.op.needs_llm) for s in pipeline.steps]
+    report = PlanReport(pipeline.name, sample_rows, None, steps)
+    tmp = Path(tempfile.mkdtemp(prefix="dataflow-plan-", dir=scratch))
+    try:
+        try:
+            sample, report.source_rows = _sample_source(pipeline, sample_rows, tmp)
+            trial = replace(pipeline, source=replace(pipeline.source, path=str(sample), format="parquet"),
+                            base_dir=None)
+            storage = Storage(tmp / "store")
+            src = run_source(storage, trial, log=_quiet)
+        except OperatorError as exc:
+            report.source_error = str(exc)
+            return report
+        sampled = src.table.row_count
+        scale = (report.source_rows or sampled) / sampled if sampled else 0.0
+        blocked: set[str] = set()
+        for step, plan in zip(pipeline.steps, steps, strict=True):
+            if step.name in blocked:
+                plan.message = "skipped: an upstream step failed"
+                continue
+            try:
+                out = run_step(storage, trial, step.name, llm=PlaceholderLLM() if step.op.needs_llm else None,
+                               log=_quiet)
+                plan.checks = _checks(step.op.checks(), out.table.read_sql())
+            except (OperatorError, duckdb.Error, ValueError, KeyError, TypeError) as exc:
+                plan.status = "failed"
+                kind = "SQL/type error" if isinstance(exc, duckdb.Error) else ""
+                plan.message = f"{kind + ': ' if kind else ''}{str(exc).splitlines()[0]}"
+                blocked |= _descendants(pipeline, step.name)
+                continue
+            lin = out.lineage
+            plan.status, plan.rows_in, plan.rows_out = "ok", lin["rows_in"], lin["rows_out"]
+            plan.columns = [c for c, _ in out.table.columns]
+            plan.est_rows_in = round(lin["rows_in"] * scale, 1)
+            if step.op.needs_llm:
+                calls = lin["rows_in"]
+                avg_prompt = lin["tokens"]["prompt"] / calls if calls else 0
+                plan.est_calls = round(calls * scale)
+                plan.est_prompt_tokens = round(avg_prompt * plan.est_calls)
+                max_tokens = int(getattr(step.op.config, "max_tokens", 256))
+                plan.est_completion_tokens_max = max_tokens * plan.est_calls
+        report.estimate_note = (
+            "calls = rows reaching each LLM step in the sample, scaled to the source row count (upper bound: "
+            "placeholder answers pass every score gate); prompt tokens = rendered prompt characters / 4; "
+            "completion tokens are bounded by max_tokens")
+        est = _external_estimator()
+        if est is not None and hasattr(est, "estimate_pipeline"):
+            report.extra_estimate = est.estimate_pipeline(pipeline, {p.step: p.est_rows_in for p in steps})
+            report.estimate_note += "; dataflow_dagster.plan estimate attached"
+        return report
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _checks(specs: list[Any], relation_sql: str) -> dict[str, float | None]:
+    """Evaluate each check's metric on the sample: catches metric SQL that does not bind; the value
+    itself says nothing (placeholder answers), so checks never fail a dry run."""
+    out: dict[str, float | None] = {}
+    if not specs:
+        return out
+    con = duckdb.connect()
+    try:
+        for spec in specs:
+            row = con.execute(f"SELECT {spec.metric_sql} FROM {relation_sql} t").fetchone()
+            out[spec.name] = None if row is None or row[0] is None else float(row[0])
+    finally:
+        con.close()
+    return out

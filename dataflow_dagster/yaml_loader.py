@@ -1,0 +1,293 @@
+"""YAML pipelines: one file per pipeline, operators by registry name, configs checked by their models.
+
+The file is parsed with PyYAML's node composer rather than ``safe_load`` because the nodes keep their
+line and column: a typo in a config key deep inside step 7 is reported as ``file:line: key`` instead
+of a bare pydantic dump, which is the difference between a no-code path and a debugging session.
+
+Format (see docs/yaml.md)::
+
+    pipeline: my_pipeline          # Python identifier; the Dagster group and job name
+    description: ...               # optional
+    source: {path: data/in.jsonl, format: jsonl, required_columns: [text]}   # path relative to the file
+    steps:
+      - name: clean                # asset key [pipeline, name]
+        op: ContentNullFilter      # registry name (`dataflow-dagster ops list`)
+        config: {input_key: text}  # validated by the operator's Config
+        after: load                # optional; default: the previous step
+        prompt: "text with {fields}"   # optional prompt override (or {template:, system:})
+"""
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from dataflow_dagster.pipeline import Pipeline, Source, Step
+from operators.core.contract import OperatorError
+from operators.core.prompt import PromptTemplate
+from operators.core.registry import get as get_operator
+
+TOP_KEYS = {"pipeline", "description", "source", "steps"}
+SOURCE_KEYS = {"path", "format", "required_columns", "name"}
+STEP_KEYS = {"name", "op", "config", "after", "prompt", "description"}
+PROMPT_KEYS = {"template", "system"}
+
+Path_ = tuple[str | int, ...]
+_SCALARS = yaml.SafeLoader("")
+
+
+class PipelineFileError(OperatorError):
+    """A YAML pipeline problem, with the file, line and key it is about."""
+
+    def __init__(self, file: Path, line: int | None, key: str, message: str) -> None:
+        self.file, self.line, self.key, self.problem = file, line, key, message
+        where = f"{file}:{line}" if line is not None else str(file)
+        super().__init__(f"{where}: {key}: {message}" if key else f"{where}: {message}")
+
+
+@dataclass
+class _Doc:
+    """Plain data from the file plus the line of every node, keyed by its path."""
+
+    file: Path
+    data: Any
+    lines: dict[Path_, int]
+
+    def line(self, path: Path_) -> int | None:
+        while path:  # fall back to the closest enclosing node that has a line
+            if path in self.lines:
+                return self.lines[path]
+            path = path[:-1]
+        return self.lines.get(())
+
+    def error(self, path: Path_, message: str) -> PipelineFileError:
+        return PipelineFileError(self.file, self.line(path), _dotted(path), message)
+
+
+def _dotted(path: Path_) -> str:
+    out = ""
+    for p in path:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out
+
+
+def _to_python(node: yaml.Node, path: Path_, lines: dict[Path_, int], file: Path) -> Any:
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        out: dict[str, Any] = {}
+        for knode, vnode in node.value:
+            key = knode.value if isinstance(knode, yaml.ScalarNode) else None
+            if not isinstance(key, str):
+                raise PipelineFileError(file, knode.start_mark.line + 1, _dotted(path), f"key {key!r} must be text")
+            if key in out:
+                raise PipelineFileError(file, knode.start_mark.line + 1, _dotted((*path, key)),
+                                        "appears twice in the same mapping; keep one")
+            out[key] = _to_python(vnode, (*path, key), lines, file)
+            lines[(*path, key)] = knode.start_mark.line + 1
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_to_python(v, (*path, i), lines, file) for i, v in enumerate(node.value)]
+    # Scalars: the safe constructor resolves the tag (int, float, bool, null, str) as safe_load would.
+    return _SCALARS.construct_object(node, deep=True)
+
+
+def parse_yaml(text: str, file: Path) -> _Doc:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        raise PipelineFileError(file, line, "", f"not valid YAML: {exc.problem or exc}") from None
+    if node is None:
+        raise PipelineFileError(file, 1, "", "the file is empty; a pipeline needs `pipeline`, `source` and `steps`")
+    lines: dict[Path_, int] = {}
+    return _Doc(file, _to_python(node, (), lines, file), lines)
+
+
+def _require_map(doc: _Doc, value: Any, path: Path_, allowed: set[str], required: Iterable[str] = ()) -> dict:
+    if not isinstance(value, dict):
+        raise doc.error(path, f"must be a mapping, got {type(value).__name__}")
+    for key in value:
+        if key not in allowed:
+            raise doc.error((*path, key), f"unknown key; allowed keys are {sorted(allowed)}")
+    for key in required:
+        if key not in value:
+            raise doc.error(path, f"missing required key `{key}`")
+    return value
+
+
+def _prompt(doc: _Doc, raw: Any, path: Path_, op_cls: type, step_name: str) -> PromptTemplate | None:
+    if raw is None:
+        return None
+    base = op_cls.default_prompt
+    if base is None:
+        raise doc.error(path, f"operator {op_cls.name} does not use a prompt; remove `prompt`")
+    if isinstance(raw, str):
+        text, system = raw, base.system
+    else:
+        spec = _require_map(doc, raw, path, PROMPT_KEYS, ["template"])
+        text, system = spec["template"], spec.get("system", base.system)
+        if not isinstance(text, str) or not isinstance(system, str):
+            raise doc.error(path, "`template` and `system` must be text")
+    prompt = PromptTemplate(f"{base.name}@{step_name}", text, system, base.output_schema)
+    try:
+        prompt.fields()
+    except ValueError as exc:
+        msg = f"template is not a valid format string ({exc}); write literal braces as {{{{ }}}}"
+        raise doc.error(path, msg) from None
+    return prompt
+
+
+def _step(doc: _Doc, raw: Any, i: int) -> Step:
+    path: Path_ = ("steps", i)
+    spec = _require_map(doc, raw, path, STEP_KEYS, ["name", "op"])
+    op_name = spec["op"]
+    try:
+        op_cls = get_operator(str(op_name))
+    except OperatorError as exc:
+        raise doc.error((*path, "op"), str(exc)) from None
+    config = spec.get("config") or {}
+    if not isinstance(config, dict):
+        raise doc.error((*path, "config"), f"must be a mapping of {op_cls.name}'s settings")
+    try:
+        op = op_cls(op_cls.Config(**config))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = tuple(first["loc"])
+        key_path = (*path, "config", *loc)
+        field = ".".join(str(x) for x in loc) or "config"
+        msg = first["msg"]
+        if first["type"] == "extra_forbidden":
+            allowed = sorted(op_cls.Config.model_fields)
+            msg = f"{op_cls.name} has no setting `{field}`; its settings are {allowed}"
+        else:
+            msg = f"{op_cls.name} setting `{field}`: {msg}"
+        more = f" (and {len(exc.errors()) - 1} more problem(s))" if len(exc.errors()) > 1 else ""
+        raise doc.error(key_path, msg + more) from None
+    name, after, desc = spec["name"], spec.get("after"), spec.get("description")
+    for key, val in (("name", name), ("after", after), ("description", desc)):
+        if val is not None and not isinstance(val, str):
+            raise doc.error((*path, key), "must be text")
+    return Step(name, op, after=after, prompt=_prompt(doc, spec.get("prompt"), (*path, "prompt"), op_cls, name),
+                description=desc)
+
+
+def pipeline_from_doc(doc: _Doc) -> Pipeline:
+    top = _require_map(doc, doc.data, (), TOP_KEYS, ["pipeline", "source", "steps"])
+    src = _require_map(doc, top["source"], ("source",), SOURCE_KEYS, ["path"])
+    cols = src.get("required_columns") or []
+    if not isinstance(cols, list) or not all(isinstance(c, str) for c in cols):
+        raise doc.error(("source", "required_columns"), "must be a list of column names")
+    steps_raw = top["steps"]
+    if not isinstance(steps_raw, list) or not steps_raw:
+        raise doc.error(("steps",), "must be a non-empty list of steps")
+    steps = [_step(doc, raw, i) for i, raw in enumerate(steps_raw)]
+    seen = {str(src.get("name") or "load")}
+    for i, st in enumerate(steps):  # checked here, not only in Pipeline, to point at the right line
+        if not st.name.isidentifier() or "__" in st.name:
+            raise doc.error(("steps", i, "name"), f"'{st.name}' must be an identifier without '__'")
+        if st.name in seen:
+            raise doc.error(("steps", i, "name"), f"step name '{st.name}' is used twice; names must be unique")
+        if st.after is not None and st.after not in seen:
+            raise doc.error(("steps", i, "after"),
+                            f"'{st.after}' is not an earlier step (known: {sorted(seen)}); steps may only follow "
+                            "steps above them")
+        seen.add(st.name)
+    source = Source(path=str(src["path"]), format=src.get("format"), required_columns=list(cols),
+                    **({"name": src["name"]} if src.get("name") else {}))
+    try:
+        pipeline = Pipeline(name=str(top["pipeline"]), source=source, steps=steps,
+                            description=str(top.get("description") or ""), base_dir=doc.file.parent)
+    except OperatorError as exc:
+        msg = str(exc)
+        bad = next((i for i, s in enumerate(steps) if f"'{s.name}'" in msg), None)
+        raise doc.error(("steps", bad) if bad is not None else ("pipeline",), msg) from None
+    return pipeline
+
+
+def load_pipeline_file(path: str | os.PathLike[str]) -> Pipeline:
+    """Parse and validate one YAML pipeline; every error names the file, line and key."""
+    file = Path(path).resolve()
+    if not file.is_file():
+        raise OperatorError(f"pipeline file {file} does not exist")
+    return pipeline_from_doc(parse_yaml(file.read_text(encoding="utf-8"), file))
+
+
+def pipeline_files(directory: str | os.PathLike[str]) -> list[Path]:
+    d = Path(directory)
+    return sorted([*d.glob("*.yaml"), *d.glob("*.yml")]) if d.is_dir() else []
+
+
+def load_pipeline_dir(directory: str | os.PathLike[str]) -> list[Pipeline]:
+    """Every pipeline file of a directory, refusing two files that declare the same pipeline name."""
+    out: list[Pipeline] = []
+    seen: dict[str, Path] = {}
+    for f in pipeline_files(directory):
+        p = load_pipeline_file(f)
+        if p.name in seen:
+            raise OperatorError(f"{f}: pipeline name '{p.name}' is already used by {seen[p.name]}; rename one")
+        seen[p.name] = f
+        out.append(p)
+    return out
+
+
+def pipeline_to_dict(pipeline: Pipeline, relative_to: Path | None = None) -> dict[str, Any]:
+    """The YAML form of a pipeline (the agent writes these); only non-default settings are kept."""
+    src_path = Path(pipeline.source.path)
+    if relative_to is not None:
+        src_path = Path(os.path.relpath(pipeline.source_path().resolve(), Path(relative_to).resolve()))
+    source: dict[str, Any] = {"path": src_path.as_posix()}
+    if pipeline.source.format:
+        source["format"] = pipeline.source.format
+    if pipeline.source.required_columns:
+        source["required_columns"] = list(pipeline.source.required_columns)
+    steps = []
+    prev = pipeline.source.name
+    for s in pipeline.steps:
+        entry: dict[str, Any] = {"name": s.name, "op": s.op.name}
+        cfg = s.op.config.model_dump(mode="json", exclude_defaults=True)
+        if cfg:
+            entry["config"] = cfg
+        if s.after and s.after != prev:
+            entry["after"] = s.after
+        if s.description:
+            entry["description"] = s.description
+        if s.prompt is not None:
+            entry["prompt"] = {"template": s.prompt.template, "system": s.prompt.system}
+        steps.append(entry)
+        prev = s.name
+    out: dict[str, Any] = {"pipeline": pipeline.name}
+    if pipeline.description:
+        out["description"] = pipeline.description
+    out["source"] = source
+    out["steps"] = steps
+    return out
+
+
+class _BlockDumper(yaml.SafeDumper):
+    """Writes multi-line text (prompt templates) as ``|`` blocks so the file stays readable."""
+
+
+def _str_block(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_BlockDumper.add_representer(str, _str_block)
+
+
+def dump_pipeline(pipeline: Pipeline, relative_to: Path | None = None, header: Sequence[str] = ()) -> str:
+    """YAML text for ``pipeline``; with ``relative_to`` (the file's folder) paths are made relative to it
+    and the file names the JSON schema, so editors with yaml-language-server validate it."""
+    body = yaml.dump(pipeline_to_dict(pipeline, relative_to), Dumper=_BlockDumper, sort_keys=False,
+                     allow_unicode=True, width=110)
+    lines = [f"# {h}" for h in header]
+    if relative_to is not None:
+        from dataflow_dagster.schema import SCHEMA_FILE
+
+        lines.insert(0, f"# yaml-language-server: $schema={Path(os.path.relpath(SCHEMA_FILE, relative_to)).as_posix()}")
+    return "".join(line + "\n" for line in lines) + body
