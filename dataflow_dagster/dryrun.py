@@ -9,11 +9,10 @@ missing template field fails here), answers are parsed and validated, and downst
 columns of the right names and types. No model is called and the user's cache is never touched.
 
 The row counts that reach each LLM step, scaled to the full source, give the call estimate; tokens
-are estimated from the rendered prompt length (characters / 4) unless ``dataflow_dagster.plan``
-(another module's estimator) is installed, in which case the plan says so.
+are estimated from the rendered prompt length (characters / 4). ``dataflow_dagster.plan`` adds the
+cache-aware figures (real requests, response-cache hits, cost) for steps whose input exists.
 """
 
-import importlib
 import json
 import logging
 import shutil
@@ -27,7 +26,7 @@ import duckdb
 
 from dataflow_dagster.io_formats import detect_format
 from dataflow_dagster.pipeline import Pipeline
-from dataflow_dagster.runner import run_source, run_step
+from dataflow_dagster.runner import check_metric, run_source, run_step
 from dataflow_dagster.storage import Storage
 from operators.core.contract import OperatorError, quote_literal
 from operators.core.llm import LLMRequest, LLMResponse
@@ -110,7 +109,6 @@ class PlanReport:
     steps: list[StepPlan]
     estimate_note: str = ""
     source_error: str = ""
-    extra_estimate: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:
@@ -131,7 +129,7 @@ class PlanReport:
         return {"pipeline": self.pipeline, "ok": self.ok, "sample_rows": self.sample_rows,
                 "source_rows": self.source_rows, "source_error": self.source_error,
                 "estimate_note": self.estimate_note, "totals": self.totals(),
-                "extra_estimate": self.extra_estimate, "steps": [s.__dict__ for s in self.steps]}
+                "steps": [s.__dict__ for s in self.steps]}
 
 
 def _sample_source(pipeline: Pipeline, n: int, folder: Path) -> tuple[Path, int | None]:
@@ -157,13 +155,6 @@ def _sample_source(pipeline: Pipeline, n: int, folder: Path) -> tuple[Path, int 
     finally:
         con.close()
     return out, total
-
-
-def _external_estimator() -> Any:
-    try:
-        return importlib.import_module("dataflow_dagster.plan")
-    except ImportError:
-        return None
 
 
 def _descendants(pipeline: Pipeline, name: str) -> set[str]:
@@ -200,7 +191,7 @@ def dry_run(pipeline: Pipeline, sample_rows: int = 20, scratch: str | Path | Non
             try:
                 out = run_step(storage, trial, step.name, llm=PlaceholderLLM() if step.op.needs_llm else None,
                                log=_quiet)
-                plan.checks = _checks(step.op.checks(), out.table.read_sql())
+                plan.checks = {spec.name: check_metric(spec, out.refs) for spec in step.op.checks()}
             except (OperatorError, duckdb.Error, ValueError, KeyError, TypeError) as exc:
                 plan.status = "failed"
                 kind = "SQL/type error" if isinstance(exc, duckdb.Error) else ""
@@ -222,26 +213,6 @@ def dry_run(pipeline: Pipeline, sample_rows: int = 20, scratch: str | Path | Non
             "calls = rows reaching each LLM step in the sample, scaled to the source row count (upper bound: "
             "placeholder answers pass every score gate); prompt tokens = rendered prompt characters / 4; "
             "completion tokens are bounded by max_tokens")
-        est = _external_estimator()
-        if est is not None and hasattr(est, "estimate_pipeline"):
-            report.extra_estimate = est.estimate_pipeline(pipeline, {p.step: p.est_rows_in for p in steps})
-            report.estimate_note += "; dataflow_dagster.plan estimate attached"
         return report
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _checks(specs: list[Any], relation_sql: str) -> dict[str, float | None]:
-    """Evaluate each check's metric on the sample: catches metric SQL that does not bind; the value
-    itself says nothing (placeholder answers), so checks never fail a dry run."""
-    out: dict[str, float | None] = {}
-    if not specs:
-        return out
-    con = duckdb.connect()
-    try:
-        for spec in specs:
-            row = con.execute(f"SELECT {spec.metric_sql} FROM {relation_sql} t").fetchone()
-            out[spec.name] = None if row is None or row[0] is None else float(row[0])
-    finally:
-        con.close()
-    return out

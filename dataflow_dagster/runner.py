@@ -17,7 +17,7 @@ from dataflow_dagster.io_formats import import_file, require_columns
 from dataflow_dagster.llm.cache import CachedLLM, ResponseCache
 from dataflow_dagster.pipeline import Pipeline
 from dataflow_dagster.storage import SnapshotRef, Storage
-from operators.core.contract import Kind, OperatorContext, OperatorError, quote_literal
+from operators.core.contract import CheckSpec, Kind, OperatorContext, OperatorError, quote_ident, quote_literal
 from operators.core.llm import LLMClient
 from operators.core.prompt import PromptTemplate
 from operators.core.rowids import ID, source_ids_sql
@@ -200,3 +200,21 @@ def run_step(
 def _sampling(op: Any) -> dict[str, Any]:
     sampling = getattr(op, "sampling", None)
     return dict(sampling().__dict__) if callable(sampling) else {}
+
+
+def check_metric(spec: CheckSpec, refs: dict[str, SnapshotRef]) -> float | None:
+    """Value of a check's metric over a step's tables (``refs["table"]`` aliased ``t``; each part the
+    spec names, e.g. ``errors``, readable by that name, empty when the step has no such table)."""
+    import duckdb
+
+    ctes = []
+    for part in spec.parts:
+        rel = refs[part].read_sql() if part in refs else "(SELECT NULL::VARCHAR AS _id WHERE false)"
+        ctes.append(f"{quote_ident(part)} AS (SELECT * FROM {rel})")
+    with_sql = f"WITH {', '.join(ctes)} " if ctes else ""
+    con = duckdb.connect()
+    try:
+        rows = con.execute(f"{with_sql}SELECT {spec.metric_sql} FROM {refs['table'].read_sql()} t").fetchall()
+    finally:
+        con.close()
+    return None if not rows or rows[0][0] is None else float(rows[0][0])

@@ -11,11 +11,16 @@ from dataflow_dagster.cli.common import (
     RunFailed,
     UserError,
     human_int,
+    llm_options,
     make_console,
+    make_llm,
     resolve_pipeline,
+    storage_option,
     workspace_option,
 )
 from dataflow_dagster.dryrun import PlanReport, dry_run
+from dataflow_dagster.plan import plan as cost_plan
+from dataflow_dagster.storage import Storage
 
 
 def plan_table(report: PlanReport) -> Table:
@@ -38,7 +43,10 @@ def plan_table(report: PlanReport) -> Table:
 @click.option("-n", "--sample", "sample_rows", default=20, show_default=True, type=click.IntRange(1, 100000),
               help="Source rows to run the steps on.")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
-def plan(pipeline: str, workspace: Path, sample_rows: int, as_json: bool) -> None:
+@storage_option
+@llm_options
+def plan(pipeline: str, workspace: Path, sample_rows: int, as_json: bool, storage_root: Path,
+         llm_base_url: str | None, llm_model: str | None) -> None:
     """Dry-run PIPELINE: check keys and types of every step on sample rows, estimate LLM calls and tokens.
 
     Rule steps run for real on the sample in scratch storage; LLM steps render their prompts for every
@@ -49,8 +57,11 @@ def plan(pipeline: str, workspace: Path, sample_rows: int, as_json: bool) -> Non
     if not p.source_path().is_file():
         raise UserError(f"pipeline '{p.name}': source file {p.source_path()} does not exist; fix source.path")
     report = dry_run(p, sample_rows)
+    client, _ = make_llm(llm_base_url, llm_model)
+    # cache-aware figures: renders the real requests where inputs exist and counts response-cache hits
+    costs = cost_plan(p, Storage(storage_root), client.model_id)
     if as_json:
-        click.echo(json.dumps(report.to_dict(), indent=1, default=str))
+        click.echo(json.dumps({**report.to_dict(), "cost_plan": costs.as_dict()}, indent=1, default=str))
     else:
         con = make_console()
         if report.source_error:
@@ -61,8 +72,7 @@ def plan(pipeline: str, workspace: Path, sample_rows: int, as_json: bool) -> Non
             con.print(f"estimate: {human_int(tot['calls'])} LLM calls, ~{human_int(tot['prompt_tokens'])} prompt "
                       f"tokens, ≤{human_int(tot['completion_tokens_max'])} completion tokens")
             con.print(f"[dim]{escape(report.estimate_note)}[/dim]")
-            if report.extra_estimate:
-                con.print(json.dumps(report.extra_estimate, default=str), markup=False)
+            con.print(costs.format_table(), markup=False, highlight=False)
     if not report.ok:
         raise RunFailed(f"dry run of '{p.name}' failed: {report.first_failure()}")
 
