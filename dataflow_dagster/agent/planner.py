@@ -94,6 +94,9 @@ def _slot_of(cls: type[Operator]) -> str:
     return str(cls.kind)
 
 
+GENERAL_DOMAINS = ("general", "general_text", "text")
+
+
 def _domain_match(cls: type[Operator], domain: str) -> bool:
     if cls.domain == domain:
         return True
@@ -126,6 +129,9 @@ class Planner:
             in_domain = [n for n in pool if any(_domain_match(self.ops[n], d) for d in intent.domains)]
             if intent.domains and in_domain:
                 pool = in_domain
+            elif not intent.domains:  # no domain named: domain-specific operators (code, SQL...) are no fit
+                general = [n for n in pool if self.ops[n].domain in GENERAL_DOMAINS]
+                pool = general or pool
             elif intent.domains and slot in ("generate", "evaluate", "refine"):
                 raise AgentRefusal(f"no registered operator can {slot} {'/'.join(intent.domains)} data")
             out[slot] = sorted(((n, scores.get(n, 0.0)) for n in pool), key=lambda x: (-x[1], x[0]))
@@ -228,7 +234,14 @@ class Planner:
 
     def _producer(self, missing: list[str], available: list[str], text_col: str, intent: Intent,
                   used: set[str]) -> Operator | None:
-        for name, cls in self.ops.items():
+        # operators of a requested domain first, then general ones, then the rest (registry order otherwise)
+        def rank(item: tuple[str, type[Operator]]) -> int:
+            cls = item[1]
+            if any(_domain_match(cls, d) for d in intent.domains):
+                return 0
+            return 1 if cls.domain in GENERAL_DOMAINS else 2
+
+        for name, cls in sorted(self.ops.items(), key=rank):
             if name in used or cls.kind not in (Kind.GENERATE, Kind.EVALUATE):
                 continue
             op, miss = self._bind(cls, available, text_col, intent, None)
