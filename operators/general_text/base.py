@@ -74,8 +74,8 @@ class MetricFilter(Operator):
         return f"coalesce(({keep}), false)"
 
     def reason_sql(self) -> str:
-        parts = [f"'{k}=' || coalesce(regexp_replace(round({quote_ident(v)}::DOUBLE, 4)::VARCHAR, '\\.0$', ''), 'NULL')"
-                 for k, v in self.metric_columns().items()]
+        shown = "coalesce(regexp_replace(round({}::DOUBLE, 4)::VARCHAR, '\\.0$', ''), 'NULL')"
+        parts = [f"'{k}=' || " + shown.format(quote_ident(v)) for k, v in self.metric_columns().items()]
         measured = f"{quote_literal(self.name + ': ')} || " + " || ', ' || ".join(parts)
         if not self.rejects_empty:
             return measured

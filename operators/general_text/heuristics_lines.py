@@ -8,7 +8,20 @@ with no remaining line is rejected.
 from operators.core.registry import register
 from operators.core.sql_ops import TextConfig
 from operators.general_text.base import MetricFilter
-from operators.general_text.textsql import PUNCT, WS_CLASS, lit, lstrip, nonblank_lines, rstrip, strip
+from operators.general_text.textsql import PUNCT, WS_CLASS, lit
+
+# Whitespace other than newline: what lstrip()/rstrip() remove inside one line.
+LINE_WS = f"[{WS_CLASS.replace(chr(92) + 'n', '')}]"
+NOT_WS = f"[^{WS_CLASS}]"
+
+
+def line_count(col: str) -> str:
+    """Lines (split on newline) that contain a non-whitespace character."""
+    return f"len(regexp_extract_all({col}, {lit('(?m)^[^' + chr(92) + 'n]*' + NOT_WS)}))"
+
+
+def ratio(hits: str, lines: str) -> str:
+    return f"CASE WHEN {lines} = 0 THEN NULL ELSE {hits} / {lines} END"
 
 
 class EllipsisConfig(TextConfig):
@@ -22,9 +35,8 @@ class LineEndWithEllipsisFilter(MetricFilter):
     Config = EllipsisConfig
 
     def metrics_sql(self) -> dict[str, str]:
-        lines = nonblank_lines(self.col())
-        hits = f"len(list_filter({lines}, lambda l: ends_with({rstrip('l')}, '...') OR ends_with({rstrip('l')}, '…')))"
-        return {"ellipsis_line_ratio": f"CASE WHEN len({lines}) = 0 THEN NULL ELSE {hits} / len({lines}) END"}
+        hits = f"len(regexp_extract_all({self.col()}, {lit('(?m)(?:[.][.][.]|…)' + LINE_WS + '*$')}))"
+        return {"ellipsis_line_ratio": ratio(hits, line_count(self.col()))}
 
     def keep_sql(self, m: dict[str, str]) -> str:
         return f"{m['ellipsis_line_ratio']} < {float(self.config.threshold)!r}"
@@ -44,10 +56,9 @@ class LineStartWithBulletpointFilter(MetricFilter):
     Config = BulletConfig
 
     def metrics_sql(self) -> dict[str, str]:
-        lines = nonblank_lines(self.col())
-        starts = " OR ".join(f"starts_with({lstrip('l')}, {lit(b)})" for b in BULLETS)
-        hits = f"len(list_filter({lines}, lambda l: {starts}))"
-        return {"bullet_line_ratio": f"CASE WHEN len({lines}) = 0 THEN NULL ELSE {hits} / len({lines}) END"}
+        pattern = "(?m)^" + LINE_WS + "*[" + "".join(BULLETS) + "]"
+        hits = f"len(regexp_extract_all({self.col()}, {lit(pattern)}))"
+        return {"bullet_line_ratio": ratio(hits, line_count(self.col()))}
 
     def keep_sql(self, m: dict[str, str]) -> str:
         return f"{m['bullet_line_ratio']} <= {float(self.config.threshold)!r}"
@@ -62,17 +73,17 @@ class LineWithJavascriptFilter(MetricFilter):
     """Keeps texts with <= 3 lines, or with at least ``threshold`` lines not mentioning 'javascript'.
 
     Lines are normalised first as DataFlow does (punctuation removed, lower-cased), so a line of
-    punctuation only does not count as a line.
+    punctuation only is not a line and 'java-script' mentions javascript.
     """
 
     Config = JavascriptConfig
 
     def metrics_sql(self) -> dict[str, str]:
-        no_punct = f"lower(regexp_replace(l, {lit(PUNCT)}, '', 'g'))"
-        norm = f"list_transform(string_split({self.col()}, chr(10)), lambda l: {no_punct})"
-        lines = f"list_filter({norm}, lambda l: {strip('l')} <> '')"
-        js = f"len(list_filter({lines}, lambda l: contains(l, 'javascript')))"
-        return {"lines": f"len({lines})", "javascript_lines": js}
+        low = f"lower({self.col()})"
+        lines = f"len(regexp_extract_all({low}, {lit('(?m)^[^' + chr(92) + 'n]*[^' + WS_CLASS + PUNCT[1:-1] + ']')}))"
+        spelled = (PUNCT + "*").join("javascript")
+        js = f"len(regexp_extract_all({low}, {lit('(?m)^[^' + chr(92) + 'n]*' + spelled)}))"
+        return {"lines": lines, "javascript_lines": js}
 
     def keep_sql(self, m: dict[str, str]) -> str:
         n, js = m["lines"], m["javascript_lines"]
