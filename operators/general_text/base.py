@@ -79,7 +79,8 @@ class MetricFilter(Operator):
         measured = f"{quote_literal(self.name + ': ')} || " + " || ', ' || ".join(parts)
         if not self.rejects_empty:
             return measured
-        return f"CASE WHEN {text_present(self.col())} THEN {measured} ELSE {quote_literal(self.name + ': empty text')} END"
+        empty = quote_literal(self.name + ": empty text")
+        return f"CASE WHEN {text_present(self.col())} THEN {measured} ELSE {empty} END"
 
     def run(self, ctx: OperatorContext) -> dict[str, Any]:
         scored = quote_ident(self.scored(ctx))
