@@ -6,7 +6,7 @@ from typing import Literal
 from operators.core.registry import register
 from operators.core.sql_ops import TextConfig
 from operators.general_text.base import MetricFilter
-from operators.general_text.textsql import WS, count_sub, lit
+from operators.general_text.textsql import WS, count_sub, lit, words
 from operators.general_text.wordlists import count_substrings_in, count_tokens_in, load_list
 
 HTML_ENTITIES = ("nbsp", "lt", "gt", "amp", "quot", "apos", "hellip", "ndash", "mdash",
@@ -125,7 +125,7 @@ class StopWordFilter(MetricFilter):
     def metrics_sql(self) -> dict[str, str]:
         low = f"lower({self.col()})"
         stops = count_tokens_in(low, load_list(self.config.path, "stopwords_en.txt"))
-        n = f"len(regexp_extract_all({low}, '[^{WS[1:-1]}]+'))"
+        n = f"len({words(low)})"
         return {"stop_words": stops, "stop_word_ratio": f"CASE WHEN {n} = 0 THEN 0.0 ELSE {stops} / {n} END"}
 
     def keep_sql(self, m: dict[str, str]) -> str:

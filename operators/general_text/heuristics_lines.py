@@ -8,7 +8,7 @@ with no remaining line is rejected.
 from operators.core.registry import register
 from operators.core.sql_ops import TextConfig
 from operators.general_text.base import MetricFilter
-from operators.general_text.textsql import PUNCT, WS_CLASS, lit
+from operators.general_text.textsql import PUNCT, WS_CLASS, lit, words
 
 # Whitespace other than newline: what lstrip()/rstrip() remove inside one line.
 LINE_WS = f"[{WS_CLASS.replace(chr(92) + 'n', '')}]"
@@ -105,7 +105,7 @@ class NoPuncFilter(MetricFilter):
 
     def metrics_sql(self) -> dict[str, str]:
         pieces = f"regexp_split_to_array({self.col()}, '[\\n–.!?,;•/|…]')"
-        longest = f"list_max(list_transform({pieces}, lambda p: len(regexp_extract_all(p, '[^{WS_CLASS}]+'))))"
+        longest = f"list_max(list_transform({pieces}, lambda p: len({words('p')})))"
         return {"max_words_between_punct": f"coalesce({longest}, 0)"}
 
     def keep_sql(self, m: dict[str, str]) -> str:

@@ -35,9 +35,16 @@ def lit(value: str) -> str:
     return quote_literal(value)
 
 
+# Whitespace other than space, newline and tab: rare in practice, so texts without any take the
+# fast path (plain string_split, ~4x cheaper than an RE2 extraction) and the rest the exact one.
+RARE_WS = "[" + WS_CLASS.replace(r"\t\n", "").replace(" ", "") + "]"
+
+
 def words(col: str) -> str:
     """``col.split()`` as a DuckDB list of strings."""
-    return f"regexp_extract_all({col}, '{NOT_WS}+')"
+    fast = f"list_filter(string_split(replace(replace({col}, chr(10), ' '), chr(9), ' '), ' '), lambda x: x <> '')"
+    exact = f"regexp_extract_all({col}, '{NOT_WS}+')"
+    return f"(CASE WHEN regexp_matches({col}, '{RARE_WS}') THEN {exact} ELSE {fast} END)"
 
 
 def word_count(col: str) -> str:
