@@ -356,3 +356,68 @@ def synthetic_texts(n: int, seed: int = 0, max_words: int = 160) -> list[str | N
             text = text.rstrip() + rng.choice([":", "...", "…", "!", " "])
         out.append(text)
     return out
+
+
+# ---- refiners ---------------------------------------------------------------------------------
+def r_html_entity(text: str) -> str:
+    pats = [f"{a}{e}{b}" for e in _ENTITIES for a in ("&", "＆") for b in (";", "；")]
+    return re.sub("|".join(pats), "", text)
+
+
+def r_html_url(text: str) -> str:
+    text = re.sub(r"https?:\/\/\S+[\r\n]*", "", text, flags=re.MULTILINE)
+    return re.sub(r"<.*?>", "", text)
+
+
+def r_emoji(text: str) -> str:
+    return re.sub("[\U0001F600-\U0001F64F\U0001F300-\U0001F5FF\U0001F680-\U0001F6FF\U0001F1E0-\U0001F1FF"
+                  "\U00002702-\U000027B0]+", "", text)
+
+
+def r_extra_spaces(text: str) -> str:
+    return " ".join(text.split())
+
+
+def r_number(text: str) -> str:
+    return "".join(c for c in text if not c.isdigit())
+
+
+def r_punctuation(text: str) -> str:
+    return text.translate(_PUNCT)
+
+
+def r_repeated_punctuation(text: str) -> str:
+    return re.sub(r"([^\w\s_])\1+|(_)\2+", r"\1\2", text)
+
+
+def r_stopwords(text: str) -> str:
+    return " ".join(w for w in text.split() if w.lower() not in _STOP)
+
+
+def r_text_normalization(text: str) -> str:
+    from datetime import datetime
+
+    text = re.sub(r"(\d{1,2})[/.](\d{1,2})[/.](\d{2,4})", r"\3-\2-\1", text)
+    for pattern, fmt in ((r"\b(\w+)\s+(\d{1,2}),\s+(\d{4})\b", "%B %d, %Y"),
+                         (r"\b(\d{1,2})\s+(\w+)\s+(\d{4})\b", "%d %B %Y")):
+        m = re.search(pattern, text)
+        if m:
+            try:
+                text = text.replace(m.group(0), datetime.strptime(m.group(0), fmt).strftime("%Y-%m-%d"))
+            except ValueError:
+                pass
+    return re.sub(r"\$\s?(\d+)", r"\1 USD", text)
+
+
+REFINERS: dict[str, Callable[[str], str]] = {
+    "HtmlEntityRefiner": r_html_entity,
+    "HtmlUrlRemoverRefiner": r_html_url,
+    "LowercaseRefiner": str.lower,
+    "RemoveEmojiRefiner": r_emoji,
+    "RemoveExtraSpacesRefiner": r_extra_spaces,
+    "RemoveNumberRefiner": r_number,
+    "RemovePunctuationRefiner": r_punctuation,
+    "RemoveRepetitionsPunctuationRefiner": r_repeated_punctuation,
+    "RemoveStopwordsRefiner": r_stopwords,
+    "TextNormalizationRefiner": r_text_normalization,
+}
