@@ -9,6 +9,7 @@ the documented choice in docs/general_text.md. ``bench/text_filters.py`` times t
 in a pandas row loop as the "DataFlow-style" baseline.
 """
 
+import contextlib
 import math
 import re
 import string
@@ -402,10 +403,8 @@ def r_text_normalization(text: str) -> str:
                          (r"\b(\d{1,2})\s+(\w+)\s+(\d{4})\b", "%d %B %Y")):
         m = re.search(pattern, text)
         if m:
-            try:
+            with contextlib.suppress(ValueError):
                 text = text.replace(m.group(0), datetime.strptime(m.group(0), fmt).strftime("%Y-%m-%d"))
-            except ValueError:
-                pass
     return re.sub(r"\$\s?(\d+)", r"\1 USD", text)
 
 

@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001  (confusable characters are test input on purpose)
 """Refiners: same output as DataFlow's per-row rewrite on a seeded corpus, plus crafted edge cases."""
 
 import pytest
