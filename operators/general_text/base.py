@@ -132,7 +132,7 @@ class BatchMetricFilter(MetricFilter):
         reader = ctx.con.cursor().sql(
             f"SELECT {POS}, {self.input_sql()} FROM {quote_ident(ctx.source or '')}"
         ).to_arrow_reader(self.batch_rows)
-        total = ctx.count()
+        total = ctx.con.execute(f"SELECT count(*) FROM {quote_ident(ctx.source or '')}").fetchall()[0][0]
         done = 0
         for batch in reader:
             if batch.num_rows == 0:
