@@ -133,7 +133,7 @@ class MinHashDeduplicateFilter(Operator):
                 index.append(ids[fresh], band_keys(sig[fresh], bands, rows, cfg.seed), sig[fresh])
                 stats["index_rows_added"] = int(fresh.size)
             write_dedup_views(ctx, rows_tbl["pos"][is_dup], names, self.name,
-                              f"near-duplicate (Jaccard >= {cfg.threshold})")
+                              f"near-duplicate (Jaccard >= {cfg.threshold}) of")
             return stats
         finally:
             del sig

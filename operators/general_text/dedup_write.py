@@ -21,7 +21,7 @@ def write_dedup_views(ctx: OperatorContext, dup_pos: np.ndarray, dup_of: list[st
     src = quote_ident(ctx.source or "")
     con.execute(f"CREATE VIEW {quote_ident(ctx.target)} AS SELECT s.* FROM {src} s "
                 f"ANTI JOIN {name} d ON s.{POS} = d.pos")
-    reason = quote_literal(f"{op_name}: {label} of ")
+    reason = quote_literal(f"{op_name}: {label} ")
     con.execute(f"CREATE VIEW {quote_ident(ctx.rejected)} AS SELECT s.*, {reason} || d.dup_of AS _reason, "
                 f"d.dup_of AS _duplicate_of FROM {src} s JOIN {name} d ON s.{POS} = d.pos")
 
