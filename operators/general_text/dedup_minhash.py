@@ -82,10 +82,10 @@ class MinHashDeduplicateFilter(Operator):
     def run(self, ctx: OperatorContext) -> dict[str, Any]:
         cfg = self.config
         bands, rows = lsh_params(cfg.threshold, cfg.num_perm)
-        src = quote_ident(ctx.source or "")
-        n = ctx.count()
         index = SignatureIndex.open(cfg.index_path, kind="minhash", params={
             "num_perm": cfg.num_perm, "ngram": cfg.ngram, "seed": cfg.seed, "bands": bands, "rows": rows})
+        src = quote_ident(ctx.source or "")
+        n = ctx.count()
         tmpdir = _temp_dir(ctx)
         sig_path = os.path.join(tmpdir, f"minhash-{os.getpid()}-{id(self)}.u32")
         sig = np.lib.format.open_memmap(sig_path, mode="w+", dtype=np.uint32, shape=(max(n, 1), cfg.num_perm))
@@ -159,13 +159,19 @@ class MinHashDeduplicateFilter(Operator):
         a, b, _ = verified_pairs(sig, pairs["a"].astype(np.int64), pairs["b"].astype(np.int64), cfg.threshold)
         k = index.size if index is not None else 0
         a, b = a + k, b + k
+        known = np.zeros(n, dtype=bool)
         if k:
             ia, ib = index.candidates(con, "__mh_reps", sig, cfg.threshold, cfg.bucket_cap)
             a, b = np.concatenate([ia, a]), np.concatenate([ib + k, b])
-        resolved = greedy_resolve(n + k, a, b, pre_kept=np.arange(k))[k:]
+            # rows kept by an earlier run (same _id) are this run's rows too: they stay
+            ids = con.execute("SELECT id FROM __mh_rows ORDER BY idx").fetchnumpy()["id"].astype(object)
+            known = index.known_ids(ids)
+        pre_kept = np.concatenate([np.arange(k), np.flatnonzero(known) + k])
+        resolved = greedy_resolve(n + k, a, b, pre_kept=pre_kept)[k:]
         # index entries are encoded as -(node + 2) so -1 keeps meaning "kept"
         dup_of = np.where(resolved == -1, -1, np.where(resolved >= k, resolved - k, -(resolved + 2)))
         dup_of = inherit_from_representatives(dup_of, rep)
+        dup_of[known] = -1
         stats = {"candidate_pairs": len(pairs["a"]), "verified_pairs": int(a.size),
                  "duplicates": int((dup_of != -1).sum())}
         return dup_of, stats
