@@ -48,8 +48,8 @@ def near_dup_corpus(n: int, seed: int = 0, dup_share: float = 0.3) -> pa.Table:
             docs.append(rng.integers(0, len(vocab), size=lengths[i]))
     offsets = np.zeros(n + 1, dtype=np.int64)
     np.cumsum([len(d) for d in docs], out=offsets[1:])
-    tokens = pa.array(vocab[np.concatenate(docs)])
-    text = pc.binary_join(pa.LargeListArray.from_arrays(pa.array(offsets), tokens), " ")
+    tokens = pa.array(vocab[np.concatenate(docs)], type=pa.large_string())
+    text = pc.binary_join(pa.LargeListArray.from_arrays(pa.array(offsets), tokens), pa.scalar(" ", pa.large_string()))
     return pa.table({"_id": [f"d{i}" for i in range(n)], "text": text})
 
 
