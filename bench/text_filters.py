@@ -3,7 +3,7 @@
     python bench/text_filters.py            # 100k and 1M docs, 10M short docs for peak memory
     python bench/text_filters.py --quick    # 20k / 100k docs, 1M short docs
 
-P1: ours / baseline, where the baseline is DataFlow's per-row logic (tests/dataflow_text_ref.py)
+P1: ours / baseline, where the baseline is DataFlow's per-row logic (tests/test_text_dataflow_ref.py)
 applied the DataFlow way: for each filter, a Python loop over the surviving rows, then a boolean
 mask on the DataFrame. Ours: the same filters, same config, as chained DuckDB views over the
 Parquet file, kept rows written to Parquet. Kept-row counts must agree, or the bench fails.
@@ -25,7 +25,7 @@ sys.path.insert(0, str(REPO / "tests"))
 
 import duckdb
 import pandas as pd
-from dataflow_text_ref import FILTERS
+from test_text_dataflow_ref import FILTERS
 
 from operators.core.contract import OperatorContext
 from operators.core.registry import get

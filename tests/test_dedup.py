@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from dataflow_text_ref import synthetic_texts
-from text_op_helpers import run_op
+from test_text_dataflow_ref import synthetic_texts
+from test_text_helpers import run_op
 
 from operators.core.contract import OperatorError
 from operators.core.registry import get
@@ -48,7 +48,7 @@ def test_minhash_keeps_first_and_names_it() -> None:
 
 def test_minhash_rejected_rows_carry_duplicate_of() -> None:
     import duckdb
-    from text_op_helpers import make_source
+    from test_text_helpers import make_source
 
     from operators.core.contract import OperatorContext
 
@@ -74,7 +74,7 @@ def test_minhash_agrees_with_datasketch_dataflow_settings() -> None:
 
 def test_minhash_index_refresh(tmp_path: Path) -> None:
     import duckdb
-    from text_op_helpers import make_source
+    from test_text_helpers import make_source
 
     from operators.core.contract import OperatorContext
 

@@ -4,7 +4,7 @@
 from typing import Any
 
 import pytest
-from text_op_helpers import run_op
+from test_text_helpers import run_op
 
 from operators.core.registry import get
 

@@ -1,8 +1,8 @@
 """Same kept rows as DataFlow's per-row logic, with the same config, on the same seeded corpus."""
 
 import pytest
-from dataflow_text_ref import FILTERS, synthetic_texts
-from text_op_helpers import run_op
+from test_text_dataflow_ref import FILTERS, synthetic_texts
+from test_text_helpers import run_op
 
 from operators.core.registry import get
 

@@ -2,8 +2,8 @@
 """Refiners: same output as DataFlow's per-row rewrite on a seeded corpus, plus crafted edge cases."""
 
 import pytest
-from dataflow_text_ref import REFINERS, synthetic_texts
-from text_op_helpers import refine
+from test_text_dataflow_ref import REFINERS, synthetic_texts
+from test_text_helpers import refine
 
 from operators.core.registry import get
 

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from operators.core.contract import Kind, OpConfig, Operator, OperatorContext, OperatorError
-from operators.core.registry import all_operators, get, register
+from operators.core.registry import get, register
 from operators.general_text import (  # noqa: F401 - imported so their filters exist before derivation
     diversity,
     heuristics,
@@ -40,7 +40,15 @@ def _metric_filter(name: str, params: dict[str, Any]) -> MetricFilter:
 
 
 def metric_filters() -> dict[str, type[MetricFilter]]:
-    return {n: c for n, c in all_operators().items() if isinstance(c, type) and issubclass(c, MetricFilter)}
+    """Registered metric filters, found through the class tree (no registry walk at import time)."""
+    out: dict[str, type[MetricFilter]] = {}
+    todo = list(MetricFilter.__subclasses__())
+    while todo:
+        cls = todo.pop()
+        todo.extend(cls.__subclasses__())
+        if cls.__module__.startswith("operators.") and cls.name.endswith("Filter"):
+            out[cls.name] = cls
+    return out
 
 
 @register
