@@ -159,3 +159,11 @@ def test_semantic_dedup_with_embedded_model() -> None:
     kept, _, reasons = run_op(get("SemDeduplicateFilter")(eps=0.01), texts)
     assert kept == [0, 2] and sorted(reasons) == [1, 3]
     assert reasons[3].endswith("to r0")
+
+
+def test_minhash_same_answer_in_small_batches() -> None:
+    texts = [t for t in synthetic_texts(400, seed=21) if t] * 2 + [LONG_A, LONG_A + "!"]
+    whole, _, r1 = run_op(get("MinHashDeduplicateFilter")(threshold=0.8), texts)
+    batched, _, r2 = run_op(get("MinHashDeduplicateFilter")(threshold=0.8, batch_rows=100), texts)
+    assert whole == batched and r1 == r2
+    assert len(whole) < len(texts) // 2 + 5  # the second copy of every text is gone
