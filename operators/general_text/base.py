@@ -68,10 +68,13 @@ class MetricFilter(Operator):
         return name
 
     def full_keep_sql(self) -> str:
+        """The keep test, NULL meaning "drop". Deliberately not wrapped in coalesce(): DuckDB pushes
+        the filter below the metric projection, and inside one wrapped expression each mention of a
+        metric is computed again (2x the cost); a plain conjunction is split and stays cheap."""
         keep = self.keep_sql({k: quote_ident(v) for k, v in self.metric_columns().items()})
         if self.rejects_empty:
             keep = f"{text_present(self.col())} AND ({keep})"
-        return f"coalesce(({keep}), false)"
+        return f"({keep})"
 
     def reason_sql(self) -> str:
         shown = "coalesce(regexp_replace(round({}::DOUBLE, 4)::VARCHAR, '\\.0$', ''), 'NULL')"
@@ -82,15 +85,31 @@ class MetricFilter(Operator):
         empty = quote_literal(self.name + ": empty text")
         return f"CASE WHEN {text_present(self.col())} THEN {measured} ELSE {empty} END"
 
+    def inline_keep_sql(self) -> str:
+        """The keep test over the source with each metric computed exactly once per row.
+
+        Filtering a projection of the metrics lets DuckDB push the test below the projection and
+        substitute every mention of a metric with its expression, evaluated again each time (2x and
+        more). Binding the metrics to one lambda parameter (``list_transform([struct], lambda m:
+        ...)[1]``) is a "let" the optimizer cannot duplicate.
+        """
+        packed = ", ".join(f"{quote_ident(k)} := ({expr})" for k, expr in self.metrics_sql().items())
+        keep = self.keep_sql({k: f"__m.{quote_ident(k)}" for k in self.metrics_sql()})
+        inline = f"list_transform([struct_pack({packed})], lambda __m: ({keep}))[1]"
+        return f"({text_present(self.col())} AND {inline})" if self.rejects_empty else inline
+
     def run(self, ctx: OperatorContext) -> dict[str, Any]:
         scored = quote_ident(self.scored(ctx))
         hidden = ", ".join(quote_ident(v) for v in self.metric_columns().values())
         keep = self.full_keep_sql()
-        ctx.con.execute(
-            f"CREATE VIEW {quote_ident(ctx.target)} AS SELECT * EXCLUDE ({hidden}) FROM {scored} WHERE {keep}")
+        if isinstance(self, BatchMetricFilter):
+            target = f"SELECT * EXCLUDE ({hidden}) FROM {scored} WHERE {keep}"
+        else:
+            target = f"SELECT * FROM {quote_ident(ctx.source or '')} WHERE {self.inline_keep_sql()}"
+        ctx.con.execute(f"CREATE VIEW {quote_ident(ctx.target)} AS {target}")
         ctx.con.execute(
             f"CREATE VIEW {quote_ident(ctx.rejected)} AS SELECT * EXCLUDE ({hidden}), "
-            f"({self.reason_sql()})::VARCHAR AS _reason FROM {scored} WHERE NOT {keep}")
+            f"({self.reason_sql()})::VARCHAR AS _reason FROM {scored} WHERE {keep} IS NOT TRUE")
         return {}
 
     def run_evaluate(self, ctx: OperatorContext, output_keys: dict[str, str]) -> None:

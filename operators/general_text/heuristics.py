@@ -14,6 +14,7 @@ from operators.general_text.textsql import (
     WORD_CLASS,
     WS_CLASS,
     count_sub,
+    let,
     lit,
     strip,
     word_count,
@@ -82,7 +83,7 @@ class SymbolWordRatioFilter(MetricFilter):
         c = self.col()
         symbols = " + ".join(count_sub(c, s) for s in ("#", "...", "…"))
         n = wordpunct_count(c)
-        return {"symbol_ratio": f"CASE WHEN {n} = 0 THEN NULL ELSE ({symbols}) / {n} END"}
+        return {"symbol_ratio": f"({symbols}) / nullif({n}, 0)"}
 
     def keep_sql(self, m: dict[str, str]) -> str:
         return f"{m['symbol_ratio']} < {float(self.config.threshold)!r}"
@@ -159,7 +160,7 @@ class MeanWordLengthFilter(MetricFilter):
         c = self.col()
         chars = f"length(regexp_replace({c}, '[{WS_CLASS}]+', '', 'g'))"
         n = word_count(c)
-        return {"mean_word_length": f"CASE WHEN {n} = 0 THEN NULL ELSE round({chars} / {n}, 2) END"}
+        return {"mean_word_length": f"round({chars} / nullif({n}, 0), 2)"}
 
     def keep_sql(self, m: dict[str, str]) -> str:
         v = m["mean_word_length"]
@@ -201,10 +202,8 @@ class CapitalWordsFilter(MetricFilter):
     Config = CapitalWordsConfig
 
     def metrics_sql(self) -> dict[str, str]:
-        w = words(self.col())
-        n = f"len({w})"
-        caps = f"len(list_filter({w}, lambda x: {is_upper('x')}))"
-        return {"capital_ratio": f"CASE WHEN {n} = 0 THEN 0.0 ELSE {caps} / {n} END"}
+        caps = f"len(list_filter(lw, lambda x: {is_upper('x')}))"
+        return {"capital_ratio": let(words(self.col()), "lw", f"coalesce({caps} / nullif(len(lw), 0), 0.0)")}
 
     def keep_sql(self, m: dict[str, str]) -> str:
         return f"{m['capital_ratio']} <= {float(self.config.threshold)!r}"
@@ -221,8 +220,8 @@ class UniqueWordsFilter(MetricFilter):
     Config = UniqueWordsConfig
 
     def metrics_sql(self) -> dict[str, str]:
-        w = words(f"lower({self.col()})")
-        return {"unique_ratio": f"CASE WHEN len({w}) = 0 THEN NULL ELSE len(list_distinct({w})) / len({w}) END"}
+        body = "len(list_distinct(lw)) / nullif(len(lw), 0)"
+        return {"unique_ratio": let(words(f"lower({self.col()})"), "lw", body)}
 
     def keep_sql(self, m: dict[str, str]) -> str:
         return f"{m['unique_ratio']} > {float(self.config.threshold)!r}"
@@ -247,8 +246,8 @@ class AlphaWordsFilter(MetricFilter):
             w = words(c)
         else:
             w = f"regexp_extract_all({c}, '[{WORD_CLASS}]+|[^{WORD_CLASS}{WS_CLASS}]+')"
-        alpha = f"len(list_filter({w}, lambda x: regexp_matches(x, '[a-zA-Z]')))"
-        return {"alpha_ratio": f"CASE WHEN len({w}) = 0 THEN NULL ELSE {alpha} / len({w}) END"}
+        alpha = "len(list_filter(lw, lambda x: regexp_matches(x, '[a-zA-Z]')))"
+        return {"alpha_ratio": let(w, "lw", f"{alpha} / nullif(len(lw), 0)")}
 
     def keep_sql(self, m: dict[str, str]) -> str:
         return f"{m['alpha_ratio']} > {float(self.config.threshold)!r}"

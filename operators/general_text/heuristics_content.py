@@ -125,11 +125,11 @@ class StopWordFilter(MetricFilter):
     def metrics_sql(self) -> dict[str, str]:
         low = f"lower({self.col()})"
         stops = count_tokens_in(low, load_list(self.config.path, "stopwords_en.txt"))
-        n = f"len({words(low)})"
-        return {"stop_words": stops, "stop_word_ratio": f"CASE WHEN {n} = 0 THEN 0.0 ELSE {stops} / {n} END"}
+        return {"stop_words": stops, "words": f"len({words(self.col())})"}
 
     def keep_sql(self, m: dict[str, str]) -> str:
-        return f"{m['stop_word_ratio']} > {float(self.config.threshold)!r} AND {m['stop_words']} > 2"
+        ratio = f"coalesce({m['stop_words']} / nullif({m['words']}, 0), 0.0)"
+        return f"{ratio} > {float(self.config.threshold)!r} AND {m['stop_words']} > 2"
 
 
 class BlocklistConfig(TextConfig):

@@ -21,7 +21,7 @@ def line_count(col: str) -> str:
 
 
 def ratio(hits: str, lines: str) -> str:
-    return f"CASE WHEN {lines} = 0 THEN NULL ELSE {hits} / {lines} END"
+    return f"{hits} / nullif({lines}, 0)"
 
 
 class EllipsisConfig(TextConfig):

@@ -7,6 +7,7 @@ CJK, so every pattern here spells out the unicode classes Python uses. Tests com
 against the Python original on crafted unicode input.
 """
 
+import re
 import string
 
 from operators.core.contract import quote_literal
@@ -40,8 +41,16 @@ def lit(value: str) -> str:
 RARE_WS = "[" + WS_CLASS.replace(r"\t\n", "").replace(" ", "") + "]"
 
 
+def let(expr: str, var: str, body: str) -> str:
+    """Evaluate ``expr`` once and use it as ``var`` in ``body`` (DuckDB has no LET; a one-element
+    list_transform is one, and the optimizer does not duplicate the bound expression)."""
+    return f"list_transform([{expr}], lambda {var}: {body})[1]"
+
+
 def words(col: str) -> str:
     """``col.split()`` as a DuckDB list of strings."""
+    if not re.fullmatch(r'"(?:[^"]|"")*"|[A-Za-z_][A-Za-z0-9_]*', col):  # an expression: compute it once
+        return let(col, "wv", words("wv"))
     fast = f"list_filter(string_split(replace(replace({col}, chr(10), ' '), chr(9), ' '), ' '), lambda x: x <> '')"
     exact = f"regexp_extract_all({col}, '{NOT_WS}+')"
     return f"(CASE WHEN regexp_matches({col}, '{RARE_WS}') THEN {exact} ELSE {fast} END)"
