@@ -1,18 +1,25 @@
-"""Heuristic text filters after DataFlow's general_text filters, as DuckDB SQL expressions.
+"""Length, word and character-ratio filters after DataFlow's general_text heuristics.
 
-Word semantics follow DataFlow: a "word" is a whitespace-separated token (Python ``str.split()``).
+Each filter is a metric (SQL) plus a keep test, with DataFlow's defaults, bounds (which side is
+inclusive) and tokenisation: a "word" is a ``str.split()`` token unless the docstring says otherwise.
+Empty or NULL text is rejected (DataFlow's ``if text: ... else: reject``) unless stated.
 """
 
-from typing import ClassVar
+from typing import Literal
 
-from operators.core.contract import Kind
 from operators.core.registry import register
-from operators.core.sql_ops import SQLFilter, TextConfig
-
-
-def words_sql(col: str) -> str:
-    """Whitespace tokens of ``col`` as a DuckDB list, matching Python's ``str.split()``."""
-    return f"list_filter(regexp_split_to_array({col}, '\\s+'), lambda w: w <> '')"
+from operators.core.sql_ops import TextConfig
+from operators.general_text.base import MetricFilter
+from operators.general_text.textsql import (
+    WORD_CLASS,
+    WS_CLASS,
+    count_sub,
+    let,
+    lit,
+    strip,
+    word_count,
+    words,
+)
 
 
 class WordNumberConfig(TextConfig):
@@ -21,54 +28,228 @@ class WordNumberConfig(TextConfig):
 
 
 @register
-class WordNumberFilter(SQLFilter):
-    """Keeps texts whose word count lies in [min_words, max_words] (DataFlow WordNumberFilter)."""
+class WordNumberFilter(MetricFilter):
+    """Keeps texts with min_words <= words < max_words (DataFlow WordNumberFilter; upper bound exclusive).
 
-    kind: ClassVar[Kind] = Kind.FILTER
+    Empty text counts as 0 words, so it is kept only when min_words is 0.
+    """
+
     Config = WordNumberConfig
+    rejects_empty = False
     tags = ("heuristic", "length", "pretrain")
 
-    def keep_sql(self) -> str:
-        n = f"len({words_sql(self.col())})"
-        return f"{n} >= {int(self.config.min_words)} AND {n} <= {int(self.config.max_words)}"
+    def metrics_sql(self) -> dict[str, str]:
+        return {"words": f"coalesce({word_count(self.col())}, 0)"}
 
-    def reason_sql(self) -> str:
-        return f"'WordNumberFilter: words=' || len({words_sql(self.col())})::VARCHAR"
+    def keep_sql(self, m: dict[str, str]) -> str:
+        return f"{m['words']} >= {int(self.config.min_words)} AND {m['words']} < {int(self.config.max_words)}"
 
 
 @register
-class ContentNullFilter(SQLFilter):
-    """Drops rows whose text is NULL, empty or whitespace only (DataFlow ContentNullFilter)."""
+class ContentNullFilter(MetricFilter):
+    """Drops rows whose text is NULL, empty or whitespace only (unicode whitespace, as str.strip())."""
 
-    kind: ClassVar[Kind] = Kind.FILTER
-    Config = TextConfig
+    rejects_empty = False
     tags = ("heuristic", "null", "pretrain", "sft")
 
-    def keep_sql(self) -> str:
-        return f"{self.col()} IS NOT NULL AND trim({self.col()}, ' \t\n\r\x0b\x0c') <> ''"
+    def metrics_sql(self) -> dict[str, str]:
+        return {"stripped_chars": f"length({strip(self.col())})"}
+
+    def keep_sql(self, m: dict[str, str]) -> str:
+        return f"{m['stripped_chars']} > 0"
+
+
+class ThresholdConfig(TextConfig):
+    threshold: float
 
 
 class SymbolRatioConfig(TextConfig):
     threshold: float = 0.4
 
 
-@register
-class SymbolWordRatioFilter(SQLFilter):
-    """Drops texts where '#', '...' and '…' occur too often per word (DataFlow SymbolWordRatioFilter)."""
+def wordpunct_count(col: str) -> str:
+    """Token count of NLTK's WordPunctTokenizer (``\\w+|[^\\w\\s]+``) with unicode classes."""
+    return f"len(regexp_extract_all({col}, '[{WORD_CLASS}]+|[^{WORD_CLASS}{WS_CLASS}]+'))"
 
-    kind: ClassVar[Kind] = Kind.FILTER
+
+@register
+class SymbolWordRatioFilter(MetricFilter):
+    """Keeps texts where ('#' + '...' + '…' occurrences) / WordPunct tokens < threshold."""
+
     Config = SymbolRatioConfig
     tags = ("heuristic", "symbols", "pretrain")
 
-    def ratio_sql(self) -> str:
+    def metrics_sql(self) -> dict[str, str]:
         c = self.col()
-        symbols = " + ".join(
-            f"((length({c}) - length(replace({c}, '{s}', ''))) // {len(s)})" for s in ("#", "...", "…")
-        )
-        return f"({symbols}) / greatest(len({words_sql(c)}), 1)"
+        symbols = " + ".join(count_sub(c, s) for s in ("#", "...", "…"))
+        n = wordpunct_count(c)
+        return {"symbol_ratio": f"({symbols}) / nullif({n}, 0)"}
 
-    def keep_sql(self) -> str:
-        return f"{self.ratio_sql()} < {float(self.config.threshold)!r}"
+    def keep_sql(self, m: dict[str, str]) -> str:
+        return f"{m['symbol_ratio']} < {float(self.config.threshold)!r}"
 
-    def reason_sql(self) -> str:
-        return f"'SymbolWordRatioFilter: ratio=' || round({self.ratio_sql()}, 3)::VARCHAR"
+
+@register
+class ColonEndFilter(MetricFilter):
+    """Drops texts that end with ':' (an unfinished question or list header)."""
+
+    def metrics_sql(self) -> dict[str, str]:
+        return {"ends_with_colon": f"ends_with({self.col()}, ':')::INT"}
+
+    def keep_sql(self, m: dict[str, str]) -> str:
+        return f"{m['ends_with_colon']} = 0"
+
+
+class CharNumberConfig(TextConfig):
+    threshold: int = 100
+
+
+@register
+class CharNumberFilter(MetricFilter):
+    """Keeps texts with at least ``threshold`` characters once stripped and spaces/newlines/tabs removed."""
+
+    Config = CharNumberConfig
+    tags = ("heuristic", "length", "pretrain")
+
+    def metrics_sql(self) -> dict[str, str]:
+        s = strip(self.col())
+        return {"chars": f"length(replace(replace(replace({s}, ' ', ''), chr(10), ''), chr(9), ''))"}
+
+    def keep_sql(self, m: dict[str, str]) -> str:
+        return f"{m['chars']} >= {int(self.config.threshold)}"
+
+
+class SentenceNumberConfig(TextConfig):
+    min_sentences: int = 3
+    max_sentences: int = 7500
+
+
+@register
+class SentenceNumberFilter(MetricFilter):
+    """Keeps texts with min <= sentences <= max, a sentence being DataFlow's ``\\b[^.!?\\n]+[.!?]*`` match.
+
+    RE2 has no unicode ``\\b``; a match of that pattern is exactly a maximal run of characters other
+    than ``.!?\\n`` that contains a word character, which is what is counted here.
+    """
+
+    Config = SentenceNumberConfig
+    tags = ("heuristic", "length", "pretrain")
+
+    def metrics_sql(self) -> dict[str, str]:
+        pattern = f"[^.!?\\n]*[{WORD_CLASS}][^.!?\\n]*"
+        return {"sentences": f"len(regexp_extract_all({self.col()}, {lit(pattern)}))"}
+
+    def keep_sql(self, m: dict[str, str]) -> str:
+        s = m["sentences"]
+        return f"{s} >= {int(self.config.min_sentences)} AND {s} <= {int(self.config.max_sentences)}"
+
+
+class MeanWordLengthConfig(TextConfig):
+    min_length: float = 3
+    max_length: float = 10
+
+
+@register
+class MeanWordLengthFilter(MetricFilter):
+    """Keeps texts whose mean word length (rounded to 2 places) lies in [min_length, max_length)."""
+
+    Config = MeanWordLengthConfig
+    tags = ("heuristic", "length", "pretrain")
+
+    def metrics_sql(self) -> dict[str, str]:
+        c = self.col()
+        chars = f"length(regexp_replace({c}, '[{WS_CLASS}]+', '', 'g'))"
+        n = word_count(c)
+        return {"mean_word_length": f"round({chars} / nullif({n}, 0), 2)"}
+
+    def keep_sql(self, m: dict[str, str]) -> str:
+        v = m["mean_word_length"]
+        return f"{v} >= {float(self.config.min_length)!r} AND {v} < {float(self.config.max_length)!r}"
+
+
+class CurlyBracketConfig(TextConfig):
+    threshold: float = 0.025
+
+
+@register
+class CurlyBracketFilter(MetricFilter):
+    """Keeps texts where ('{' + '}') / characters < threshold (drops code and template dumps)."""
+
+    Config = CurlyBracketConfig
+    tags = ("heuristic", "symbols", "code", "pretrain")
+
+    def metrics_sql(self) -> dict[str, str]:
+        c = self.col()
+        return {"curly_ratio": f"({count_sub(c, '{')} + {count_sub(c, '}')}) / greatest(length({c}), 1)"}
+
+    def keep_sql(self, m: dict[str, str]) -> str:
+        return f"{m['curly_ratio']} < {float(self.config.threshold)!r}"
+
+
+class CapitalWordsConfig(TextConfig):
+    threshold: float = 0.2
+
+
+def is_upper(w: str) -> str:
+    """Python's ``str.isupper()``: at least one cased character and no lowercase one."""
+    return f"(upper({w}) = {w} AND lower({w}) <> {w})"
+
+
+@register
+class CapitalWordsFilter(MetricFilter):
+    """Keeps texts where the share of all-caps words (``str.isupper``) is <= threshold."""
+
+    Config = CapitalWordsConfig
+
+    def metrics_sql(self) -> dict[str, str]:
+        caps = f"len(list_filter(lw, lambda x: {is_upper('x')}))"
+        return {"capital_ratio": let(words(self.col()), "lw", f"coalesce({caps} / nullif(len(lw), 0), 0.0)")}
+
+    def keep_sql(self, m: dict[str, str]) -> str:
+        return f"{m['capital_ratio']} <= {float(self.config.threshold)!r}"
+
+
+class UniqueWordsConfig(TextConfig):
+    threshold: float = 0.1
+
+
+@register
+class UniqueWordsFilter(MetricFilter):
+    """Keeps texts where distinct lower-cased words / words > threshold (drops repeated spam)."""
+
+    Config = UniqueWordsConfig
+
+    def metrics_sql(self) -> dict[str, str]:
+        body = "len(list_distinct(lw)) / nullif(len(lw), 0)"
+        return {"unique_ratio": let(words(f"lower({self.col()})"), "lw", body)}
+
+    def keep_sql(self, m: dict[str, str]) -> str:
+        return f"{m['unique_ratio']} > {float(self.config.threshold)!r}"
+
+
+class AlphaWordsConfig(TextConfig):
+    threshold: float = 0.5
+    # DataFlow's use_tokenizer=True means NLTK word_tokenize (needs a punkt download); we offer
+    # whitespace (use_tokenizer=False) and wordpunct; see docs/general_text.md.
+    tokenizer: Literal["whitespace", "wordpunct"] = "whitespace"
+
+
+@register
+class AlphaWordsFilter(MetricFilter):
+    """Keeps texts where the share of words containing an ASCII letter is > threshold."""
+
+    Config = AlphaWordsConfig
+
+    def metrics_sql(self) -> dict[str, str]:
+        c = self.col()
+        if self.config.tokenizer == "whitespace":
+            w = words(c)
+        else:
+            w = f"regexp_extract_all({c}, '[{WORD_CLASS}]+|[^{WORD_CLASS}{WS_CLASS}]+')"
+        alpha = "len(list_filter(lw, lambda x: regexp_matches(x, '[a-zA-Z]')))"
+        return {"alpha_ratio": let(w, "lw", f"{alpha} / nullif(len(lw), 0)")}
+
+    def keep_sql(self, m: dict[str, str]) -> str:
+        return f"{m['alpha_ratio']} > {float(self.config.threshold)!r}"
+
+

@@ -1,0 +1,130 @@
+"""P1/P2/P7: the general-text rule-filter chain against a DataFlow-style pandas row loop and a bare scan.
+
+    python bench/text_filters.py            # 100k and 1M docs, 10M short docs for peak memory
+    python bench/text_filters.py --quick    # 20k / 100k docs, 1M short docs
+
+P1: ours / baseline, where the baseline is DataFlow's per-row logic (tests/test_text_dataflow_ref.py)
+applied the DataFlow way: for each filter, a Python loop over the surviving rows, then a boolean
+mask on the DataFrame. Ours: the same filters, same config, as chained DuckDB views over the
+Parquet file, kept rows written to Parquet. Kept-row counts must agree, or the bench fails.
+P2: ours / a bare DuckDB scan of the text column (``sum(length(text))``) over the same file.
+P7: peak RSS of a child process running the chain over 10M short documents to Parquet.
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from _common import REPO, goal, peak_rss_gib, write_corpus
+
+sys.path.insert(0, str(REPO / "tests"))
+
+import duckdb
+import pandas as pd
+from test_text_dataflow_ref import FILTERS
+
+from operators.core.contract import OperatorContext
+from operators.core.registry import get
+
+CHAIN = [
+    ("ContentNullFilter", {}),
+    ("WordNumberFilter", {"min_words": 10, "max_words": 100000}),
+    ("CharNumberFilter", {"threshold": 50}),
+    ("SentenceNumberFilter", {"min_sentences": 1, "max_sentences": 7500}),
+    ("MeanWordLengthFilter", {}),
+    ("SymbolWordRatioFilter", {}),
+    ("HtmlEntityFilter", {}),
+    ("LineEndWithEllipsisFilter", {}),
+    ("UniqueWordsFilter", {}),
+    ("CurlyBracketFilter", {}),
+    ("CapitalWordsFilter", {}),
+    ("StopWordFilter", {"threshold": 0.1}),
+    ("BlocklistFilter", {}),
+]
+
+
+def run_ours(parquet: Path, out: Path, threads: int | None = None) -> int:
+    con = duckdb.connect()
+    if threads:
+        con.execute(f"SET threads = {threads}")
+    con.execute(f"CREATE VIEW s0 AS SELECT *, file_row_number AS __pos FROM read_parquet('{parquet}', "
+                "file_row_number=true)")
+    src = "s0"
+    for i, (name, cfg) in enumerate(CHAIN):
+        ctx = OperatorContext(con=con, source=src, target=f"s{i + 1}", rejected=f"r{i + 1}", errors="e")
+        get(name)(**cfg).run(ctx)
+        src = f"s{i + 1}"
+    con.execute(f"COPY (SELECT * EXCLUDE (__pos) FROM {src}) TO '{out}' (FORMAT parquet)")
+    n = con.execute(f"SELECT count(*) FROM read_parquet('{out}')").fetchone()[0]
+    con.close()
+    return int(n)
+
+
+def run_baseline(parquet: Path) -> int:
+    df = pd.read_parquet(parquet)
+    for name, cfg in CHAIN:
+        fn, _ = FILTERS[name]
+        mask = [bool(fn(t, **cfg)) for t in df["text"]]  # DataFlow's loop: one Python call per row
+        df = df[mask]
+    return len(df)
+
+
+def bare_scan(parquet: Path) -> float:
+    con = duckdb.connect()
+    t0 = time.perf_counter()
+    con.execute(f"SELECT sum(length(text)) FROM read_parquet('{parquet}')").fetchone()
+    return time.perf_counter() - t0
+
+
+def measure(tmp: Path, n: int, quick: bool, lines: list[str]) -> None:
+    parquet = write_corpus(tmp / f"corpus_{n}.parquet", n, seed=1)
+    print(f"[{n} docs] corpus at {parquet} ({parquet.stat().st_size / 2**20:.0f} MiB)", flush=True)
+    scan = min(bare_scan(parquet) for _ in range(3))
+    t0 = time.perf_counter()
+    kept_ours = run_ours(parquet, tmp / f"out_{n}.parquet")
+    ours = time.perf_counter() - t0
+    print(f"  ours: {ours:.2f}s kept {kept_ours}; bare scan {scan:.3f}s", flush=True)
+    t0 = time.perf_counter()
+    kept_base = run_baseline(parquet)
+    base = time.perf_counter() - t0
+    print(f"  pandas row loop: {base:.2f}s kept {kept_base}", flush=True)
+    if kept_base != kept_ours:
+        raise SystemExit(f"kept rows differ: ours {kept_ours} vs DataFlow-style {kept_base}")
+    lines.append(goal("P1", base / ours, ">=", 20, "x_vs_pandas_loop", n, quick))
+    lines.append(goal("P2", ours / scan, "<=", 3, "x_of_bare_duckdb_scan", n, quick))
+
+
+def child_peak(parquet: Path, out: Path) -> float:
+    code = (f"import sys; sys.path.insert(0, {str(REPO / 'bench')!r}); import text_filters as t; "
+            f"from pathlib import Path; print(t.run_ours(Path({str(parquet)!r}), Path({str(out)!r})))")
+    before = peak_rss_gib(children=True)
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO,
+                   env={**os.environ, "PYTHONPATH": str(REPO)})
+    after = peak_rss_gib(children=True)
+    return max(after, before)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    args = ap.parse_args()
+    sizes = [20_000, 100_000] if args.quick else [100_000, 1_000_000]
+    n_short = 1_000_000 if args.quick else 10_000_000
+    lines: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="bench_text_") as d:
+        tmp = Path(d)
+        for n in sizes:
+            measure(tmp, n, args.quick, lines)
+        short = write_corpus(tmp / "short.parquet", n_short, seed=3, min_words=3, max_words=20)
+        print(f"[{n_short} short docs] written ({short.stat().st_size / 2**20:.0f} MiB)", flush=True)
+        peak = child_peak(short, tmp / "short_out.parquet")
+        lines.append(goal("P7", peak, "<", 2, "GiB_peak_rss", n_short, args.quick))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
