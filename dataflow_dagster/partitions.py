@@ -35,17 +35,16 @@ class HashShards:
         if self.count < 1:
             raise OperatorError(f"HashShards needs count >= 1, got {self.count}")
 
-    def keys(self) -> list[str]:
+    def partition_keys(self) -> list[str]:
         width = len(str(self.count - 1))
         return [f"shard{i:0{width}d}" for i in range(self.count)]
 
     def index(self, partition: str) -> int:
         try:
-            return self.keys().index(partition)
+            return self.partition_keys().index(partition)
         except ValueError:
-            raise OperatorError(
-                f"unknown shard '{partition}'; this pipeline has shards {self.keys()[0]}..{self.keys()[-1]}"
-            ) from None
+            keys = self.partition_keys()
+            raise OperatorError(f"unknown shard '{partition}'; shards are {keys[0]}..{keys[-1]}") from None
 
     def filter_sql(self, relation: str, partition: str) -> str:
         """SELECT of the rows of ``relation`` (raw imported rows) that belong to ``partition``."""
