@@ -91,7 +91,7 @@ def run_source(storage: Storage, pipeline: Pipeline, log: logging.Logger | None 
         require_columns(con, "__raw", pipeline.source.required_columns, f"source file {path}")
         raw = "__raw"
         if isinstance(pipeline.partitions, HashShards) and partition is not None:
-            con.execute(f"CREATE VIEW __raw_part AS {pipeline.partitions.filter_sql('__raw', partition)}")
+            con.execute(f"CREATE TABLE __raw_part AS {pipeline.partitions.filter_sql('__raw', partition)}")
             raw = "__raw_part"
         if ID in [r[0] for r in con.execute("DESCRIBE __raw").fetchall()]:
             con.execute(f"CREATE VIEW {OUT} AS SELECT * FROM {raw}")  # ids given by the user are kept
@@ -99,7 +99,7 @@ def run_source(storage: Storage, pipeline: Pipeline, log: logging.Logger | None 
             if dup:
                 raise OperatorError(f"{path}: column _id must be unique but '{dup[0]}' repeats")
         else:
-            con.execute(f"CREATE VIEW {OUT} AS {source_ids_sql(raw)}")
+            con.execute(f"CREATE VIEW {OUT} AS {source_ids_sql(raw, keep_order=True)}")
         ref = storage.write_snapshot(con, OUT, asset)
         lineage = {
             "asset": asset, "kind": "source", "run_id": run_id, "source_file": str(path),
