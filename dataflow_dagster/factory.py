@@ -40,6 +40,10 @@ from operators.core.contract import CheckSpec, Kind
 STORAGE_KEY = "dataflow_storage"
 LLM_KEY = "llm"
 
+# Pipelines by name, as last built into definitions: audits and diffs need the Pipeline objects
+# (operators, prompts) behind a code location's assets, which Definitions do not carry.
+PIPELINES: dict[str, Pipeline] = {}
+
 
 def prompt_resource_key(pipeline: Pipeline, step: Step) -> str:
     return f"prompt__{pipeline.name}__{step.name}"
@@ -172,6 +176,7 @@ def _check(pipeline: Pipeline, step: Step, spec: CheckSpec) -> Any:
 def pipeline_definitions(pipeline: Pipeline, automation: AutomationOptions | None = None,
                          ) -> tuple[list[AssetsDefinition], list[Any], dict[str, Any], Any]:
     """Assets, checks, prompt resources and the job of one pipeline."""
+    PIPELINES[pipeline.name] = pipeline
     assets = [_source_asset(pipeline)] + [_step_asset(pipeline, s, automation) for s in pipeline.steps]
     checks = [_check(pipeline, s, spec) for s in pipeline.steps for spec in s.op.checks()]
     prompts = {prompt_resource_key(pipeline, s): PromptResource.from_template(s.effective_prompt)
