@@ -98,7 +98,7 @@ class RowMemo:
             return self._off(src, "operator is set-wise (row_local=False) without run_incremental")
         cols = [c for c, _ in _schema(con, src) if c != POS]
         packed = ", ".join(f"{quote_ident(c)} := {quote_ident(c)}" for c in cols)
-        con.execute(f"CREATE TEMP TABLE {KEYS} AS SELECT {POS}, {ID} AS __in_id, "
+        con.execute(f"CREATE TABLE {KEYS} AS SELECT {POS}, {ID} AS __in_id, "
                     f"md5(to_json(struct_pack({packed}))::VARCHAR) AS __in_key FROM {quote_ident(src)}")
         n, distinct = con.execute(f"SELECT count(*), count(DISTINCT __in_id) FROM {KEYS}").fetchone()  # type: ignore[misc]
         if n != distinct:
@@ -108,17 +108,19 @@ class RowMemo:
         self._doc = self._load()
         if self._doc is None or self._doc.get("key") != self._key:
             self.reason = "no memo yet" if self._doc is None else "operator, prompt, model or input schema changed"
+            self.stats["reason"] = self.reason
             return src
         keys = quote_literal(self._doc["files"]["keys"])
-        con.execute(f"CREATE TEMP TABLE __memo_seen AS SELECT __in_key FROM read_parquet({keys})")
+        con.execute(f"CREATE TABLE __memo_seen AS SELECT __in_key FROM read_parquet({keys})")
         if not self.op.row_local:
             gone = _count(con, f"SELECT count(*) FROM __memo_seen ANTI JOIN {KEYS} USING (__in_key)")
             if gone:
                 self.reason = f"{gone} earlier input rows were removed or changed; set-wise step runs in full"
+                self.stats["reason"] = self.reason
                 return src
-        con.execute(f"CREATE TEMP VIEW {NEW} AS SELECT s.* FROM {quote_ident(src)} s SEMI JOIN "
+        con.execute(f"CREATE VIEW {NEW} AS SELECT s.* FROM {quote_ident(src)} s SEMI JOIN "
                     f"(SELECT {POS} FROM {KEYS} ANTI JOIN __memo_seen USING (__in_key)) k USING ({POS})")
-        con.execute(f"CREATE TEMP VIEW {PREV} AS SELECT s.* FROM {quote_ident(src)} s SEMI JOIN "
+        con.execute(f"CREATE VIEW {PREV} AS SELECT s.* FROM {quote_ident(src)} s SEMI JOIN "
                     f"(SELECT {POS} FROM {KEYS} SEMI JOIN __memo_seen USING (__in_key)) k USING ({POS})")
         new = _count(con, f"SELECT count(*) FROM {NEW}")
         self.mode, self.reason = "delta", ""
@@ -198,7 +200,7 @@ class RowMemo:
                 return self._give_up(out, rej, "output schema differs from the memo's")
         err_keys = (f"SELECT k.__in_key FROM {quote_ident(err)} e JOIN {KEYS} k ON e.{ID} = k.__in_id"
                     if err else "SELECT NULL::VARCHAR AS __in_key WHERE false")
-        con.execute(f"CREATE TEMP TABLE __memo_err_keys AS {err_keys}")
+        con.execute(f"CREATE TABLE __memo_err_keys AS {err_keys}")
         for rel, final, name in parts:
             schema = schemas[name]
             cols = ", ".join(quote_ident(c) for c, _ in schema)
@@ -208,8 +210,8 @@ class RowMemo:
                 memo = quote_literal(self._doc["files"][name])
                 sql += (f" UNION ALL SELECT {cast}, m.__in_key, k.{POS} AS __src_pos "
                         f"FROM read_parquet({memo}) m JOIN {KEYS} k USING (__in_key)")
-            con.execute(f"CREATE TEMP VIEW {final}_keyed AS {sql}")
-            con.execute(f"CREATE TEMP VIEW {final} AS SELECT {cols} FROM {final}_keyed ORDER BY __src_pos")
+            con.execute(f"CREATE VIEW {final}_keyed AS {sql}")
+            con.execute(f"CREATE VIEW {final} AS SELECT {cols} FROM {final}_keyed ORDER BY __src_pos")
         self._out_schema = schemas["out"]
         self._rej_schema = schemas.get("rej", [])
         return FINAL_OUT, (FINAL_REJ if rej else None)
