@@ -82,7 +82,7 @@ def partitions_def(pipeline: "Pipeline") -> PartitionsDefinition | None:
     if spec is None:
         return None
     if isinstance(spec, HashShards):
-        return StaticPartitionsDefinition(spec.keys())
+        return StaticPartitionsDefinition(spec.partition_keys())
     return DynamicPartitionsDefinition(name=dynamic_name(pipeline))
 
 
