@@ -116,7 +116,10 @@ def pipeline_schedule(pipeline: Pipeline, job_name: str, options: AutomationOpti
 
 def _all_partition_requests(pipeline: Pipeline, context: Any) -> Iterator[RunRequest]:
     spec = pipeline.partitions
-    tick = context.scheduled_execution_time.isoformat() if context.scheduled_execution_time else "now"
+    try:
+        tick = context.scheduled_execution_time.isoformat()
+    except Exception:  # evaluated by hand (tests, `dagster schedule preview`): no tick time is set
+        tick = "manual"
     if spec is None:
         yield RunRequest(run_key=tick)
         return

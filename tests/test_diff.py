@@ -121,7 +121,8 @@ def test_cli_audit_and_diff(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     diff = runner.invoke(lineage, ["diff", "dif/words", "-m", "diffdefs_mod", "--json"])
     assert diff.exit_code == 0, diff.output
     assert json.loads(diff.output)["added"] == 1
-    stale = runner.invoke(lineage, ["audit", "dif/words", "-m", "diffdefs_mod", "--plain", "--out", str(tmp_path / "r")])
+    args = ["audit", "dif/words", "-m", "diffdefs_mod", "--plain", "--out", str(tmp_path / "r")]
+    stale = runner.invoke(lineage, args)
     assert stale.exit_code == 0  # the chain of the latest table reproduces (its recorded file is the current one)
     bad = runner.invoke(lineage, ["audit", "dif/nope", "-m", "diffdefs_mod"])
     assert bad.exit_code != 0 and "has no step 'nope'" in bad.output
