@@ -13,8 +13,4 @@ if [ "${#missing[@]}" -gt 0 ]; then
   $SUDO apt-get update -q
   $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
-# the Celery executor test's Python side (an optional extra, so a plain install stays light)
-if [ -x .venv/bin/python ] && ! .venv/bin/python -c "import dagster_celery, redis" >/dev/null 2>&1; then
-  .venv/bin/python -m pip install -q -e ".[celery]"
-fi
 echo "ci extras: redis-server $(redis-server --version | awk '{print $3}')"
