@@ -31,7 +31,6 @@ from dataflow_dagster.runner import (
     run_source,
     run_step,
     source_code_version,
-    step_code_version,
 )
 from dataflow_dagster.storage import Storage
 from operators.core.contract import OperatorError
@@ -420,11 +419,3 @@ def _replay(pipeline: Pipeline, chain: list[str], storage: Storage, partition: s
         if owned:
             shutil.rmtree(root, ignore_errors=True)
 
-
-def step_code_versions(pipeline: Pipeline) -> dict[str, str]:
-    """Current code versions, as the factory computes them (for callers comparing with the UI)."""
-    out = {pipeline.source.name: source_code_version(pipeline)}
-    for s in pipeline.steps:
-        out[s.name] = step_code_version(s.op.version, s.op.fingerprint(), s.effective_prompt if s.op.needs_llm
-                                        else None)
-    return out

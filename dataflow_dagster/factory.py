@@ -67,8 +67,10 @@ def _result(outcome: StepOutcome, previous: SnapshotRef | None) -> MaterializeRe
     new = outcome.table
     if previous is not None and previous.content_hash == new.content_hash:
         counts: dict[str, int] | None = {"added": 0, "removed": 0, "changed": 0}
-    elif previous is None or Path(previous.path).exists():
-        counts = diff_paths(previous.path if previous else None, new.path)[0]
+    elif previous is None:
+        counts = {"added": new.row_count, "removed": 0, "changed": 0}
+    elif Path(previous.path).exists():
+        counts = diff_paths(previous.path, new.path)[0]
     else:
         counts = None  # the previous snapshot was collected: no counts rather than wrong ones
     for k, v in (counts or {}).items():

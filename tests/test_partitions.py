@@ -7,6 +7,7 @@ import duckdb
 import pytest
 from dagster import DagsterInstance
 
+from dataflow_dagster.audit import audit_asset
 from dataflow_dagster.runner import run_source, run_step
 from dataflow_dagster.storage import Storage, content_hash
 from operators.core.contract import OperatorError
@@ -56,6 +57,8 @@ def test_shards_in_process_union_equals_the_unpartitioned_result(tmp_path: Path)
     with DagsterInstance.ephemeral() as instance:
         for key in SHARDS.partition_keys():
             assert job.execute_in_process(partition_key=key, instance=instance).success
+        audit = audit_asset(shard_pipeline(str(src)), "dedup", Storage(root), instance=instance, partition="shard1")
+        assert audit.ok and all(s.origin == "event_log" and s.reproduced for s in audit.steps)
     storage = Storage(root)
     sizes = [storage.current_ref("shards__load", partition=k).row_count for k in SHARDS.partition_keys()]
     assert all(s > 0 for s in sizes) and sum(sizes) == 403
