@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from dataflow_dagster.audit import audit_asset
+from dataflow_dagster.audit import AuditResult, audit_asset
 from dataflow_dagster.diff import diff_asset
 from dataflow_dagster.pipeline import Pipeline
 from dataflow_dagster.storage import Storage
@@ -31,13 +31,19 @@ class Location:
 
 
 def load_location(module: str, asset: str, root: str | None = None) -> Location:
-    """Resolve ``pipeline/step`` (or ``pipeline__step``) against the module's definitions."""
+    """Resolve ``pipeline/step`` (or ``pipeline__step``) against the module's ``defs``."""
+    return location_from_definitions(getattr(importlib.import_module(module), "defs", None), asset, root,
+                                     f"module {module}")
+
+
+def location_from_definitions(defs: Any, asset: str, root: str | None = None, where: str = "the definitions"
+                              ) -> Location:
+    """The pipeline, storage, LLM and prompt resources behind ``asset`` in Definitions built by the factory."""
     from dataflow_dagster.factory import LLM_KEY, PIPELINES, STORAGE_KEY, prompt_resource_key
 
-    defs = getattr(importlib.import_module(module), "defs", None)
     name, _, step = asset.replace("__", "/", 1).partition("/")
     if name not in PIPELINES:
-        raise OperatorError(f"pipeline '{name}' is not defined by module {module} (known: {sorted(PIPELINES)}); "
+        raise OperatorError(f"pipeline '{name}' is not defined by {where} (known: {sorted(PIPELINES)}); "
                             "use PIPELINE/STEP, e.g. pretrain_qa/judge, or pass --module")
     pipeline = PIPELINES[name]
     step = step or (pipeline.steps[-1].name if pipeline.steps else pipeline.source.name)
@@ -49,6 +55,14 @@ def load_location(module: str, asset: str, root: str | None = None) -> Location:
     prompts = {s.name: resources[prompt_resource_key(pipeline, s)].to_template() for s in pipeline.steps
                if prompt_resource_key(pipeline, s) in resources}
     return Location(pipeline, step, storage, llm, prompts)
+
+
+def audit_definitions(defs: Any, asset: str, instance: Any = None, partition: str | None = None,
+                      root: str | None = None) -> AuditResult:
+    """``audit_asset`` for Definitions built by ``build_definitions`` (asset as ``pipeline/step``)."""
+    loc = location_from_definitions(defs, asset, root)
+    return audit_asset(loc.pipeline, loc.step, loc.storage, instance=instance, partition=partition, llm=loc.llm,
+                       prompts=loc.prompts)
 
 
 def _instance(use_event_log: bool) -> Any:

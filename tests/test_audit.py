@@ -60,6 +60,10 @@ def test_audit_passes_then_names_the_tampered_table(tmp_path: Path, src: Path):
         assert all(s.origin == "event_log" and s.reproduced and s.stored_hash == s.recorded_hash
                    for s in result.steps)
         assert result.exit_code == 0
+        from dataflow_dagster.audit_cli import audit_definitions
+
+        via_defs = audit_definitions(defs_for([pipe], root), "aud/dedup", instance=instance)
+        assert via_defs.ok and [s.recorded_hash for s in via_defs.steps] == [s.recorded_hash for s in result.steps]
 
         _tamper(result.steps[2].snapshot)
         bad = audit_asset(pipe, "dedup", Storage(root), instance=instance)
