@@ -5,6 +5,10 @@ the LLM steps to an OpenAI-compatible server such as `vllm serve` instead.
 
 Every YAML file in assets/pipelines/ is loaded too; ``PIPELINES`` is what `dataflow-dagster run NAME`
 looks names up in.
+
+Freshness: each pipeline gets a schedule (DATAFLOW_REFRESH_CRON, default 03:00 daily) and a sensor on
+its source file, both STOPPED until turned on in the UI; steps carry AutomationCondition.eager() so
+downstream assets follow their upstream. Refreshes are incremental: only new rows are processed.
 """
 
 import os
@@ -19,6 +23,7 @@ from assets.reasoning import reasoning_pipeline
 from assets.reference import reference_pipeline
 from assets.text2sql import text2sql_pipeline
 from assets.text_sft import text_sft_pipeline
+from dataflow_dagster.automation import AutomationOptions
 from dataflow_dagster.factory import build_definitions
 from dataflow_dagster.resources import LLMResource, LocalLLMResource, OpenAIResource
 from dataflow_dagster.yaml_loader import load_pipeline_dir
@@ -42,4 +47,6 @@ PIPELINES = [
     text_sft_pipeline(),
     *load_pipeline_dir(Path(__file__).parent / "pipelines"),
 ]
-defs = build_definitions(PIPELINES, llm=_llm())
+AUTOMATION = AutomationOptions(eager=True, sensor=True,
+                               schedule_cron=os.environ.get("DATAFLOW_REFRESH_CRON", "0 3 * * *"))
+defs = build_definitions(PIPELINES, llm=_llm(), automation=AUTOMATION)

@@ -6,9 +6,9 @@ code version (operator + config + prompt hash) follows the recipe.
 """
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
-import duckdb
 from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,
@@ -26,14 +26,29 @@ from dagster import (
     define_asset_job,
 )
 
+from dataflow_dagster.automation import AutomationOptions, asset_condition, automation_definitions
+from dataflow_dagster.diff import diff_paths
 from dataflow_dagster.metadata import dispatch_metadata, outcome_metadata
+from dataflow_dagster.partitions import partitions_def
 from dataflow_dagster.pipeline import Pipeline, Step
 from dataflow_dagster.resources import LLMResource, LocalLLMResource, PromptResource, StorageResource
-from dataflow_dagster.runner import run_source, run_step, source_code_version, step_code_version
-from operators.core.contract import CheckSpec, Kind, quote_ident
+from dataflow_dagster.runner import (
+    StepOutcome,
+    check_metric,
+    run_source,
+    run_step,
+    source_code_version,
+    step_code_version,
+)
+from dataflow_dagster.storage import SnapshotRef
+from operators.core.contract import CheckSpec, Kind
 
 STORAGE_KEY = "dataflow_storage"
 LLM_KEY = "llm"
+
+# Pipelines by name, as last built into definitions: audits and diffs need the Pipeline objects
+# (operators, prompts) behind a code location's assets, which Definitions do not carry.
+PIPELINES: dict[str, Pipeline] = {}
 
 
 def prompt_resource_key(pipeline: Pipeline, step: Step) -> str:
@@ -48,10 +63,33 @@ def _kinds(step: Step) -> set[str]:
     return {"duckdb", "llm"} if step.op.needs_llm else {"duckdb"}
 
 
+def _partition(context: Any) -> str | None:
+    return context.partition_key if context.has_partition_key else None
+
+
+def _result(outcome: StepOutcome, previous: SnapshotRef | None) -> MaterializeResult:
+    """Metadata + data version; row counts against the previous version when they are cheap to get."""
+    md = outcome_metadata(outcome)
+    new = outcome.table
+    if previous is not None and previous.content_hash == new.content_hash:
+        counts: dict[str, int] | None = {"added": 0, "removed": 0, "changed": 0}
+    elif previous is None:
+        counts = {"added": new.row_count, "removed": 0, "changed": 0}
+    elif Path(previous.path).exists():
+        counts = diff_paths(previous.path, new.path)[0]
+    else:
+        counts = None  # the previous snapshot was collected: no counts rather than wrong ones
+    for k, v in (counts or {}).items():
+        if k != "unchanged":
+            md[f"rows_{k}"] = MetadataValue.int(int(v))
+    return MaterializeResult(metadata=md, data_version=DataVersion(new.content_hash))
+
+
 def _source_asset(pipeline: Pipeline) -> AssetsDefinition:
     @asset(
         key=asset_key(pipeline, pipeline.source.name),
         group_name=pipeline.name,
+        partitions_def=partitions_def(pipeline),
         kinds={"duckdb", "parquet"},
         code_version=source_code_version(pipeline),
         description=f"Rows imported from `{pipeline.source.path}`, each with a content-derived `_id`.",
@@ -60,14 +98,15 @@ def _source_asset(pipeline: Pipeline) -> AssetsDefinition:
     )
     def _asset(context: AssetExecutionContext) -> MaterializeResult:
         storage = getattr(context.resources, STORAGE_KEY).get()
-        outcome = run_source(storage, pipeline, context.log, context.run_id)
-        return MaterializeResult(metadata=outcome_metadata(outcome),
-                                 data_version=DataVersion(outcome.table.content_hash))
+        part = _partition(context)
+        previous = storage.current_ref(pipeline.asset_name(pipeline.source.name), partition=part)
+        outcome = run_source(storage, pipeline, context.log, context.run_id, partition=part)
+        return _result(outcome, previous)
 
     return _asset
 
 
-def _step_asset(pipeline: Pipeline, step: Step) -> AssetsDefinition:
+def _step_asset(pipeline: Pipeline, step: Step, automation: AutomationOptions | None = None) -> AssetsDefinition:
     op = step.op
     needs_llm = op.needs_llm
     prompt = step.effective_prompt
@@ -79,6 +118,8 @@ def _step_asset(pipeline: Pipeline, step: Step) -> AssetsDefinition:
         key=asset_key(pipeline, step.name),
         deps=[asset_key(pipeline, step.after or pipeline.source.name)],
         group_name=pipeline.name,
+        partitions_def=partitions_def(pipeline),
+        automation_condition=asset_condition(automation),
         kinds=_kinds(step),
         code_version=step_code_version(op.version, op.fingerprint(), prompt if needs_llm else None),
         description=f"**{op.name}** ({op.kind})\n\n{doc}",
@@ -98,19 +139,21 @@ def _step_asset(pipeline: Pipeline, step: Step) -> AssetsDefinition:
                 context.log.warning(
                     f"prompt resource '{prompt_key}' differs from the definition's prompt; "
                     "this run's lineage records the resource's text and hash")
+        part = _partition(context)
+        previous = storage.current_ref(pipeline.asset_name(step.name), partition=part)
         try:
             outcome = run_step(storage, pipeline, step.name, llm=llm, prompt=step_prompt, log=context.log,
-                               run_id=context.run_id, llm_info=llm_info)
-            metadata = outcome_metadata(outcome)
+                               run_id=context.run_id, llm_info=llm_info, partition=part)
+            result = _result(outcome, previous)
             stats = getattr(llm, "stats", None)  # retries, re-asks, rate-limit waits of this step's client
             if stats is not None:
-                metadata.update(dispatch_metadata(stats.as_dict()))
+                result.metadata.update(dispatch_metadata(stats.as_dict()))
                 context.log.info(f"{outcome.asset}: LLM dispatch {stats.as_dict()}")
         finally:
             close = getattr(llm, "close", None)
             if callable(close):
                 close()
-        return MaterializeResult(metadata=metadata, data_version=DataVersion(outcome.table.content_hash))
+        return result
 
     return _asset
 
@@ -124,22 +167,14 @@ def _check(pipeline: Pipeline, step: Step, spec: CheckSpec) -> Any:
         blocking=spec.blocking,
         description=spec.description or f"{spec.metric_sql} {spec.op} {spec.threshold}",
         required_resource_keys={STORAGE_KEY},
+        partitions_def=partitions_def(pipeline),
     )
     def _run_check(context: AssetCheckExecutionContext) -> AssetCheckResult:
         storage = getattr(context.resources, STORAGE_KEY).get()
-        ref = storage.require_ref(name)
-        ctes = []
-        for part in spec.parts:  # other tables of the step the metric reads by name (e.g. errors)
-            part_ref = storage.current_ref(name, part)
-            rel = part_ref.read_sql() if part_ref else "(SELECT NULL::VARCHAR AS _id WHERE false)"
-            ctes.append(f"{quote_ident(part)} AS (SELECT * FROM {rel})")
-        with_sql = f"WITH {', '.join(ctes)} " if ctes else ""
-        con = duckdb.connect()
-        try:
-            row = con.execute(f"{with_sql}SELECT {spec.metric_sql} FROM {ref.read_sql()} t").fetchone()
-        finally:
-            con.close()
-        value = None if row is None or row[0] is None else float(row[0])
+        part = _partition(context)
+        ref = storage.require_ref(name, part)
+        doc = storage.current(name, part) or {"tables": {}}
+        value = check_metric(spec, {k: SnapshotRef(**v) for k, v in doc["tables"].items()})
         return AssetCheckResult(
             passed=spec.passes(value),
             severity=AssetCheckSeverity.ERROR,
@@ -153,9 +188,11 @@ def _check(pipeline: Pipeline, step: Step, spec: CheckSpec) -> Any:
     return _run_check
 
 
-def pipeline_definitions(pipeline: Pipeline) -> tuple[list[AssetsDefinition], list[Any], dict[str, Any], Any]:
+def pipeline_definitions(pipeline: Pipeline, automation: AutomationOptions | None = None,
+                         ) -> tuple[list[AssetsDefinition], list[Any], dict[str, Any], Any]:
     """Assets, checks, prompt resources and the job of one pipeline."""
-    assets = [_source_asset(pipeline)] + [_step_asset(pipeline, s) for s in pipeline.steps]
+    PIPELINES[pipeline.name] = pipeline
+    assets = [_source_asset(pipeline)] + [_step_asset(pipeline, s, automation) for s in pipeline.steps]
     checks = [_check(pipeline, s, spec) for s in pipeline.steps for spec in s.op.checks()]
     prompts = {prompt_resource_key(pipeline, s): PromptResource.from_template(s.effective_prompt)
                for s in pipeline.steps if s.op.needs_llm and s.effective_prompt is not None}
@@ -169,20 +206,30 @@ def build_definitions(
     llm: LLMResource | None = None,
     storage: StorageResource | None = None,
     resources: dict[str, Any] | None = None,
+    automation: AutomationOptions | None = None,
     **definitions_kwargs: Any,
 ) -> Definitions:
-    """Definitions for ``pipelines``; the embedded local model is the default LLM."""
+    """Definitions for ``pipelines``; the embedded local model is the default LLM.
+
+    ``automation`` adds automation conditions, a schedule and a source sensor per pipeline
+    (schedules and sensors stopped unless ``running``); see ``dataflow_dagster.automation``.
+    """
     all_assets: list[Any] = []
     all_checks: list[Any] = []
     all_resources: dict[str, Any] = {STORAGE_KEY: storage or StorageResource(), LLM_KEY: llm or LocalLLMResource()}
     jobs = []
     for p in pipelines:
-        assets, checks, prompts, job = pipeline_definitions(p)
+        assets, checks, prompts, job = pipeline_definitions(p, automation)
         all_assets += assets
         all_checks += checks
         all_resources.update(prompts)
         jobs.append(job)
     all_resources.update(resources or {})
+    schedules, sensors = automation_definitions(list(pipelines), automation)
+    if schedules:
+        definitions_kwargs["schedules"] = [*definitions_kwargs.get("schedules", []), *schedules]
+    if sensors:
+        definitions_kwargs["sensors"] = [*definitions_kwargs.get("sensors", []), *sensors]
     return Definitions(assets=all_assets, asset_checks=all_checks, jobs=jobs, resources=all_resources,
                        **definitions_kwargs)
 

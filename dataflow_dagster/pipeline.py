@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dataflow_dagster.partitions import FilePartitions, PartitionSpec
 from operators.core.contract import Operator, OperatorError
 from operators.core.prompt import PromptTemplate
 from operators.core.rowids import ID, PARENTS
@@ -50,6 +51,7 @@ class Pipeline:
     steps: list[Step]
     description: str = ""
     base_dir: Path | None = None  # relative source paths resolve against this
+    partitions: PartitionSpec | None = None  # HashShards / FilePartitions: every asset is partitioned
 
     def __post_init__(self) -> None:
         if not self.name.isidentifier():
@@ -80,8 +82,12 @@ class Pipeline:
                 return s
         raise OperatorError(f"pipeline '{self.name}' has no step '{name}'")
 
-    def source_path(self) -> Path:
-        return self.source.resolved_path(self.base_dir)
+    def source_path(self, partition: str | None = None) -> Path:
+        """The file to import; for file partitions, the partition's file inside the source folder."""
+        path = self.source.resolved_path(self.base_dir)
+        if partition is not None and isinstance(self.partitions, FilePartitions):
+            return self.partitions.path(path, partition)
+        return path
 
     def check(self, source_columns: list[str]) -> dict[str, list[str]]:
         """Propagate column sets through the steps; raise on the first step whose inputs are missing.

@@ -13,8 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from dataflow_dagster.incremental import MemoMismatch, RowMemo
 from dataflow_dagster.io_formats import import_file, require_columns
 from dataflow_dagster.llm.cache import CachedLLM, ResponseCache
+from dataflow_dagster.partitions import HashShards, require_partition
 from dataflow_dagster.pipeline import Pipeline
 from dataflow_dagster.storage import SnapshotRef, Storage
 from operators.core.contract import CheckSpec, Kind, OperatorContext, OperatorError, quote_ident, quote_literal
@@ -75,34 +77,42 @@ def _preview(con: Any, relation_sql: str, n: int = 5) -> list[dict[str, Any]]:
 
 
 def run_source(storage: Storage, pipeline: Pipeline, log: logging.Logger | None = None,
-               run_id: str | None = None, publish: bool = True) -> StepOutcome:
+               run_id: str | None = None, publish: bool = True, partition: str | None = None,
+               source_path: str | None = None) -> StepOutcome:
+    """Import the source file (of ``partition``); ``source_path`` overrides it (audit replays)."""
     log = log or logging.getLogger("dataflow")
+    require_partition(pipeline, partition)
     asset = pipeline.asset_name(pipeline.source.name)
-    path = pipeline.source_path()
+    path = source_path or pipeline.source_path(partition)
     started = time.time()
     con = storage.connect()
     try:
         import_file(con, path, "__raw", pipeline.source.format)
         require_columns(con, "__raw", pipeline.source.required_columns, f"source file {path}")
+        raw = "__raw"
+        if isinstance(pipeline.partitions, HashShards) and partition is not None:
+            con.execute(f"CREATE TABLE __raw_part AS {pipeline.partitions.filter_sql('__raw', partition)}")
+            raw = "__raw_part"
         if ID in [r[0] for r in con.execute("DESCRIBE __raw").fetchall()]:
-            con.execute(f"CREATE VIEW {OUT} AS SELECT * FROM __raw")  # ids given by the user are kept
+            con.execute(f"CREATE VIEW {OUT} AS SELECT * FROM {raw}")  # ids given by the user are kept
             dup = con.execute(f"SELECT {ID} FROM __raw GROUP BY 1 HAVING count(*) > 1 LIMIT 1").fetchone()
             if dup:
                 raise OperatorError(f"{path}: column _id must be unique but '{dup[0]}' repeats")
         else:
-            con.execute(f"CREATE VIEW {OUT} AS {source_ids_sql('__raw')}")
+            con.execute(f"CREATE VIEW {OUT} AS {source_ids_sql(raw, keep_order=True)}")
         ref = storage.write_snapshot(con, OUT, asset)
         lineage = {
             "asset": asset, "kind": "source", "run_id": run_id, "source_file": str(path),
             "source_sha256": file_sha256(str(path)), "code_version": source_code_version(pipeline),
-            "rows_out": ref.row_count, "content_hash": ref.content_hash,
-            "duration_s": round(time.time() - started, 3), "upstream": {},
+            "rows_out": ref.row_count, "content_hash": ref.content_hash, "partition": partition,
+            "duration_s": round(time.time() - started, 3), "started_at": started, "finished_at": time.time(),
+            "upstream": {},
         }
         preview = _preview(con, ref.read_sql())
     finally:
         con.close()
     if publish:
-        storage.publish(asset, {"table": ref}, lineage)
+        storage.publish(asset, {"table": ref}, lineage, partition=partition)
         storage.sync_catalog()
     log.info(f"{asset}: imported {ref.row_count} rows from {path}")
     return StepOutcome(asset, {"table": ref}, lineage, preview)
@@ -121,18 +131,37 @@ def run_step(
     upstream_ref: SnapshotRef | None = None,
     llm_info: dict[str, Any] | None = None,
     batch_size: int = 64,
+    partition: str | None = None,
+    incremental: bool = True,
 ) -> StepOutcome:
     """Run one step on the current snapshot of its upstream and (by default) publish the result.
 
     ``offline`` replays LLM answers from the cache only (audits); ``publish=False`` writes snapshots
     without making them current (replays into scratch storage use a separate Storage instead).
+    ``incremental`` sends only input rows unseen by this step's row memo through the operator (see
+    ``dataflow_dagster.incremental``); the published table is the same as a full run's. Offline
+    replays never use the memo: they must recompute every row to prove anything.
     """
+    try:
+        return _run_step(storage, pipeline, step_name, llm, prompt, log, run_id, offline, publish, upstream_ref,
+                         llm_info, batch_size, partition, incremental and not offline)
+    except MemoMismatch as exc:
+        (log or logging.getLogger("dataflow")).warning(f"{step_name}: row memo unusable ({exc}); running in full")
+        return _run_step(storage, pipeline, step_name, llm, prompt, log, run_id, offline, publish, upstream_ref,
+                         llm_info, batch_size, partition, False)
+
+
+def _run_step(storage: Storage, pipeline: Pipeline, step_name: str, llm: LLMClient | None,
+              prompt: PromptTemplate | None, log: logging.Logger | None, run_id: str | None, offline: bool,
+              publish: bool, upstream_ref: SnapshotRef | None, llm_info: dict[str, Any] | None, batch_size: int,
+              partition: str | None, incremental: bool) -> StepOutcome:
     log = log or logging.getLogger("dataflow")
+    require_partition(pipeline, partition)
     step = pipeline.step(step_name)
     op = step.op
     asset = pipeline.asset_name(step.name)
     up_asset = pipeline.asset_name(step.after or pipeline.source.name)
-    up = upstream_ref or storage.require_ref(up_asset)
+    up = upstream_ref or storage.require_ref(up_asset, partition)
     prompt = prompt or step.effective_prompt
     client: CachedLLM | None = None
     if op.needs_llm:
@@ -147,25 +176,35 @@ def run_step(
             f"FROM read_parquet({quote_literal(up.path)}, file_row_number=true)"
         )
         require_columns(con, SRC, op.input_columns(), f"step '{asset}' ({op.name}) reading '{up_asset}'")
-        ctx = OperatorContext(con=con, source=SRC, target=OUT, rejected=REJ, errors=ERR, step=asset, llm=client,
-                              prompt=prompt, log=log, progress=_progress_logger(log, asset),
+        memo = None
+        if incremental:
+            memo = RowMemo(storage, asset, partition, op, prompt.content_hash if op.needs_llm and prompt else None,
+                           client.model_id if client is not None else None)
+        op_source = memo.prepare(con, SRC) if memo else SRC
+        ctx = OperatorContext(con=con, source=op_source, target=OUT, rejected=REJ, errors=ERR, step=asset,
+                              llm=client, prompt=prompt, log=log, progress=_progress_logger(log, asset),
                               batch_size=batch_size)
-        rows_in = ctx.count()
-        stats = op.run(ctx) or {}
+        rows_in = ctx.count(SRC)
+        stats = (memo.run(ctx) if memo else op.run(ctx)) or {}
         have = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() UNION ALL "
                                           "SELECT view_name FROM duckdb_views()").fetchall()}
         if OUT not in have:
             raise OperatorError(f"operator {op.name} finished without creating its output table")
         require_columns(con, OUT, [ID], f"output of step '{asset}' ({op.name})")
-        refs = {"table": storage.write_snapshot(con, OUT, asset)}
-        if op.kind == Kind.FILTER:
-            if REJ not in have:
-                con.execute(f"CREATE VIEW {REJ} AS SELECT *, NULL::VARCHAR AS _reason FROM {SRC} LIMIT 0")
-            refs["rejected"] = storage.write_snapshot(con, REJ, f"{asset}__rejected")
+        if op.kind == Kind.FILTER and REJ not in have:
+            con.execute(f"CREATE VIEW {REJ} AS SELECT *, NULL::VARCHAR AS _reason FROM {SRC} LIMIT 0")
+        out_rel, rej_rel = OUT, (REJ if op.kind == Kind.FILTER else None)
+        if memo is not None:
+            out_rel, rej_rel = memo.combine(ctx, OUT, rej_rel, ERR if ERR in have else None)
+        refs = {"table": storage.write_snapshot(con, out_rel, asset)}
+        if rej_rel is not None:
+            refs["rejected"] = storage.write_snapshot(con, rej_rel, f"{asset}__rejected")
         if ERR in have or op.needs_llm:
             if ERR not in have:
                 con.execute(f"CREATE TABLE {ERR} ({ID} VARCHAR, _error VARCHAR, _raw VARCHAR)")
             refs["errors"] = storage.write_snapshot(con, ERR, f"{asset}__errors")
+        if memo is not None:
+            memo.save(con)
         preview = _preview(con, refs["table"].read_sql())
     finally:
         con.close()
@@ -179,10 +218,12 @@ def run_step(
         "rows_in": rows_in, "rows_out": refs["table"].row_count,
         "rejected_rows": refs["rejected"].row_count if "rejected" in refs else 0,
         "error_rows": refs["errors"].row_count if "errors" in refs else 0,
-        "content_hash": refs["table"].content_hash,
-        "duration_s": round(time.time() - started, 3),
+        "content_hash": refs["table"].content_hash, "partition": partition,
+        "duration_s": round(time.time() - started, 3), "started_at": started, "finished_at": time.time(),
         "stats": stats,
     }
+    if memo is not None:
+        lineage["incremental"] = memo.stats
     if op.needs_llm and prompt is not None and client is not None:
         lineage["prompt"] = {"name": prompt.name, "hash": prompt.content_hash, "template": prompt.template,
                              "system": prompt.system, "schema": prompt.output_schema}
@@ -190,7 +231,7 @@ def run_step(
         lineage["cache"] = {"hits": counters.hits, "misses": counters.misses, "failed": counters.failed}
         lineage["tokens"] = {"prompt": counters.prompt_tokens, "completion": counters.completion_tokens}
     if publish:
-        storage.publish(asset, refs, lineage)
+        storage.publish(asset, refs, lineage, partition=partition)
         storage.sync_catalog()
     log.info(f"{asset}: {lineage['rows_in']} rows in, {lineage['rows_out']} out, "
              f"{lineage['rejected_rows']} rejected, {lineage['error_rows']} errors")

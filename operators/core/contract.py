@@ -119,6 +119,12 @@ class Operator(ABC):
     tags: ClassVar[tuple[str, ...]] = ()
     Config: ClassVar[type[OpConfig]] = OpConfig
     default_prompt: ClassVar["PromptTemplate | None"] = None
+    # Incremental refreshes reuse earlier output for input rows already seen. That is sound only when
+    # each input row's output depends on that row alone (filters, refiners, evaluators, one-row
+    # generators): such operators set ``row_local = True``. Set-wise operators (dedup, clustering,
+    # anything with a window over other rows) keep False and are recomputed over the whole input,
+    # unless they implement ``run_incremental``.
+    row_local: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -146,6 +152,16 @@ class Operator(ABC):
     @abstractmethod
     def run(self, ctx: OperatorContext) -> dict[str, Any]:
         """Create ``ctx.target`` (and ``ctx.rejected``/``ctx.errors`` where relevant); return stats."""
+
+    def run_incremental(self, ctx: OperatorContext, previous: str) -> dict[str, Any] | None:
+        """Process only new rows of a set-wise operator, judged against rows seen before.
+
+        ``ctx.source`` holds the new input rows, ``previous`` the input rows of earlier runs that are
+        still present (both with ``__pos``). Create ``ctx.target``/``ctx.rejected`` for the new rows
+        only, such that earlier outputs plus these equal a full run; return None when that cannot
+        be guaranteed (the caller then recomputes the whole input). The default always declines.
+        """
+        return None
 
     def checks(self) -> list[CheckSpec]:
         return []

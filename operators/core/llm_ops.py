@@ -43,6 +43,7 @@ class LLMOperator(Operator):
 
     Config: ClassVar[type[OpConfig]] = LLMConfig
     tags: ClassVar[tuple[str, ...]] = ("llm",)
+    row_local: ClassVar[bool] = True  # one request per row; the answer depends on that row only
 
     def outputs(self) -> dict[str, str]:
         """JSON property -> output column name."""

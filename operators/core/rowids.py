@@ -13,16 +13,22 @@ PARENTS = "_parent_ids"
 ID_HEX_CHARS = 16
 
 
-def source_ids_sql(relation: str) -> str:
-    """SELECT of ``relation`` with ``_id`` prepended, derived from each row's JSON content."""
+def source_ids_sql(relation: str, keep_order: bool = False) -> str:
+    """SELECT of ``relation`` with ``_id`` prepended, derived from each row's JSON content.
+
+    ``keep_order`` (``relation`` must then be a table) returns rows in insertion order, i.e. file
+    order: the window that numbers duplicates reorders rows, and operators that keep "the first"
+    row of a group (dedup) must see the same order on every import for runs to be reproducible.
+    """
     rel = quote_ident(relation)
+    rowid, order, extra = (", r.rowid AS __rowid", " ORDER BY __rowid", ", __rowid") if keep_order else ("", "", "")
     return f"""
         SELECT CASE WHEN __n = 1 THEN __h ELSE substr(md5(__h || '#' || __n::VARCHAR), 1, {ID_HEX_CHARS}) END
-               AS {ID}, * EXCLUDE (__h, __n)
+               AS {ID}, * EXCLUDE (__h, __n{extra})
         FROM (
-            SELECT *, row_number() OVER (PARTITION BY __h) AS __n
-            FROM (SELECT substr(md5(to_json(r)::VARCHAR), 1, {ID_HEX_CHARS}) AS __h, r.* FROM {rel} r)
-        )
+            SELECT *, row_number() OVER (PARTITION BY __h{order}) AS __n
+            FROM (SELECT substr(md5(to_json(r)::VARCHAR), 1, {ID_HEX_CHARS}) AS __h, r.*{rowid} FROM {rel} r)
+        ){order}
     """
 
 

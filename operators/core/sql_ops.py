@@ -24,6 +24,7 @@ class SQLFilter(Operator):
     """A filter whose keep-rule is a SQL boolean expression; NULL counts as reject."""
 
     kind: ClassVar[Kind] = Kind.FILTER
+    row_local: ClassVar[bool] = True
     Config = TextConfig
 
     def input_columns(self) -> list[str]:
@@ -60,6 +61,7 @@ class SQLRefiner(Operator):
     """Rewrites columns in place with SQL expressions; same rows, same ids."""
 
     kind: ClassVar[Kind] = Kind.REFINE
+    row_local: ClassVar[bool] = True
     Config = TextConfig
 
     def input_columns(self) -> list[str]:
@@ -84,6 +86,7 @@ class SQLEvaluator(Operator):
     """Adds score columns computed by SQL expressions; never drops rows."""
 
     kind: ClassVar[Kind] = Kind.EVALUATE
+    row_local: ClassVar[bool] = True
 
     def scores_sql(self) -> dict[str, str]:
         """Output column -> SQL expression."""
