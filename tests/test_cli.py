@@ -267,3 +267,16 @@ def test_dev_command(project: Path, tmp_path: Path) -> None:
     os.chdir(tmp_path)
     missing = CliRunner().invoke(cli, ["dev"])
     assert missing.exit_code == 2 and "workspace.yaml not found" in missing.output
+
+
+def test_lineage_commands_are_mounted_at_top_level() -> None:
+    from click.testing import CliRunner
+
+    from dataflow_dagster.cli import cli as root
+
+    for name in ("audit", "diff"):
+        res = CliRunner().invoke(root, [name, "--help"])
+        assert res.exit_code == 0, res.output
+        assert "ASSET" in res.output
+    res = CliRunner().invoke(root, ["audit"])
+    assert res.exit_code == 2 and "Missing argument" in res.output
