@@ -8,11 +8,7 @@ code version (operator + config + prompt hash) follows the recipe.
 from collections.abc import Sequence
 from typing import Any
 
-import duckdb
 from dagster import (
-    AssetCheckExecutionContext,
-    AssetCheckResult,
-    AssetCheckSeverity,
     AssetExecutionContext,
     AssetKey,
     AssetsDefinition,
@@ -20,17 +16,16 @@ from dagster import (
     DataVersion,
     Definitions,
     MaterializeResult,
-    MetadataValue,
     asset,
-    asset_check,
     define_asset_job,
 )
 
+from dataflow_dagster.checks import step_checks
 from dataflow_dagster.metadata import outcome_metadata
 from dataflow_dagster.pipeline import Pipeline, Step
 from dataflow_dagster.resources import LLMResource, LocalLLMResource, PromptResource, StorageResource
 from dataflow_dagster.runner import run_source, run_step, source_code_version, step_code_version
-from operators.core.contract import CheckSpec, Kind
+from operators.core.contract import Kind
 
 STORAGE_KEY = "dataflow_storage"
 LLM_KEY = "llm"
@@ -48,20 +43,31 @@ def _kinds(step: Step) -> set[str]:
     return {"duckdb", "llm"} if step.op.needs_llm else {"duckdb"}
 
 
+def _columns_line(op: Any) -> str:
+    ins = ", ".join(f"`{c}`" for c in op.input_columns()) or "—"
+    outs = ", ".join(f"`{c}`" for c in op.output_columns()) or "— (rows only)"
+    return f"Reads {ins}; writes {outs}."
+
+
+def _tags(pipeline: Pipeline, **extra: str) -> dict[str, str]:
+    return {**pipeline.tags, "dataflow/pipeline": pipeline.name, **extra}
+
+
 def _source_asset(pipeline: Pipeline) -> AssetsDefinition:
     @asset(
         key=asset_key(pipeline, pipeline.source.name),
-        group_name=pipeline.name,
+        group_name=pipeline.group_name,
         kinds={"duckdb", "parquet"},
         code_version=source_code_version(pipeline),
         description=f"Rows imported from `{pipeline.source.path}`, each with a content-derived `_id`.",
         required_resource_keys={STORAGE_KEY},
-        tags={"dataflow/kind": "source"},
+        tags=_tags(pipeline, **{"dataflow/kind": "source"}),
+        owners=pipeline.owners or None,
     )
     def _asset(context: AssetExecutionContext) -> MaterializeResult:
         storage = getattr(context.resources, STORAGE_KEY).get()
         outcome = run_source(storage, pipeline, context.log, context.run_id)
-        return MaterializeResult(metadata=outcome_metadata(outcome),
+        return MaterializeResult(metadata=outcome_metadata(outcome, storage),
                                  data_version=DataVersion(outcome.table.content_hash))
 
     return _asset
@@ -74,16 +80,19 @@ def _step_asset(pipeline: Pipeline, step: Step) -> AssetsDefinition:
     prompt_key = prompt_resource_key(pipeline, step)
     keys = {STORAGE_KEY, *((LLM_KEY, prompt_key) if needs_llm else ())}
     doc = step.description or (type(op).__doc__ or op.name).strip()
+    upstream = asset_key(pipeline, step.after or pipeline.source.name)
+    up_name = pipeline.asset_name(step.after or pipeline.source.name)
 
     @asset(
         key=asset_key(pipeline, step.name),
-        deps=[asset_key(pipeline, step.after or pipeline.source.name)],
-        group_name=pipeline.name,
+        deps=[upstream],
+        group_name=pipeline.group_name,
         kinds=_kinds(step),
         code_version=step_code_version(op.version, op.fingerprint(), prompt if needs_llm else None),
-        description=f"**{op.name}** ({op.kind})\n\n{doc}",
+        description=f"**{op.name}** ({op.kind})\n\n{doc}\n\n{_columns_line(op)}",
         required_resource_keys=keys,
-        tags={"dataflow/kind": str(op.kind), "dataflow/operator": op.name},
+        tags=_tags(pipeline, **{"dataflow/kind": str(op.kind), "dataflow/operator": op.name}),
+        owners=pipeline.owners or None,
     )
     def _asset(context: AssetExecutionContext) -> MaterializeResult:
         storage = getattr(context.resources, STORAGE_KEY).get()
@@ -100,51 +109,23 @@ def _step_asset(pipeline: Pipeline, step: Step) -> AssetsDefinition:
                     "this run's lineage records the resource's text and hash")
         outcome = run_step(storage, pipeline, step.name, llm=llm, prompt=step_prompt, log=context.log,
                            run_id=context.run_id, llm_info=llm_info)
-        return MaterializeResult(metadata=outcome_metadata(outcome),
+        up_ref = storage.current_ref(up_name)
+        metadata = outcome_metadata(
+            outcome, storage, op, upstream, [c for c, _ in up_ref.columns] if up_ref else [],
+            step_prompt.fields() if needs_llm and step_prompt is not None else [])
+        return MaterializeResult(metadata=metadata,
                                  data_version=DataVersion(outcome.table.content_hash))
 
     return _asset
 
 
-def _check(pipeline: Pipeline, step: Step, spec: CheckSpec) -> Any:
-    name = pipeline.asset_name(step.name)
-
-    @asset_check(
-        asset=asset_key(pipeline, step.name),
-        name=spec.name,
-        blocking=spec.blocking,
-        description=spec.description or f"{spec.metric_sql} {spec.op} {spec.threshold}",
-        required_resource_keys={STORAGE_KEY},
-    )
-    def _run_check(context: AssetCheckExecutionContext) -> AssetCheckResult:
-        storage = getattr(context.resources, STORAGE_KEY).get()
-        ref = storage.require_ref(name)
-        con = duckdb.connect()
-        try:
-            row = con.execute(f"SELECT {spec.metric_sql} FROM {ref.read_sql()} t").fetchone()
-        finally:
-            con.close()
-        value = None if row is None or row[0] is None else float(row[0])
-        return AssetCheckResult(
-            passed=spec.passes(value),
-            severity=AssetCheckSeverity.ERROR,
-            metadata={
-                "value": MetadataValue.float(value) if value is not None else MetadataValue.text("NULL"),
-                "threshold": MetadataValue.text(f"{spec.op} {spec.threshold}"),
-                "content_hash": MetadataValue.text(ref.content_hash),
-            },
-        )
-
-    return _run_check
-
-
 def pipeline_definitions(pipeline: Pipeline) -> tuple[list[AssetsDefinition], list[Any], dict[str, Any], Any]:
     """Assets, checks, prompt resources and the job of one pipeline."""
     assets = [_source_asset(pipeline)] + [_step_asset(pipeline, s) for s in pipeline.steps]
-    checks = [_check(pipeline, s, spec) for s in pipeline.steps for spec in s.op.checks()]
+    checks = [c for s in pipeline.steps for c in step_checks(pipeline, s, asset_key(pipeline, s.name), STORAGE_KEY)]
     prompts = {prompt_resource_key(pipeline, s): PromptResource.from_template(s.effective_prompt)
                for s in pipeline.steps if s.op.needs_llm and s.effective_prompt is not None}
-    job = define_asset_job(f"{pipeline.name}_job", selection=AssetSelection.groups(pipeline.name),
+    job = define_asset_job(f"{pipeline.name}_job", selection=AssetSelection.key_prefixes([pipeline.name]),
                            description=pipeline.description or f"Materialise pipeline {pipeline.name}")
     return assets, checks, prompts, job
 
