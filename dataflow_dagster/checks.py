@@ -18,7 +18,7 @@ from dagster import (
     asset_check,
 )
 
-from dataflow_dagster.metadata import markdown_preview
+from dataflow_dagster.metadata import table_value
 from dataflow_dagster.pipeline import Pipeline, Step
 from dataflow_dagster.plots import PlotWriter, bar_png, column_distribution
 from dataflow_dagster.quality import gx as gxq
@@ -36,11 +36,11 @@ def _storage(context: AssetCheckExecutionContext, storage_key: str) -> Storage:
     return getattr(context.resources, storage_key).get()
 
 
-def _examples(con: duckdb.DuckDBPyConnection, ref: SnapshotRef, where: str, cols: list[str]) -> str:
+def _examples(con: duckdb.DuckDBPyConnection, ref: SnapshotRef, where: str, cols: list[str]) -> MetadataValue:
     have = [c for c, _ in ref.columns]
     select = ", ".join(quote_ident(c) for c in dict.fromkeys([ID, *cols]) if c in have)
     rows = con.sql(f"SELECT {select} FROM {ref.read_sql()} t WHERE {where} LIMIT {EXAMPLES}").to_arrow_table()
-    return markdown_preview(rows.to_pylist(), max_chars=80)
+    return table_value(rows.to_pylist(), max_chars=80)
 
 
 def _distribution_md(con: duckdb.DuckDBPyConnection, storage: Storage, asset: str, ref: SnapshotRef,
@@ -86,7 +86,7 @@ def evaluator_check(pipeline: Pipeline, step: Step, spec: CheckSpec, key: AssetK
                 n_null = con.execute(f"SELECT count(*) FROM {ref.read_sql()} t WHERE {null_where}").fetchone()[0]  # type: ignore[index]
                 md["rows_without_output"] = MetadataValue.int(int(n_null))
                 if n_null:
-                    md["failing_examples"] = MetadataValue.md(_examples(con, ref, null_where, [*scored, *inputs]))
+                    md["failing_examples"] = _examples(con, ref, null_where, [*scored, *inputs])
                 dist = _distribution_md(con, storage, name, ref, scored[0])
                 if dist:
                     md["score_distribution"] = MetadataValue.md(dist)
@@ -94,7 +94,7 @@ def evaluator_check(pipeline: Pipeline, step: Step, spec: CheckSpec, key: AssetK
             if errors is not None and errors.row_count:
                 md["llm_errors"] = MetadataValue.int(errors.row_count)
                 rows = con.sql(f"SELECT {ID}, _error FROM {errors.read_sql()} LIMIT {EXAMPLES}").to_arrow_table()
-                md["llm_error_examples"] = MetadataValue.md(markdown_preview(rows.to_pylist()))
+                md["llm_error_examples"] = table_value(rows.to_pylist())
         finally:
             con.close()
         return AssetCheckResult(passed=passed, severity=AssetCheckSeverity.ERROR, metadata=md,
@@ -135,7 +135,7 @@ def gx_check(pipeline: Pipeline, step: Step, key: AssetKey, storage_key: str) ->
                 "expectations": MetadataValue.int(len(outcome.results)),
                 "failed_expectations": MetadataValue.int(len(failed)),
                 "failed_columns": MetadataValue.text(", ".join(sorted({r.column for r in failed if r.column}))),
-                "results": MetadataValue.md(markdown_preview(table)),
+                "results": table_value(table),
                 "content_hash": MetadataValue.text(ref.content_hash),
             })
 
@@ -169,7 +169,7 @@ def schema_check(pipeline: Pipeline, step: Step, key: AssetKey, storage_key: str
             f"schema violated in column(s) {', '.join(offending)} of {name}",
             metadata={
                 "offending_columns": MetadataValue.text(", ".join(offending)),
-                "violations": MetadataValue.md(markdown_preview(rows) if rows else "_none_"),
+                "violations": table_value(rows),
                 "checked_columns": MetadataValue.int(len(columns)),
                 "content_hash": MetadataValue.text(ref.content_hash),
             })

@@ -14,7 +14,15 @@ from collections.abc import Sequence
 from typing import Any
 
 import duckdb
-from dagster import AssetKey, MetadataValue, TableColumn, TableColumnDep, TableColumnLineage, TableSchema
+from dagster import (
+    AssetKey,
+    MetadataValue,
+    TableColumn,
+    TableColumnDep,
+    TableColumnLineage,
+    TableRecord,
+    TableSchema,
+)
 
 from dataflow_dagster.plots import PlotWriter, bar_png, column_distribution
 from dataflow_dagster.runner import StepOutcome
@@ -39,6 +47,26 @@ def markdown_preview(rows: list[dict[str, Any]], max_chars: int = 120) -> str:
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     lines += ["| " + " | ".join(cell(r.get(c)) for c in cols) + " |" for r in rows]
     return "\n".join(lines)
+
+
+def _cell(v: Any, max_chars: int) -> str | int | float | bool | None:
+    if v is None or isinstance(v, bool | int | float):
+        return v
+    text = v if isinstance(v, str) else json.dumps(v, ensure_ascii=False, default=str)
+    return text if len(text) <= max_chars else text[: max_chars - 1] + "…"
+
+
+def table_value(rows: list[dict[str, Any]], max_chars: int = 100) -> MetadataValue:
+    """Rows as a Dagster table: the UI renders these inline (markdown over 1000 characters, and
+    every image, sits behind a "[Show Markdown]" button instead)."""
+    cols = list(dict.fromkeys(c for r in rows for c in r)) or ["(no rows)"]
+    types = {c: next((_TABLE_TYPES[type(r[c])] for r in rows if type(r.get(c)) in _TABLE_TYPES), "string")
+             for c in cols}
+    records = [TableRecord({c: _cell(r.get(c), max_chars) for c in cols}) for r in rows]
+    return MetadataValue.table(records, TableSchema(columns=[TableColumn(name=c, type=types[c]) for c in cols]))
+
+
+_TABLE_TYPES = {bool: "bool", int: "int", float: "float", str: "string"}
 
 
 def reason_prefix_sql(col: str = "_reason") -> str:
@@ -124,17 +152,17 @@ class _Charts:
         rows = self.con.execute(
             f"SELECT {reason_prefix_sql()} AS reason, count(*) AS n, any_value(_reason) AS example "
             f"FROM {rejected.read_sql()} GROUP BY 1 ORDER BY n DESC, reason LIMIT 20").fetchall()
-        table = markdown_preview([{"reason": r, "rows": n, "example": e} for r, n, e in rows])
+        table = table_value([{"reason": r, "rows": n, "example": e} for r, n, e in rows])
         png = bar_png([r for r, _, _ in rows], {"rejected": [n for _, n, _ in rows]}, "rejected rows by reason",
                       horizontal=True)
-        return MetadataValue.json({r: n for r, n, _ in rows}), self.image("rejected_reasons", png, table)
+        return table, self.image("rejected_reasons", png)
 
     def preview(self, ref: SnapshotRef, first: Sequence[str] = ()) -> MetadataValue:
         cols = [c for c, _ in ref.columns]
         order = [c for c in first if c in cols] + [c for c in cols if c not in first]
         select = ", ".join(f'"{c}"' for c in order)
         rows = self.con.sql(f"SELECT {select} FROM {ref.read_sql()} LIMIT {PREVIEW_ROWS}").to_arrow_table()
-        return MetadataValue.md(markdown_preview(rows.to_pylist()))
+        return table_value(rows.to_pylist())
 
     def distribution(self, ref: SnapshotRef, column: str, rejected: SnapshotRef | None = None
                      ) -> tuple[MetadataValue, float | None] | None:
@@ -172,7 +200,9 @@ def outcome_metadata(outcome: StepOutcome, storage: Storage | None = None, op: O
         "snapshot": MetadataValue.path(table.path),
         "upstream_hashes": MetadataValue.json(lin.get("upstream", {})),
         "duration_s": MetadataValue.float(float(lin.get("duration_s", 0.0))),
+        **({"rows_in": MetadataValue.int(int(lin["rows_in"]))} if "rows_in" in lin else {}),
         "preview": MetadataValue.md(markdown_preview(outcome.preview)),
+        "sample_rows": table_value(outcome.preview),
         "lineage": MetadataValue.json(lin),
     }
     catalog = str(storage.catalog_path) if storage is not None else None
@@ -211,9 +241,9 @@ def _chart_metadata(outcome: StepOutcome, storage: Storage, op: Operator) -> dic
             md["row_counts"] = charts.counts_chart()
         if rejected is not None and rejected.row_count:
             md["rejected_by_reason"], md["rejected_reasons"] = charts.reasons(rejected)
-            md["rejected_preview"] = charts.preview(rejected, first=[ID, "_reason", *op.input_columns()])
+            md["rejected_sample"] = charts.preview(rejected, first=[ID, "_reason", *op.input_columns()])
         if errors is not None and errors.row_count:
-            md["errors_preview"] = charts.preview(errors)
+            md["errors_sample"] = charts.preview(errors)
         types = dict((n, t) for n, t in outcome.table.columns)
         if op.kind == Kind.EVALUATE:
             scored = op.output_columns()

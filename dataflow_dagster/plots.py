@@ -129,4 +129,4 @@ class PlotWriter:
         path = self.save(name, png)
         data = base64.b64encode(png).decode("ascii")
         text = f"![{name}](data:image/png;base64,{data})"
-        return text + (f"\n\n{caption}" if caption else "") + f"\n\n`{path}`"
+        return text + (f"\n\n{caption}" if caption else "") + f"\n\nfile: `{path}`"

@@ -57,7 +57,10 @@ def test_failing_gx_suite_blocks_downstream(tmp_path: Path, source_file: Path):
     assert md["expectations"] == 2 and md["failed_expectations"] == 1
     assert md["failed_columns"] == "score"
     assert "expect_column_values_to_be_between" in md["description"]
-    assert "| expect_column_values_to_be_between | score | false | 10 |" in md["results"]  # 21..30
+    results = {r.data["expectation"]: r.data for r in md["results"].records}
+    assert results["expect_column_values_to_be_between"]["unexpected"] == 10  # scores 21..30
+    assert results["expect_column_values_to_be_between"]["passed"] is False
+    assert results["expect_column_values_to_not_be_null"]["passed"] is True
 
 
 @needs_gx
@@ -89,13 +92,14 @@ def test_schema_violation_names_the_offending_column(tmp_path: Path, source_file
     md = _check_metadata(result, "output_schema")
     assert md["offending_columns"] == "label, score"
     assert "column(s) label, score" in md["description"]
-    assert "InRangeColumnConstraint" in md["violations"] and "CategoricalColumnConstraint" in md["violations"]
+    violations = {r.data["column"]: r.data for r in md["violations"].records}
+    assert violations["score"]["constraint"] == "InRangeColumnConstraint"
+    assert violations["label"]["constraint"] == "CategoricalColumnConstraint"
     # The offending rows are named by _id, so they can be looked up in the catalog.
     ref = Storage(root).require_ref("q__words")
     too_high = duckdb.sql(f"SELECT _id FROM {ref.read_sql()} WHERE score > 25").fetchall()
     assert len(too_high) == 5
-    score_line = next(line for line in md["violations"].splitlines() if line.startswith("| score |"))
-    assert all(i in score_line for (i,) in too_high)
+    assert sorted(json.loads(violations["score"]["offending _id"])) == sorted(i for (i,) in too_high)
 
 
 def test_schema_with_dagster_pandas_columns_passes(tmp_path: Path, source_file: Path):
@@ -112,7 +116,7 @@ def test_missing_schema_column_is_reported(tmp_path: Path, source_file: Path):
     result = run_job(defs_for([_pipe(source_file, schema={"answer": {"type": "string"}})], tmp_path / ".d"), "q_job")
     md = _check_metadata(result, "output_schema")
     assert md["offending_columns"] == "answer"
-    assert "missing from the output" in md["violations"]
+    assert "missing from the output" in md["violations"].records[0].data["problem"]
 
 
 def test_bad_schema_spec_fails_when_definitions_load(tmp_path: Path, source_file: Path):

@@ -40,17 +40,17 @@ def to_pandas_columns(schema: list[Any] | dict[str, dict[str, Any]], where: str)
         spec = dict(spec or {})
         kind = spec.pop("type", "any")
         categories = spec.pop("categories", None)
-        if categories is not None:
-            columns.append(PandasColumn.categorical_column(name, categories, **spec))
-            continue
-        if kind not in _TYPES:
+        if categories is None and kind not in _TYPES:
             raise OperatorError(f"{where}: column '{name}' has type '{kind}'; use one of {sorted(_TYPES)}")
         if kind not in _RANGED and ({"min_value", "max_value"} & set(spec)):
             raise OperatorError(f"{where}: column '{name}': min_value/max_value need type integer, float or numeric")
         try:
-            columns.append(_TYPES[kind](name, **spec))
-        except TypeError as exc:
-            raise OperatorError(f"{where}: column '{name}': {exc}") from exc
+            if categories is not None:
+                columns.append(PandasColumn.categorical_column(name, {str(c) for c in categories}, **spec))
+            else:
+                columns.append(_TYPES[kind](name, **spec))
+        except Exception as exc:  # TypeError for unknown keys, dagster's CheckError for bad values
+            raise OperatorError(f"{where}: column '{name}': invalid schema entry {spec!r}: {exc}") from exc
     return columns
 
 
