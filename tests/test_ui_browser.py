@@ -30,7 +30,7 @@ from tests.conftest import REPO, free_port
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = REPO / "docs" / "screenshots"
 PIPELINE = "pretrain_qa"
-RUN_TIMEOUT_S = float(os.environ.get("DATAFLOW_UI_TEST_TIMEOUT_S", "900"))
+RUN_TIMEOUT_S = float(os.environ.get("DATAFLOW_UI_TEST_TIMEOUT_S", "2700"))
 UI_TIMEOUT_MS = 120_000
 
 pytestmark = [
@@ -166,7 +166,8 @@ def materialised(dagster_ui: UI, browser) -> dict:  # type: ignore[no-untyped-de
         run = _wait(lambda: next(r for r in _runs(dagster_ui) if r["status"] in {"SUCCESS", "FAILURE", "CANCELED"}),
                     RUN_TIMEOUT_S, f"run {runs[0]['runId']} to finish", dagster_ui, every_s=3)
         page.goto(f"{dagster_ui.url}/runs/{run['runId']}", timeout=UI_TIMEOUT_MS)
-        page.get_by_text("Success").first.wait_for(timeout=UI_TIMEOUT_MS) if run["status"] == "SUCCESS" else None
+        if run["status"] == "SUCCESS":
+            page.get_by_text("Success").first.wait_for(timeout=UI_TIMEOUT_MS)
         _shot(page, "02_run")
         return run
     finally:
@@ -179,28 +180,58 @@ def test_materialize_all_from_the_ui_succeeds(materialised: dict, dagster_ui: UI
     assert f"{PIPELINE}__keep_good" in refs and f"{PIPELINE}__topic" in refs
 
 
-def test_asset_page_shows_preview_plots_and_lineage(materialised: dict, dagster_ui: UI, browser):  # type: ignore[no-untyped-def]
+def _metadata_row(page, label: str):  # type: ignore[no-untyped-def]
+    row = page.locator("tr", has=page.get_by_text(label, exact=True)).first
+    row.wait_for(timeout=UI_TIMEOUT_MS)
+    return row
+
+
+def _open_chart(page, label: str, shot: str | None = None) -> dict:  # type: ignore[no-untyped-def]
+    """Charts are markdown images, which Dagster shows behind "[Show Markdown]"; open one and
+    return the laid-out image box (a broken image has no size)."""
+    _metadata_row(page, label).get_by_text("[Show Markdown]").click()
+    dialog = page.get_by_role("dialog")
+    img = dialog.locator("img[src^='data:image/png;base64,']").first
+    img.wait_for(timeout=UI_TIMEOUT_MS)
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=img.element_handle(),
+                           timeout=UI_TIMEOUT_MS)
+    box = img.bounding_box()
+    if shot:
+        _shot(page, shot)
+    dialog.get_by_role("button", name="Close").click()
+    dialog.wait_for(state="hidden", timeout=UI_TIMEOUT_MS)
+    return box or {}
+
+
+def test_asset_page_shows_sample_charts_and_rejected_rows(materialised: dict, dagster_ui: UI, browser):  # type: ignore[no-untyped-def]
     assert materialised["status"] == "SUCCESS"
-    page = browser.new_page(viewport={"width": 1400, "height": 2200})
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
     try:
         page.goto(f"{dagster_ui.url}/assets/{PIPELINE}/judge", timeout=UI_TIMEOUT_MS)
-        # The preview is a rendered markdown table whose header names the judged columns.
-        page.get_by_role("columnheader", name="qa_score").first.wait_for(timeout=UI_TIMEOUT_MS)
-        plots = page.locator("img[src^='data:image/png;base64,']")
-        plots.first.wait_for(timeout=UI_TIMEOUT_MS)
-        assert plots.count() >= 1
-        box = plots.first.bounding_box()
-        assert box is not None and box["width"] > 100 and box["height"] > 50  # decoded and laid out
-        assert page.get_by_text("rows_without_output").count() == 0  # materialisation, not check, metadata
-        for label in ("mean_qa_score", "prompt_tokens", "tables"):
-            assert page.get_by_text(label, exact=True).first.is_visible(), label
+        # The sample of output rows is an inline table whose header names the judged columns.
+        sample = _metadata_row(page, "sample_rows")
+        for col in ("_id", "question", "answer", "qa_score"):
+            sample.get_by_role("columnheader", name=col, exact=True).wait_for(timeout=UI_TIMEOUT_MS)
+        assert sample.locator("tbody tr").count() >= 1
+        for label in ("mean_qa_score", "prompt_tokens", "total_tokens", "tables"):
+            _metadata_row(page, label)
+        sample.scroll_into_view_if_needed()
         _shot(page, "03_asset_judge")
+        box = _open_chart(page, "distribution_qa_score", "03b_judge_score_chart")
+        assert box["width"] > 100 and box["height"] > 50
 
         page.goto(f"{dagster_ui.url}/assets/{PIPELINE}/dedup", timeout=UI_TIMEOUT_MS)
-        page.get_by_text(f"{PIPELINE}__dedup__rejected").first.wait_for(timeout=UI_TIMEOUT_MS)
-        page.get_by_role("columnheader", name="_reason").first.wait_for(timeout=UI_TIMEOUT_MS)
-        assert page.locator("img[src^='data:image/png;base64,']").count() >= 2  # row counts + reasons
+        reasons = _metadata_row(page, "rejected_by_reason")
+        reasons.get_by_text("ExactDedupFilter", exact=True).wait_for(timeout=UI_TIMEOUT_MS)
+        rejected = _metadata_row(page, "rejected_sample")
+        rejected.get_by_role("columnheader", name="_reason", exact=True).wait_for(timeout=UI_TIMEOUT_MS)
+        assert rejected.get_by_text("ExactDedupFilter: duplicate of").count() >= 1
+        tables = _metadata_row(page, "tables")
+        assert tables.get_by_text(f"{PIPELINE}__dedup__rejected").count() == 1
+        reasons.scroll_into_view_if_needed()
         _shot(page, "04_asset_dedup_rejected")
+        assert _open_chart(page, "row_counts")["width"] > 100
+        assert _open_chart(page, "rejected_reasons", "04b_dedup_reasons_chart")["width"] > 100
     finally:
         page.close()
 
