@@ -119,9 +119,8 @@ def _llm_metadata(lin: dict[str, Any], rows_in: int) -> dict[str, Any]:
     return md
 
 
-def _table_link(view: str, ref: SnapshotRef, catalog: str | None) -> str:
-    where = f"`duckdb {catalog}` → " if catalog else ""
-    return f"- `{view}`: **{ref.row_count}** rows ({where}`SELECT * FROM {view}`)"
+def _table_link(view: str, ref: SnapshotRef) -> str:
+    return f"- `{view}`: **{ref.row_count}** rows"
 
 
 class _Charts:
@@ -162,7 +161,7 @@ class _Charts:
         order = [c for c in first if c in cols] + [c for c in cols if c not in first]
         select = ", ".join(f'"{c}"' for c in order)
         rows = self.con.sql(f"SELECT {select} FROM {ref.read_sql()} LIMIT {PREVIEW_ROWS}").to_arrow_table()
-        return table_value(rows.to_pylist())
+        return table_value(rows.to_pylist(), max_chars=48)
 
     def distribution(self, ref: SnapshotRef, column: str, rejected: SnapshotRef | None = None
                      ) -> tuple[MetadataValue, float | None] | None:
@@ -179,7 +178,8 @@ class _Charts:
         mean = self.con.execute(
             f"SELECT avg(TRY_CAST(\"{column}\" AS DOUBLE)) FROM {ref.read_sql()}").fetchone()[0]  # type: ignore[index]
         png = bar_png(labels, series, f"{column} distribution", xlabel=column)
-        caption = f"mean (kept rows): **{mean:.3f}**" if mean is not None else ""
+        where = "kept rows" if rejected is not None else "all rows"
+        caption = f"mean over {where}: **{mean:.3f}**" if mean is not None else ""
         return self.image(f"dist_{column}", png, caption), (float(mean) if mean is not None else None)
 
 
@@ -202,16 +202,17 @@ def outcome_metadata(outcome: StepOutcome, storage: Storage | None = None, op: O
         "duration_s": MetadataValue.float(float(lin.get("duration_s", 0.0))),
         **({"rows_in": MetadataValue.int(int(lin["rows_in"]))} if "rows_in" in lin else {}),
         "preview": MetadataValue.md(markdown_preview(outcome.preview)),
-        "sample_rows": table_value(outcome.preview),
+        "sample_rows": table_value(outcome.preview, max_chars=48),
         "lineage": MetadataValue.json(lin),
     }
-    catalog = str(storage.catalog_path) if storage is not None else None
-    links = [_table_link(outcome.asset, table, catalog)]
+    links = [_table_link(outcome.asset, table)]
     for part in ("rejected", "errors"):
         if part in outcome.refs:
             md[f"{part}_rows"] = MetadataValue.int(outcome.refs[part].row_count)
             md[f"{part}_table"] = MetadataValue.text(f"{outcome.asset}__{part}")
-            links.append(_table_link(f"{outcome.asset}__{part}", outcome.refs[part], catalog))
+            links.append(_table_link(f"{outcome.asset}__{part}", outcome.refs[part]))
+    if storage is not None:
+        links.append(f"\nCatalog views: `duckdb {storage.catalog_path}`, then `SELECT * FROM <view>`")
     md["tables"] = MetadataValue.md("\n".join(links))
     if "operator" in lin:
         md["operator"] = MetadataValue.text(f"{lin['operator']}@{lin['operator_version']}")

@@ -12,6 +12,7 @@ takes minutes, hence the generous timeouts. Set DATAFLOW_UI_TEST_TIMEOUT_S to ch
 
 import contextlib
 import importlib.util
+import io
 import json
 import os
 import signal
@@ -133,9 +134,13 @@ def _runs(ui: UI) -> list[dict]:
     return ui.graphql(RUNS_QUERY)["runsOrError"]["results"]
 
 
-def _shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
+def _shot(target, name: str) -> None:  # type: ignore[no-untyped-def]
+    """A page or element screenshot, reduced to a 64-colour palette so the committed PNGs stay small."""
+    from PIL import Image
+
     SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), type="png")
+    image = Image.open(io.BytesIO(target.screenshot(type="png"))).convert("RGB")
+    image.quantize(colors=64).save(SHOTS / f"{name}.png", optimize=True)
 
 
 @pytest.fixture(scope="module")
@@ -197,7 +202,7 @@ def _open_chart(page, label: str, shot: str | None = None) -> dict:  # type: ign
                            timeout=UI_TIMEOUT_MS)
     box = img.bounding_box()
     if shot:
-        _shot(page, shot)
+        _shot(dialog, shot)
     dialog.get_by_role("button", name="Close").click()
     dialog.wait_for(state="hidden", timeout=UI_TIMEOUT_MS)
     return box or {}
@@ -205,7 +210,7 @@ def _open_chart(page, label: str, shot: str | None = None) -> dict:  # type: ign
 
 def test_asset_page_shows_sample_charts_and_rejected_rows(materialised: dict, dagster_ui: UI, browser):  # type: ignore[no-untyped-def]
     assert materialised["status"] == "SUCCESS"
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
     try:
         page.goto(f"{dagster_ui.url}/assets/{PIPELINE}/judge", timeout=UI_TIMEOUT_MS)
         # The sample of output rows is an inline table whose header names the judged columns.
@@ -227,7 +232,7 @@ def test_asset_page_shows_sample_charts_and_rejected_rows(materialised: dict, da
         rejected.get_by_role("columnheader", name="_reason", exact=True).wait_for(timeout=UI_TIMEOUT_MS)
         assert rejected.get_by_text("ExactDedupFilter: duplicate of").count() >= 1
         tables = _metadata_row(page, "tables")
-        assert tables.get_by_text(f"{PIPELINE}__dedup__rejected").count() == 1
+        assert tables.get_by_text(f"{PIPELINE}__dedup__rejected").count() >= 1
         reasons.scroll_into_view_if_needed()
         _shot(page, "04_asset_dedup_rejected")
         assert _open_chart(page, "row_counts")["width"] > 100
@@ -242,7 +247,7 @@ def test_checks_tab_shows_the_evaluator_gate(materialised: dict, dagster_ui: UI,
     states = {c["name"]: (c["executionForLatestMaterialization"] or {}).get("status")
               for c in checks["assetNodeOrError"]["assetChecksOrError"]["checks"]}
     assert states == {"parsed_share": "SUCCEEDED"}
-    page = browser.new_page(viewport={"width": 1400, "height": 1400})
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
     try:
         page.goto(f"{dagster_ui.url}/assets/{PIPELINE}/judge?view=checks", timeout=UI_TIMEOUT_MS)
         page.get_by_text("parsed_share").first.wait_for(timeout=UI_TIMEOUT_MS)
