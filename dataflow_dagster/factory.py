@@ -10,9 +10,6 @@ from pathlib import Path
 from typing import Any
 
 from dagster import (
-    AssetCheckExecutionContext,
-    AssetCheckResult,
-    AssetCheckSeverity,
     AssetExecutionContext,
     AssetKey,
     AssetsDefinition,
@@ -22,11 +19,11 @@ from dagster import (
     MaterializeResult,
     MetadataValue,
     asset,
-    asset_check,
     define_asset_job,
 )
 
 from dataflow_dagster.automation import AutomationOptions, asset_condition, automation_definitions
+from dataflow_dagster.checks import step_checks
 from dataflow_dagster.diff import diff_paths
 from dataflow_dagster.metadata import dispatch_metadata, outcome_metadata
 from dataflow_dagster.partitions import partitions_def
@@ -34,14 +31,13 @@ from dataflow_dagster.pipeline import Pipeline, Step
 from dataflow_dagster.resources import LLMResource, LocalLLMResource, PromptResource, StorageResource
 from dataflow_dagster.runner import (
     StepOutcome,
-    check_metric,
     run_source,
     run_step,
     source_code_version,
     step_code_version,
 )
 from dataflow_dagster.storage import SnapshotRef
-from operators.core.contract import CheckSpec, Kind
+from operators.core.contract import Kind
 
 STORAGE_KEY = "dataflow_storage"
 LLM_KEY = "llm"
@@ -67,9 +63,18 @@ def _partition(context: Any) -> str | None:
     return context.partition_key if context.has_partition_key else None
 
 
-def _result(outcome: StepOutcome, previous: SnapshotRef | None) -> MaterializeResult:
+def _columns_line(op: Any) -> str:
+    ins = ", ".join(f"`{c}`" for c in op.input_columns()) or "—"
+    outs = ", ".join(f"`{c}`" for c in op.output_columns()) or "— (rows only)"
+    return f"Reads {ins}; writes {outs}."
+
+
+def _tags(pipeline: Pipeline, **extra: str) -> dict[str, str]:
+    return {**pipeline.tags, "dataflow/pipeline": pipeline.name, **extra}
+
+
+def _result(outcome: StepOutcome, previous: SnapshotRef | None, md: dict[str, Any]) -> MaterializeResult:
     """Metadata + data version; row counts against the previous version when they are cheap to get."""
-    md = outcome_metadata(outcome)
     new = outcome.table
     if previous is not None and previous.content_hash == new.content_hash:
         counts: dict[str, int] | None = {"added": 0, "removed": 0, "changed": 0}
@@ -88,20 +93,21 @@ def _result(outcome: StepOutcome, previous: SnapshotRef | None) -> MaterializeRe
 def _source_asset(pipeline: Pipeline) -> AssetsDefinition:
     @asset(
         key=asset_key(pipeline, pipeline.source.name),
-        group_name=pipeline.name,
+        group_name=pipeline.group_name,
         partitions_def=partitions_def(pipeline),
         kinds={"duckdb", "parquet"},
         code_version=source_code_version(pipeline),
         description=f"Rows imported from `{pipeline.source.path}`, each with a content-derived `_id`.",
         required_resource_keys={STORAGE_KEY},
-        tags={"dataflow/kind": "source"},
+        tags=_tags(pipeline, **{"dataflow/kind": "source"}),
+        owners=pipeline.owners or None,
     )
     def _asset(context: AssetExecutionContext) -> MaterializeResult:
         storage = getattr(context.resources, STORAGE_KEY).get()
         part = _partition(context)
         previous = storage.current_ref(pipeline.asset_name(pipeline.source.name), partition=part)
         outcome = run_source(storage, pipeline, context.log, context.run_id, partition=part)
-        return _result(outcome, previous)
+        return _result(outcome, previous, outcome_metadata(outcome, storage))
 
     return _asset
 
@@ -113,18 +119,21 @@ def _step_asset(pipeline: Pipeline, step: Step, automation: AutomationOptions | 
     prompt_key = prompt_resource_key(pipeline, step)
     keys = {STORAGE_KEY, *((LLM_KEY, prompt_key) if needs_llm else ())}
     doc = step.description or (type(op).__doc__ or op.name).strip()
+    upstream = asset_key(pipeline, step.after or pipeline.source.name)
+    up_name = pipeline.asset_name(step.after or pipeline.source.name)
 
     @asset(
         key=asset_key(pipeline, step.name),
-        deps=[asset_key(pipeline, step.after or pipeline.source.name)],
-        group_name=pipeline.name,
+        deps=[upstream],
+        group_name=pipeline.group_name,
         partitions_def=partitions_def(pipeline),
         automation_condition=asset_condition(automation),
         kinds=_kinds(step),
         code_version=step_code_version(op.version, op.fingerprint(), prompt if needs_llm else None),
-        description=f"**{op.name}** ({op.kind})\n\n{doc}",
+        description=f"**{op.name}** ({op.kind})\n\n{doc}\n\n{_columns_line(op)}",
         required_resource_keys=keys,
-        tags={"dataflow/kind": str(op.kind), "dataflow/operator": op.name},
+        tags=_tags(pipeline, **{"dataflow/kind": str(op.kind), "dataflow/operator": op.name}),
+        owners=pipeline.owners or None,
     )
     def _asset(context: AssetExecutionContext) -> MaterializeResult:
         storage = getattr(context.resources, STORAGE_KEY).get()
@@ -144,7 +153,11 @@ def _step_asset(pipeline: Pipeline, step: Step, automation: AutomationOptions | 
         try:
             outcome = run_step(storage, pipeline, step.name, llm=llm, prompt=step_prompt, log=context.log,
                                run_id=context.run_id, llm_info=llm_info, partition=part)
-            result = _result(outcome, previous)
+            up_ref = storage.current_ref(up_name, partition=part)
+            md = outcome_metadata(
+                outcome, storage, op, upstream, [c for c, _ in up_ref.columns] if up_ref else [],
+                step_prompt.fields() if needs_llm and step_prompt is not None else [])
+            result = _result(outcome, previous, md)
             stats = getattr(llm, "stats", None)  # retries, re-asks, rate-limit waits of this step's client
             if stats is not None:
                 result.metadata.update(dispatch_metadata(stats.as_dict()))
@@ -158,45 +171,15 @@ def _step_asset(pipeline: Pipeline, step: Step, automation: AutomationOptions | 
     return _asset
 
 
-def _check(pipeline: Pipeline, step: Step, spec: CheckSpec) -> Any:
-    name = pipeline.asset_name(step.name)
-
-    @asset_check(
-        asset=asset_key(pipeline, step.name),
-        name=spec.name,
-        blocking=spec.blocking,
-        description=spec.description or f"{spec.metric_sql} {spec.op} {spec.threshold}",
-        required_resource_keys={STORAGE_KEY},
-        partitions_def=partitions_def(pipeline),
-    )
-    def _run_check(context: AssetCheckExecutionContext) -> AssetCheckResult:
-        storage = getattr(context.resources, STORAGE_KEY).get()
-        part = _partition(context)
-        ref = storage.require_ref(name, part)
-        doc = storage.current(name, part) or {"tables": {}}
-        value = check_metric(spec, {k: SnapshotRef(**v) for k, v in doc["tables"].items()})
-        return AssetCheckResult(
-            passed=spec.passes(value),
-            severity=AssetCheckSeverity.ERROR,
-            metadata={
-                "value": MetadataValue.float(value) if value is not None else MetadataValue.text("NULL"),
-                "threshold": MetadataValue.text(f"{spec.op} {spec.threshold}"),
-                "content_hash": MetadataValue.text(ref.content_hash),
-            },
-        )
-
-    return _run_check
-
-
 def pipeline_definitions(pipeline: Pipeline, automation: AutomationOptions | None = None,
                          ) -> tuple[list[AssetsDefinition], list[Any], dict[str, Any], Any]:
     """Assets, checks, prompt resources and the job of one pipeline."""
     PIPELINES[pipeline.name] = pipeline
     assets = [_source_asset(pipeline)] + [_step_asset(pipeline, s, automation) for s in pipeline.steps]
-    checks = [_check(pipeline, s, spec) for s in pipeline.steps for spec in s.op.checks()]
+    checks = [c for s in pipeline.steps for c in step_checks(pipeline, s, asset_key(pipeline, s.name), STORAGE_KEY)]
     prompts = {prompt_resource_key(pipeline, s): PromptResource.from_template(s.effective_prompt)
                for s in pipeline.steps if s.op.needs_llm and s.effective_prompt is not None}
-    job = define_asset_job(f"{pipeline.name}_job", selection=AssetSelection.groups(pipeline.name),
+    job = define_asset_job(f"{pipeline.name}_job", selection=AssetSelection.key_prefixes([pipeline.name]),
                            description=pipeline.description or f"Materialise pipeline {pipeline.name}")
     return assets, checks, prompts, job
 

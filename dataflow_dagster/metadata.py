@@ -1,16 +1,38 @@
 """Turns a step's lineage record into Dagster materialisation metadata.
 
-Everything an audit needs is in the ``lineage`` JSON entry; the other entries repeat the figures
-people look at in the UI (counts, hashes, tokens, a preview) as typed metadata so they plot and sort.
+Everything an audit needs is in the ``lineage`` JSON entry; the other entries are for the person
+looking at the asset in the UI, who should learn what happened to the data without opening a
+notebook: a preview, what was kept and why the rest was rejected (with the catalog view to query),
+score distributions as charts, tokens and cost, and which input columns each output column came from.
+Numbers that are worth plotting across materialisations (counts, mean scores) are typed floats/ints,
+so Dagster's "Plots" tab charts them over time.
 """
 
 import json
+import logging
+from collections.abc import Sequence
 from typing import Any
 
-from dagster import MetadataValue, TableColumn, TableSchema
+import duckdb
+from dagster import (
+    AssetKey,
+    MetadataValue,
+    TableColumn,
+    TableColumnDep,
+    TableColumnLineage,
+    TableRecord,
+    TableSchema,
+)
 
 from dataflow_dagster.llm.prices import lineage_cost
+from dataflow_dagster.plots import PlotWriter, bar_png, column_distribution
 from dataflow_dagster.runner import StepOutcome
+from dataflow_dagster.storage import SnapshotRef, Storage
+from operators.core.contract import Kind, Operator
+from operators.core.rowids import ID, PARENTS
+
+log = logging.getLogger("dataflow")
+PREVIEW_ROWS = 5
 
 
 def markdown_preview(rows: list[dict[str, Any]], max_chars: int = 120) -> str:
@@ -28,7 +50,142 @@ def markdown_preview(rows: list[dict[str, Any]], max_chars: int = 120) -> str:
     return "\n".join(lines)
 
 
-def outcome_metadata(outcome: StepOutcome) -> dict[str, Any]:
+def _cell(v: Any, max_chars: int) -> str | int | float | bool | None:
+    if v is None or isinstance(v, bool | int | float):
+        return v
+    text = v if isinstance(v, str) else json.dumps(v, ensure_ascii=False, default=str)
+    return text if len(text) <= max_chars else text[: max_chars - 1] + "…"
+
+
+def table_value(rows: list[dict[str, Any]], max_chars: int = 100) -> MetadataValue:
+    """Rows as a Dagster table: the UI renders these inline (markdown over 1000 characters, and
+    every image, sits behind a "[Show Markdown]" button instead)."""
+    cols = list(dict.fromkeys(c for r in rows for c in r)) or ["(no rows)"]
+    types = {c: next((_TABLE_TYPES[type(r[c])] for r in rows if type(r.get(c)) in _TABLE_TYPES), "string")
+             for c in cols}
+    records = [TableRecord({c: _cell(r.get(c), max_chars) for c in cols}) for r in rows]
+    return MetadataValue.table(records, TableSchema(columns=[TableColumn(name=c, type=types[c]) for c in cols]))
+
+
+_TABLE_TYPES = {bool: "bool", int: "int", float: "float", str: "string"}
+
+
+def reason_prefix_sql(col: str = "_reason") -> str:
+    """Reasons carry the measured value ("WordNumberFilter: words=3"); group by the part before ':'."""
+    return f"coalesce(nullif(trim(split_part({col}, ':', 1)), ''), '(none)')"
+
+
+def column_lineage(op: Operator, out_columns: Sequence[str], up_columns: Sequence[str],
+                   upstream: AssetKey, prompt_fields: Sequence[str] = ()) -> TableColumnLineage:
+    """Output column <- upstream columns: computed columns depend on the operator's inputs (and the
+    prompt's fields), carried columns on their namesake, a generated row's ids on its parent's id."""
+    up = set(up_columns)
+    computed = set(op.output_columns())
+    inputs = [c for c in dict.fromkeys([*op.input_columns(), *prompt_fields]) if c in up]
+    deps: dict[str, list[TableColumnDep]] = {}
+    for col in out_columns:
+        if col in computed:
+            src = inputs
+        elif op.kind == Kind.GENERATE and col in (ID, PARENTS):
+            src = [ID] if ID in up else []
+        elif col in up:
+            src = [col]
+        else:
+            src = []
+        if src:
+            deps[col] = [TableColumnDep(asset_key=upstream, column_name=c) for c in src]
+    return TableColumnLineage(deps_by_column=deps)
+
+
+def _llm_metadata(lin: dict[str, Any], rows_in: int) -> dict[str, Any]:
+    md: dict[str, Any] = {
+        "prompt_hash": MetadataValue.text(lin["prompt"]["hash"]),
+        "prompt": MetadataValue.md(f"```\n{lin['prompt']['template']}\n```"),
+        "model_id": MetadataValue.text(lin["model"]["id"]),
+        "sampling": MetadataValue.json(lin["model"]["params"]),
+        "cache_hits": MetadataValue.int(lin["cache"]["hits"]),
+        "cache_misses": MetadataValue.int(lin["cache"]["misses"]),
+        "prompt_tokens": MetadataValue.int(lin["tokens"]["prompt"]),
+        "completion_tokens": MetadataValue.int(lin["tokens"]["completion"]),
+    }
+    total = int(lin["tokens"]["prompt"]) + int(lin["tokens"]["completion"])
+    md["total_tokens"] = MetadataValue.int(total)
+    if rows_in:
+        md["tokens_per_row"] = MetadataValue.float(round(total / rows_in, 2))
+    cost = lineage_cost(lin)  # from the configurable price table; None when the model is unpriced
+    md["cost_usd"] = MetadataValue.float(cost) if cost is not None else MetadataValue.text("unpriced")
+    return md
+
+
+def _table_link(view: str, ref: SnapshotRef) -> str:
+    return f"- `{view}`: **{ref.row_count}** rows"
+
+
+class _Charts:
+    """The data-reading half of the metadata: aggregates over the snapshots, charts and previews."""
+
+    def __init__(self, outcome: StepOutcome, storage: Storage | None) -> None:
+        self.outcome = outcome
+        self.plots = PlotWriter(storage.root, outcome.asset) if storage is not None else None
+        self.con = duckdb.connect()
+
+    def close(self) -> None:
+        self.con.close()
+
+    def image(self, name: str, png: bytes, caption: str = "") -> MetadataValue:
+        if self.plots is None:
+            return MetadataValue.md(caption or name)
+        return MetadataValue.md(self.plots.markdown(name, png, caption))
+
+    def counts_chart(self) -> MetadataValue:
+        lin = self.outcome.lineage
+        labels = ["in", "kept", "rejected", "errors"]
+        values = [lin.get("rows_in", 0), lin.get("rows_out", 0), lin.get("rejected_rows", 0), lin.get("error_rows", 0)]
+        png = bar_png(labels, {"rows": values}, f"{self.outcome.asset}: rows")
+        caption = " · ".join(f"{k}: **{v}**" for k, v in zip(labels, values, strict=True))
+        return self.image("row_counts", png, caption)
+
+    def reasons(self, rejected: SnapshotRef) -> tuple[MetadataValue, MetadataValue]:
+        rows = self.con.execute(
+            f"SELECT {reason_prefix_sql()} AS reason, count(*) AS n, any_value(_reason) AS example "
+            f"FROM {rejected.read_sql()} GROUP BY 1 ORDER BY n DESC, reason LIMIT 20").fetchall()
+        table = table_value([{"reason": r, "rows": n, "example": e} for r, n, e in rows])
+        png = bar_png([r for r, _, _ in rows], {"rejected": [n for _, n, _ in rows]}, "rejected rows by reason",
+                      horizontal=True)
+        return table, self.image("rejected_reasons", png)
+
+    def preview(self, ref: SnapshotRef, first: Sequence[str] = ()) -> MetadataValue:
+        cols = [c for c, _ in ref.columns]
+        order = [c for c in first if c in cols] + [c for c in cols if c not in first]
+        select = ", ".join(f'"{c}"' for c in order)
+        rows = self.con.sql(f"SELECT {select} FROM {ref.read_sql()} LIMIT {PREVIEW_ROWS}").to_arrow_table()
+        return table_value(rows.to_pylist(), max_chars=48)
+
+    def distribution(self, ref: SnapshotRef, column: str, rejected: SnapshotRef | None = None
+                     ) -> tuple[MetadataValue, float | None] | None:
+        rel, group = ref.read_sql(), None
+        if rejected is not None:
+            cols = ", ".join(f'"{c}"' for c, _ in ref.columns)
+            rel = (f"(SELECT {cols}, 'kept' AS __g FROM {ref.read_sql()} UNION ALL BY NAME "
+                   f"SELECT {cols}, 'rejected' AS __g FROM {rejected.read_sql()})")
+            group = "__g"
+        dist = column_distribution(self.con, rel, column, group)
+        if dist is None:
+            return None
+        labels, series = dist
+        mean = self.con.execute(
+            f"SELECT avg(TRY_CAST(\"{column}\" AS DOUBLE)) FROM {ref.read_sql()}").fetchone()[0]  # type: ignore[index]
+        png = bar_png(labels, series, f"{column} distribution", xlabel=column)
+        where = "kept rows" if rejected is not None else "all rows"
+        caption = f"mean over {where}: **{mean:.3f}**" if mean is not None else ""
+        return self.image(f"dist_{column}", png, caption), (float(mean) if mean is not None else None)
+
+
+def outcome_metadata(outcome: StepOutcome, storage: Storage | None = None, op: Operator | None = None,
+                     upstream: AssetKey | None = None, up_columns: Sequence[str] = (),
+                     prompt_fields: Sequence[str] = ()) -> dict[str, Any]:
+    """Materialisation metadata for one step. Without ``storage`` no charts are drawn (no file to
+    write them to); without ``op``/``upstream`` no column lineage is recorded."""
     lin = outcome.lineage
     table = outcome.table
     md: dict[str, Any] = {
@@ -41,30 +198,69 @@ def outcome_metadata(outcome: StepOutcome) -> dict[str, Any]:
         "snapshot": MetadataValue.path(table.path),
         "upstream_hashes": MetadataValue.json(lin.get("upstream", {})),
         "duration_s": MetadataValue.float(float(lin.get("duration_s", 0.0))),
+        **({"rows_in": MetadataValue.int(int(lin["rows_in"]))} if "rows_in" in lin else {}),
         "preview": MetadataValue.md(markdown_preview(outcome.preview)),
+        "sample_rows": table_value(outcome.preview, max_chars=48),
         "lineage": MetadataValue.json(lin),
     }
+    links = [_table_link(outcome.asset, table)]
     for part in ("rejected", "errors"):
         if part in outcome.refs:
             md[f"{part}_rows"] = MetadataValue.int(outcome.refs[part].row_count)
             md[f"{part}_table"] = MetadataValue.text(f"{outcome.asset}__{part}")
+            links.append(_table_link(f"{outcome.asset}__{part}", outcome.refs[part]))
+    if storage is not None:
+        links.append(f"\nCatalog views: `duckdb {storage.catalog_path}`, then `SELECT * FROM <view>`")
+    md["tables"] = MetadataValue.md("\n".join(links))
     if "operator" in lin:
         md["operator"] = MetadataValue.text(f"{lin['operator']}@{lin['operator_version']}")
         md["config"] = MetadataValue.json(lin["config"])
     if "prompt" in lin:
-        md["prompt_hash"] = MetadataValue.text(lin["prompt"]["hash"])
-        md["prompt"] = MetadataValue.md(f"```\n{lin['prompt']['template']}\n```")
-        md["model_id"] = MetadataValue.text(lin["model"]["id"])
-        md["sampling"] = MetadataValue.json(lin["model"]["params"])
-        md["cache_hits"] = MetadataValue.int(lin["cache"]["hits"])
-        md["cache_misses"] = MetadataValue.int(lin["cache"]["misses"])
-        md["prompt_tokens"] = MetadataValue.int(lin["tokens"]["prompt"])
-        md["completion_tokens"] = MetadataValue.int(lin["tokens"]["completion"])
-        cost = lineage_cost(lin)
-        md["cost_usd"] = MetadataValue.float(cost) if cost is not None else MetadataValue.text("unpriced")
+        md.update(_llm_metadata(lin, int(lin.get("rows_in", 0))))
     if "source_file" in lin:
         md["source_file"] = MetadataValue.path(lin["source_file"])
         md["source_sha256"] = MetadataValue.text(lin["source_sha256"])
+    if op is not None and upstream is not None and up_columns:
+        md["dagster/column_lineage"] = MetadataValue.column_lineage(
+            column_lineage(op, [n for n, _ in table.columns], up_columns, upstream, prompt_fields))
+    if storage is not None and op is not None:
+        try:
+            md.update(_chart_metadata(outcome, storage, op))
+        except Exception as exc:  # charts are a view on data already published: never fail the step
+            log.warning(f"{outcome.asset}: could not draw metadata charts: {exc!r}")
+    return md
+
+
+def _chart_metadata(outcome: StepOutcome, storage: Storage, op: Operator) -> dict[str, Any]:
+    charts = _Charts(outcome, storage)
+    md: dict[str, Any] = {}
+    try:
+        rejected, errors = outcome.refs.get("rejected"), outcome.refs.get("errors")
+        if rejected is not None or errors is not None:
+            md["row_counts"] = charts.counts_chart()
+        if rejected is not None and rejected.row_count:
+            md["rejected_by_reason"], md["rejected_reasons"] = charts.reasons(rejected)
+            md["rejected_sample"] = charts.preview(rejected, first=[ID, "_reason", *op.input_columns()])
+        if errors is not None and errors.row_count:
+            md["errors_sample"] = charts.preview(errors)
+        types = dict((n, t) for n, t in outcome.table.columns)
+        if op.kind == Kind.EVALUATE:
+            scored = op.output_columns()
+        elif op.kind == Kind.FILTER:  # e.g. a score threshold: show what the filter cut through
+            scored = [c for c in op.input_columns() if types.get(c, "VARCHAR") != "VARCHAR"]
+        else:
+            scored = []
+        for col in scored:
+            if col not in types:
+                continue
+            dist = charts.distribution(outcome.table, col, rejected if op.kind == Kind.FILTER else None)
+            if dist is None:
+                continue
+            md[f"distribution_{col}"], mean = dist
+            if mean is not None:
+                md[f"mean_{col}"] = MetadataValue.float(round(mean, 4))
+    finally:
+        charts.close()
     return md
 
 

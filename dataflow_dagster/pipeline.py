@@ -38,6 +38,13 @@ class Step:
     after: str | None = None
     prompt: PromptTemplate | None = None
     description: str | None = None
+    # Great Expectations 1.x expectation configs ({"type": "expect_...", "kwargs": {...}}), run as a
+    # blocking asset check on the step's snapshot (needs the `gx` extra).
+    expectations: list[dict[str, Any]] = field(default_factory=list)
+    # Column schema of the step's output: dagster-pandas ``PandasColumn`` objects or
+    # ``{column: {"type": "string"|"integer"|"float"|"numeric"|"boolean"|"any", "non_nullable": ...,
+    # "unique": ..., "min_value": ..., "max_value": ..., "categories": [...]}}``; run as an asset check.
+    schema: list[Any] | dict[str, dict[str, Any]] | None = None
 
     @property
     def effective_prompt(self) -> PromptTemplate | None:
@@ -52,6 +59,13 @@ class Pipeline:
     description: str = ""
     base_dir: Path | None = None  # relative source paths resolve against this
     partitions: PartitionSpec | None = None  # HashShards / FilePartitions: every asset is partitioned
+    owners: list[str] = field(default_factory=list)  # Dagster owners: emails or "team:name"
+    tags: dict[str, str] = field(default_factory=dict)  # added to every asset of the pipeline
+    group: str | None = None  # Dagster asset group; default: the pipeline name
+
+    @property
+    def group_name(self) -> str:
+        return self.group or self.name
 
     def __post_init__(self) -> None:
         if not self.name.isidentifier():

@@ -1,9 +1,16 @@
 #!/usr/bin/env bash
-# System packages some tests need beyond the Python install (run by .ci/run after scripts/install.sh).
-# Idempotent: installs only what is missing. The Celery test starts redis-server itself on 127.0.0.1
-# (the package's service is never started or enabled here).
+# Extra system packages and optional extras some tests need; .ci/run calls this after install.sh.
+# Idempotent: every line installs only what is missing and stands on its own (add yours as a line).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+export DEBIAN_FRONTEND=noninteractive
+
+# Browser UI test (tests/test_ui_browser.py): Debian's chromium, driven by playwright from PyPI (dev extra).
+[ -x /usr/bin/chromium ] || { apt-get update -qq && apt-get install -y -qq chromium; }
+# Great Expectations 1.x suites as asset checks (tests/test_quality.py): the optional gx extra.
+.venv/bin/python -c "import great_expectations" 2>/dev/null || .venv/bin/python -m pip install -q -e ".[gx]"
+
+# Celery test (tests/test_celery.py): Debian's redis-server, started by the test itself on 127.0.0.1.
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 if [ "${#missing[@]}" -gt 0 ]; then

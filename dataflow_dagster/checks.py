@@ -1,0 +1,200 @@
+"""Asset checks of a step: evaluator thresholds, Great Expectations suites, column schemas.
+
+All three read the step's published snapshot (never a shared database), are blocking by default so
+a failed gate stops downstream steps in the same run, and report at ERROR severity. A check result
+explains itself in the UI: the measured value next to its threshold, the score distribution, and a
+few failing rows by ``_id`` (or the offending column), so nobody has to open the table to see why.
+"""
+
+from typing import Any
+
+import duckdb
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetKey,
+    MetadataValue,
+    asset_check,
+)
+
+from dataflow_dagster.metadata import table_value
+from dataflow_dagster.partitions import partitions_def
+from dataflow_dagster.pipeline import Pipeline, Step
+from dataflow_dagster.plots import PlotWriter, bar_png, column_distribution
+from dataflow_dagster.quality import gx as gxq
+from dataflow_dagster.quality import schema as schemaq
+from dataflow_dagster.runner import check_metric
+from dataflow_dagster.storage import SnapshotRef, Storage
+from operators.core.contract import CheckSpec, quote_ident
+from operators.core.rowids import ID
+
+EXAMPLES = 5
+GX_CHECK = "gx_suite"
+SCHEMA_CHECK = "output_schema"
+
+
+def _storage(context: AssetCheckExecutionContext, storage_key: str) -> Storage:
+    return getattr(context.resources, storage_key).get()
+
+
+def _partition(context: AssetCheckExecutionContext) -> str | None:
+    return context.partition_key if context.has_partition_key else None
+
+
+def _examples(con: duckdb.DuckDBPyConnection, ref: SnapshotRef, where: str, cols: list[str]) -> MetadataValue:
+    have = [c for c, _ in ref.columns]
+    select = ", ".join(quote_ident(c) for c in dict.fromkeys([ID, *cols]) if c in have)
+    rows = con.sql(f"SELECT {select} FROM {ref.read_sql()} t WHERE {where} LIMIT {EXAMPLES}").to_arrow_table()
+    return table_value(rows.to_pylist(), max_chars=80)
+
+
+def _distribution_md(con: duckdb.DuckDBPyConnection, storage: Storage, asset: str, ref: SnapshotRef,
+                     column: str) -> str | None:
+    dist = column_distribution(con, ref.read_sql(), column)
+    if dist is None:
+        return None
+    labels, series = dist
+    png = bar_png(labels, series, f"{column} distribution", xlabel=column)
+    return PlotWriter(storage.root, asset).markdown(f"check_dist_{column}", png)
+
+
+def evaluator_check(pipeline: Pipeline, step: Step, spec: CheckSpec, key: AssetKey, storage_key: str) -> Any:
+    name = pipeline.asset_name(step.name)
+    outputs = step.op.output_columns()
+    inputs = step.op.input_columns()
+
+    @asset_check(
+        asset=key,
+        name=spec.name,
+        blocking=spec.blocking,
+        description=spec.description or f"{spec.metric_sql} {spec.op} {spec.threshold}",
+        required_resource_keys={storage_key},
+        partitions_def=partitions_def(pipeline),
+    )
+    def _run_check(context: AssetCheckExecutionContext) -> AssetCheckResult:
+        storage = _storage(context, storage_key)
+        part = _partition(context)
+        ref = storage.require_ref(name, part)
+        doc = storage.current(name, part) or {"tables": {}}
+        value = check_metric(spec, {k: SnapshotRef(**v) for k, v in doc["tables"].items()})
+        con = duckdb.connect()
+        try:
+            passed = spec.passes(value)
+            have = {c for c, _ in ref.columns}
+            scored = [c for c in outputs if c in have]
+            md: dict[str, Any] = {
+                "value": MetadataValue.float(value) if value is not None else MetadataValue.text("NULL"),
+                "threshold": MetadataValue.text(f"{spec.op} {spec.threshold}"),
+                "content_hash": MetadataValue.text(ref.content_hash),
+                "rows": MetadataValue.int(ref.row_count),
+            }
+            if scored:
+                null_where = " OR ".join(f"t.{quote_ident(c)} IS NULL" for c in scored)
+                n_null = con.execute(f"SELECT count(*) FROM {ref.read_sql()} t WHERE {null_where}").fetchone()[0]  # type: ignore[index]
+                md["rows_without_output"] = MetadataValue.int(int(n_null))
+                if n_null:
+                    md["failing_examples"] = _examples(con, ref, null_where, [*scored, *inputs])
+                dist = _distribution_md(con, storage, name, ref, scored[0])
+                if dist:
+                    md["score_distribution"] = MetadataValue.md(dist)
+            errors = storage.current_ref(name, "errors", partition=part)
+            if errors is not None and errors.row_count:
+                md["llm_errors"] = MetadataValue.int(errors.row_count)
+                rows = con.sql(f"SELECT {ID}, _error FROM {errors.read_sql()} LIMIT {EXAMPLES}").to_arrow_table()
+                md["llm_error_examples"] = table_value(rows.to_pylist())
+        finally:
+            con.close()
+        return AssetCheckResult(passed=passed, severity=AssetCheckSeverity.ERROR, metadata=md,
+                                description=None if passed else
+                                f"{spec.name}: measured {value} is not {spec.op} {spec.threshold}")
+
+    return _run_check
+
+
+def gx_check(pipeline: Pipeline, step: Step, key: AssetKey, storage_key: str) -> Any:
+    """The step's Great Expectations suite as one blocking check (GX is imported when it runs)."""
+    name = pipeline.asset_name(step.name)
+    configs = gxq.normalise_expectations(step.expectations, f"pipeline '{pipeline.name}', step '{step.name}'")
+    listing = "\n".join(f"- `{c['type']}` {c['kwargs']}" for c in configs)
+
+    @asset_check(asset=key, name=GX_CHECK, blocking=True, required_resource_keys={storage_key},
+        partitions_def=partitions_def(pipeline),
+                 description=f"Great Expectations suite ({len(configs)} expectations):\n\n{listing}")
+    def _run_gx(context: AssetCheckExecutionContext) -> AssetCheckResult:
+        ref = _storage(context, storage_key).require_ref(name, _partition(context))
+        cols = gxq.needed_columns(configs, [c for c, _ in ref.columns])
+        con = duckdb.connect()
+        try:
+            select = ", ".join(quote_ident(c) for c in cols) or "*"
+            df = con.sql(f"SELECT {select} FROM {ref.read_sql()}").df()
+        finally:
+            con.close()
+        outcome = gxq.run_suite(df, configs, f"{name}__suite")
+        table = [{"expectation": r.type, "column": r.column or "", "passed": r.success,
+                  "unexpected": r.unexpected_count, "unexpected_%": _round(r.unexpected_percent),
+                  "examples": r.examples or r.observed_value, "error": r.exception or ""}
+                 for r in outcome.results]
+        failed = outcome.failed
+        return AssetCheckResult(
+            passed=outcome.success, severity=AssetCheckSeverity.ERROR,
+            description=None if outcome.success else
+            "failed: " + "; ".join(f"{r.type}({r.column or ''})" for r in failed),
+            metadata={
+                "expectations": MetadataValue.int(len(outcome.results)),
+                "failed_expectations": MetadataValue.int(len(failed)),
+                "failed_columns": MetadataValue.text(", ".join(sorted({r.column for r in failed if r.column}))),
+                "results": table_value(table),
+                "content_hash": MetadataValue.text(ref.content_hash),
+            })
+
+    return _run_gx
+
+
+def schema_check(pipeline: Pipeline, step: Step, key: AssetKey, storage_key: str) -> Any:
+    """The step's declared output schema as a blocking dagster-pandas check."""
+    name = pipeline.asset_name(step.name)
+    columns = schemaq.to_pandas_columns(step.schema or [], f"pipeline '{pipeline.name}', step '{step.name}'")
+    dtype = schemaq.dataframe_type(f"{name}_schema", columns)
+
+    @asset_check(asset=key, name=SCHEMA_CHECK, blocking=True, required_resource_keys={storage_key},
+        partitions_def=partitions_def(pipeline),
+                 description=dtype.description)
+    def _run_schema(context: AssetCheckExecutionContext) -> AssetCheckResult:
+        ref = _storage(context, storage_key).require_ref(name, _partition(context))
+        have = [c for c, _ in ref.columns]
+        cols = [c for c in dict.fromkeys([ID, *(col.name for col in columns)]) if c in have]
+        con = duckdb.connect()
+        try:
+            df = con.sql(f"SELECT {', '.join(quote_ident(c) for c in cols)} FROM {ref.read_sql()}").df()
+        finally:
+            con.close()
+        violations = schemaq.validate(df, columns)
+        offending = sorted({v.column for v in violations})
+        rows = [{"column": v.column, "constraint": v.constraint, "problem": v.description,
+                 "offending _id": v.offending_ids, "values": v.offending_values} for v in violations]
+        return AssetCheckResult(
+            passed=not violations, severity=AssetCheckSeverity.ERROR,
+            description=None if not violations else
+            f"schema violated in column(s) {', '.join(offending)} of {name}",
+            metadata={
+                "offending_columns": MetadataValue.text(", ".join(offending)),
+                "violations": table_value(rows),
+                "checked_columns": MetadataValue.int(len(columns)),
+                "content_hash": MetadataValue.text(ref.content_hash),
+            })
+
+    return _run_schema
+
+
+def _round(v: float | None) -> float | None:
+    return None if v is None else round(float(v), 2)
+
+
+def step_checks(pipeline: Pipeline, step: Step, key: AssetKey, storage_key: str) -> list[Any]:
+    checks = [evaluator_check(pipeline, step, spec, key, storage_key) for spec in step.op.checks()]
+    if step.expectations:
+        checks.append(gx_check(pipeline, step, key, storage_key))
+    if step.schema:
+        checks.append(schema_check(pipeline, step, key, storage_key))
+    return checks
