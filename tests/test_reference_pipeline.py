@@ -29,7 +29,10 @@ def test_every_step_materialises_and_checks_pass(two_runs):
     mats = materialized(first)
     assert sorted(mats) == sorted(f"pretrain_qa/{s}" for s in STEPS)
     checks = check_results(first)
-    assert checks == {"pretrain_qa/judge:parsed_share": True, "pretrain_qa/topic:parsed_share": True}
+    expected = {"pretrain_qa/judge:parsed_share", "pretrain_qa/topic:parsed_share",
+                *(f"pretrain_qa/{s}:error_share" for s in LLM_STEPS)}
+    assert expected <= set(checks), checks
+    assert all(checks.values()), checks
 
 
 def test_filters_drop_the_crafted_rows(two_runs):
