@@ -25,11 +25,15 @@ class ExactDedupConfig(TextConfig):
 
 @register
 class ExactDedupFilter(Operator):
-    """Keeps the first row (in input order) of each group of identical texts (md5 of the text)."""
+    """Removes duplicate texts (deduplicate, exact): keeps the first row of each group of identical texts.
+
+    Texts are compared by md5 (optionally after lower-casing and collapsing whitespace); NULL is
+    never a duplicate. For near-duplicates see MinHashDeduplicateFilter.
+    """
 
     kind: ClassVar[Kind] = Kind.FILTER
     Config = ExactDedupConfig
-    tags = ("dedup", "exact", "pretrain", "sft")
+    tags = ("dedup", "exact", "duplicate", "pretrain", "sft")
 
     def input_columns(self) -> list[str]:
         return [self.config.input_key]

@@ -96,8 +96,8 @@ def _derive(filter_cls: type[MetricFilter]) -> type[Operator]:
         f.run_evaluate(ctx, {m: self.config.output_prefix + m for m in f.metric_columns()})
         return {}
 
-    doc = f"Evaluator form of {filter_cls.__name__}: writes its metric(s) as columns, drops nothing.\n\n" + (
-        filter_cls.__doc__ or "")
+    first = (filter_cls.__doc__ or "").strip().splitlines()[0] if filter_cls.__doc__ else ""
+    doc = f"Metric of {filter_cls.__name__} as columns (no row dropped). {first}"
     cls = type(name, (Operator,), {
         "__doc__": doc, "__module__": __name__, "__qualname__": name, "kind": Kind.EVALUATE, "name": name,
         "Config": Config, "tags": ("evaluate", *filter_cls.tags), "input_columns": input_columns,

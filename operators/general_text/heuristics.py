@@ -47,7 +47,10 @@ class WordNumberFilter(MetricFilter):
 
 @register
 class ContentNullFilter(MetricFilter):
-    """Drops rows whose text is NULL, empty or whitespace only (unicode whitespace, as str.strip())."""
+    """Drops rows whose text is NULL, empty or whitespace only (unicode whitespace, as str.strip()).
+
+    Empty text, 空文本: the null/blank filter.
+    """
 
     rejects_empty = False
     tags = ("heuristic", "null", "pretrain", "sft")
