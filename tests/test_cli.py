@@ -69,7 +69,7 @@ def test_ops_list_show_search() -> None:
     assert show["input_columns_default"] == ["question", "answer"]
     assert show["output_columns_default"] == ["qa_score"]
     assert show["prompt_fields"] == ["question", "answer"]
-    assert show["checks"][0]["name"] == "parsed_share"
+    assert {c["name"] for c in show["checks"]} == {"error_share", "parsed_share"}
     text = invoke("ops", "show", "WordNumberFilter").output
     assert "min_words" in text and "keys" in text
 
