@@ -168,7 +168,7 @@ def test_llm_steps_record_tokens_generator_lineage_and_score_charts(tmp_path: Pa
     assert lin["question"] == [("g/load", "passage")] and lin["answer"] == [("g/load", "passage")]
     assert lin["_parent_ids"] == [("g/load", "_id")] and lin["_id"] == [("g/load", "_id")]
     assert sorted(_lineage(judge)["qa_score"]) == [("g/qa", "answer"), ("g/qa", "question")]
-    n_scored = duckdb.sql(f"SELECT count(qa_score) FROM read_parquet('{judge['snapshot']}')").fetchone()[0]
+    n_scored = duckdb.sql(f"SELECT count(qa_score) FROM read_parquet('{judge['snapshot']}')").fetchall()[0][0]
     if n_scored:  # the 135M model may fail the schema; then there is nothing to chart
         assert _images(judge["distribution_qa_score"])[0].startswith(PNG_MAGIC)
         assert 1 <= judge["mean_qa_score"] <= 5
