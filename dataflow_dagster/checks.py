@@ -19,7 +19,7 @@ from dagster import (
 )
 
 from dataflow_dagster.metadata import table_value
-from dataflow_dagster.partitions import partitions_def
+from dataflow_dagster.partitions import partition_key_of, partitions_def
 from dataflow_dagster.pipeline import Pipeline, Step
 from dataflow_dagster.plots import PlotWriter, bar_png, column_distribution
 from dataflow_dagster.quality import gx as gxq
@@ -36,10 +36,6 @@ SCHEMA_CHECK = "output_schema"
 
 def _storage(context: AssetCheckExecutionContext, storage_key: str) -> Storage:
     return getattr(context.resources, storage_key).get()
-
-
-def _partition(context: AssetCheckExecutionContext) -> str | None:
-    return context.partition_key if context.has_partition_key else None
 
 
 def _examples(con: duckdb.DuckDBPyConnection, ref: SnapshotRef, where: str, cols: list[str]) -> MetadataValue:
@@ -74,7 +70,7 @@ def evaluator_check(pipeline: Pipeline, step: Step, spec: CheckSpec, key: AssetK
     )
     def _run_check(context: AssetCheckExecutionContext) -> AssetCheckResult:
         storage = _storage(context, storage_key)
-        part = _partition(context)
+        part = partition_key_of(context)
         ref = storage.require_ref(name, part)
         doc = storage.current(name, part) or {"tables": {}}
         value = check_metric(spec, {k: SnapshotRef(**v) for k, v in doc["tables"].items()})
@@ -122,7 +118,7 @@ def gx_check(pipeline: Pipeline, step: Step, key: AssetKey, storage_key: str) ->
         partitions_def=partitions_def(pipeline),
                  description=f"Great Expectations suite ({len(configs)} expectations):\n\n{listing}")
     def _run_gx(context: AssetCheckExecutionContext) -> AssetCheckResult:
-        ref = _storage(context, storage_key).require_ref(name, _partition(context))
+        ref = _storage(context, storage_key).require_ref(name, partition_key_of(context))
         cols = gxq.needed_columns(configs, [c for c, _ in ref.columns])
         con = duckdb.connect()
         try:
@@ -161,7 +157,7 @@ def schema_check(pipeline: Pipeline, step: Step, key: AssetKey, storage_key: str
         partitions_def=partitions_def(pipeline),
                  description=dtype.description)
     def _run_schema(context: AssetCheckExecutionContext) -> AssetCheckResult:
-        ref = _storage(context, storage_key).require_ref(name, _partition(context))
+        ref = _storage(context, storage_key).require_ref(name, partition_key_of(context))
         have = [c for c, _ in ref.columns]
         cols = [c for c in dict.fromkeys([ID, *(col.name for col in columns)]) if c in have]
         con = duckdb.connect()

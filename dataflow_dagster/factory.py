@@ -26,7 +26,7 @@ from dataflow_dagster.automation import AutomationOptions, asset_condition, auto
 from dataflow_dagster.checks import step_checks
 from dataflow_dagster.diff import diff_paths
 from dataflow_dagster.metadata import dispatch_metadata, outcome_metadata
-from dataflow_dagster.partitions import partitions_def
+from dataflow_dagster.partitions import partition_key_of, partitions_def
 from dataflow_dagster.pipeline import Pipeline, Step
 from dataflow_dagster.resources import LLMResource, LocalLLMResource, PromptResource, StorageResource
 from dataflow_dagster.runner import (
@@ -57,10 +57,6 @@ def asset_key(pipeline: Pipeline, step_name: str) -> AssetKey:
 
 def _kinds(step: Step) -> set[str]:
     return {"duckdb", "llm"} if step.op.needs_llm else {"duckdb"}
-
-
-def _partition(context: Any) -> str | None:
-    return context.partition_key if context.has_partition_key else None
 
 
 def _columns_line(op: Any) -> str:
@@ -104,7 +100,7 @@ def _source_asset(pipeline: Pipeline) -> AssetsDefinition:
     )
     def _asset(context: AssetExecutionContext) -> MaterializeResult:
         storage = getattr(context.resources, STORAGE_KEY).get()
-        part = _partition(context)
+        part = partition_key_of(context)
         previous = storage.current_ref(pipeline.asset_name(pipeline.source.name), partition=part)
         outcome = run_source(storage, pipeline, context.log, context.run_id, partition=part)
         return _result(outcome, previous, outcome_metadata(outcome, storage))
@@ -148,7 +144,7 @@ def _step_asset(pipeline: Pipeline, step: Step, automation: AutomationOptions | 
                 context.log.warning(
                     f"prompt resource '{prompt_key}' differs from the definition's prompt; "
                     "this run's lineage records the resource's text and hash")
-        part = _partition(context)
+        part = partition_key_of(context)
         previous = storage.current_ref(pipeline.asset_name(step.name), partition=part)
         try:
             outcome = run_step(storage, pipeline, step.name, llm=llm, prompt=step_prompt, log=context.log,

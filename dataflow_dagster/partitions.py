@@ -16,7 +16,7 @@ matter of running partitions as concurrent runs (multiprocess, celery, k8s), see
 import fnmatch
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING, Any, Union
 
 from dagster import DynamicPartitionsDefinition, PartitionsDefinition, StaticPartitionsDefinition
 
@@ -75,6 +75,11 @@ PartitionSpec = Union[HashShards, FilePartitions]
 def dynamic_name(pipeline: "Pipeline") -> str:
     spec = pipeline.partitions
     return (spec.name if isinstance(spec, FilePartitions) and spec.name else None) or f"{pipeline.name}_files"
+
+
+def partition_key_of(context: Any) -> str | None:
+    """The partition a Dagster asset or check execution runs for, or None when unpartitioned."""
+    return context.partition_key if context.has_partition_key else None
 
 
 def partitions_def(pipeline: "Pipeline") -> PartitionsDefinition | None:

@@ -13,7 +13,6 @@ from operators.core.contract import Kind
 from operators.core.llm_ops import LLMConfig, LLMOperator
 from operators.core.prompt import PromptTemplate
 from operators.core.registry import register
-from operators.reasoning.lenient_json import LenientJSONMixin
 
 INSTRUCTION_PROMPT = PromptTemplate(
     name="code_to_instruction",
@@ -97,7 +96,7 @@ class InstructionConfig(LLMConfig):
 
 
 @register
-class CodeInstructionSynthesizer(LenientJSONMixin, LLMOperator):
+class CodeInstructionSynthesizer(LLMOperator):
     """Writes the instruction that would produce a given piece of code (a new row per code)."""
 
     kind: ClassVar[Kind] = Kind.GENERATE
@@ -120,7 +119,7 @@ class EnhanceConfig(LLMConfig):
 
 
 @register
-class CodeInstructionEnhancer(LenientJSONMixin, LLMOperator):
+class CodeInstructionEnhancer(LLMOperator):
     """Rewrites an instruction into a precise, self-contained task (same row; replaces the text)."""
 
     kind: ClassVar[Kind] = Kind.REFINE
@@ -143,7 +142,7 @@ class CodeGenConfig(LLMConfig):
 
 
 @register
-class CodeGenerator(LenientJSONMixin, LLMOperator):
+class CodeGenerator(LLMOperator):
     """Writes code for an instruction into ``output_key`` (same row, new column)."""
 
     kind: ClassVar[Kind] = Kind.REFINE
@@ -171,7 +170,7 @@ class QualityConfig(PairConfig):
 
 
 @register
-class CodeQualityEvaluator(LenientJSONMixin, LLMOperator):
+class CodeQualityEvaluator(LLMOperator):
     """LLM judge: scores code against its instruction 1-10 with a line of feedback; never drops rows."""
 
     kind: ClassVar[Kind] = Kind.EVALUATE
@@ -196,7 +195,7 @@ class TestsConfig(PairConfig):
 
 
 @register
-class CodeTestCaseGenerator(LenientJSONMixin, LLMOperator):
+class CodeTestCaseGenerator(LLMOperator):
     """Writes assert-style test cases for each (instruction, code) pair into ``output_key``."""
 
     kind: ClassVar[Kind] = Kind.REFINE

@@ -14,7 +14,6 @@ from pydantic import Field
 from operators.core.contract import Kind, OperatorContext, quote_ident
 from operators.core.llm_ops import LLMConfig, LLMOperator
 from operators.core.rowids import ID, PARENTS, derived_id_sql
-from operators.reasoning.lenient_json import LenientJSONMixin
 
 PARENT = "__parent"
 
@@ -25,7 +24,7 @@ class FanOutConfig(LLMConfig):
     group_key: str | None = None  # if set, a column holding the parent row's id (for votes per parent)
 
 
-class FanOutLLMOperator(LenientJSONMixin, LLMOperator):
+class FanOutLLMOperator(LLMOperator):
     """Base: ``num_samples`` generated rows per input row, sample k drawn with seed ``seed + k``."""
 
     kind: ClassVar[Kind] = Kind.GENERATE
