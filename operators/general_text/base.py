@@ -32,6 +32,7 @@ class MetricFilter(Operator):
     tags: ClassVar[tuple[str, ...]] = ("heuristic", "pretrain")
     # DataFlow's ``if text: ... else: reject``: empty/NULL text is dropped before the metric is tested.
     rejects_empty: ClassVar[bool] = True
+    row_local: ClassVar[bool] = True  # each row's outcome depends on that row alone: refreshes reuse the memo
 
     def input_columns(self) -> list[str]:
         return [self.config.input_key]  # type: ignore[attr-defined]
