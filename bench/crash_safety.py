@@ -95,7 +95,7 @@ def storage_intact(root: Path) -> bool:
         return False
     cat = duckdb.connect(str(storage.catalog_path), read_only=True)
     for (view,) in cat.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall():
-        cat.execute(f'SELECT count(*) FROM "{view}"').fetchone()
+        cat.execute(f'SELECT count(*) FROM "{view}"').fetchall()
     if storage.cache_path.exists():
         cache = sqlite3.connect(storage.cache_path)
         if cache.execute("PRAGMA integrity_check").fetchone()[0] != "ok":

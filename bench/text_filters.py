@@ -59,7 +59,7 @@ def run_ours(parquet: Path, out: Path, threads: int | None = None) -> int:
         get(name)(**cfg).run(ctx)
         src = f"s{i + 1}"
     con.execute(f"COPY (SELECT * EXCLUDE (__pos) FROM {src}) TO '{out}' (FORMAT parquet)")
-    n = con.execute(f"SELECT count(*) FROM read_parquet('{out}')").fetchone()[0]
+    n = con.execute(f"SELECT count(*) FROM read_parquet('{out}')").fetchall()[0][0]
     con.close()
     return int(n)
 
@@ -76,7 +76,7 @@ def run_baseline(parquet: Path) -> int:
 def bare_scan(parquet: Path) -> float:
     con = duckdb.connect()
     t0 = time.perf_counter()
-    con.execute(f"SELECT sum(length(text)) FROM read_parquet('{parquet}')").fetchone()
+    con.execute(f"SELECT sum(length(text)) FROM read_parquet('{parquet}')").fetchall()[0]
     return time.perf_counter() - t0
 
 

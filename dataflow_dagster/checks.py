@@ -72,8 +72,7 @@ def evaluator_check(pipeline: Pipeline, step: Step, spec: CheckSpec, key: AssetK
         storage = _storage(context, storage_key)
         part = partition_key_of(context)
         ref = storage.require_ref(name, part)
-        doc = storage.current(name, part) or {"tables": {}}
-        value = check_metric(spec, {k: SnapshotRef(**v) for k, v in doc["tables"].items()})
+        value = check_metric(spec, storage.current_refs(name, part))
         con = duckdb.connect()
         try:
             passed = spec.passes(value)
@@ -87,7 +86,7 @@ def evaluator_check(pipeline: Pipeline, step: Step, spec: CheckSpec, key: AssetK
             }
             if scored:
                 null_where = " OR ".join(f"t.{quote_ident(c)} IS NULL" for c in scored)
-                n_null = con.execute(f"SELECT count(*) FROM {ref.read_sql()} t WHERE {null_where}").fetchone()[0]  # type: ignore[index]
+                n_null = con.execute(f"SELECT count(*) FROM {ref.read_sql()} t WHERE {null_where}").fetchall()[0][0]  # type: ignore[index]
                 md["rows_without_output"] = MetadataValue.int(int(n_null))
                 if n_null:
                     md["failing_examples"] = _examples(con, ref, null_where, [*scored, *inputs])

@@ -53,8 +53,8 @@ def _schema(con: duckdb.DuckDBPyConnection, rel: str) -> list[list[str]]:
 
 
 def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
-    row = con.execute(sql).fetchone()
-    return int(row[0]) if row else 0
+    rows = con.execute(sql).fetchall()  # fetchall: duckdb 2 refuses new work while a result is unfinished
+    return int(rows[0][0]) if rows and rows[0][0] is not None else 0
 
 
 @dataclass
@@ -100,7 +100,7 @@ class RowMemo:
         packed = ", ".join(f"{quote_ident(c)} := {quote_ident(c)}" for c in cols)
         con.execute(f"CREATE TABLE {KEYS} AS SELECT {POS}, {ID} AS __in_id, "
                     f"md5(to_json(struct_pack({packed}))::VARCHAR) AS __in_key FROM {quote_ident(src)}")
-        n, distinct = con.execute(f"SELECT count(*), count(DISTINCT __in_id) FROM {KEYS}").fetchone()  # type: ignore[misc]
+        n, distinct = con.execute(f"SELECT count(*), count(DISTINCT __in_id) FROM {KEYS}").fetchall()[0]  # type: ignore[misc]
         if n != distinct:
             return self._off(src, "input _id values are not unique")
         self._key = self._step_key([[c, t] for c, t in _schema(con, src) if c != POS])

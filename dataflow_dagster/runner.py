@@ -95,9 +95,9 @@ def run_source(storage: Storage, pipeline: Pipeline, log: logging.Logger | None 
             raw = "__raw_part"
         if ID in [r[0] for r in con.execute("DESCRIBE __raw").fetchall()]:
             con.execute(f"CREATE VIEW {OUT} AS SELECT * FROM {raw}")  # ids given by the user are kept
-            dup = con.execute(f"SELECT {ID} FROM __raw GROUP BY 1 HAVING count(*) > 1 LIMIT 1").fetchone()
+            dup = con.execute(f"SELECT {ID} FROM __raw GROUP BY 1 HAVING count(*) > 1 LIMIT 1").fetchall()
             if dup:
-                raise OperatorError(f"{path}: column _id must be unique but '{dup[0]}' repeats")
+                raise OperatorError(f"{path}: column _id must be unique but '{dup[0][0]}' repeats")
         else:
             con.execute(f"CREATE VIEW {OUT} AS {source_ids_sql(raw, keep_order=True)}")
         ref = storage.write_snapshot(con, OUT, asset)

@@ -50,7 +50,7 @@ def content_hash(con: duckdb.DuckDBPyConnection, relation_sql: str) -> tuple[str
         f"""SELECT count(*), coalesce(sum(md5_number_lower(j)::HUGEINT), 0),
                    coalesce(sum(md5_number_upper(j)::HUGEINT), 0)
             FROM (SELECT to_json(t)::VARCHAR AS j FROM {relation_sql} t)"""
-    ).fetchone()  # type: ignore[misc]
+    ).fetchall()[0]  # type: ignore[misc]
     schema = con.execute(f"DESCRIBE SELECT * FROM {relation_sql}").fetchall()
     cols = [[r[0], r[1]] for r in schema]
     digest = hashlib.sha256(json.dumps([int(n), str(lo), str(hi), cols]).encode()).hexdigest()
@@ -154,6 +154,11 @@ class Storage:
         if doc is None or part not in doc["tables"]:
             return None
         return SnapshotRef(**doc["tables"][part])
+
+    def current_refs(self, asset: str, partition: str | None = None) -> dict[str, SnapshotRef]:
+        """Every table of the asset's current materialisation (``table``, ``rejected``, ``errors``...)."""
+        doc = self.current(asset, partition) or {"tables": {}}
+        return {k: SnapshotRef(**v) for k, v in doc["tables"].items()}
 
     def require_ref(self, asset: str, partition: str | None = None) -> SnapshotRef:
         ref = self.current_ref(asset, partition=partition)

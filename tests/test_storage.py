@@ -48,7 +48,7 @@ def test_publish_and_catalog_views(storage: Storage):
     con = duckdb.connect(str(storage.catalog_path), read_only=True)
     names = {r[0] for r in con.execute("SHOW TABLES").fetchall()}
     assert names == {"p__s", "p__s__rejected"}
-    assert con.execute("SELECT _reason FROM p__s__rejected").fetchone() == ("why",)
+    assert con.execute("SELECT _reason FROM p__s__rejected").fetchall()[0] == ("why",)
     con.close()
     assert storage.current("p__s")["lineage"] == {"note": "x"}
     history = (storage.root / "history" / "p__s.jsonl").read_text().splitlines()

@@ -26,10 +26,10 @@ def test_evaluator_keeps_rows_and_writes_metrics(filter_name: str) -> None:
     name = filter_name.removesuffix("Filter") + "Evaluator"
     con, cols = _evaluate(name, output_prefix="m_")
     assert cols and all(c.startswith("m_") for c in cols)
-    assert con.execute("SELECT count(*) FROM out").fetchone()[0] == len(TEXTS)
+    assert con.execute("SELECT count(*) FROM out").fetchall()[0][0] == len(TEXTS)
     described = [r[0] for r in con.execute("DESCRIBE out").fetchall()]
     assert set(cols) <= set(described)
-    non_null = con.execute(f"SELECT count(\"{cols[0]}\") FROM out").fetchone()[0]
+    non_null = con.execute(f"SELECT count(\"{cols[0]}\") FROM out").fetchall()[0][0]
     assert non_null > 0, f"{name} wrote only NULLs"
 
 
@@ -45,6 +45,6 @@ def test_evaluate_then_filter_matches_filter() -> None:
 def test_generic_evaluator_and_bad_filter_name() -> None:
     con, cols = _evaluate("TextMetricEvaluator", filter="LexicalDiversityFilter", output_prefix="ld_")
     assert cols == ["ld_mtld", "ld_hdd"]
-    assert con.execute("SELECT count(ld_mtld) FROM out").fetchone()[0] > 0
+    assert con.execute("SELECT count(ld_mtld) FROM out").fetchall()[0][0] > 0
     with pytest.raises(OperatorError, match="not a metric filter"):
         _evaluate("TextMetricEvaluator", filter="ExactDedupFilter")

@@ -31,6 +31,7 @@ from tests.conftest import REPO, free_port
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = REPO / "docs" / "screenshots"
 PIPELINE = "pretrain_qa"
+LOCATION = "__repository__@assets.definitions"  # workspace.yaml's python_module, a Definitions repo
 RUN_TIMEOUT_S = float(os.environ.get("DATAFLOW_UI_TEST_TIMEOUT_S", "2700"))
 UI_TIMEOUT_MS = 120_000
 
@@ -160,7 +161,9 @@ def materialised(dagster_ui: UI, browser) -> dict:  # type: ignore[no-untyped-de
     """Clicks "Materialize all" on the asset graph and waits for the run to finish."""
     page = browser.new_page(viewport={"width": 1400, "height": 860})
     try:
-        page.goto(f"{dagster_ui.url}/asset-groups", timeout=UI_TIMEOUT_MS)
+        # the group's own graph: the global one collapses groups once the location holds several
+        # pipelines, and its "Materialize all" would run every pipeline
+        page.goto(f"{dagster_ui.url}/locations/{LOCATION}/asset-groups/{PIPELINE}", timeout=UI_TIMEOUT_MS)
         button = page.get_by_role("button", name="Materialize all")
         button.wait_for(timeout=UI_TIMEOUT_MS)
         page.get_by_text("keep_good").first.wait_for(timeout=UI_TIMEOUT_MS)  # graph rendered

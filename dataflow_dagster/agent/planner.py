@@ -53,7 +53,7 @@ def profile_data(path: Path, fmt: str | None = None) -> DataProfile:
         texts = [c for c, t in cols.items() if t == "VARCHAR" and not c.startswith("_")]
         if not texts:
             raise AgentRefusal(f"{path} has no text column (columns: {cols}); the operators here process text")
-        lengths = {c: con.execute(f'SELECT coalesce(avg(length("{c}")), 0) FROM s').fetchone()[0] for c in texts}
+        lengths = {c: con.execute(f'SELECT coalesce(avg(length("{c}")), 0) FROM s').fetchall()[0][0] for c in texts}
     except duckdb.Error as exc:
         raise OperatorError(f"could not read {path} as {kind}: {str(exc).splitlines()[0]}") from None
     finally:

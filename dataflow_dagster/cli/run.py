@@ -28,7 +28,7 @@ from dataflow_dagster.cli.common import (
     workspace_option,
 )
 from dataflow_dagster.pipeline import Pipeline
-from dataflow_dagster.runner import run_source, run_step
+from dataflow_dagster.runner import check_metric, run_source, run_step
 from dataflow_dagster.storage import Storage
 from operators.core.contract import OperatorError
 
@@ -56,17 +56,14 @@ def _descendants(pipeline: Pipeline, name: str) -> set[str]:
 def evaluate_checks(storage: Storage, pipeline: Pipeline, step_name: str) -> list[dict[str, Any]]:
     """The step's declared checks on its current snapshot (the factory's asset checks, without Dagster)."""
     step = pipeline.step(step_name)
-    ref = storage.require_ref(pipeline.asset_name(step_name))
+    asset = pipeline.asset_name(step_name)
+    storage.require_ref(asset)
+    refs = storage.current_refs(asset)
     results = []
-    con = duckdb.connect()
-    try:
-        for spec in step.op.checks():
-            row = con.execute(f"SELECT {spec.metric_sql} FROM {ref.read_sql()} t").fetchone()
-            value = None if row is None or row[0] is None else float(row[0])
-            results.append({"name": spec.name, "value": value, "passed": spec.passes(value),
-                            "blocking": spec.blocking, "rule": f"{spec.op} {spec.threshold}"})
-    finally:
-        con.close()
+    for spec in step.op.checks():
+        value = check_metric(spec, refs)
+        results.append({"name": spec.name, "value": value, "passed": spec.passes(value),
+                        "blocking": spec.blocking, "rule": f"{spec.op} {spec.threshold}"})
     return results
 
 

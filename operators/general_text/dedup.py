@@ -93,7 +93,7 @@ class ExactDedupFilter(Operator):
         row = ctx.con.execute(
             f"SELECT count(*) FROM (SELECT min({POS}) FILTER (WHERE __new) AS n, "
             f"min({POS}) FILTER (WHERE NOT __new) AS o FROM ({both}) WHERE {c} IS NOT NULL GROUP BY md5({key})) "
-            "WHERE n < o").fetchone()
+            "WHERE n < o").fetchall()[0]
         if row and row[0]:
             return None
         ranked = f"SELECT *, first({ID}) OVER (PARTITION BY md5({key}) ORDER BY {POS}) AS __first FROM ({both})"

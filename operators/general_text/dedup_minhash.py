@@ -179,7 +179,7 @@ class MinHashDeduplicateFilter(Operator):
 
 def _temp_dir(ctx: OperatorContext) -> str:
     try:
-        row = ctx.con.execute("SELECT current_setting('temp_directory')").fetchone()
+        row = ctx.con.execute("SELECT current_setting('temp_directory')").fetchall()[0]
         path = str(row[0]) if row and row[0] else ""
     except Exception:  # pragma: no cover - older DuckDB
         path = ""
