@@ -249,7 +249,7 @@ def test_checks_tab_shows_the_evaluator_gate(materialised: dict, dagster_ui: UI,
     checks = dagster_ui.graphql(CHECKS_QUERY, {"key": {"path": [PIPELINE, "judge"]}})
     states = {c["name"]: (c["executionForLatestMaterialization"] or {}).get("status")
               for c in checks["assetNodeOrError"]["assetChecksOrError"]["checks"]}
-    assert states == {"parsed_share": "SUCCEEDED"}
+    assert states == {"parsed_share": "SUCCEEDED", "error_share": "SUCCEEDED"}
     page = browser.new_page(viewport={"width": 1280, "height": 1000})
     try:
         page.goto(f"{dagster_ui.url}/assets/{PIPELINE}/judge?view=checks", timeout=UI_TIMEOUT_MS)
