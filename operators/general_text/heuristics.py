@@ -11,9 +11,13 @@ from operators.core.registry import register
 from operators.core.sql_ops import TextConfig
 from operators.general_text.base import MetricFilter
 from operators.general_text.textsql import (
+    RARE_WS,
     WORD_CLASS,
     WS_CLASS,
+    ascii_ws_count,
     count_sub,
+    guarded,
+    has_text,
     let,
     lit,
     strip,
@@ -61,6 +65,10 @@ class ContentNullFilter(MetricFilter):
     def keep_sql(self, m: dict[str, str]) -> str:
         return f"{m['stripped_chars']} > 0"
 
+    def fast_keep_sql(self) -> str:
+        # trim() walks every character of every row; the test needs only the first non-blank one
+        return f"coalesce({has_text(self.col())}, false)"
+
 
 class ThresholdConfig(TextConfig):
     threshold: float
@@ -86,7 +94,10 @@ class SymbolWordRatioFilter(MetricFilter):
         c = self.col()
         symbols = " + ".join(count_sub(c, s) for s in ("#", "...", "…"))
         n = wordpunct_count(c)
-        return {"symbol_ratio": f"({symbols}) / nullif({n}, 0)"}
+        # no symbol at all (most rows): the ratio is 0 wherever there is a token, and tokens exist
+        # exactly when there is a non-blank character; the costly tokeniser runs on the rest only
+        zero = f"CASE WHEN {has_text(c)} THEN 0.0 END"
+        return {"symbol_ratio": guarded(c, ("#", "...", "…"), f"({symbols}) / nullif({n}, 0)", zero)}
 
     def keep_sql(self, m: dict[str, str]) -> str:
         return f"{m['symbol_ratio']} < {float(self.config.threshold)!r}"
@@ -115,8 +126,13 @@ class CharNumberFilter(MetricFilter):
     tags = ("heuristic", "length", "pretrain")
 
     def metrics_sql(self) -> dict[str, str]:
-        s = strip(self.col())
-        return {"chars": f"length(replace(replace(replace({s}, ' ', ''), chr(10), ''), chr(9), ''))"}
+        c = self.col()
+        s = strip(c)
+        exact = f"length(replace(replace(replace({s}, ' ', ''), chr(10), ''), chr(9), ''))"
+        # strip() only matters for whitespace other than space/newline/tab at either end (rare);
+        # elsewhere the count is the length minus the spaces, newlines and tabs, with no trim()
+        ends = f"regexp_matches({c}, {lit('^[' + WS_CLASS + ']*' + RARE_WS + '|' + RARE_WS + '[' + WS_CLASS + ']*$')})"
+        return {"chars": f"(CASE WHEN {ends} THEN {exact} ELSE length({c}) - ({ascii_ws_count(c)}) END)"}
 
     def keep_sql(self, m: dict[str, str]) -> str:
         return f"{m['chars']} >= {int(self.config.threshold)}"
@@ -161,7 +177,9 @@ class MeanWordLengthFilter(MetricFilter):
 
     def metrics_sql(self) -> dict[str, str]:
         c = self.col()
-        chars = f"length(regexp_replace({c}, '[{WS_CLASS}]+', '', 'g'))"
+        exact = f"length(regexp_replace({c}, '[{WS_CLASS}]+', '', 'g'))"
+        fast = f"length({c}) - ({ascii_ws_count(c)})"  # only space/newline/tab: no regex needed
+        chars = f"(CASE WHEN regexp_matches({c}, '{RARE_WS}') THEN {exact} ELSE {fast} END)"
         n = word_count(c)
         return {"mean_word_length": f"round({chars} / nullif({n}, 0), 2)"}
 

@@ -8,7 +8,7 @@ with no remaining line is rejected.
 from operators.core.registry import register
 from operators.core.sql_ops import TextConfig
 from operators.general_text.base import MetricFilter
-from operators.general_text.textsql import PUNCT, WS_CLASS, lit, words
+from operators.general_text.textsql import PUNCT, WS_CLASS, guarded, has_text, lit, words
 
 # Whitespace other than newline: what lstrip()/rstrip() remove inside one line.
 LINE_WS = f"[{WS_CLASS.replace(chr(92) + 'n', '')}]"
@@ -35,8 +35,12 @@ class LineEndWithEllipsisFilter(MetricFilter):
     Config = EllipsisConfig
 
     def metrics_sql(self) -> dict[str, str]:
-        hits = f"len(regexp_extract_all({self.col()}, {lit('(?m)(?:[.][.][.]|…)' + LINE_WS + '*$')}))"
-        return {"ellipsis_line_ratio": ratio(hits, line_count(self.col()))}
+        c = self.col()
+        hits = f"len(regexp_extract_all({c}, {lit('(?m)(?:[.][.][.]|…)' + LINE_WS + '*$')}))"
+        # without '...' or '…' the ratio is 0 wherever there is a non-blank line, i.e. a non-blank
+        # character; both regex passes run only on rows that contain one
+        zero = f"CASE WHEN {has_text(c)} THEN 0.0 END"
+        return {"ellipsis_line_ratio": guarded(c, ("...", "…"), ratio(hits, line_count(c)), zero)}
 
     def keep_sql(self, m: dict[str, str]) -> str:
         return f"{m['ellipsis_line_ratio']} < {float(self.config.threshold)!r}"

@@ -56,6 +56,23 @@ def words(col: str) -> str:
     return f"(CASE WHEN regexp_matches({col}, '{RARE_WS}') THEN {exact} ELSE {fast} END)"
 
 
+def guarded(col: str, needles: tuple[str, ...], expr: str, otherwise: str) -> str:
+    """``expr`` only for rows containing one of ``needles`` (a cheap memchr-speed test), else
+    ``otherwise``: for metrics that are a known constant unless a literal occurs in the text."""
+    test = " OR ".join(f"contains({col}, {lit(n)})" for n in needles)
+    return f"(CASE WHEN {test} THEN {expr} ELSE {otherwise} END)"
+
+
+def ascii_ws_count(col: str) -> str:
+    """Number of spaces, newlines and tabs in ``col`` (three replace() passes, no regex)."""
+    return " + ".join(f"(length({col}) - length(replace({col}, {ch}, '')))" for ch in ("' '", "chr(10)", "chr(9)"))
+
+
+def has_text(col: str) -> str:
+    """``bool(col.strip())``: some non-whitespace character (RE2 stops at the first one)."""
+    return f"regexp_matches({col}, '{NOT_WS}')"
+
+
 def word_count(col: str) -> str:
     return f"len({words(col)})"
 
