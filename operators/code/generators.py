@@ -105,11 +105,8 @@ class CodeInstructionSynthesizer(LLMOperator):
     domain = "code"
     tags = ("llm", "code", "instruction", "synthesis")
 
-    def outputs(self) -> dict[str, str]:
-        return {"instruction": self.config.output_key}
+    output_property = "instruction"
 
-    def prompt_values(self, row: dict, prompt: PromptTemplate) -> dict:
-        return {"code": row.get(self.config.input_key)}
 
 
 class EnhanceConfig(LLMConfig):
@@ -128,11 +125,8 @@ class CodeInstructionEnhancer(LLMOperator):
     domain = "code"
     tags = ("llm", "code", "instruction", "enhance")
 
-    def outputs(self) -> dict[str, str]:
-        return {"instruction": self.config.output_key}
+    output_property = "instruction"
 
-    def prompt_values(self, row: dict, prompt: PromptTemplate) -> dict:
-        return {"instruction": row.get(self.config.input_key)}
 
 
 class CodeGenConfig(LLMConfig):
@@ -151,11 +145,8 @@ class CodeGenerator(LLMOperator):
     domain = "code"
     tags = ("llm", "code", "generation")
 
-    def outputs(self) -> dict[str, str]:
-        return {"code": self.config.output_key}
+    output_property = "code"
 
-    def prompt_values(self, row: dict, prompt: PromptTemplate) -> dict:
-        return {"instruction": row.get(self.config.input_key)}
 
 
 class PairConfig(LLMConfig):
@@ -207,8 +198,7 @@ class CodeTestCaseGenerator(LLMOperator):
     def input_columns(self) -> list[str]:
         return [self.config.input_key, self.config.code_key]
 
-    def outputs(self) -> dict[str, str]:
-        return {"tests": self.config.output_key}
+    output_property = "tests"
 
     def prompt_values(self, row: dict, prompt: PromptTemplate) -> dict:
         return {"instruction": row.get(self.config.input_key), "code": row.get(self.config.code_key)}

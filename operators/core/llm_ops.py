@@ -45,8 +45,13 @@ class LLMOperator(Operator):
     tags: ClassVar[tuple[str, ...]] = ("llm",)
     row_local: ClassVar[bool] = True  # one request per row; the answer depends on that row only
 
+    # a one-answer operator names its schema property here; it is written to ``output_key``
+    output_property: ClassVar[str | None] = None
+
     def outputs(self) -> dict[str, str]:
         """JSON property -> output column name."""
+        if self.output_property:
+            return {self.output_property: self.config.output_key}  # type: ignore[attr-defined]
         schema = (self.default_prompt.output_schema or {}) if self.default_prompt else {}
         return {p: p for p in schema.get("properties", {})}
 

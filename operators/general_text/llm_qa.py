@@ -100,8 +100,7 @@ class QAJudgeEvaluator(LLMOperator):
     def prompt_values(self, row: dict, prompt: PromptTemplate) -> dict:
         return {"question": row.get(self.config.question_key), "answer": row.get(self.config.answer_key)}
 
-    def outputs(self) -> dict[str, str]:
-        return {"score": self.config.output_key}
+    output_property = "score"
 
 
 class TopicConfig(LLMConfig):
@@ -118,5 +117,4 @@ class TopicClassifier(LLMOperator):
     default_prompt = TOPIC_PROMPT
     tags = ("llm", "classify", "topic")
 
-    def outputs(self) -> dict[str, str]:
-        return {"topic": self.config.output_key}
+    output_property = "topic"

@@ -86,8 +86,7 @@ class DocAnswerGenerator(LLMOperator):
     def input_columns(self) -> list[str]:
         return [self.config.input_key, *self.config.document_keys]
 
-    def outputs(self) -> dict[str, str]:
-        return {"answer": self.config.output_key}
+    output_property = "answer"
 
     def prompt_values(self, row: dict[str, Any], prompt: PromptTemplate) -> dict[str, Any]:
         docs = "\n\n".join(str(row.get(k) or "") for k in self.config.document_keys)

@@ -131,8 +131,6 @@ class CoTAnswerGenerator(FanOutLLMOperator):
     def outputs(self) -> dict[str, str]:
         return {"solution": self.config.output_key, "final_answer": self.config.answer_key}
 
-    def prompt_values(self, row: dict, prompt: PromptTemplate) -> dict:
-        return {"question": row.get(self.config.input_key)}
 
 
 def cot_prompt(solution_chars: int = 600) -> PromptTemplate:

@@ -85,8 +85,6 @@ class QuestionValidityFilter(LLMOperator):
     def output_columns(self) -> list[str]:
         return []
 
-    def prompt_values(self, row: dict, prompt: PromptTemplate) -> dict:
-        return {"question": row.get(self.config.input_key)}
 
     def checks(self) -> list[CheckSpec]:
         return []
@@ -125,11 +123,8 @@ class QuestionDifficultyEvaluator(LLMOperator):
     domain = "reasoning"
     tags = ("llm", "judge", "math", "difficulty", "score")
 
-    def outputs(self) -> dict[str, str]:
-        return {"difficulty": self.config.output_key}
+    output_property = "difficulty"
 
-    def prompt_values(self, row: dict, prompt: PromptTemplate) -> dict:
-        return {"question": row.get(self.config.input_key)}
 
 
 class CategoryConfig(LLMConfig):
@@ -148,8 +143,5 @@ class QuestionCategoryEvaluator(LLMOperator):
     domain = "reasoning"
     tags = ("llm", "classify", "math", "category")
 
-    def outputs(self) -> dict[str, str]:
-        return {"category": self.config.output_key}
+    output_property = "category"
 
-    def prompt_values(self, row: dict, prompt: PromptTemplate) -> dict:
-        return {"question": row.get(self.config.input_key)}

@@ -77,8 +77,7 @@ class SFTQualityJudge(LLMOperator):
     def input_columns(self) -> list[str]:
         return [self.config.instruction_key, self.config.response_key]
 
-    def outputs(self) -> dict[str, str]:
-        return {"score": self.config.output_key}
+    output_property = "score"
 
     def prompt_values(self, row: dict[str, Any], prompt: PromptTemplate) -> dict[str, Any]:
         return {"instruction": row.get(self.config.instruction_key), "response": row.get(self.config.response_key)}

@@ -35,8 +35,7 @@ class SQLGenerator(FanOutMixin, DBLLMOperator):
     def fan_values(self) -> list[str]:
         return list(self.config.complexities)
 
-    def outputs(self) -> dict[str, str]:
-        return {"sql": self.config.output_key}
+    output_property = "sql"
 
     def output_columns(self) -> list[str]:
         return [self.fan_column, self.config.output_key]
@@ -65,8 +64,7 @@ class SQLQuestionGenerator(DBLLMOperator):
     tags = ("llm", "sql", "question")
     uses = ("sql",)
 
-    def outputs(self) -> dict[str, str]:
-        return {"question": self.config.output_key}
+    output_property = "question"
 
 
 class ConsistencyConfig(DBLLMConfig):
