@@ -27,6 +27,7 @@ import duckdb
 import pandas as pd
 from test_text_dataflow_ref import FILTERS
 
+from dataflow_dagster.storage import Storage
 from operators.core.contract import OperatorContext
 from operators.core.registry import get
 
@@ -48,7 +49,8 @@ CHAIN = [
 
 
 def run_ours(parquet: Path, out: Path, threads: int | None = None) -> int:
-    con = duckdb.connect()
+    # the connection a pipeline step gets: spilling to the storage tmp dir past the default memory limit
+    con = Storage(out.parent / "store").connect()
     if threads:
         con.execute(f"SET threads = {threads}")
     con.execute(f"CREATE VIEW s0 AS SELECT *, file_row_number AS __pos FROM read_parquet('{parquet}', "

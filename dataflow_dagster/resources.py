@@ -31,10 +31,13 @@ class StorageResource(ConfigurableResource):
     root: str = Field(default="", description="storage root; empty = $DATAFLOW_HOME or ./.dataflow")
     catalog: Optional[str] = Field(default=None, description="catalog DuckDB file; default <root>/catalog.duckdb")
     lock_timeout_s: float = 30.0
+    memory_limit: Optional[str] = Field(
+        default=None, description="DuckDB memory limit per step (spills to <root>/tmp past it); "
+                                  "default $DATAFLOW_MEMORY_LIMIT or 1GB")
 
     def get(self) -> Storage:
         root = self.root or os.environ.get(DEFAULT_ROOT_ENV, ".dataflow")
-        return Storage(root, self.catalog, self.lock_timeout_s)
+        return Storage(root, self.catalog, self.lock_timeout_s, self.memory_limit)
 
 
 class LLMResource(ConfigurableResource):

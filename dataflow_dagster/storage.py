@@ -23,6 +23,8 @@ import duckdb
 from operators.core.contract import OperatorError, quote_ident, quote_literal
 
 TABLE_PARTS = ("table", "rejected", "errors")
+MEMORY_LIMIT_ENV = "DATAFLOW_MEMORY_LIMIT"
+DEFAULT_MEMORY_LIMIT = "1GB"
 
 
 class CatalogLockedError(OperatorError):
@@ -71,10 +73,14 @@ class Storage:
     """Paths and operations under one storage root (default ``.dataflow``)."""
 
     def __init__(self, root: str | os.PathLike[str] = ".dataflow", catalog: str | None = None,
-                 lock_timeout_s: float = 30.0) -> None:
+                 lock_timeout_s: float = 30.0, memory_limit: str | None = None) -> None:
         self.root = Path(root).resolve()
         self.catalog_path = Path(catalog).resolve() if catalog else self.root / "catalog.duckdb"
         self.lock_timeout_s = lock_timeout_s
+        # Each step's DuckDB gets this memory limit and spills past it to <root>/tmp. DuckDB's own
+        # default (80% of RAM per connection) lets a few parallel steps of the multiprocess
+        # executor take the machine down; 1GB keeps a step's peak RSS under ~2 GiB at any table size.
+        self.memory_limit = memory_limit or os.environ.get(MEMORY_LIMIT_ENV) or DEFAULT_MEMORY_LIMIT
         (self.root / "snapshots").mkdir(parents=True, exist_ok=True)
         (self.root / "refs").mkdir(parents=True, exist_ok=True)
         (self.root / "tmp").mkdir(parents=True, exist_ok=True)
@@ -92,8 +98,13 @@ class Storage:
         """A private in-memory DuckDB for one step, spilling to the storage root's tmp dir."""
         con = duckdb.connect(":memory:")
         con.execute(f"SET temp_directory = {quote_literal(str(self.root / 'tmp'))}")
-        if memory_limit:
-            con.execute(f"SET memory_limit = {quote_literal(memory_limit)}")
+        limit = memory_limit or self.memory_limit
+        try:
+            con.execute(f"SET memory_limit = {quote_literal(limit)}")
+        except duckdb.Error as exc:
+            con.close()
+            raise OperatorError(f"memory limit '{limit}' (StorageResource.memory_limit or ${MEMORY_LIMIT_ENV}) "
+                                f"is not a DuckDB size: {exc}; use e.g. '1GB' or '512MB'") from exc
         return con
 
     # ---- snapshots ---------------------------------------------------------------------------

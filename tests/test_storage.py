@@ -88,3 +88,25 @@ def test_gc_removes_only_unreferenced_snapshots(storage: Storage):
     assert storage.gc(keep_paths={old.path}) == []
     assert storage.gc() == [old.path]
     assert not Path(old.path).exists() and Path(new.path).exists()
+
+
+def test_step_connections_are_memory_bounded_and_spill(tmp_path, monkeypatch):
+    """A step's DuckDB has a memory limit (default 1GB, env and resource override) and still
+    finishes a sort bigger than that limit by spilling to <root>/tmp."""
+    monkeypatch.delenv("DATAFLOW_MEMORY_LIMIT", raising=False)
+    setting = "SELECT value FROM duckdb_settings() WHERE name = 'memory_limit'"
+    con = Storage(tmp_path / "a").connect()
+    assert con.execute(setting).fetchall()[0][0] == "953.6 MiB"  # 1GB, as DuckDB prints it
+    con.close()
+    monkeypatch.setenv("DATAFLOW_MEMORY_LIMIT", "64MB")
+    con = Storage(tmp_path / "b").connect()
+    assert con.execute(setting).fetchall()[0][0] == "61.0 MiB"  # 64MB
+    con.execute("SET threads = 1")
+    # ~200 MB of sort input under a 64MB limit: only finishes by spilling
+    n = con.execute("SELECT count(*) FROM (SELECT md5(i::VARCHAR) || repeat('x', 150) AS s FROM range(1000000) t(i) "
+                    "ORDER BY s)").fetchall()[0][0]
+    assert n == 1_000_000
+    con.close()
+    assert Storage(tmp_path / "c", memory_limit="512MB").memory_limit == "512MB"
+    with pytest.raises(Exception, match="not a DuckDB size"):
+        Storage(tmp_path / "d", memory_limit="lots").connect()
