@@ -21,6 +21,8 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from dataflow_dagster.storage import SNAPSHOT_ROW_GROUP_ROWS  # noqa: E402
+
 
 def goal(gid: str, measured: float, op: str, target: float, unit: str, size: int, quick: bool) -> str:
     ok = {">=": measured >= target, "<=": measured <= target, ">": measured > target, "<": measured < target}[op]
@@ -87,7 +89,7 @@ def write_corpus(path: Path, n_docs: int, seed: int = 0, chunk: int = 200_000, *
             t = t.set_column(0, "doc", pa.array(np.arange(start, start + t.num_rows)))
             if writer is None:
                 writer = pq.ParquetWriter(str(path), t.schema, compression="zstd")
-            writer.write_table(t, row_group_size=100_000)
+            writer.write_table(t, row_group_size=SNAPSHOT_ROW_GROUP_ROWS)  # laid out as a step's input is
     finally:
         if writer is not None:
             writer.close()
