@@ -156,3 +156,28 @@ def test_llm_step_sees_only_new_rows_and_a_prompt_edit_recomputes_all(tmp_path: 
     edited = TOPIC_PROMPT.with_text(TOPIC_PROMPT.template + "\nPick one label.")
     redo = run_step(storage, pipe(edited), "topic", llm=llm)
     assert redo.lineage["incremental"]["mode"] == "full" and redo.lineage["cache"]["misses"] == 3
+
+
+def test_text_evaluators_and_refiners_refresh_only_new_rows(tmp_path: Path):
+    """The general-text evaluators (derived per filter, and the generic one) and refiners score or
+    rewrite each row from that row alone, so a refresh reuses them like the filters."""
+    from operators.core.registry import get
+
+    def pipe(src: Path) -> Pipeline:
+        return Pipeline("tev", Source(str(src), required_columns=["text"]), [
+            Step("nonnull", ContentNullFilter()),
+            Step("spaces", get("RemoveExtraSpacesRefiner")()),
+            Step("wc", get("WordNumberEvaluator")()),
+            Step("caps", get("TextMetricEvaluator")(filter="CapitalWordsFilter"))])
+
+    src = tmp_path / "src.jsonl"
+    _write(src, BASE)
+    storage = Storage(tmp_path / "inc")
+    _run_all(storage, pipe(src))
+    _write(src, BASE + MORE)
+    refresh = _run_all(storage, pipe(src))
+    full = _run_all(Storage(tmp_path / "full"), pipe(src), incremental=False)
+    assert _hashes(refresh) == _hashes(full)
+    for step in ("spaces", "wc", "caps"):
+        inc = refresh[step]["incremental"]
+        assert inc["mode"] == "delta" and inc["rows_processed"] == len(MORE), (step, inc)

@@ -58,6 +58,7 @@ class TextMetricEvaluator(Operator):
     kind: ClassVar[Kind] = Kind.EVALUATE
     Config = MetricEvaluatorConfig
     tags = ("evaluate", "heuristic", "score")
+    row_local: ClassVar[bool] = True  # every metric filter scores each row from that row alone
 
     def _filter(self) -> MetricFilter:
         return _metric_filter(self.config.filter, self.config.params)
@@ -100,7 +101,8 @@ def _derive(filter_cls: type[MetricFilter]) -> type[Operator]:
     doc = f"Metric of {filter_cls.__name__} as columns (no row dropped). {first}"
     cls = type(name, (Operator,), {
         "__doc__": doc, "__module__": __name__, "__qualname__": name, "kind": Kind.EVALUATE, "name": name,
-        "Config": Config, "tags": ("evaluate", *filter_cls.tags), "input_columns": input_columns,
+        "Config": Config, "tags": ("evaluate", *filter_cls.tags), "row_local": filter_cls.row_local,
+        "input_columns": input_columns,
         "output_columns": output_columns, "run": run,
     })
     return register(cls)
