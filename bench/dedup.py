@@ -19,13 +19,13 @@ import tempfile
 import time
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from _common import PROSE, goal
 
+from dataflow_dagster.storage import Storage
 from operators.core.contract import OperatorContext
 from operators.general_text.dedup_minhash import MinHashDeduplicateFilter
 
@@ -58,7 +58,7 @@ def near_dup_corpus(n: int, seed: int = 0, dup_share: float = 0.3) -> pa.Table:
 
 
 def run_ours(path: Path) -> set[str]:
-    con = duckdb.connect()
+    con = Storage(path.parent / "store").connect()  # a pipeline step's connection (memory limit, spill dir)
     con.execute(f"CREATE VIEW src AS SELECT *, file_row_number AS __pos FROM read_parquet('{path}', "
                 "file_row_number=true)")
     ctx = OperatorContext(con=con, source="src", target="out", rejected="rej", errors="e")

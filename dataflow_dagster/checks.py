@@ -86,7 +86,7 @@ def evaluator_check(pipeline: Pipeline, step: Step, spec: CheckSpec, key: AssetK
             }
             if scored:
                 null_where = " OR ".join(f"t.{quote_ident(c)} IS NULL" for c in scored)
-                n_null = con.execute(f"SELECT count(*) FROM {ref.read_sql()} t WHERE {null_where}").fetchall()[0][0]  # type: ignore[index]
+                n_null = con.execute(f"SELECT count(*) FROM {ref.read_sql()} t WHERE {null_where}").fetchall()[0][0]
                 md["rows_without_output"] = MetadataValue.int(int(n_null))
                 if n_null:
                     md["failing_examples"] = _examples(con, ref, null_where, [*scored, *inputs])

@@ -147,7 +147,7 @@ def _sample_source(pipeline: Pipeline, n: int, folder: Path) -> tuple[Path, int 
     try:
         con.execute(f"COPY (SELECT * FROM {reader} LIMIT {int(n)}) TO {quote_literal(str(out))} (FORMAT parquet)")
         try:
-            total = int(con.execute(f"SELECT count(*) FROM {reader}").fetchall()[0][0])  # type: ignore[index]
+            total = int(con.execute(f"SELECT count(*) FROM {reader}").fetchall()[0][0])
         except duckdb.Error:
             total = None
     except duckdb.Error as exc:

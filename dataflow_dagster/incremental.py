@@ -100,7 +100,7 @@ class RowMemo:
         packed = ", ".join(f"{quote_ident(c)} := {quote_ident(c)}" for c in cols)
         con.execute(f"CREATE TABLE {KEYS} AS SELECT {POS}, {ID} AS __in_id, "
                     f"md5(to_json(struct_pack({packed}))::VARCHAR) AS __in_key FROM {quote_ident(src)}")
-        n, distinct = con.execute(f"SELECT count(*), count(DISTINCT __in_id) FROM {KEYS}").fetchall()[0]  # type: ignore[misc]
+        n, distinct = con.execute(f"SELECT count(*), count(DISTINCT __in_id) FROM {KEYS}").fetchall()[0]
         if n != distinct:
             return self._off(src, "input _id values are not unique")
         self._key = self._step_key([[c, t] for c, t in _schema(con, src) if c != POS])

@@ -59,7 +59,7 @@ def import_file(con: duckdb.DuckDBPyConnection, path: str | Path, name: str, fmt
             raise OperatorError(
                 f"{p}: expected a JSON array of objects (or one object per line), not a bare value") from exc
         raise OperatorError(f"could not read {p} as {kind}: {str(exc).splitlines()[0]}") from exc
-    n = con.execute(f"SELECT count(*) FROM {quote_ident(name)}").fetchall()[0][0]  # type: ignore[index]
+    n = con.execute(f"SELECT count(*) FROM {quote_ident(name)}").fetchall()[0][0]
     if n == 0:
         raise OperatorError(f"input file {p} has no rows")
 

@@ -174,7 +174,7 @@ class _Charts:
             return None
         labels, series = dist
         mean = self.con.execute(
-            f"SELECT avg(TRY_CAST(\"{column}\" AS DOUBLE)) FROM {ref.read_sql()}").fetchall()[0][0]  # type: ignore[index]
+            f"SELECT avg(TRY_CAST(\"{column}\" AS DOUBLE)) FROM {ref.read_sql()}").fetchall()[0][0]
         png = bar_png(labels, series, f"{column} distribution", xlabel=column)
         where = "kept rows" if rejected is not None else "all rows"
         caption = f"mean over {where}: **{mean:.3f}**" if mean is not None else ""

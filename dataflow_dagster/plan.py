@@ -125,7 +125,7 @@ def plan(pipeline: Pipeline, storage: Storage, model_id: str, prices: dict[str, 
             asset = pipeline.asset_name(step.name)
             relation = _input_rows(con, storage, pipeline, step)
             if relation is not None:
-                rows_in = int(con.execute(f"SELECT count(*) FROM {relation}").fetchall()[0][0])  # type: ignore[index]
+                rows_in = int(con.execute(f"SELECT count(*) FROM {relation}").fetchall()[0][0])
             else:
                 rows_in = est_rows.get(step.after or "", 0)
             est_rows[step.name] = rows_in

@@ -80,7 +80,7 @@ def column_distribution(con: duckdb.DuckDBPyConnection, relation_sql: str, colum
     group = group_sql or "'rows'"
     base = f"SELECT {col} AS v, ({group})::VARCHAR AS g FROM {relation_sql} WHERE {col} IS NOT NULL"
     n_distinct, vtype = con.execute(
-        f"SELECT count(DISTINCT v), any_value(typeof(v)) FROM ({base})").fetchall()[0]  # type: ignore[misc]
+        f"SELECT count(DISTINCT v), any_value(typeof(v)) FROM ({base})").fetchall()[0]
     if not n_distinct:
         return None
     numeric = vtype in {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "FLOAT", "DOUBLE", "DECIMAL",
@@ -96,7 +96,7 @@ def column_distribution(con: duckdb.DuckDBPyConnection, relation_sql: str, colum
                 labels.append(v)
         labels = labels[:MAX_BARS]
     else:
-        lo, hi = con.execute(f"SELECT min(v)::DOUBLE, max(v)::DOUBLE FROM ({base})").fetchall()[0]  # type: ignore[misc]
+        lo, hi = con.execute(f"SELECT min(v)::DOUBLE, max(v)::DOUBLE FROM ({base})").fetchall()[0]
         width = (hi - lo) / MAX_BARS or 1.0
         rows = con.execute(
             f"SELECT least(floor((v::DOUBLE - {lo!r}) / {width!r}), {MAX_BARS - 1})::INT AS b, g, count(*) "

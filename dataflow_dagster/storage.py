@@ -55,7 +55,7 @@ def content_hash(con: duckdb.DuckDBPyConnection, relation_sql: str) -> tuple[str
         f"""SELECT count(*), coalesce(sum(md5_number_lower(j)::HUGEINT), 0),
                    coalesce(sum(md5_number_upper(j)::HUGEINT), 0)
             FROM (SELECT to_json(t)::VARCHAR AS j FROM {relation_sql} t)"""
-    ).fetchall()[0]  # type: ignore[misc]
+    ).fetchall()[0]
     schema = con.execute(f"DESCRIBE SELECT * FROM {relation_sql}").fetchall()
     cols = [[r[0], r[1]] for r in schema]
     digest = hashlib.sha256(json.dumps([int(n), str(lo), str(hi), cols]).encode()).hexdigest()

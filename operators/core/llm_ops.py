@@ -167,7 +167,7 @@ class LLMOperator(Operator):
             done += len(rows)
             ctx.progress(done, total)
         self.assemble(ctx, list(types))
-        n_err = con.execute(f"SELECT count(*) FROM {err}").fetchall()[0][0]  # type: ignore[index]
+        n_err = con.execute(f"SELECT count(*) FROM {err}").fetchall()[0][0]
         return {"llm_rows": done, "llm_failed_rows": int(n_err)}
 
     def assemble(self, ctx: OperatorContext, cols: list[str]) -> None:

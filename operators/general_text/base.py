@@ -115,7 +115,7 @@ class MetricFilter(Operator):
         if fast is not None:
             src = quote_ident(ctx.source or "")
             ctx.con.execute(f"CREATE VIEW {quote_ident(ctx.target)} AS SELECT * FROM {src} WHERE {fast}")
-            scored = quote_ident(self.scored(ctx, where=f"NOT ({fast})"))
+            scored = quote_ident(self.scored(ctx, where=f"({fast}) IS NOT TRUE"))  # NULL: rejected, never lost
             ctx.con.execute(f"CREATE VIEW {quote_ident(ctx.rejected)} AS SELECT * EXCLUDE ({hidden}), "
                             f"({self.reason_sql()})::VARCHAR AS _reason FROM {scored}")
             return {}

@@ -98,5 +98,5 @@ class NgramContaminationFilter(Operator):
         con.execute(f"""CREATE VIEW {quote_ident(ctx.rejected)} AS SELECT * EXCLUDE (__overlap),
             'NgramContaminationFilter: ' || round(__overlap * 100, 1)::VARCHAR || '% of {c.n}-grams in benchmark'
             AS _reason, __overlap AS _benchmark_overlap FROM ({joined}) WHERE NOT ({keep})""")
-        n_bench = con.execute("SELECT count(*) FROM __bench_text").fetchall()[0][0]  # type: ignore[index]
+        n_bench = con.execute("SELECT count(*) FROM __bench_text").fetchall()[0][0]
         return {"benchmark_questions": int(n_bench), "benchmark": str(path)}
