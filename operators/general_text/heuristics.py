@@ -21,8 +21,10 @@ from operators.general_text.textsql import (
     let,
     lit,
     strip,
+    unless_rare_ws,
     word_count,
     words,
+    zero_ratio,
 )
 
 
@@ -96,8 +98,7 @@ class SymbolWordRatioFilter(MetricFilter):
         n = wordpunct_count(c)
         # no symbol at all (most rows): the ratio is 0 wherever there is a token, and tokens exist
         # exactly when there is a non-blank character; the costly tokeniser runs on the rest only
-        zero = f"CASE WHEN {has_text(c)} THEN 0.0 END"
-        return {"symbol_ratio": guarded(c, ("#", "...", "…"), f"({symbols}) / nullif({n}, 0)", zero)}
+        return {"symbol_ratio": guarded(c, ("#", "...", "…"), f"({symbols}) / nullif({n}, 0)", zero_ratio(c))}
 
     def keep_sql(self, m: dict[str, str]) -> str:
         return f"{m['symbol_ratio']} < {float(self.config.threshold)!r}"
@@ -179,7 +180,7 @@ class MeanWordLengthFilter(MetricFilter):
         c = self.col()
         exact = f"length(regexp_replace({c}, '[{WS_CLASS}]+', '', 'g'))"
         fast = f"length({c}) - ({ascii_ws_count(c)})"  # only space/newline/tab: no regex needed
-        chars = f"(CASE WHEN regexp_matches({c}, '{RARE_WS}') THEN {exact} ELSE {fast} END)"
+        chars = unless_rare_ws(c, fast, exact)
         n = word_count(c)
         return {"mean_word_length": f"round({chars} / nullif({n}, 0), 2)"}
 

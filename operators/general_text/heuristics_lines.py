@@ -8,11 +8,10 @@ with no remaining line is rejected.
 from operators.core.registry import register
 from operators.core.sql_ops import TextConfig
 from operators.general_text.base import MetricFilter
-from operators.general_text.textsql import PUNCT, WS_CLASS, guarded, has_text, lit, words
+from operators.general_text.textsql import NOT_WS, PUNCT, WS_CLASS, guarded, lit, words, zero_ratio
 
 # Whitespace other than newline: what lstrip()/rstrip() remove inside one line.
 LINE_WS = f"[{WS_CLASS.replace(chr(92) + 'n', '')}]"
-NOT_WS = f"[^{WS_CLASS}]"
 
 
 def line_count(col: str) -> str:
@@ -39,8 +38,7 @@ class LineEndWithEllipsisFilter(MetricFilter):
         hits = f"len(regexp_extract_all({c}, {lit('(?m)(?:[.][.][.]|…)' + LINE_WS + '*$')}))"
         # without '...' or '…' the ratio is 0 wherever there is a non-blank line, i.e. a non-blank
         # character; both regex passes run only on rows that contain one
-        zero = f"CASE WHEN {has_text(c)} THEN 0.0 END"
-        return {"ellipsis_line_ratio": guarded(c, ("...", "…"), ratio(hits, line_count(c)), zero)}
+        return {"ellipsis_line_ratio": guarded(c, ("...", "…"), ratio(hits, line_count(c)), zero_ratio(c))}
 
     def keep_sql(self, m: dict[str, str]) -> str:
         return f"{m['ellipsis_line_ratio']} < {float(self.config.threshold)!r}"

@@ -10,7 +10,7 @@ from importlib import resources
 from pathlib import Path
 
 from operators.core.contract import OperatorError
-from operators.general_text.textsql import RARE_WS, WS_CLASS, lit, regex_escape
+from operators.general_text.textsql import WS_CLASS, lit, regex_escape, unless_rare_ws
 
 DATA = "operators.general_text.data"
 
@@ -44,7 +44,7 @@ def framed_tokens(col: str) -> str:
     """
     fast = f"replace(replace(replace({col}, ' ', '  '), chr(10), '  '), chr(9), '  ')"
     exact = f"regexp_replace({col}, '[{WS_CLASS}]+', '  ', 'g')"
-    return f"(' ' || (CASE WHEN regexp_matches({col}, '{RARE_WS}') THEN {exact} ELSE {fast} END) || ' ')"
+    return f"(' ' || {unless_rare_ws(col, fast, exact)} || ' ')"
 
 
 def count_tokens_in(col: str, items: tuple[str, ...]) -> str:
