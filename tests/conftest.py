@@ -71,3 +71,11 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@pytest.fixture(params=["native", "sql"])
+def text_engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a rule-filter test twice: through the C kernels (required: a silent fallback to SQL would
+    make this pass vacuously) and through the plain-SQL definitions."""
+    monkeypatch.setenv("DATAFLOW_NATIVE", "require" if request.param == "native" else "0")
+    return str(request.param)

@@ -8,6 +8,8 @@ from test_text_helpers import run_op
 
 from operators.core.registry import get
 
+pytestmark = pytest.mark.usefixtures("text_engine")
+
 PROSE = ("The river runs through the valley and the people of the town use it for water. "
          "It was built in the last century. Is it still in use? Yes, it is! ")
 LONG = PROSE * 400  # ~ 12k words

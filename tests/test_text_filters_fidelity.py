@@ -6,6 +6,8 @@ from test_text_helpers import run_op
 
 from operators.core.registry import get
 
+pytestmark = pytest.mark.usefixtures("text_engine")
+
 CORPUS = synthetic_texts(3000, seed=7)
 
 # Extra configs that move the thresholds into the corpus's range, so both outcomes occur.

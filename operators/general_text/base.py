@@ -19,6 +19,7 @@ import pyarrow as pa
 
 from operators.core.contract import Kind, Operator, OperatorContext, quote_ident, quote_literal
 from operators.core.sql_ops import POS, TextConfig
+from operators.general_text import native
 from operators.general_text.textsql import text_present
 
 _uid = itertools.count()
@@ -63,11 +64,19 @@ class MetricFilter(Operator):
         return None
 
     # ---- machinery -----------------------------------------------------------------------------
+    def register_native(self, ctx: OperatorContext) -> None:
+        """Create the native ``df_*`` functions this filter's SQL may call on ``ctx.con`` (views bind
+        their functions when created). Generating the metric SQL first registers its word sets."""
+        if native.enabled():
+            self.metrics_sql()
+            native.register(ctx.con)
+
     def metric_columns(self) -> dict[str, str]:
         return {name: f"__m_{name}" for name in self.metrics_sql()}
 
     def scored(self, ctx: OperatorContext, where: str | None = None) -> str:
         """Name of a relation: the source (rows passing ``where``) plus one ``__m_<metric>`` column per metric."""
+        self.register_native(ctx)
         self.prepare(ctx)
         name = f"__scored_{next(_uid)}"
         cols = ", ".join(f"({expr}) AS {quote_ident(self.metric_columns()[k])}"
@@ -110,6 +119,7 @@ class MetricFilter(Operator):
         return f"({text_present(self.col())} AND {inline})" if self.rejects_empty else inline
 
     def run(self, ctx: OperatorContext) -> dict[str, Any]:
+        self.register_native(ctx)
         hidden = ", ".join(quote_ident(v) for v in self.metric_columns().values())
         fast = self.fast_keep_sql()
         if fast is not None:

@@ -9,6 +9,7 @@ from typing import Literal
 
 from operators.core.registry import register
 from operators.core.sql_ops import TextConfig
+from operators.general_text import native
 from operators.general_text.base import MetricFilter
 from operators.general_text.textsql import (
     RARE_WS,
@@ -98,7 +99,8 @@ class SymbolWordRatioFilter(MetricFilter):
         n = wordpunct_count(c)
         # no symbol at all (most rows): the ratio is 0 wherever there is a token, and tokens exist
         # exactly when there is a non-blank character; the costly tokeniser runs on the rest only
-        return {"symbol_ratio": guarded(c, ("#", "...", "…"), f"({symbols}) / nullif({n}, 0)", zero_ratio(c))}
+        sql = guarded(c, ("#", "...", "…"), f"({symbols}) / nullif({n}, 0)", zero_ratio(c))
+        return {"symbol_ratio": native.call("symbol_ratio", c) or sql}
 
     def keep_sql(self, m: dict[str, str]) -> str:
         return f"{m['symbol_ratio']} < {float(self.config.threshold)!r}"
@@ -133,7 +135,8 @@ class CharNumberFilter(MetricFilter):
         # strip() only matters for whitespace other than space/newline/tab at either end (rare);
         # elsewhere the count is the length minus the spaces, newlines and tabs, with no trim()
         ends = f"regexp_matches({c}, {lit('^[' + WS_CLASS + ']*' + RARE_WS + '|' + RARE_WS + '[' + WS_CLASS + ']*$')})"
-        return {"chars": f"(CASE WHEN {ends} THEN {exact} ELSE length({c}) - ({ascii_ws_count(c)}) END)"}
+        sql = f"(CASE WHEN {ends} THEN {exact} ELSE length({c}) - ({ascii_ws_count(c)}) END)"
+        return {"chars": native.call("char_number", c) or sql}
 
     def keep_sql(self, m: dict[str, str]) -> str:
         return f"{m['chars']} >= {int(self.config.threshold)}"
@@ -157,7 +160,8 @@ class SentenceNumberFilter(MetricFilter):
 
     def metrics_sql(self) -> dict[str, str]:
         pattern = f"[^.!?\\n]*[{WORD_CLASS}][^.!?\\n]*"
-        return {"sentences": f"len(regexp_extract_all({self.col()}, {lit(pattern)}))"}
+        sql = f"len(regexp_extract_all({self.col()}, {lit(pattern)}))"
+        return {"sentences": native.call("sentences", self.col()) or sql}
 
     def keep_sql(self, m: dict[str, str]) -> str:
         s = m["sentences"]
@@ -181,8 +185,8 @@ class MeanWordLengthFilter(MetricFilter):
         exact = f"length(regexp_replace({c}, '[{WS_CLASS}]+', '', 'g'))"
         fast = f"length({c}) - ({ascii_ws_count(c)})"  # only space/newline/tab: no regex needed
         chars = unless_rare_ws(c, fast, exact)
-        n = word_count(c)
-        return {"mean_word_length": f"round({chars} / nullif({n}, 0), 2)"}
+        mean = native.call("mean_word_length", c) or f"{chars} / nullif({word_count(c)}, 0)"
+        return {"mean_word_length": f"round({mean}, 2)"}
 
     def keep_sql(self, m: dict[str, str]) -> str:
         v = m["mean_word_length"]
@@ -225,7 +229,8 @@ class CapitalWordsFilter(MetricFilter):
 
     def metrics_sql(self) -> dict[str, str]:
         caps = f"len(list_filter(lw, lambda x: {is_upper('x')}))"
-        return {"capital_ratio": let(words(self.col()), "lw", f"coalesce({caps} / nullif(len(lw), 0), 0.0)")}
+        sql = let(words(self.col()), "lw", f"coalesce({caps} / nullif(len(lw), 0), 0.0)")
+        return {"capital_ratio": native.call("capital_ratio", self.col()) or sql}
 
     def keep_sql(self, m: dict[str, str]) -> str:
         return f"{m['capital_ratio']} <= {float(self.config.threshold)!r}"
@@ -243,7 +248,8 @@ class UniqueWordsFilter(MetricFilter):
 
     def metrics_sql(self) -> dict[str, str]:
         body = "len(list_distinct(lw)) / nullif(len(lw), 0)"
-        return {"unique_ratio": let(words(f"lower({self.col()})"), "lw", body)}
+        sql = let(words(f"lower({self.col()})"), "lw", body)
+        return {"unique_ratio": native.call("unique_ratio", self.col()) or sql}
 
     def keep_sql(self, m: dict[str, str]) -> str:
         return f"{m['unique_ratio']} > {float(self.config.threshold)!r}"

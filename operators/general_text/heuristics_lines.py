@@ -7,6 +7,7 @@ with no remaining line is rejected.
 
 from operators.core.registry import register
 from operators.core.sql_ops import TextConfig
+from operators.general_text import native
 from operators.general_text.base import MetricFilter
 from operators.general_text.textsql import NOT_WS, PUNCT, WS_CLASS, guarded, lit, words, zero_ratio
 
@@ -38,7 +39,8 @@ class LineEndWithEllipsisFilter(MetricFilter):
         hits = f"len(regexp_extract_all({c}, {lit('(?m)(?:[.][.][.]|…)' + LINE_WS + '*$')}))"
         # without '...' or '…' the ratio is 0 wherever there is a non-blank line, i.e. a non-blank
         # character; both regex passes run only on rows that contain one
-        return {"ellipsis_line_ratio": guarded(c, ("...", "…"), ratio(hits, line_count(c)), zero_ratio(c))}
+        sql = guarded(c, ("...", "…"), ratio(hits, line_count(c)), zero_ratio(c))
+        return {"ellipsis_line_ratio": native.call("ellipsis_ratio", c) or sql}
 
     def keep_sql(self, m: dict[str, str]) -> str:
         return f"{m['ellipsis_line_ratio']} < {float(self.config.threshold)!r}"

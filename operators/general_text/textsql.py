@@ -11,6 +11,7 @@ import re
 import string
 
 from operators.core.contract import quote_literal
+from operators.general_text import native
 
 # Characters for which Python's str.isspace() is true: what str.split()/strip() and re's \s use.
 PY_WS_CHARS = (
@@ -86,7 +87,8 @@ def zero_ratio(col: str) -> str:
 
 
 def word_count(col: str) -> str:
-    return f"len({words(col)})"
+    """``len(col.split())``."""
+    return native.call("words", col) or f"len({words(col)})"
 
 
 def strip(col: str) -> str:
