@@ -20,6 +20,7 @@ from test_text_dataflow_ref import _paragraphs, synthetic_texts
 
 from operators.core.contract import OperatorError
 from operators.general_text import native
+from operators.general_text.heuristics_content import HTML_ENTITIES
 from operators.general_text.wordlists import load_list
 
 REPO = Path(__file__).resolve().parents[1]
@@ -51,6 +52,8 @@ PYTHON: dict[str, Callable[[str], Any]] = {
     "capital_ratio": lambda t: (sum(map(str.isupper, t.split())) / len(t.split())) if t.split() else 0.0,
     "unique_ratio": lambda t: _ratio(len(set(t.lower().split())), len(t.split())),
     "ellipsis_ratio": _ellipsis,
+    "curly_ratio": lambda t: (t.count("{") + t.count("}")) / max(len(t), 1),
+    "html_entity": lambda t: int(re.search("[&＆](?:" + "|".join(HTML_ENTITIES) + ")", t) is not None),
 }
 
 CRAFTED = [
@@ -60,21 +63,28 @@ CRAFTED = [
     "a.b!c?d\ne", "!!!", "?a", "word,word;word", "__init__ x_y", "#tag ## ###", "The end.\n\n\n",
     "<div>Tom &amp; Jerry</div>&nbsp;<p>more</p>", "def f(x):\n    return {x: x}\n",
     "a\x1cb\x1dc\x1ed\x1fe\x85f\u2028g\u2029h\u202fi\u205fj", "\u200b\u200bzero width", "🙂 emoji 🙂🙂 ok",
-    "ﬁnance ß STRASSE straße", "ㄱ한국어 テスト Ｆｕｌｌｗｉｄｔｈ ＡＢＣ", "x" * 5000, "word " * 3000,
+    "ﬁnance ß STRASSE straße", "&amp;&＆lt；&&nbs ＆ndash &ap", "{{x}}é{", "{",
+    "ㄱ한국어 テスト Ｆｕｌｌｗｉｄｔｈ ＡＢＣ", "x" * 5000, "word " * 3000,
+    # a multi-byte character, a token or a run of dots straddling a 16- or 64-byte block edge
+    *[pad * k + tail for k in (13, 14, 15, 16, 61, 62, 63, 64, 127) for pad in ("a", "A", " ")
+      for tail in ("......", "é ÉÉ", "\u3000x", "…#", "ΣΑΣ", "ABC def", ". . .", "数据 x")],
 ]
 
-POOL = list("aAzZ09_ .!?,;:#…\n\t\r\xa0\u3000\u2003\x1c") + [
+POOL = [*"aAzZ09_ .!?,;:#…&{}\n\t\r\xa0\u3000\u2003\x1c",
     "Σ", "σ", "ς", "İ", "ı", "ǅ", "Ǆ", "ǆ", "Ⓐ", "ⓐ", "É", "é", "ß", "ẞ", "ﬁ", "数", "据", "한", "Ｆ", "ｆ",
     "🙂", "\u0301", "\u200b", "١", "Ⅻ", "ⅻ", "ǈ", "ꭰ", "Ꭰ", "ﬀ", "ŉ", "\u0345", "Ω", "ω", "K", "Å",
+    "＆", "amp", "nbsp", "lt", "...", "..",
 ]
 
 
-def random_texts(n: int, seed: int) -> list[str]:
+def random_texts(n: int, seed: int, longest: int = 40) -> list[str]:
     rng = random.Random(seed)
-    return ["".join(rng.choice(POOL) for _ in range(rng.randint(0, 40))) for _ in range(n)]
+    return ["".join(rng.choice(POOL) for _ in range(rng.randint(0, longest))) for _ in range(n)]
 
 
-TEXTS: list[str | None] = [*CRAFTED, None, *random_texts(3000, seed=11),
+# short texts hit every class at the edges; long ones put multi-byte characters, tokens and '.'
+# runs across the 16- and 64-byte blocks the kernels work in
+TEXTS: list[str | None] = [*CRAFTED, None, *random_texts(3000, seed=11), *random_texts(600, seed=12, longest=400),
                            *[t for t in synthetic_texts(1500, seed=3) if t is not None]]
 
 

@@ -206,7 +206,8 @@ class CurlyBracketFilter(MetricFilter):
 
     def metrics_sql(self) -> dict[str, str]:
         c = self.col()
-        return {"curly_ratio": f"({count_sub(c, '{')} + {count_sub(c, '}')}) / greatest(length({c}), 1)"}
+        sql = f"({count_sub(c, '{')} + {count_sub(c, '}')}) / greatest(length({c}), 1)"
+        return {"curly_ratio": native.call("curly_ratio", c) or sql}
 
     def keep_sql(self, m: dict[str, str]) -> str:
         return f"{m['curly_ratio']} < {float(self.config.threshold)!r}"

@@ -22,7 +22,8 @@ class HtmlEntityFilter(MetricFilter):
 
     def metrics_sql(self) -> dict[str, str]:
         pattern = "[&＆](?:" + "|".join(HTML_ENTITIES) + ")"
-        return {"html_entity": f"regexp_matches({self.col()}, {lit(pattern)})::INT"}
+        sql = f"regexp_matches({self.col()}, {lit(pattern)})::INT"
+        return {"html_entity": native.call("html_entity", self.col()) or sql}
 
     def keep_sql(self, m: dict[str, str]) -> str:
         return f"{m['html_entity']} = 0"

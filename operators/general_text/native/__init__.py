@@ -63,6 +63,8 @@ KERNELS: dict[str, Kernel] = {
     "capital_ratio": Kernel("dft_capital_ratio", "DOUBLE"),
     "unique_ratio": Kernel("dft_unique_ratio", "DOUBLE", _unique_ratio),
     "ellipsis_ratio": Kernel("dft_ellipsis_ratio", "DOUBLE"),
+    "curly_ratio": Kernel("dft_curly_ratio", "DOUBLE"),
+    "html_entity": Kernel("dft_html_entity", "BIGINT"),
 }
 
 

@@ -1,4 +1,4 @@
-"""Compile ``textkern.c`` once per machine into a cache directory and load it with ctypes.
+"""Compile the C kernels (``textkern.c``, ``tokens.c``) once per machine into a cache directory and load it with ctypes.
 
 Built on first use rather than at ``pip install`` so that an editable checkout, a wheel and a
 source tree all work the same way; the file name carries a hash of the source and the compiler
@@ -25,7 +25,9 @@ import numpy as np
 
 from operators.general_text.native import tables
 
-SOURCE = Path(__file__).with_name("textkern.c")
+HERE = Path(__file__).parent
+SOURCES = [HERE / "textkern.c", HERE / "tokens.c"]
+HEADERS = [HERE / "textkern.h", HERE / "classify.h"]
 CFLAGS = ["-O3", "-fPIC", "-shared", "-std=c11", "-fno-math-errno"]
 CACHE_ENV = "DATAFLOW_NATIVE_CACHE"
 
@@ -61,7 +63,7 @@ def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
 def library_path() -> Path:
     """The compiled kernel library, building it if this source/flags/platform has none yet."""
     cc = compiler()
-    src = SOURCE.read_bytes()
+    src = b"".join(p.read_bytes() for p in [*SOURCES, *HEADERS])
     key = hashlib.sha256(src + " ".join(CFLAGS).encode() + sysconfig.get_platform().encode()).hexdigest()[:16]
     path = cache_dir() / f"textkern-{key}{sysconfig.get_config_var('SHLIB_SUFFIX') or '.so'}"
     if path.exists():
@@ -71,11 +73,12 @@ def library_path() -> Path:
 
     def compile_to(tmp: Path) -> None:
         try:
-            res = subprocess.run([cc, *CFLAGS, "-o", str(tmp), str(SOURCE), "-lm"], capture_output=True, text=True)
+            res = subprocess.run([cc, *CFLAGS, "-o", str(tmp), *map(str, SOURCES), "-lm"],
+                                 capture_output=True, text=True)
         except OSError as exc:
             raise BuildError(f"C compiler {cc!r} could not be run ({exc}); set $CC or install gcc/clang") from exc
         if res.returncode != 0:
-            raise BuildError(f"{cc} failed on {SOURCE}: {res.stderr.strip()[:2000]}")
+            raise BuildError(f"{cc} failed on {HERE}: {res.stderr.strip()[:2000]}")
 
     _atomic_write(path, compile_to)
     return path
@@ -83,7 +86,7 @@ def library_path() -> Path:
 
 def unicode_tables() -> tuple[np.ndarray, np.ndarray]:
     """The character tables for this interpreter, cached next to the library (1.3 s to build)."""
-    tag = f"py{sys.version_info[0]}{sys.version_info[1]}-ucd{unicodedata.unidata_version}"
+    tag = f"v{tables.VERSION}-py{sys.version_info[0]}{sys.version_info[1]}-ucd{unicodedata.unidata_version}"
     path = cache_dir() / f"unicode-{tag}.npz"
     if path.exists():
         with np.load(path) as z:

@@ -7,7 +7,8 @@ Built from CPython's ``str`` methods, so the kernels agree with ``str.split()``,
 import numpy as np
 
 N_CODEPOINTS = 0x110000
-F_WS, F_WORD, F_UPPER, F_BAD = 1, 2, 4, 8
+VERSION = 2  # bump when the layout or the flags change: part of the cache file name
+F_WS, F_WORD, F_UPPER, F_BAD, F_WS3 = 1, 2, 4, 8, 16  # F_WS3: ' ', '\n', '\t'
 LOWER_SAME, LOWER_SPECIAL = 0, 0xFFFFFFFF
 
 
@@ -24,6 +25,7 @@ def build() -> tuple[np.ndarray, np.ndarray]:
     bad = np.array([c.islower() or (c.istitle() and not c.isupper()) for c in chars])
     flags[upper] |= F_UPPER
     flags[bad] |= F_BAD
+    flags[[ord(" "), ord("\n"), ord("\t")]] |= F_WS3
     lowered = [c.lower() for c in chars]
     changed = [i for i, (c, low) in enumerate(zip(chars, lowered, strict=True)) if c != low]
     size = max(changed) + 1
