@@ -136,8 +136,8 @@ def count_in(col: str, items: tuple[str, ...]) -> str | None:
 
 # ---- DuckDB functions ----------------------------------------------------------------------------
 def _buffers(arr: Any) -> tuple[pa.Array, int, int, int]:
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
+    if isinstance(arr, pa.ChunkedArray):  # DuckDB hands one chunk a vector: no copy then
+        arr = arr.chunk(0) if arr.num_chunks == 1 else arr.combine_chunks()
     if arr.type != pa.string():
         arr = arr.cast(pa.string())
     bufs = arr.buffers()

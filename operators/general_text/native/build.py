@@ -12,6 +12,7 @@ import contextlib
 import ctypes
 import hashlib
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -40,6 +41,20 @@ def cache_dir() -> Path:
     return Path(base) / "dataflow-dagster" / "native"
 
 
+def cpu_flags() -> list[str]:
+    """``-mpopcnt`` where the CPU has the instruction (the kernels count bits in every 64 bytes;
+    without it each count is a library call). The library is built on the machine that runs it,
+    and the flag is part of its cache key, so a cache shared with an older CPU builds its own."""
+    if platform.machine() not in ("x86_64", "AMD64"):
+        return []
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            flags = next((line.split(":", 1)[1].split() for line in fh if line.startswith("flags")), [])
+    except OSError:
+        return []
+    return ["-mpopcnt"] if "popcnt" in flags else []
+
+
 def compiler() -> str | None:
     return os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
 
@@ -64,7 +79,8 @@ def library_path() -> Path:
     """The compiled kernel library, building it if this source/flags/platform has none yet."""
     cc = compiler()
     src = b"".join(p.read_bytes() for p in [*SOURCES, *HEADERS])
-    key = hashlib.sha256(src + " ".join(CFLAGS).encode() + sysconfig.get_platform().encode()).hexdigest()[:16]
+    flags = [*CFLAGS, *cpu_flags()]
+    key = hashlib.sha256(src + " ".join(flags).encode() + sysconfig.get_platform().encode()).hexdigest()[:16]
     path = cache_dir() / f"textkern-{key}{sysconfig.get_config_var('SHLIB_SUFFIX') or '.so'}"
     if path.exists():
         return path
@@ -73,7 +89,7 @@ def library_path() -> Path:
 
     def compile_to(tmp: Path) -> None:
         try:
-            res = subprocess.run([cc, *CFLAGS, "-o", str(tmp), *map(str, SOURCES), "-lm"],
+            res = subprocess.run([cc, *flags, "-o", str(tmp), *map(str, SOURCES), "-lm"],
                                  capture_output=True, text=True)
         except OSError as exc:
             raise BuildError(f"C compiler {cc!r} could not be run ({exc}); set $CC or install gcc/clang") from exc

@@ -174,6 +174,20 @@ static inline uint64_t token_key(const uint8_t *w, int64_t len) {
     return len ? v & (~0ull >> (64 - 8 * len)) : 0;
 }
 
+/* Lower-case a token and give its key: an ASCII token of up to 8 bytes stays in a register, any
+ * other is written to buf (room for 2 * len + 8 bytes). Its lower-cased length, or -1 (SPECIAL). */
+static inline int64_t lower_key(const uint8_t *ts, const uint8_t *te, const uint8_t *limit, uint8_t *buf,
+                                uint64_t *key) {
+    int64_t len = te - ts;
+    if (len <= 8) {
+        uint64_t v = load8(ts, limit) & (~0ull >> (64 - 8 * len));
+        if (!(v & HIGH)) { *key = lower8(v); return len; }
+    }
+    len = lower_token(ts, te, limit, buf);
+    *key = len >= 0 ? token_key(buf, len) : 0;
+    return len;
+}
+
 static inline uint64_t slot_of(uint64_t key, int64_t len) {
     uint64_t h = (key ^ (uint64_t)len) * 0x9E3779B97F4A7C15ull;
     return h ^ (h >> 31);
@@ -181,44 +195,76 @@ static inline uint64_t slot_of(uint64_t key, int64_t len) {
 
 typedef struct { uint64_t key; int64_t start; int32_t len; int32_t used; } slot;
 
-typedef struct { slot *slots; uint8_t *data; uint64_t mask; int64_t longest; } wordset;
-
 static inline int same(const slot *s, uint64_t key, int64_t len, const uint8_t *base, const uint8_t *w) {
     return s->key == key && s->len == len && (len <= 8 || memcmp(base + s->start, w, (size_t)len) == 0);
 }
 
-/* A set of UTF-8 words (already lower-cased by the caller), open addressing. */
+/* A fixed word set (stop words, a blocklist) as a two-choice cuckoo table: every word sits in one
+ * of its two candidate slots, so a lookup reads both and decides without a probing loop; for a
+ * token of up to 8 bytes the decision has no branch at all. len == 0 marks an empty slot. */
+typedef struct { uint64_t key; uint32_t start, len; } wslot;
+typedef struct { wslot *slots; uint8_t *data; uint64_t mask; int64_t longest; } wordset;
+
+static inline void candidates(const wordset *ws, uint64_t key, int64_t len, uint64_t *k1, uint64_t *k2) {
+    uint64_t h = slot_of(key, len);
+    *k1 = h & ws->mask;
+    *k2 = ((h >> 32) | 1) & ws->mask;  /* odd offset from nothing in particular; may equal k1 in tiny tables */
+    if (*k2 == *k1) *k2 = (*k1 + 1) & ws->mask;
+}
+
+static inline int wordset_has(const wordset *ws, uint64_t key, const uint8_t *w, int64_t len) {
+    uint64_t k1, k2;
+    candidates(ws, key, len, &k1, &k2);
+    const wslot *a = &ws->slots[k1], *b = &ws->slots[k2];
+    int hit_a = (a->key == key) & (a->len == len), hit_b = (b->key == key) & (b->len == len);
+    if (len <= 8) return hit_a | hit_b;  /* the key is the bytes */
+    return (hit_a && memcmp(ws->data + a->start, w, (size_t)len) == 0)
+           || (hit_b && memcmp(ws->data + b->start, w, (size_t)len) == 0);
+}
+
+static int cuckoo_insert(wordset *ws, wslot s) {
+    for (int kick = 0; kick < 64; kick++) {
+        uint64_t k1, k2;
+        candidates(ws, s.key, s.len, &k1, &k2);
+        if (!ws->slots[k1].len) { ws->slots[k1] = s; return 0; }
+        if (!ws->slots[k2].len) { ws->slots[k2] = s; return 0; }
+        uint64_t k = kick & 1 ? k2 : k1;  /* evict a resident and re-home it */
+        wslot out = ws->slots[k];
+        ws->slots[k] = s;
+        s = out;
+    }
+    return -1;
+}
+
+/* A set of UTF-8 words (already lower-cased by the caller). */
 wordset *dft_wordset_new(const uint8_t *blob, const int64_t *word_off, int64_t nwords) {
     wordset *ws = calloc(1, sizeof(wordset));
     if (!ws) return NULL;
-    uint64_t cap = 16;
-    while (cap < (uint64_t)(4 * nwords + 4)) cap <<= 1;  /* sparse: a miss usually ends on an empty slot */
-    ws->mask = cap - 1;
-    ws->slots = calloc(cap, sizeof(slot));
     ws->data = calloc((size_t)word_off[nwords] + 8, 1);  /* +8: keys read whole words */
-    if (!ws->slots || !ws->data) { free(ws->slots); free(ws->data); free(ws); return NULL; }
+    if (!ws->data) { free(ws); return NULL; }
     memcpy(ws->data, blob, (size_t)word_off[nwords]);
-    for (int64_t w = 0; w < nwords; w++) {
-        int64_t len = word_off[w + 1] - word_off[w];
-        const uint8_t *word = ws->data + word_off[w];
-        uint64_t key = token_key(word, len), k = slot_of(key, len) & ws->mask;
-        while (ws->slots[k].used && !same(&ws->slots[k], key, len, ws->data, word)) k = (k + 1) & ws->mask;
-        ws->slots[k] = (slot){key, word_off[w], (int32_t)len, 1};
-        if (len > ws->longest) ws->longest = len;
+    for (uint64_t cap = 16;; cap <<= 1) {
+        if (cap < (uint64_t)(4 * nwords)) continue;
+        free(ws->slots);
+        ws->slots = calloc(cap, sizeof(wslot));
+        if (!ws->slots) { free(ws->data); free(ws); return NULL; }
+        ws->mask = cap - 1;
+        ws->longest = 0;
+        int ok = 1;
+        for (int64_t w = 0; ok && w < nwords; w++) {
+            int64_t len = word_off[w + 1] - word_off[w];
+            const uint8_t *word = ws->data + word_off[w];
+            if (len == 0 || wordset_has(ws, token_key(word, len), word, len)) continue;
+            ok = cuckoo_insert(ws, (wslot){token_key(word, len), (uint32_t)word_off[w], (uint32_t)len}) == 0;
+            if (len > ws->longest) ws->longest = len;
+        }
+        if (ok) return ws;  /* else: a cycle of evictions, rebuild twice as large */
     }
-    return ws;
 }
 
 void dft_wordset_free(wordset *ws) {
     if (!ws) return;
     free(ws->slots); free(ws->data); free(ws);
-}
-
-static inline int wordset_has(const wordset *ws, const uint8_t *w, int64_t len) {
-    uint64_t key = token_key(w, len), k = slot_of(key, len) & ws->mask;
-    for (; ws->slots[k].used; k = (k + 1) & ws->mask)
-        if (same(&ws->slots[k], key, len, ws->data, w)) return 1;
-    return 0;
 }
 
 static int64_t longest_row(const int32_t *off, int64_t n) {
@@ -252,9 +298,10 @@ int dft_count_in(const int32_t *off, const uint8_t *data, int64_t n, const words
         for (int64_t t = 0; t < ntok; t++) {
             const uint8_t *ts = p + s.starts[t], *te = p + s.ends[t];
             if (te - ts > 3 * set->longest) continue;  /* lower-casing shrinks UTF-8 by at most 3x */
-            int64_t len = lower_token(ts, te, limit, s.buf);
+            uint64_t key;
+            int64_t len = lower_key(ts, te, limit, s.buf, &key);
             if (len < 0) { special[i] = 1; break; }
-            hits += wordset_has(set, s.buf, len);
+            hits += wordset_has(set, key, s.buf, len);
         }
         out[i] = hits;
     }
@@ -282,12 +329,15 @@ int dft_unique_ratio(const int32_t *off, const uint8_t *data, int64_t n, double 
         special[i] = 0;
         for (int64_t t = 0; t < ntok; t++) {
             uint8_t *w = s.buf + pos;
-            int64_t len = lower_token(p + s.starts[t], p + s.ends[t], limit, w);
+            uint64_t key;
+            int64_t len = lower_key(p + s.starts[t], p + s.ends[t], limit, w, &key);
             if (len < 0) { special[i] = 1; break; }
-            pos += len;
-            uint64_t key = token_key(w, len), k = slot_of(key, len) & (c - 1);
+            pos += len > 8 ? len : 0;  /* longer tokens keep their bytes for the comparison */
+            uint64_t k = slot_of(key, len) & (c - 1);
             while (slots[k].used == stamp && !same(&slots[k], key, len, s.buf, w)) k = (k + 1) & (c - 1);
-            if (slots[k].used != stamp) { slots[k] = (slot){key, w - s.buf, (int32_t)len, stamp}; distinct++; }
+            int fresh = slots[k].used != stamp;  /* new or repeated word: no branch on which */
+            distinct += fresh;
+            slots[k] = fresh ? (slot){key, w - s.buf, (int32_t)len, stamp} : slots[k];
         }
         out[i] = special[i] || ntok == 0 ? NAN : (double)distinct / (double)ntok;
     }
