@@ -20,10 +20,18 @@ typedef struct {
     uint64_t hash, dot, newline; /* '#', '.', '\n' */
 } chunk;
 
+/* What a kernel asks classify64 for (a constant at each call: the compiler drops the rest). */
+#define C_WS 1     /* ws, start */
+#define C_WORD 2   /* word */
+#define C_CASE 4   /* upper, bad */
+#define C_PUNCT 8  /* hash, dot, newline, ellipsis */
+#define C_WS3 16   /* ws3 */
+
 /* Class bits of the 64 bytes at p (bytes at or past row_end are garbage: callers mask them). Bits of
  * a multi-byte character that spill past byte 63 are or-ed into *spill_ws / *spill_word. */
-static inline void classify64(const uint8_t *p, const uint8_t *row_end, const uint8_t *limit, chunk *c,
-                              uint64_t *spill_ws, uint64_t *spill_word) {
+static inline __attribute__((always_inline)) void classify64(const uint8_t *p, const uint8_t *row_end,
+                                                             const uint8_t *limit, chunk *c, uint64_t *spill_ws,
+                                                             uint64_t *spill_word, const int want) {
     uint8_t tmp[64 + 8];
     const uint8_t *src = p;
     if (limit - p < 64) {  /* the end of the Arrow buffer: never read past it */
@@ -40,16 +48,18 @@ static inline void classify64(const uint8_t *p, const uint8_t *row_end, const ui
         uint32_t hi = (uint32_t)_mm_movemask_epi8(v);
         high |= (uint64_t)hi << s;
         lead |= (uint64_t)((uint32_t)_mm_movemask_epi8(_mm_cmpgt_epi8(v, _mm_set1_epi8((char)0xBF))) & hi) << s;
-        uint32_t up = range16(v, 'A', 'Z'), low = range16(v, 'a', 'z');
         c->ws |= (uint64_t)(eq16(v, ' ') | range16(v, 9, 13) | range16(v, 28, 31)) << s;
-        c->word |= (uint64_t)(up | low | range16(v, '0', '9') | eq16(v, '_')) << s;
-        c->upper |= (uint64_t)up << s;
-        c->bad |= (uint64_t)low << s;
-        c->hash |= (uint64_t)eq16(v, '#') << s;
-        c->dot |= (uint64_t)eq16(v, '.') << s;
-        uint32_t nl = eq16(v, '\n');
-        c->newline |= (uint64_t)nl << s;
-        c->ws3 |= (uint64_t)(eq16(v, ' ') | nl | eq16(v, '\t')) << s;
+        if (want & (C_WORD | C_CASE)) {
+            uint32_t up = range16(v, 'A', 'Z'), low = range16(v, 'a', 'z');
+            if (want & C_WORD) c->word |= (uint64_t)(up | low | range16(v, '0', '9') | eq16(v, '_')) << s;
+            if (want & C_CASE) { c->upper |= (uint64_t)up << s; c->bad |= (uint64_t)low << s; }
+        }
+        if (want & C_PUNCT) {
+            c->hash |= (uint64_t)eq16(v, '#') << s;
+            c->dot |= (uint64_t)eq16(v, '.') << s;
+            c->newline |= (uint64_t)eq16(v, '\n') << s;
+        }
+        if (want & C_WS3) c->ws3 |= (uint64_t)(eq16(v, ' ') | eq16(v, '\n') | eq16(v, '\t')) << s;
     }
 #else
     for (int k = 0; k < 64; k++) {
@@ -74,14 +84,14 @@ static inline void classify64(const uint8_t *p, const uint8_t *row_end, const ui
         uint32_t cp = decode(p + j, &l);
         uint8_t fl = FLAGS[cp];
         uint64_t bit = 1ull << j;
-        if (fl & F_UPPER) c->upper |= bit;
-        if (fl & F_BAD) c->bad |= bit;
-        if (cp == 0x2026) c->ellipsis |= bit;
-        if (!(fl & (F_WS | F_WORD))) continue;
+        if ((want & C_CASE) && (fl & F_UPPER)) c->upper |= bit;
+        if ((want & C_CASE) && (fl & F_BAD)) c->bad |= bit;
+        if ((want & C_PUNCT) && cp == 0x2026) c->ellipsis |= bit;
+        if (!(fl & (F_WS | ((want & C_WORD) ? F_WORD : 0)))) continue;
         uint64_t bytes = (l >= 64 - j ? ~0ull << j : ((1ull << l) - 1) << j);
         uint64_t spill = j + l > 64 ? (1ull << (j + l - 64)) - 1 : 0;
         if (fl & F_WS) { c->ws |= bytes; *spill_ws |= spill; }
-        if (fl & F_WORD) { c->word |= bytes; *spill_word |= spill; }
+        if ((want & C_WORD) && (fl & F_WORD)) { c->word |= bytes; *spill_word |= spill; }
     }
 }
 

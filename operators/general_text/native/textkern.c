@@ -65,7 +65,7 @@ void dft_char_number(const int32_t *off, const uint8_t *data, int64_t n, int64_t
         int seen = 0;
         uint64_t spill_ws = 0, spill_word = 0;
         for (int64_t base = 0; base < len; base += 64) {
-            classify64(p + base, e, limit, &c, &spill_ws, &spill_word);
+            classify64(p + base, e, limit, &c, &spill_ws, &spill_word, C_WS | C_WS3);
             uint64_t valid = low_bits(len - base);
             uint64_t nw = c.start & ~c.ws & valid, rare = c.start & c.ws & ~c.ws3 & valid;
             nonws += __builtin_popcountll(nw);
@@ -196,7 +196,7 @@ void dft_ellipsis_ratio(const int32_t *off, const uint8_t *data, int64_t n, doub
         int64_t len = e - p, lines = 0, hits = 0;
         uint64_t spill_ws = 0, spill_word = 0, prev_dot = 0, line_has = 0, line_hit = 0;
         for (int64_t base = 0; base < len; base += 64) {
-            classify64(p + base, e, limit, &c, &spill_ws, &spill_word);
+            classify64(p + base, e, limit, &c, &spill_ws, &spill_word, C_WS | C_PUNCT);
             uint64_t valid = low_bits(len - base), nonblank = c.start & ~c.ws & valid, nl = c.newline & valid;
             uint64_t dots3 = c.dot & ((c.dot << 1) | (prev_dot >> 63)) & ((c.dot << 2) | (prev_dot >> 62));
             uint64_t ends_hit = dots3 | c.ellipsis;  /* a character that ends "..." or is '…' */

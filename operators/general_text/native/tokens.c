@@ -19,7 +19,7 @@ static int64_t split_tokens(const uint8_t *p, const uint8_t *e, const uint8_t *l
     for (int64_t base = 0; base < len; base += 64) {
         uint64_t ws = spill_ws;
         spill_ws = 0;
-        classify64(p + base, e, limit, &c, &spill_ws, &spill_word);
+        classify64(p + base, e, limit, &c, &spill_ws, &spill_word, C_WS);
         ws |= c.ws | ~low_bits(len - base);  /* past the end counts as whitespace: closes the last token */
         uint64_t before = (ws << 1) | prev_ws;  /* bit j: byte j - 1 is whitespace */
         uint64_t startm = ~ws & before, endm = ws & ~before;
@@ -54,7 +54,7 @@ void dft_capital_ratio(const int32_t *off, const uint8_t *data, int64_t n, doubl
         for (int64_t base = 0; base < len; base += 64) {
             uint64_t ws = spill_ws;
             spill_ws = 0;
-            classify64(p + base, e, limit, &c, &spill_ws, &spill_word);
+            classify64(p + base, e, limit, &c, &spill_ws, &spill_word, C_WS | C_CASE);
             ws |= c.ws | ~low_bits(len - base);
             uint64_t tokens = ~ws, starts = tokens & ((ws << 1) | prev_ws);
             words += __builtin_popcountll(starts);
@@ -79,7 +79,7 @@ void dft_symbol_ratio(const int32_t *off, const uint8_t *data, int64_t n, double
         for (int64_t base = 0; base < len; base += 64) {
             uint64_t ws = spill_ws, word = spill_word, valid = low_bits(len - base);
             spill_ws = spill_word = 0;
-            classify64(p + base, e, limit, &c, &spill_ws, &spill_word);
+            classify64(p + base, e, limit, &c, &spill_ws, &spill_word, C_WS | C_WORD | C_PUNCT);
             ws |= c.ws;
             word = (word | c.word) & ~ws & valid;
             uint64_t punct = ~ws & ~word & valid;
