@@ -17,6 +17,10 @@
 #define LOWER_SAME 0u
 #define LOWER_SPECIAL 0xFFFFFFFFu
 
+/* The tables dft_init() receives (read-only afterwards, so every kernel may run on several threads) */
+#define FLAGS dft_flags
+#define LOWER dft_lower
+#define N_LOWER dft_n_lower
 extern const uint8_t *FLAGS;     /* 0x110000 entries */
 extern const uint32_t *LOWER;    /* n_lower entries: LOWER_SAME, LOWER_SPECIAL or the lower-case code point */
 extern int64_t N_LOWER;

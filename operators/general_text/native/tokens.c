@@ -1,9 +1,10 @@
-/* Token-level kernels: str.split() tokens, found 16 bytes at a time, then per-token work
- * (str.isupper(), str.lower() + set membership, distinct lower-cased tokens).
+/* Token-level kernels: str.isupper() shares, wordpunct symbol ratios, and the kernels that need
+ * each lower-cased str.split() token (word-set counts, distinct words).
  *
- * Token boundaries come from ws16() bit masks, so the scan does not mispredict a branch per
- * character; an ASCII token is lower-cased and hashed 8 bytes at a time (SWAR), other tokens go
- * through the code-point tables. Reads never pass the end of the Arrow data buffer (`limit`).
+ * Token boundaries come from 64-byte whitespace masks (classify.h), so the scan does not mispredict
+ * a branch per character or per token; an ASCII token of up to 8 bytes is lower-cased and keyed in
+ * a register (SWAR), longer or non-ASCII ones through the code-point tables. Reads never pass the
+ * end of the Arrow data buffer (`limit`).
  */
 #include "classify.h"
 
@@ -344,14 +345,4 @@ int dft_unique_ratio(const int32_t *off, const uint8_t *data, int64_t n, double 
     scratch_free(&s);
     free(slots);
     return ok ? 0 : -1;
-}
-
-int64_t dft_count_tokens(const int32_t *off, const uint8_t *data, int64_t n) {  /* BENCH-ONLY */
-    const uint8_t *limit = data + off[n];
-    scratch s;
-    scratch_new(&s, longest_row(off, n));
-    int64_t total = 0;
-    for (int64_t i = 0; i < n; i++) total += split_tokens(data + off[i], data + off[i + 1], limit, s.starts, s.ends);
-    scratch_free(&s);
-    return total;
 }
