@@ -98,4 +98,34 @@ static inline __attribute__((always_inline)) void classify64(const uint8_t *p, c
 /* Bits [0, k) of a 64-bit word, k in [0, 64]. */
 static inline uint64_t low_bits(int64_t k) { return k >= 64 ? ~0ull : (1ull << k) - 1; }
 
+/* One row read 64 bytes at a time. After scan_next(), c holds the classes of bytes [base, base + 64)
+ * with the trailing bytes of a character begun in the previous chunk included, and valid the bits
+ * that lie inside the row. */
+typedef struct {
+    const uint8_t *p, *e, *limit;
+    int64_t base;
+    uint64_t valid, spill_ws, spill_word;
+    chunk c;
+} scan;
+
+static inline void scan_start(scan *s, const uint8_t *p, const uint8_t *e, const uint8_t *limit) {
+    s->p = p;
+    s->e = e;
+    s->limit = limit;
+    s->base = -64;
+    s->spill_ws = s->spill_word = 0;
+}
+
+static inline __attribute__((always_inline)) int scan_next(scan *s, const int want) {
+    s->base += 64;
+    if (s->base >= s->e - s->p) return 0;
+    uint64_t ws = s->spill_ws, word = s->spill_word;
+    s->spill_ws = s->spill_word = 0;
+    classify64(s->p + s->base, s->e, s->limit, &s->c, &s->spill_ws, &s->spill_word, want);
+    s->c.ws |= ws;
+    s->c.word |= word;
+    s->valid = low_bits(s->e - s->p - s->base);
+    return 1;
+}
+
 #endif

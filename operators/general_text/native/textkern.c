@@ -58,16 +58,15 @@ void dft_words(const int32_t *off, const uint8_t *data, int64_t n, int64_t *word
  * between the first and the last of them. */
 void dft_char_number(const int32_t *off, const uint8_t *data, int64_t n, int64_t *out) {
     const uint8_t *limit = data + off[n];
-    chunk c;
+    scan s;
     for (int64_t i = 0; i < n; i++) {
         ROW(i);
-        int64_t len = e - p, nonws = 0, inside = 0, pending = 0;
+        int64_t nonws = 0, inside = 0, pending = 0;
         int seen = 0;
-        uint64_t spill_ws = 0, spill_word = 0;
-        for (int64_t base = 0; base < len; base += 64) {
-            classify64(p + base, e, limit, &c, &spill_ws, &spill_word, C_WS | C_WS3);
-            uint64_t valid = low_bits(len - base);
-            uint64_t nw = c.start & ~c.ws & valid, rare = c.start & c.ws & ~c.ws3 & valid;
+        scan_start(&s, p, e, limit);
+        while (scan_next(&s, C_WS | C_WS3)) {
+            const chunk c = s.c;
+            uint64_t nw = c.start & ~c.ws & s.valid, rare = c.start & c.ws & ~c.ws3 & s.valid;
             nonws += __builtin_popcountll(nw);
             if (!rare && !pending) { seen |= nw != 0; continue; }
             if (!nw) { pending += seen ? __builtin_popcountll(rare) : 0; continue; }
@@ -206,18 +205,19 @@ void dft_html_entity(const int32_t *off, const uint8_t *data, int64_t n, int64_t
  * character before each newline decides its line. */
 void dft_ellipsis_ratio(const int32_t *off, const uint8_t *data, int64_t n, double *out) {
     const uint8_t *limit = data + off[n];
-    chunk c;
+    scan s;
     for (int64_t i = 0; i < n; i++) {
         ROW(i);
         if (!has_symbols(p, e, 0)) {
             out[i] = has_nonblank(p, e) ? 0.0 : NAN;
             continue;
         }
-        int64_t len = e - p, lines = 0, hits = 0;
-        uint64_t spill_ws = 0, spill_word = 0, prev_dot = 0, line_has = 0, line_hit = 0;
-        for (int64_t base = 0; base < len; base += 64) {
-            classify64(p + base, e, limit, &c, &spill_ws, &spill_word, C_WS | C_PUNCT);
-            uint64_t valid = low_bits(len - base), nonblank = c.start & ~c.ws & valid, nl = c.newline & valid;
+        int64_t lines = 0, hits = 0;
+        uint64_t prev_dot = 0, line_has = 0, line_hit = 0;
+        scan_start(&s, p, e, limit);
+        while (scan_next(&s, C_WS | C_PUNCT)) {
+            const chunk c = s.c;
+            uint64_t nonblank = c.start & ~c.ws & s.valid, nl = c.newline & s.valid;
             uint64_t dots3 = c.dot & ((c.dot << 1) | (prev_dot >> 63)) & ((c.dot << 2) | (prev_dot >> 62));
             uint64_t ends_hit = dots3 | c.ellipsis;  /* a character that ends "..." or is '…' */
             prev_dot = c.dot;

@@ -14,21 +14,19 @@
 /* str.split() of [p, e): token k is [p + starts[k], p + ends[k]). Boundaries come from 64-bit
  * whitespace masks, so the scan costs no branch per character or per token. */
 static int64_t split_tokens(const uint8_t *p, const uint8_t *e, const uint8_t *limit, int32_t *starts, int32_t *ends) {
-    int64_t len = e - p, ns = 0, ne = 0;
-    uint64_t prev_ws = 1, spill_ws = 0, spill_word = 0;
-    chunk c;
-    for (int64_t base = 0; base < len; base += 64) {
-        uint64_t ws = spill_ws;
-        spill_ws = 0;
-        classify64(p + base, e, limit, &c, &spill_ws, &spill_word, C_WS);
-        ws |= c.ws | ~low_bits(len - base);  /* past the end counts as whitespace: closes the last token */
+    int64_t ns = 0, ne = 0;
+    uint64_t prev_ws = 1;
+    scan s;
+    scan_start(&s, p, e, limit);
+    while (scan_next(&s, C_WS)) {
+        uint64_t ws = s.c.ws | ~s.valid;  /* past the end counts as whitespace: closes the last token */
         uint64_t before = (ws << 1) | prev_ws;  /* bit j: byte j - 1 is whitespace */
         uint64_t startm = ~ws & before, endm = ws & ~before;
-        for (; startm; startm &= startm - 1) starts[ns++] = (int32_t)(base + __builtin_ctzll(startm));
-        for (; endm; endm &= endm - 1) ends[ne++] = (int32_t)(base + __builtin_ctzll(endm));
+        for (; startm; startm &= startm - 1) starts[ns++] = (int32_t)(s.base + __builtin_ctzll(startm));
+        for (; endm; endm &= endm - 1) ends[ne++] = (int32_t)(s.base + __builtin_ctzll(endm));
         prev_ws = ws >> 63;
     }
-    if (ne < ns) ends[ne++] = (int32_t)len;  /* a token running to a 64-aligned end */
+    if (ne < ns) ends[ne++] = (int32_t)(e - p);  /* a token running to a 64-aligned end */
     return ns;
 }
 
@@ -47,20 +45,18 @@ static inline int64_t runs_without(uint64_t tokens, uint64_t starts, uint64_t ma
  * lower/title-case character, minus those with no cased character at all. */
 void dft_capital_ratio(const int32_t *off, const uint8_t *data, int64_t n, double *out) {
     const uint8_t *limit = data + off[n];
-    chunk c;
+    scan s;
     for (int64_t i = 0; i < n; i++) {
         ROW(i);
-        int64_t len = e - p, words = 0, no_bad = 0, uncased = 0;
-        uint64_t prev_ws = 1, spill_ws = 0, spill_word = 0, carry_bad = 0, carry_cased = 0;
-        for (int64_t base = 0; base < len; base += 64) {
-            uint64_t ws = spill_ws;
-            spill_ws = 0;
-            classify64(p + base, e, limit, &c, &spill_ws, &spill_word, C_WS | C_CASE);
-            ws |= c.ws | ~low_bits(len - base);
+        int64_t words = 0, no_bad = 0, uncased = 0;
+        uint64_t prev_ws = 1, carry_bad = 0, carry_cased = 0;
+        scan_start(&s, p, e, limit);
+        while (scan_next(&s, C_WS | C_CASE)) {
+            uint64_t ws = s.c.ws | ~s.valid;
             uint64_t tokens = ~ws, starts = tokens & ((ws << 1) | prev_ws);
             words += __builtin_popcountll(starts);
-            no_bad += runs_without(tokens, starts, c.bad, &carry_bad);
-            uncased += runs_without(tokens, starts, c.bad | c.upper, &carry_cased);
+            no_bad += runs_without(tokens, starts, s.c.bad, &carry_bad);
+            uncased += runs_without(tokens, starts, s.c.bad | s.c.upper, &carry_cased);
             prev_ws = ws >> 63;
         }
         int64_t caps = no_bad + (int64_t)carry_bad - uncased - (int64_t)carry_cased;
@@ -72,17 +68,15 @@ void dft_capital_ratio(const int32_t *off, const uint8_t *data, int64_t n, doubl
  * token. Tokens are runs of \w bytes and runs of other non-blank bytes. */
 void dft_symbol_ratio(const int32_t *off, const uint8_t *data, int64_t n, double *out) {
     const uint8_t *limit = data + off[n];
-    chunk c;
+    scan s;
     for (int64_t i = 0; i < n; i++) {
         ROW(i);
-        int64_t len = e - p, tokens = 0, symbols = 0, dots = 0;
-        uint64_t prev_w = 0, prev_p = 0, spill_ws = 0, spill_word = 0;
-        for (int64_t base = 0; base < len; base += 64) {
-            uint64_t ws = spill_ws, word = spill_word, valid = low_bits(len - base);
-            spill_ws = spill_word = 0;
-            classify64(p + base, e, limit, &c, &spill_ws, &spill_word, C_WS | C_WORD | C_PUNCT);
-            ws |= c.ws;
-            word = (word | c.word) & ~ws & valid;
+        int64_t tokens = 0, symbols = 0, dots = 0;
+        uint64_t prev_w = 0, prev_p = 0;
+        scan_start(&s, p, e, limit);
+        while (scan_next(&s, C_WS | C_WORD | C_PUNCT)) {
+            const chunk c = s.c;
+            uint64_t ws = c.ws, valid = s.valid, word = c.word & ~ws & valid;
             uint64_t punct = ~ws & ~word & valid;
             tokens += __builtin_popcountll(word & ~((word << 1) | prev_w));
             tokens += __builtin_popcountll(punct & ~((punct << 1) | prev_p));
