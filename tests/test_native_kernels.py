@@ -175,3 +175,14 @@ def test_fresh_cache_builds_the_library_once(tmp_path: Path) -> None:
     assert not [n for n in built if n.endswith(".tmp")]
     again = _child({"DATAFLOW_NATIVE_CACHE": str(tmp_path), "DATAFLOW_NATIVE": "auto"}, PROBE)
     assert "enabled True" in again.stdout and sorted(p.name for p in tmp_path.iterdir()) == built
+
+
+def test_one_very_long_row_equals_python(con: Any) -> None:
+    # scratch space follows the tokens of the longest row; 3 MB of text in one value
+    rng = random.Random(5)
+    words = ["Alpha", "beta", "GAMMA", "數據", "the", "a...", "x#y", "\u3000", "unusually-long-token"]
+    for extra in ([], ["İi"]):  # without / with a row the kernel hands to Python
+        text = " ".join(rng.choice(words + extra) for _ in range(400_000))
+        for metric in ("words", "unique_ratio", "capital_ratio", "symbol_ratio", "char_number", "sentences"):
+            got = con.execute(f"SELECT df_{metric}(?)", [text]).fetchall()[0][0]
+            assert got == PYTHON[metric](text), (metric, extra)

@@ -308,18 +308,23 @@ int dft_count_in(const int32_t *off, const uint8_t *data, int64_t n, const words
  * Python must answer. Returns -1 if scratch memory could not be allocated. */
 int dft_unique_ratio(const int32_t *off, const uint8_t *data, int64_t n, double *out, uint8_t *special) {
     const uint8_t *limit = data + off[n];
-    int64_t longest = longest_row(off, n);
-    uint64_t cap = 16;
-    while (cap < (uint64_t)(longest + 4)) cap <<= 1;  /* >= 2x the most tokens a row can hold */
     scratch s;
-    slot *slots = calloc(cap, sizeof(slot));
-    int ok = scratch_new(&s, longest) == 0 && slots;
-    int32_t stamp = 0;  /* slot.used == stamp: filled for this row (no clearing between rows) */
+    int ok = scratch_new(&s, longest_row(off, n)) == 0;
+    slot *slots = NULL;  /* sized by the most tokens a row of this batch has, not by its longest row */
+    uint64_t cap = 0;
+    int32_t stamp = 0;   /* slot.used == stamp: filled for this row (no clearing between rows) */
     for (int64_t i = 0; ok && i < n; i++) {
         ROW(i);
         int64_t ntok = split_tokens(p, e, limit, s.starts, s.ends), pos = 0, distinct = 0;
         uint64_t c = 16;
         while (c < (uint64_t)(2 * ntok)) c <<= 1;
+        if (c > cap) {
+            free(slots);
+            slots = calloc(c, sizeof(slot));
+            cap = c;
+            stamp = 0;
+            if (!slots) { ok = 0; break; }
+        }
         if (++stamp == 0) { memset(slots, 0, sizeof(slot) * cap); stamp = 1; }
         special[i] = 0;
         for (int64_t t = 0; t < ntok; t++) {
