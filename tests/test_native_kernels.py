@@ -10,6 +10,7 @@ import random
 import re
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -186,3 +187,13 @@ def test_one_very_long_row_equals_python(con: Any) -> None:
         for metric in ("words", "unique_ratio", "capital_ratio", "symbol_ratio", "char_number", "sentences"):
             got = con.execute(f"SELECT df_{metric}(?)", [text]).fetchall()[0][0]
             assert got == PYTHON[metric](text), (metric, extra)
+
+
+def test_unusable_home_cache_builds_under_the_temp_dir(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".cache").write_text("a file where the cache folder would go")  # unusable even for root
+    code = "from operators.general_text.native import build; print(build.cache_dir())"
+    res = _child({"HOME": str(home), "XDG_CACHE_HOME": "", "DATAFLOW_NATIVE_CACHE": ""}, code)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip().startswith(tempfile.gettempdir()), res.stdout

@@ -34,11 +34,20 @@ CACHE_ENV = "DATAFLOW_NATIVE_CACHE"
 
 
 def cache_dir() -> Path:
+    """``$DATAFLOW_NATIVE_CACHE``, else the user cache; a read-only home (some containers) falls back
+    to a per-user folder under the temp dir rather than to the slower SQL path."""
     explicit = os.environ.get(CACHE_ENV)
     if explicit:
         return Path(explicit)
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "dataflow-dagster" / "native"
+    preferred = Path(base) / "dataflow-dagster" / "native"
+    try:
+        preferred.mkdir(parents=True, exist_ok=True)
+        if os.access(preferred, os.W_OK):
+            return preferred
+    except OSError:
+        pass
+    return Path(tempfile.gettempdir()) / f"dataflow-dagster-native-{os.getuid() if hasattr(os, 'getuid') else 0}"
 
 
 def cpu_flags() -> list[str]:
