@@ -56,7 +56,7 @@ def _unique_ratio(t: str) -> float | None:
 
 KERNELS: dict[str, Kernel] = {
     "words": Kernel("dft_words", "BIGINT"),
-    "mean_word_length": Kernel("dft_words", "DOUBLE"),
+    "mean_word_length": Kernel("dft_mean_word_length", "DOUBLE"),
     "char_number": Kernel("dft_char_number", "BIGINT"),
     "sentences": Kernel("dft_sentences", "BIGINT"),
     "symbol_ratio": Kernel("dft_symbol_ratio", "DOUBLE"),
@@ -174,13 +174,6 @@ def _function(name: str, kernel: Kernel) -> Callable[[Any], pa.Array]:
             if fn(_P(offsets), _P(data), _N(n), _P(out.ctypes.data), _P(special.ctypes.data)) != 0:
                 raise MemoryError(f"{name}: out of memory for a batch of {n} texts")
             _fix_flagged(arr, out, special, kernel.python)
-        elif name == "mean_word_length":  # sum(map(len, words)) / len(words): the division Python does
-            words, chars = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
-            fn(_P(offsets), _P(data), _N(n), _P(words.ctypes.data), _P(chars.ctypes.data))
-            with np.errstate(divide="ignore", invalid="ignore"):
-                out = np.where(words > 0, chars / np.maximum(words, 1), np.nan)
-        elif name == "words":
-            fn(_P(offsets), _P(data), _N(n), _P(out.ctypes.data), _P(0))
         else:
             fn(_P(offsets), _P(data), _N(n), _P(out.ctypes.data))
         return _result(arr, out)

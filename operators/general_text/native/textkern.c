@@ -24,32 +24,46 @@ void dft_init(const uint8_t *flags, const uint32_t *lower, int64_t n_lower) {
     N_LOWER = n_lower;
 }
 
-/* len(t.split()) and the code points in those tokens (for the mean word length). */
-void dft_words(const int32_t *off, const uint8_t *data, int64_t n, int64_t *words, int64_t *chars) {
-    for (int64_t i = 0; i < n; i++) {
-        ROW(i);
-        int64_t w = 0, c = 0;
-        uint32_t prev_ws = 1, cp;
-        while (p < e) {
-            int k = 0;
-            if (e - p >= 16) {  /* the ASCII prefix of the next 16 bytes, counted with bit masks */
-                uint32_t ws = ws16(p, &k);
-                if (k > 0) {
-                    uint32_t nonws = ~ws & valid_bits(k);
-                    w += __builtin_popcount(nonws & ((ws << 1) | prev_ws));
-                    c += __builtin_popcount(nonws);
-                    prev_ws = (ws >> (k - 1)) & 1u;
-                    p += k;
-                    continue;
-                }
+/* len(t.split()) of one row, and the code points in those tokens. */
+static inline void row_words(const uint8_t *p, const uint8_t *e, int64_t *words, int64_t *chars) {
+    int64_t w = 0, c = 0;
+    uint32_t prev_ws = 1, cp;
+    while (p < e) {
+        int k = 0;
+        if (e - p >= 16) {  /* the ASCII prefix of the next 16 bytes, counted with bit masks */
+            uint32_t ws = ws16(p, &k);
+            if (k > 0) {
+                uint32_t nonws = ~ws & valid_bits(k);
+                w += __builtin_popcount(nonws & ((ws << 1) | prev_ws));
+                c += __builtin_popcount(nonws);
+                prev_ws = (ws >> (k - 1)) & 1u;
+                p += k;
+                continue;
             }
-            uint32_t ws = next_cp(&p, &cp) & F_WS;
-            w += prev_ws & (ws ^ 1);
-            c += ws ^ 1;
-            prev_ws = ws;
         }
-        words[i] = w;
-        if (chars) chars[i] = c;
+        uint32_t ws = next_cp(&p, &cp) & F_WS;
+        w += prev_ws & (ws ^ 1);
+        c += ws ^ 1;
+        prev_ws = ws;
+    }
+    *words = w;
+    *chars = c;
+}
+
+/* len(t.split()) */
+void dft_words(const int32_t *off, const uint8_t *data, int64_t n, int64_t *out) {
+    for (int64_t i = 0; i < n; i++) {
+        int64_t chars;
+        row_words(data + off[i], data + off[i + 1], &out[i], &chars);
+    }
+}
+
+/* sum(map(len, t.split())) / len(t.split()), the division Python does; NaN without words. */
+void dft_mean_word_length(const int32_t *off, const uint8_t *data, int64_t n, double *out) {
+    for (int64_t i = 0; i < n; i++) {
+        int64_t words, chars;
+        row_words(data + off[i], data + off[i + 1], &words, &chars);
+        out[i] = words ? (double)chars / (double)words : NAN;
     }
 }
 
