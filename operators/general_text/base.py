@@ -113,9 +113,17 @@ class MetricFilter(Operator):
         more). Binding the metrics to one lambda parameter (``list_transform([struct], lambda m:
         ...)[1]``) is a "let" the optimizer cannot duplicate.
         """
-        packed = ", ".join(f"{quote_ident(k)} := ({expr})" for k, expr in self.metrics_sql().items())
-        keep = self.keep_sql({k: f"__m.{quote_ident(k)}" for k in self.metrics_sql()})
-        inline = f"list_transform([struct_pack({packed})], lambda __m: ({keep}))[1]"
+        metrics = self.metrics_sql()
+        marks = {k: f"__metric_{i}__" for i, k in enumerate(metrics)}
+        probe = self.keep_sql(marks)
+        if all(probe.count(mark) <= 1 for mark in marks.values()):  # each metric used once: no "let" needed
+            inline = probe
+            for k, mark in marks.items():
+                inline = inline.replace(mark, f"({metrics[k]})")
+        else:
+            packed = ", ".join(f"{quote_ident(k)} := ({expr})" for k, expr in metrics.items())
+            keep = self.keep_sql({k: f"__m.{quote_ident(k)}" for k in metrics})
+            inline = f"list_transform([struct_pack({packed})], lambda __m: ({keep}))[1]"
         return f"({text_present(self.col())} AND {inline})" if self.rejects_empty else inline
 
     def run(self, ctx: OperatorContext) -> dict[str, Any]:
