@@ -8,7 +8,7 @@ from operators.core.sql_ops import TextConfig
 from operators.general_text import native
 from operators.general_text.base import MetricFilter
 from operators.general_text.textsql import WS, count_sub, lit, word_count
-from operators.general_text.wordlists import count_substrings_in, count_tokens_in, load_list
+from operators.general_text.wordlists import count_lower_tokens_in, count_substrings_in, load_list
 
 HTML_ENTITIES = ("nbsp", "lt", "gt", "amp", "quot", "apos", "hellip", "ndash", "mdash",
                  "lsquo", "rsquo", "ldquo", "rdquo")
@@ -126,8 +126,7 @@ class StopWordFilter(MetricFilter):
 
     def metrics_sql(self) -> dict[str, str]:
         items = load_list(self.config.path, "stopwords_en.txt")
-        stops = native.count_in(self.col(), items) or count_tokens_in(f"lower({self.col()})", items)
-        return {"stop_words": stops, "words": word_count(self.col())}
+        return {"stop_words": count_lower_tokens_in(self.col(), items), "words": word_count(self.col())}
 
     def keep_sql(self, m: dict[str, str]) -> str:
         ratio = f"coalesce({m['stop_words']} / nullif({m['words']}, 0), 0.0)"
@@ -151,10 +150,9 @@ class BlocklistFilter(MetricFilter):
 
     def metrics_sql(self) -> dict[str, str]:
         items = load_list(self.config.path, f"blocklist_{self.config.language}.txt")
-        low = f"lower({self.col()})"
         if self.config.match == "substring":
-            return {"blocked_words": count_substrings_in(low, items)}
-        return {"blocked_words": native.count_in(self.col(), items) or count_tokens_in(low, items)}
+            return {"blocked_words": count_substrings_in(f"lower({self.col()})", items)}
+        return {"blocked_words": count_lower_tokens_in(self.col(), items)}
 
     def keep_sql(self, m: dict[str, str]) -> str:
         return f"{m['blocked_words']} <= {int(self.config.threshold)}"

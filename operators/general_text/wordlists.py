@@ -10,6 +10,7 @@ from importlib import resources
 from pathlib import Path
 
 from operators.core.contract import OperatorError
+from operators.general_text import native
 from operators.general_text.textsql import WS_CLASS, lit, regex_escape, unless_rare_ws
 
 DATA = "operators.general_text.data"
@@ -54,6 +55,12 @@ def count_tokens_in(col: str, items: tuple[str, ...]) -> str:
         return "0"
     alternation = "|".join(regex_escape(w) for w in sorted(single, key=len, reverse=True))
     return f"len(regexp_extract_all({framed_tokens(col)}, {lit(' (?:' + alternation + ') ')}))"
+
+
+def count_lower_tokens_in(col: str, items: tuple[str, ...]) -> str:
+    """Number of ``col.lower().split()`` tokens in ``items`` (lower-cased already): the native kernel
+    where it is built, else the SQL of :func:`count_tokens_in` over ``lower(col)``."""
+    return native.count_in(col, items) or count_tokens_in(f"lower({col})", items)
 
 
 def count_substrings_in(col: str, items: tuple[str, ...]) -> str:
