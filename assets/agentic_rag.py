@@ -6,7 +6,7 @@ load (id, contents) -> atomic -> doc_answer -> atomic_f1 -> verified -> link -> 
 
 from pathlib import Path
 
-from dataflow_dagster.pipeline import Pipeline, Source, Step
+from dataflow_dagster.core.pipeline import Pipeline, Source, Step
 from operators.core.generic import ThresholdFilter
 from operators.rag.metrics import QAExactMatchEvaluator, QAF1Evaluator
 from operators.rag.multihop import AtomicQAGenerator, DocAnswerGenerator, HopDocumentLinker, MultiHopQAGenerator
@@ -14,27 +14,51 @@ from operators.rag.multihop import AtomicQAGenerator, DocAnswerGenerator, HopDoc
 DATA_DIR = Path(__file__).parent / "data" / "agentic_rag"
 
 
-def agentic_rag_pipeline(source_path: str | Path | None = None, name: str = "agentic_rag",
-                         min_atomic_f1: float = 0.3) -> Pipeline:
+def agentic_rag_pipeline(
+    source_path: str | Path | None = None, name: str = "agentic_rag", min_atomic_f1: float = 0.3
+) -> Pipeline:
     return Pipeline(
         name=name,
         description="Documents to verified atomic QA, then two-hop QA across linked documents, with F1/EM",
         source=Source(path=str(source_path or DATA_DIR / "eval_test_data.jsonl"), required_columns=["id", "contents"]),
         steps=[
             Step("atomic", AtomicQAGenerator(input_key="contents")),
-            Step("doc_answer", DocAnswerGenerator(input_key="question", document_keys=["contents"],
-                                                  output_key="golden_doc_answer", min_parsed_share=0.5)),
-            Step("atomic_f1", QAF1Evaluator(prediction_key="golden_doc_answer", golden_key="answer",
-                                            output_key="atomic_f1")),
+            Step(
+                "doc_answer",
+                DocAnswerGenerator(
+                    input_key="question",
+                    document_keys=["contents"],
+                    output_key="golden_doc_answer",
+                    min_parsed_share=0.5,
+                ),
+            ),
+            Step(
+                "atomic_f1",
+                QAF1Evaluator(prediction_key="golden_doc_answer", golden_key="answer", output_key="atomic_f1"),
+            ),
             Step("verified", ThresholdFilter(input_key="atomic_f1", min_value=min_atomic_f1)),
             Step("link", HopDocumentLinker(doc_id_key="id", contents_key="contents")),
             Step("multihop", MultiHopQAGenerator()),
-            Step("multihop_answer", DocAnswerGenerator(
-                input_key="multihop_question", document_keys=["contents", "hop2_contents"],
-                output_key="multihop_doc_answer", min_parsed_share=0.5)),
-            Step("multihop_f1", QAF1Evaluator(prediction_key="multihop_doc_answer", golden_key="multihop_answer",
-                                              output_key="multihop_f1")),
-            Step("multihop_em", QAExactMatchEvaluator(prediction_key="multihop_doc_answer",
-                                                      golden_key="multihop_answer", output_key="multihop_em")),
+            Step(
+                "multihop_answer",
+                DocAnswerGenerator(
+                    input_key="multihop_question",
+                    document_keys=["contents", "hop2_contents"],
+                    output_key="multihop_doc_answer",
+                    min_parsed_share=0.5,
+                ),
+            ),
+            Step(
+                "multihop_f1",
+                QAF1Evaluator(
+                    prediction_key="multihop_doc_answer", golden_key="multihop_answer", output_key="multihop_f1"
+                ),
+            ),
+            Step(
+                "multihop_em",
+                QAExactMatchEvaluator(
+                    prediction_key="multihop_doc_answer", golden_key="multihop_answer", output_key="multihop_em"
+                ),
+            ),
         ],
     )

@@ -10,7 +10,7 @@ The rule filters read DataFlow's file-level records (``text``, ``lines``, ``lang
 
 from pathlib import Path
 
-from dataflow_dagster.pipeline import Pipeline, Source, Step
+from dataflow_dagster.core.pipeline import Pipeline, Source, Step
 from operators.code.doc_quality import DocQualityFilter
 from operators.code.execution import CodeExecutionEvaluator, ExecutionStatusFilter
 from operators.code.filters import (
@@ -33,8 +33,13 @@ DATA_DIR = Path(__file__).parent / "data"
 FILE_COLUMNS = ["text", "lines", "language", "filetype", "filename", "line_count"]
 
 
-def code_pipeline(source_path: str | Path | None = None, name: str = "code", max_code_chars: int = 1500,
-                  min_parsed_share: float = 0.5, exec_workers: int | None = None) -> Pipeline:
+def code_pipeline(
+    source_path: str | Path | None = None,
+    name: str = "code",
+    max_code_chars: int = 1500,
+    min_parsed_share: float = 0.5,
+    exec_workers: int | None = None,
+) -> Pipeline:
     """``max_code_chars`` bounds generated code (lower it for quick runs on the embedded model)."""
     return Pipeline(
         name=name,
@@ -45,14 +50,24 @@ def code_pipeline(source_path: str | Path | None = None, name: str = "code", max
             Step("autogen", AutogenFilter()),
             Step("encoded_data", DataPatternFilter()),
             Step("composition", CodeTextQualityFilter()),
-            Step("doc_quality", DocQualityFilter(max_frac_duplicate_lines=0.7, max_frac_duplicate_ngram={5: 0.8},
-                                                 max_frac_curly_bracket=0.1, max_frac_all_caps_words=0.5,
-                                                 min_entropy_unigram=1.0)),
+            Step(
+                "doc_quality",
+                DocQualityFilter(
+                    max_frac_duplicate_lines=0.7,
+                    max_frac_duplicate_ngram={5: 0.8},
+                    max_frac_curly_bracket=0.1,
+                    max_frac_all_caps_words=0.5,
+                    min_entropy_unigram=1.0,
+                ),
+            ),
             Step("file_type", FileTypeFilter()),
             Step("instruction", CodeInstructionSynthesizer(input_key="text")),
             Step("enhance", CodeInstructionEnhancer(min_parsed_share=min_parsed_share)),
-            Step("codegen", CodeGenerator(max_tokens=max_code_chars + 40, min_parsed_share=min_parsed_share),
-                 prompt=code_prompt(max_code_chars)),
+            Step(
+                "codegen",
+                CodeGenerator(max_tokens=max_code_chars + 40, min_parsed_share=min_parsed_share),
+                prompt=code_prompt(max_code_chars),
+            ),
             Step("quality", CodeQualityEvaluator(min_parsed_share=min_parsed_share)),
             Step("tests", CodeTestCaseGenerator(min_parsed_share=min_parsed_share)),
             Step("execute", CodeExecutionEvaluator(workers=exec_workers)),

@@ -23,10 +23,10 @@ from assets.reasoning import reasoning_pipeline
 from assets.reference import reference_pipeline
 from assets.text2sql import text2sql_pipeline
 from assets.text_sft import text_sft_pipeline
-from dataflow_dagster.automation import AutomationOptions
-from dataflow_dagster.factory import build_definitions
-from dataflow_dagster.resources import LLMResource, LocalLLMResource, OpenAIResource
-from dataflow_dagster.yaml_loader import load_pipeline_dir
+from dataflow_dagster.core.yaml_loader import load_pipeline_dir
+from dataflow_dagster.defs.automation import AutomationOptions
+from dataflow_dagster.defs.factory import build_definitions
+from dataflow_dagster.defs.resources import LLMResource, LocalLLMResource, OpenAIResource
 
 
 def _llm() -> LLMResource:
@@ -47,6 +47,7 @@ PIPELINES = [
     text_sft_pipeline(),
     *load_pipeline_dir(Path(__file__).parent / "pipelines"),
 ]
-AUTOMATION = AutomationOptions(eager=True, sensor=True,
-                               schedule_cron=os.environ.get("DATAFLOW_REFRESH_CRON", "0 3 * * *"))
+AUTOMATION = AutomationOptions(
+    eager=True, sensor=True, schedule_cron=os.environ.get("DATAFLOW_REFRESH_CRON", "0 3 * * *")
+)
 defs = build_definitions(PIPELINES, llm=_llm(), automation=AUTOMATION)

@@ -5,7 +5,7 @@ load (paths) -> ingest -> rule_clean -> chunk -> llm_clean -> qa -> sft -> judge
 
 from pathlib import Path
 
-from dataflow_dagster.pipeline import Pipeline, Source, Step
+from dataflow_dagster.core.pipeline import Pipeline, Source, Step
 from operators.knowledge.chunk import TextChunker
 from operators.knowledge.clean import LLMKnowledgeCleaner, RuleKnowledgeCleaner
 from operators.knowledge.ingest import FileIngestor
@@ -15,8 +15,13 @@ from operators.sft.synthesis import SFTQualityJudge
 DATA_DIR = Path(__file__).parent / "data" / "knowledge"
 
 
-def knowledge_pipeline(source_path: str | Path | None = None, base_dir: str | Path | None = None,
-                       name: str = "knowledge", chunk_words: int = 80, overlap_words: int = 10) -> Pipeline:
+def knowledge_pipeline(
+    source_path: str | Path | None = None,
+    base_dir: str | Path | None = None,
+    name: str = "knowledge",
+    chunk_words: int = 80,
+    overlap_words: int = 10,
+) -> Pipeline:
     return Pipeline(
         name=name,
         description="Knowledge-base cleaning: ingest txt/md/HTML/PDF/docx, chunk, clean, extract QA, SFT table",
@@ -27,9 +32,12 @@ def knowledge_pipeline(source_path: str | Path | None = None, base_dir: str | Pa
             Step("chunk", TextChunker(input_key="text", unit="words", size=chunk_words, overlap=overlap_words)),
             Step("llm_clean", LLMKnowledgeCleaner(input_key="chunk")),
             Step("qa", ChunkQAExtractor(input_key="chunk")),
-            Step("sft", SFTTableAssembler(instruction_key="question", output_key="answer", input_key="chunk",
-                                          keep_columns=["source_path"])),
-            Step("judge", SFTQualityJudge(instruction_key="instruction", response_key="output",
-                                          min_parsed_share=0.5)),
+            Step(
+                "sft",
+                SFTTableAssembler(
+                    instruction_key="question", output_key="answer", input_key="chunk", keep_columns=["source_path"]
+                ),
+            ),
+            Step("judge", SFTQualityJudge(instruction_key="instruction", response_key="output", min_parsed_share=0.5)),
         ],
     )

@@ -11,7 +11,7 @@ Synthesised questions have no golden answer, so they are verified against the ma
 
 from pathlib import Path
 
-from dataflow_dagster.pipeline import Pipeline, Source, Step
+from dataflow_dagster.core.pipeline import Pipeline, Source, Step
 from operators.general_text.dedup import ExactDedupFilter
 from operators.general_text.heuristics import ContentNullFilter
 from operators.reasoning.answers import AnswerExtractor, AnswerFormatFilter, ReasoningLengthFilter
@@ -24,9 +24,15 @@ DATA_DIR = Path(__file__).parent / "data"
 Q = "instruction"
 
 
-def reasoning_pipeline(source_path: str | Path | None = None, name: str = "math_reasoning", num_samples: int = 3,
-                       synth_per_seed: int = 1, min_parsed_share: float = 0.5, solution_chars: int = 600,
-                       question_chars: int = 250) -> Pipeline:
+def reasoning_pipeline(
+    source_path: str | Path | None = None,
+    name: str = "math_reasoning",
+    num_samples: int = 3,
+    synth_per_seed: int = 1,
+    min_parsed_share: float = 0.5,
+    solution_chars: int = 600,
+    question_chars: int = 250,
+) -> Pipeline:
     """``num_samples`` CoT samples per question; ``synth_per_seed`` new questions per seed question;
     ``solution_chars``/``question_chars`` bound what the model writes (lower them for quick runs on
     the embedded model: a small model tends to fill whatever length it is allowed)."""
@@ -37,16 +43,21 @@ def reasoning_pipeline(source_path: str | Path | None = None, name: str = "math_
         steps=[
             Step("content_null", ContentNullFilter(input_key=Q)),
             Step("decontaminate", NgramContaminationFilter(input_key=Q, n=5, max_overlap=0.5)),
-            Step("synthesize", ReasoningQuestionGenerator(input_key=Q, num_samples=synth_per_seed,
-                                                          max_tokens=question_chars + 40),
-                 prompt=question_prompt(question_chars)),
+            Step(
+                "synthesize",
+                ReasoningQuestionGenerator(input_key=Q, num_samples=synth_per_seed, max_tokens=question_chars + 40),
+                prompt=question_prompt(question_chars),
+            ),
             Step("validity", QuestionValidityFilter(input_key=Q, keep_unjudged=True)),
             Step("dedup", ExactDedupFilter(input_key=Q, normalize=True)),
             Step("length", ReasoningLengthFilter(input_key=Q, min_chars=20, max_chars=3000)),
             Step("difficulty", QuestionDifficultyEvaluator(input_key=Q, min_parsed_share=min_parsed_share)),
             Step("category", QuestionCategoryEvaluator(input_key=Q, min_parsed_share=min_parsed_share)),
-            Step("cot", CoTAnswerGenerator(input_key=Q, num_samples=num_samples, max_tokens=solution_chars + 100),
-                 prompt=cot_prompt(solution_chars)),
+            Step(
+                "cot",
+                CoTAnswerGenerator(input_key=Q, num_samples=num_samples, max_tokens=solution_chars + 100),
+                prompt=cot_prompt(solution_chars),
+            ),
             Step("extract", AnswerExtractor()),
             Step("answer_format", AnswerFormatFilter()),
             Step("pseudo_answer", PseudoAnswerGenerator()),

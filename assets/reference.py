@@ -8,7 +8,7 @@ table and run at the same time under the multiprocess executor.
 
 from pathlib import Path
 
-from dataflow_dagster.pipeline import Pipeline, Source, Step
+from dataflow_dagster.core.pipeline import Pipeline, Source, Step
 from operators.core.generic import ThresholdFilter
 from operators.general_text.dedup import ExactDedupFilter
 from operators.general_text.heuristics import ContentNullFilter, SymbolWordRatioFilter, WordNumberFilter

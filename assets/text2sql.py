@@ -8,7 +8,7 @@ branches: load -> generated_sql -> generated_exec (SQL synthesis from the schema
 
 from pathlib import Path
 
-from dataflow_dagster.pipeline import Pipeline, Source, Step
+from dataflow_dagster.core.pipeline import Pipeline, Source, Step
 from operators.text2sql.difficulty import SQLComponentClassifier, SQLExecutionClassifier
 from operators.text2sql.execution import SQLExecutionFilter, SQLResultMatchEvaluator
 from operators.text2sql.generate import (
@@ -22,10 +22,14 @@ from operators.text2sql.generate import (
 DATA_DIR = Path(__file__).parent / "data"
 
 
-def text2sql_pipeline(source_path: str | Path | None = None, db_root: str | Path | None = None,
-                      name: str = "text2sql", num_generations: int = 2,
-                      complexities: tuple[str, ...] = ("simple single-table", "two-table JOIN"),
-                      variations: tuple[str, ...] = ("adds or changes a WHERE condition",)) -> Pipeline:
+def text2sql_pipeline(
+    source_path: str | Path | None = None,
+    db_root: str | Path | None = None,
+    name: str = "text2sql",
+    num_generations: int = 2,
+    complexities: tuple[str, ...] = ("simple single-table", "two-table JOIN"),
+    variations: tuple[str, ...] = ("adds or changes a WHERE condition",),
+) -> Pipeline:
     root = str(db_root or DATA_DIR / "text2sql_db")
     db = {"db_root": root, "timeout_s": 5.0, "max_rows": 1000}
     # k sampled answers per question: 0 correct -> hard, some -> medium, all -> easy
@@ -41,9 +45,15 @@ def text2sql_pipeline(source_path: str | Path | None = None, db_root: str | Path
             Step("cot", Text2SQLCoTGenerator(db_root=root)),
             Step("cot_match", SQLResultMatchEvaluator(**db, predicted_key="cot_sql", output_key="cot_sql_match")),
             Step("component_difficulty", SQLComponentClassifier(dialect="sqlite")),
-            Step("exec_difficulty", SQLExecutionClassifier(
-                db_root=root, num_generations=num_generations, thresholds=thresholds,
-                labels=["hard", "medium", "easy"])),
+            Step(
+                "exec_difficulty",
+                SQLExecutionClassifier(
+                    db_root=root,
+                    num_generations=num_generations,
+                    thresholds=thresholds,
+                    labels=["hard", "medium", "easy"],
+                ),
+            ),
             Step("generated_sql", SQLGenerator(db_root=root, complexities=list(complexities)), after="load"),
             Step("generated_exec", SQLExecutionFilter(**db)),
             Step("variation", SQLVariationGenerator(db_root=root, variations=list(variations)), after="exec_filter"),

@@ -7,7 +7,7 @@ load -> not_empty -> synth -> judge -> keep_good
 
 from pathlib import Path
 
-from dataflow_dagster.pipeline import Pipeline, Source, Step
+from dataflow_dagster.core.pipeline import Pipeline, Source, Step
 from operators.core.generic import ThresholdFilter
 from operators.general_text.heuristics import ContentNullFilter
 from operators.sft.synthesis import InstructionResponseGenerator, PretrainToSFTConverter, SFTQualityJudge

@@ -21,13 +21,15 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from dataflow_dagster.storage import SNAPSHOT_ROW_GROUP_ROWS  # noqa: E402
+from dataflow_dagster.core.storage import SNAPSHOT_ROW_GROUP_ROWS  # noqa: E402
 
 
 def goal(gid: str, measured: float, op: str, target: float, unit: str, size: int, quick: bool) -> str:
     ok = {">=": measured >= target, "<=": measured <= target, ">": measured > target, "<": measured < target}[op]
-    line = (f"GOAL {gid} measured={measured:.3g} target{op}{target:g} unit={unit} size={size} "
-            f"{'PASS' if ok else 'SHORT'}{' quick' if quick else ''}")
+    line = (
+        f"GOAL {gid} measured={measured:.3g} target{op}{target:g} unit={unit} size={size} "
+        f"{'PASS' if ok else 'SHORT'}{' quick' if quick else ''}"
+    )
     print(line, flush=True)
     return line
 
@@ -49,20 +51,103 @@ def peak_rss_gib(children: bool = False) -> float:
 # Tokens joined by single spaces; some carry their own punctuation, newlines or markup so the rules
 # in the filters have something to find. Weights make ordinary prose the common case.
 PROSE = [
-    'the', 'of', 'and', 'to', 'in', 'is', 'was', 'for', 'on', 'that', 'with', 'as', 'by', 'at', 'from', 'it',
-    'this', 'be', 'are', 'or', 'an', 'which', 'data', 'model', 'training', 'language', 'text', 'water',
-    'river', 'mountain', 'history', 'science', 'quick', 'brown', 'fox', 'jumps', 'over', 'lazy', 'dog',
-    'research', 'results', 'method', 'analysis', 'system', 'network', 'function', 'value', 'people', 'city',
-    'world', 'during', 'between', 'after', 'before', 'government', 'important', 'because', 'however',
-    'different',
+    "the",
+    "of",
+    "and",
+    "to",
+    "in",
+    "is",
+    "was",
+    "for",
+    "on",
+    "that",
+    "with",
+    "as",
+    "by",
+    "at",
+    "from",
+    "it",
+    "this",
+    "be",
+    "are",
+    "or",
+    "an",
+    "which",
+    "data",
+    "model",
+    "training",
+    "language",
+    "text",
+    "water",
+    "river",
+    "mountain",
+    "history",
+    "science",
+    "quick",
+    "brown",
+    "fox",
+    "jumps",
+    "over",
+    "lazy",
+    "dog",
+    "research",
+    "results",
+    "method",
+    "analysis",
+    "system",
+    "network",
+    "function",
+    "value",
+    "people",
+    "city",
+    "world",
+    "during",
+    "between",
+    "after",
+    "before",
+    "government",
+    "important",
+    "because",
+    "however",
+    "different",
 ]
-MARKED = ["results.", "today!", "why?", "however,", "end.\n", "more...", "line…\n", "#tag", "Note:", "{x}",
-          "&nbsp;", "NASA", "USA", "数据模型", "训练", "lorem ipsum", "javascript", "Copyright", "\u2022", "\u2013",
-          "\n•", "e.g.", "3.14", "2024", "don't", "I'm", "fuck", "identity", "�", "\xa0"]
+MARKED = [
+    "results.",
+    "today!",
+    "why?",
+    "however,",
+    "end.\n",
+    "more...",
+    "line…\n",
+    "#tag",
+    "Note:",
+    "{x}",
+    "&nbsp;",
+    "NASA",
+    "USA",
+    "数据模型",
+    "训练",
+    "lorem ipsum",
+    "javascript",
+    "Copyright",
+    "\u2022",
+    "\u2013",
+    "\n•",
+    "e.g.",
+    "3.14",
+    "2024",
+    "don't",
+    "I'm",
+    "fuck",
+    "identity",
+    "�",
+    "\xa0",
+]
 
 
-def synthetic_table(n_docs: int, seed: int = 0, min_words: int = 5, max_words: int = 200,
-                    marked_share: float = 0.06) -> pa.Table:
+def synthetic_table(
+    n_docs: int, seed: int = 0, min_words: int = 5, max_words: int = 200, marked_share: float = 0.06
+) -> pa.Table:
     """``n_docs`` seeded documents (column ``text``) plus ``doc`` (int) ids."""
     rng = np.random.default_rng(seed)
     vocab = pa.array(PROSE + MARKED)

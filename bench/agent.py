@@ -31,10 +31,10 @@ from dagster import Definitions  # noqa: E402
 
 from dataflow_dagster.agent import AgentRefusal, build_pipeline, parse_intent  # noqa: E402
 from dataflow_dagster.agent.planner import Planner  # noqa: E402
-from dataflow_dagster.dryrun import dry_run  # noqa: E402
-from dataflow_dagster.factory import build_definitions  # noqa: E402
-from dataflow_dagster.pipeline import Pipeline, Source, Step  # noqa: E402
-from dataflow_dagster.yaml_loader import load_pipeline_file  # noqa: E402
+from dataflow_dagster.core.dryrun import dry_run  # noqa: E402
+from dataflow_dagster.core.pipeline import Pipeline, Source, Step  # noqa: E402
+from dataflow_dagster.core.yaml_loader import load_pipeline_file  # noqa: E402
+from dataflow_dagster.defs.factory import build_definitions  # noqa: E402
 from operators.core.contract import OperatorError  # noqa: E402
 from operators.core.registry import all_operators  # noqa: E402
 
@@ -110,14 +110,23 @@ def main() -> None:
         if expect is not None:
             correct_own += int(ok)
     valid = [p for p in written if independent_check(p)]
-    (out / "workspace.yaml").write_text("load_from:\n  - python_file:\n      relative_path: defs.py\n"
-                                        "      working_directory: .\n")
-    (out / "defs.py").write_text("from pathlib import Path\nfrom dataflow_dagster.factory import build_definitions\n"
-                                 "from dataflow_dagster.yaml_loader import load_pipeline_dir\n"
-                                 "defs = build_definitions(load_pipeline_dir(Path(__file__).parent / 'pipelines'))\n")
+    (out / "workspace.yaml").write_text(
+        "load_from:\n  - python_file:\n      relative_path: defs.py\n      working_directory: .\n"
+    )
+    (out / "defs.py").write_text(
+        "from pathlib import Path\nfrom dataflow_dagster.defs.factory import build_definitions\n"
+        "from dataflow_dagster.core.yaml_loader import load_pipeline_dir\n"
+        "defs = build_definitions(load_pipeline_dir(Path(__file__).parent / 'pipelines'))\n"
+    )
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.run([sys.executable, "-m", "dagster", "definitions", "validate", "-w", "workspace.yaml"],
-                          cwd=out, env=env, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-m", "dagster", "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=out,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     dagster_ok = proc.returncode == 0
     if not dagster_ok:
         print(proc.stdout[-2000:], proc.stderr[-2000:])
@@ -139,8 +148,10 @@ def main() -> None:
         f"model={model}{q} {'PASS' if own_share >= 0.8 else 'SHORT'}",
     ]
     if base is not None:
-        lines.append(f"BASELINE A1 measured={base:.3f} unit=share_valid_unguarded_model_pick "
-                     f"size={len(own) - sum(c['expect'] == 'refuse' for c in own)} model={model}{q}")
+        lines.append(
+            f"BASELINE A1 measured={base:.3f} unit=share_valid_unguarded_model_pick "
+            f"size={len(own) - sum(c['expect'] == 'refuse' for c in own)} model={model}{q}"
+        )
     print(f"elapsed {elapsed:.1f}s; outputs in {out}")
     for line in lines:
         print(line)

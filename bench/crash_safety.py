@@ -32,9 +32,9 @@ BATCH = 64
 WORKER = """
 import sys
 from dataflow_dagster.llm.openai_client import OpenAICompatClient
-from dataflow_dagster.pipeline import Pipeline, Source, Step
-from dataflow_dagster.runner import run_source, run_step
-from dataflow_dagster.storage import Storage
+from dataflow_dagster.core.pipeline import Pipeline, Source, Step
+from dataflow_dagster.core.runner import run_source, run_step
+from dataflow_dagster.core.storage import Storage
 from operators.general_text.heuristics import WordNumberFilter
 from operators.general_text.llm_qa import TopicClassifier
 src, root, base_url, batch = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
@@ -53,8 +53,20 @@ print("HASH", out.table.content_hash, flush=True)
 
 def make_source(path: Path, n: int, seed: int) -> None:
     rng = random.Random(seed)
-    words = ["river", "cell", "energy", "planet", "code", "market", "law", "music", "storm", "protein",
-             "orbit", "signal"]
+    words = [
+        "river",
+        "cell",
+        "energy",
+        "planet",
+        "code",
+        "market",
+        "law",
+        "music",
+        "storm",
+        "protein",
+        "orbit",
+        "signal",
+    ]
     with open(path, "w") as fh:
         for i in range(n):
             text = " ".join(rng.choice(words) for _ in range(rng.randint(2, 30)))
@@ -63,8 +75,13 @@ def make_source(path: Path, n: int, seed: int) -> None:
 
 def run_worker(src: Path, root: Path, base_url: str, kill_after: float | None) -> tuple[str | None, float]:
     t0 = time.monotonic()
-    proc = subprocess.Popen([sys.executable, "-c", WORKER, str(src), str(root), base_url, str(BATCH)],
-                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", WORKER, str(src), str(root), base_url, str(BATCH)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     if kill_after is not None:
         try:
             out, _ = proc.communicate(timeout=kill_after)
@@ -83,7 +100,7 @@ def run_worker(src: Path, root: Path, base_url: str, kill_after: float | None) -
 def storage_intact(root: Path) -> bool:
     import duckdb
 
-    from dataflow_dagster.storage import Storage
+    from dataflow_dagster.core.storage import Storage
 
     storage = Storage(root)
     con = duckdb.connect()
@@ -137,14 +154,18 @@ def main() -> None:
             worst_resent = max(worst_resent, resent)
             ok = h == ref_hash and resent <= BATCH and intact_after_kill and storage_intact(root)
             ok_trials += ok
-            print(f"trial {trial}: kill at {kill_at:5.2f}s ({'killed' if was_killed else 'finished first'}), "
-                  f"{before} requests before kill, {resent} re-sent after, hash "
-                  f"{'equal' if h == ref_hash else 'DIFFERENT'}, storage {'intact' if intact_after_kill else 'BROKEN'}"
-                  f" -> {'ok' if ok else 'FAIL'}")
+            print(
+                f"trial {trial}: kill at {kill_at:5.2f}s ({'killed' if was_killed else 'finished first'}), "
+                f"{before} requests before kill, {resent} re-sent after, hash "
+                f"{'equal' if h == ref_hash else 'DIFFERENT'}, storage {'intact' if intact_after_kill else 'BROKEN'}"
+                f" -> {'ok' if ok else 'FAIL'}"
+            )
     quick = " quick" if args.quick else ""
     status = "PASS" if ok_trials == trials else "SHORT"
-    print(f"GOAL R1 measured={ok_trials}/{trials} target={trials}/{trials} unit=trials_reproduced "
-          f"size={rows}{quick} killed={killed} max_resent={worst_resent} batch={BATCH} {status}")
+    print(
+        f"GOAL R1 measured={ok_trials}/{trials} target={trials}/{trials} unit=trials_reproduced "
+        f"size={rows}{quick} killed={killed} max_resent={worst_resent} batch={BATCH} {status}"
+    )
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from _common import PROSE, goal
 
-from dataflow_dagster.storage import Storage
+from dataflow_dagster.core.storage import Storage
 from operators.core.contract import OperatorContext
 from operators.general_text.dedup_minhash import MinHashDeduplicateFilter
 
@@ -59,8 +59,9 @@ def near_dup_corpus(n: int, seed: int = 0, dup_share: float = 0.3) -> pa.Table:
 
 def run_ours(path: Path) -> set[str]:
     con = Storage(path.parent / "store").connect()  # a pipeline step's connection (memory limit, spill dir)
-    con.execute(f"CREATE VIEW src AS SELECT *, file_row_number AS __pos FROM read_parquet('{path}', "
-                "file_row_number=true)")
+    con.execute(
+        f"CREATE VIEW src AS SELECT *, file_row_number AS __pos FROM read_parquet('{path}', file_row_number=true)"
+    )
     ctx = OperatorContext(con=con, source="src", target="out", rejected="rej", errors="e")
     stats = MinHashDeduplicateFilter(num_perm=128, threshold=0.9, ngram=5).run(ctx)
     kept = {r[0] for r in con.execute("SELECT _id FROM out").fetchall()}
@@ -80,7 +81,7 @@ def run_datasketch(table: pa.Table) -> set[str]:
                 m.update(text.encode("utf8"))
             else:
                 for i in range(len(text) - 5 + 1):
-                    m.update(text[i:i + 5].encode("utf8"))
+                    m.update(text[i : i + 5].encode("utf8"))
             if not lsh.query(m):
                 kept.add(_id)
                 session.insert(_id, m)
@@ -114,10 +115,15 @@ def main() -> None:
     scaled = f" (timed on {nb} docs, scaled x{n / nb:g})" if nb < n else ""
     print(f"  datasketch (DataFlow settings): {t_base:.2f}s{scaled}, kept {len(base)} of {nb}", flush=True)
     disagree = len(ours_prefix ^ base) / nb * 100
-    print(f"  kept-set disagreement on {nb} docs: {len(ours_prefix ^ base)} rows = {disagree:.3f}% "
-          f"(ours only {len(ours_prefix - base)}, datasketch only {len(base - ours_prefix)})", flush=True)
-    lines = [goal("P3", t_base / t_ours, ">=", 10, "x_vs_datasketch", n, args.quick),
-             goal("P3-agreement", disagree, "<=", 1, "pct_rows_kept_differently", nb, args.quick)]
+    print(
+        f"  kept-set disagreement on {nb} docs: {len(ours_prefix ^ base)} rows = {disagree:.3f}% "
+        f"(ours only {len(ours_prefix - base)}, datasketch only {len(base - ours_prefix)})",
+        flush=True,
+    )
+    lines = [
+        goal("P3", t_base / t_ours, ">=", 10, "x_vs_datasketch", n, args.quick),
+        goal("P3-agreement", disagree, "<=", 1, "pct_rows_kept_differently", nb, args.quick),
+    ]
     print("\n".join(lines))
     if disagree > 1:
         sys.exit(1)

@@ -23,17 +23,37 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from dataflow_dagster.core.pipeline import Pipeline, Source, Step
+from dataflow_dagster.core.runner import run_source, run_step
+from dataflow_dagster.core.storage import Storage
 from dataflow_dagster.llm.openai_client import OpenAICompatClient
-from dataflow_dagster.pipeline import Pipeline, Source, Step
-from dataflow_dagster.runner import run_source, run_step
-from dataflow_dagster.storage import Storage
 from operators.general_text.dedup import ExactDedupFilter
 from operators.general_text.heuristics import ContentNullFilter, WordNumberFilter
 from operators.general_text.llm_qa import TOPIC_PROMPT, TopicClassifier
 
 TOPICS = TOPIC_PROMPT.output_schema["properties"]["topic"]["enum"]  # type: ignore[index]
-WORDS = ["energy", "cell", "market", "river", "proof", "signal", "protein", "theorem", "empire", "circuit",
-         "orbit", "enzyme", "tariff", "glacier", "matrix", "vaccine", "dynasty", "algorithm", "voltage", "treaty"]
+WORDS = [
+    "energy",
+    "cell",
+    "market",
+    "river",
+    "proof",
+    "signal",
+    "protein",
+    "theorem",
+    "empire",
+    "circuit",
+    "orbit",
+    "enzyme",
+    "tariff",
+    "glacier",
+    "matrix",
+    "vaccine",
+    "dynasty",
+    "algorithm",
+    "voltage",
+    "treaty",
+]
 
 
 class FixedLatencyLLM(BaseHTTPRequestHandler):
@@ -54,12 +74,22 @@ class FixedLatencyLLM(BaseHTTPRequestHandler):
         time.sleep(self.latency_s)
         user = body.get("messages", [{}])[-1].get("content", "")
         topic = TOPICS[int(hashlib.md5(user.encode()).hexdigest(), 16) % len(TOPICS)]
-        payload = json.dumps({
-            "id": "bench", "object": "chat.completion", "created": 0, "model": body.get("model", "bench"),
-            "choices": [{"index": 0, "finish_reason": "stop",
-                         "message": {"role": "assistant", "content": json.dumps({"topic": topic})}}],
-            "usage": {"prompt_tokens": len(user) // 4, "completion_tokens": 6, "total_tokens": len(user) // 4 + 6},
-        }).encode()
+        payload = json.dumps(
+            {
+                "id": "bench",
+                "object": "chat.completion",
+                "created": 0,
+                "model": body.get("model", "bench"),
+                "choices": [
+                    {
+                        "index": 0,
+                        "finish_reason": "stop",
+                        "message": {"role": "assistant", "content": json.dumps({"topic": topic})},
+                    }
+                ],
+                "usage": {"prompt_tokens": len(user) // 4, "completion_tokens": 6, "total_tokens": len(user) // 4 + 6},
+            }
+        ).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))
@@ -86,12 +116,16 @@ def write(path: Path, rows: list[dict]) -> None:
 
 
 def pipeline(src: Path) -> Pipeline:
-    return Pipeline("bench", Source(str(src), required_columns=["text"]), [
-        Step("nonnull", ContentNullFilter()),
-        Step("words", WordNumberFilter(min_words=5)),
-        Step("dedup", ExactDedupFilter()),
-        Step("topic", TopicClassifier(min_parsed_share=0.9)),
-    ])
+    return Pipeline(
+        "bench",
+        Source(str(src), required_columns=["text"]),
+        [
+            Step("nonnull", ContentNullFilter()),
+            Step("words", WordNumberFilter(min_words=5)),
+            Step("dedup", ExactDedupFilter()),
+            Step("topic", TopicClassifier(min_parsed_share=0.9)),
+        ],
+    )
 
 
 class SharedCache(Storage):
@@ -106,14 +140,16 @@ class SharedCache(Storage):
         return self._cache
 
 
-def run_all(storage: Storage, pipe: Pipeline, llm: OpenAICompatClient,
-            incremental: bool = True) -> tuple[float, int, dict]:
+def run_all(
+    storage: Storage, pipe: Pipeline, llm: OpenAICompatClient, incremental: bool = True
+) -> tuple[float, int, dict]:
     before = FixedLatencyLLM.calls
     t0 = time.perf_counter()
     hashes = {"load": run_source(storage, pipe).table.content_hash}
     for s in pipe.steps:
-        out = run_step(storage, pipe, s.name, llm=llm if s.op.needs_llm else None, batch_size=512,
-                       incremental=incremental)
+        out = run_step(
+            storage, pipe, s.name, llm=llm if s.op.needs_llm else None, batch_size=512, incremental=incremental
+        )
         hashes[s.name] = out.table.content_hash
     return time.perf_counter() - t0, FixedLatencyLLM.calls - before, hashes
 
@@ -128,8 +164,9 @@ def main() -> int:
     FixedLatencyLLM.latency_s = args.latency_ms / 1000
     server = ThreadingHTTPServer(("127.0.0.1", 0), FixedLatencyLLM)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    llm = OpenAICompatClient(f"http://127.0.0.1:{server.server_address[1]}/v1", "bench", max_concurrency=32,
-                             structured_output="json_object")
+    llm = OpenAICompatClient(
+        f"http://127.0.0.1:{server.server_address[1]}/v1", "bench", max_concurrency=32, structured_output="json_object"
+    )
     tmp = Path(tempfile.mkdtemp(prefix="bench-incremental-"))
     try:
         src = tmp / "corpus.jsonl"
@@ -156,8 +193,9 @@ def main() -> int:
         q = " quick" if args.quick else ""
         for measured, target, unit in ((calls_pct, 2, "pct_llm_calls_vs_full"), (wall_pct, 5, "pct_wall_vs_full")):
             ok = measured <= target and same
-            print(f"GOAL P5 measured={measured:.2f} target<={target} unit={unit} size={n} "
-                  f"{'PASS' if ok else 'SHORT'}{q}")
+            print(
+                f"GOAL P5 measured={measured:.2f} target<={target} unit={unit} size={n} {'PASS' if ok else 'SHORT'}{q}"
+            )
         return 0 if same else 1
     finally:
         server.shutdown()

@@ -33,13 +33,23 @@ from dataflow_dagster.llm.cache import CachedLLM, ResponseCache  # noqa: E402
 from dataflow_dagster.llm.openai_client import OpenAICompatClient  # noqa: E402
 from operators.core.llm import LLMRequest, SamplingParams  # noqa: E402
 
-SCHEMA = {"type": "object", "required": ["label"],
-          "properties": {"label": {"type": "string", "enum": ["keep", "drop"]}}}
+SCHEMA = {
+    "type": "object",
+    "required": ["label"],
+    "properties": {"label": {"type": "string", "enum": ["keep", "drop"]}},
+}
 
 
 def _requests(n: int, tag: str) -> list[LLMRequest]:
-    return [LLMRequest.chat(f"Classify passage {tag}-{i}: a short text about item {i}.", "Reply in JSON.",
-                            SamplingParams(max_tokens=16), SCHEMA) for i in range(n)]
+    return [
+        LLMRequest.chat(
+            f"Classify passage {tag}-{i}: a short text about item {i}.",
+            "Reply in JSON.",
+            SamplingParams(max_tokens=16),
+            SCHEMA,
+        )
+        for i in range(n)
+    ]
 
 
 def ours(url: str, n: int, concurrency: int) -> float:
@@ -51,7 +61,7 @@ def ours(url: str, n: int, concurrency: int) -> float:
         t0 = time.perf_counter()
         out: list = []
         for i in range(0, n, client.preferred_batch):  # the operator's batches
-            out += cached.generate(reqs[i:i + client.preferred_batch])
+            out += cached.generate(reqs[i : i + client.preferred_batch])
         dt = time.perf_counter() - t0
         assert all(r.ok for r in out) and ResponseCache(Path(tmp) / "cache.sqlite").stats()["entries"] >= n
     client.close()
@@ -59,8 +69,13 @@ def ours(url: str, n: int, concurrency: int) -> float:
 
 
 def _post(session: requests.Session, url: str, req: LLMRequest) -> str:
-    body = {"model": "fault", "messages": req.message_dicts(), "temperature": 0, "max_tokens": 16,
-            "response_format": {"type": "json_schema", "json_schema": {"name": "o", "schema": SCHEMA}}}
+    body = {
+        "model": "fault",
+        "messages": req.message_dicts(),
+        "temperature": 0,
+        "max_tokens": 16,
+        "response_format": {"type": "json_schema", "json_schema": {"name": "o", "schema": SCHEMA}},
+    }
     r = session.post(f"{url}/chat/completions", json=body, timeout=30)
     r.raise_for_status()
     return r.json()["choices"][0]["message"]["content"]
@@ -99,10 +114,14 @@ def main() -> None:
         r_thr = threads10(fs.base_url, n_thr)
     q = " quick" if a.quick else ""
     load = os.getloadavg()[0]  # other work on the box competes for the same cores: say how much
-    print(f"# {time.strftime('%Y-%m-%d %H:%M')} {platform.node()} {platform.machine()} cpus={os.cpu_count()} "
-          f"loadavg1={load:.1f} latency={a.latency}s concurrency={a.concurrency}")
-    print(f"# rows/s: ours={r_ours:.1f} (n={n}) ideal={ideal:.1f} sequential={r_seq:.2f} (n={n_seq}) "
-          f"threads10={r_thr:.1f} (n={n_thr})")
+    print(
+        f"# {time.strftime('%Y-%m-%d %H:%M')} {platform.node()} {platform.machine()} cpus={os.cpu_count()} "
+        f"loadavg1={load:.1f} latency={a.latency}s concurrency={a.concurrency}"
+    )
+    print(
+        f"# rows/s: ours={r_ours:.1f} (n={n}) ideal={ideal:.1f} sequential={r_seq:.2f} (n={n_seq}) "
+        f"threads10={r_thr:.1f} (n={n_thr})"
+    )
     for goal, measured, target, unit in [
         ("P4", r_ours / ideal, 0.9, "x_ideal_concurrency_over_latency"),
         ("P4", r_ours / r_seq, 0.9 * a.concurrency, "x_vs_sequential_loop"),

@@ -60,17 +60,22 @@ def main() -> None:
         verdicts = run_hostile_corpus(par_box, HOSTILE)
     expected = ["fail" if i % 10 == 9 else "pass" for i in range(n)]
     wrong = sum(a != e for a, e in zip(par_status, expected, strict=True)) + sum(
-        a != e for a, e in zip(seq_status, expected, strict=True))
+        a != e for a, e in zip(seq_status, expected, strict=True)
+    )
     print(f"isolation: {mode['mode']} cgroups={mode['cgroups']} cores={os.cpu_count()} workers={args.workers}")
     print(f"sequential: {n} programs in {t_seq:.2f}s = {n / t_seq:.1f} programs/s")
-    print(f"parallel:   {n} programs in {t_par:.2f}s = {n / t_par:.1f} programs/s "
-          f"(speedup x{t_seq / t_par:.2f} with {args.workers} workers)")
+    print(
+        f"parallel:   {n} programs in {t_par:.2f}s = {n / t_par:.1f} programs/s "
+        f"(speedup x{t_seq / t_par:.2f} with {args.workers} workers)"
+    )
     print(f"verdicts: {n - par_status.count('fail')} pass / {par_status.count('fail')} fail; wrong verdicts: {wrong}")
     for v in verdicts:
         print(f"  hostile {v.name:24s} {v.result.status:8s} {'contained' if v.contained else v.problems}")
     q = " quick" if args.quick else ""
-    print(f"SANDBOX throughput_parallel={n / t_par:.1f} throughput_sequential={n / t_seq:.1f} "
-          f"unit=programs_per_s speedup={t_seq / t_par:.2f} size={n}{q}")
+    print(
+        f"SANDBOX throughput_parallel={n / t_par:.1f} throughput_sequential={n / t_seq:.1f} "
+        f"unit=programs_per_s speedup={t_seq / t_par:.2f} size={n}{q}"
+    )
     print(summary_line(verdicts) + q)
     if wrong:
         raise SystemExit(f"{wrong} programs got the wrong verdict")

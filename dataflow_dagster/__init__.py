@@ -1,19 +1,40 @@
-"""Dagster glue for DataFlow-style operators: storage, LLM resources, asset factory, lineage."""
+"""Dagster glue for DataFlow-style operators: storage, LLM resources, asset factory, lineage.
 
-from dataflow_dagster.factory import build_definitions, pipeline_definitions
-from dataflow_dagster.pipeline import Pipeline, Source, Step
-from dataflow_dagster.resources import LocalLLMResource, OpenAIResource, PromptResource, StorageResource
-from dataflow_dagster.storage import Storage
+The package has two parts: ``dataflow_dagster.core`` (the engine: pipeline model, runner, storage,
+memo, audit, plan; it never imports Dagster) and ``dataflow_dagster.defs`` (the only part that
+does). Public names are resolved lazily here, so ``import dataflow_dagster.core.storage`` in a step
+subprocess or a CLI call does not pay for importing Dagster.
+"""
 
-__all__ = [
-    "LocalLLMResource",
-    "OpenAIResource",
-    "Pipeline",
-    "PromptResource",
-    "Source",
-    "Step",
-    "Storage",
-    "StorageResource",
-    "build_definitions",
-    "pipeline_definitions",
-]
+import importlib
+from typing import Any
+
+_PUBLIC = {
+    "Pipeline": "dataflow_dagster.core.pipeline",
+    "Source": "dataflow_dagster.core.pipeline",
+    "Step": "dataflow_dagster.core.pipeline",
+    "Storage": "dataflow_dagster.core.storage",
+    "HashShards": "dataflow_dagster.core.partitions",
+    "FilePartitions": "dataflow_dagster.core.partitions",
+    "build_definitions": "dataflow_dagster.defs.factory",
+    "pipeline_definitions": "dataflow_dagster.defs.factory",
+    "AutomationOptions": "dataflow_dagster.defs.automation",
+    "LocalLLMResource": "dataflow_dagster.defs.resources",
+    "OpenAIResource": "dataflow_dagster.defs.resources",
+    "PromptResource": "dataflow_dagster.defs.resources",
+    "StorageResource": "dataflow_dagster.defs.resources",
+    "VLLMResource": "dataflow_dagster.defs.resources",
+}
+
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name: str) -> Any:
+    module = _PUBLIC.get(name)
+    if module is None:
+        raise AttributeError(f"module 'dataflow_dagster' has no attribute '{name}'")
+    return getattr(importlib.import_module(module), name)
+
+
+def __dir__() -> list[str]:
+    return __all__

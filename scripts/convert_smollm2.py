@@ -53,8 +53,9 @@ def convert(gguf: Path, out: Path) -> None:
     (tmp / "config.json").write_text(json.dumps(cfg, indent=1, default=str))
     if model.generation_config is not None:
         model.generation_config.save_pretrained(str(tmp))
-    state = {k: v.detach().to(torch.bfloat16).contiguous() for k, v in model.state_dict().items()
-             if k != "lm_head.weight"}  # tied: vLLM rebuilds lm_head from embed_tokens
+    state = {
+        k: v.detach().to(torch.bfloat16).contiguous() for k, v in model.state_dict().items() if k != "lm_head.weight"
+    }  # tied: vLLM rebuilds lm_head from embed_tokens
     if "model.embed_tokens.weight" not in state:
         sys.exit(f"unexpected checkpoint layout: no model.embed_tokens.weight in {sorted(state)[:5]}...")
     save_file(state, str(tmp / "model.safetensors"), metadata={"format": "pt"})

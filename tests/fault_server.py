@@ -72,8 +72,7 @@ def build_app(fault_rate: float, latency: float, hang_s: float, seed: int, rejec
         fmt = body.get("response_format") or {}
         if reject_json_schema and fmt.get("type") == "json_schema":
             seen["rejected_json_schema"] += 1
-            return JSONResponse({"error": {"message": "response_format json_schema is not supported"}},
-                                status_code=400)
+            return JSONResponse({"error": {"message": "response_format json_schema is not supported"}}, status_code=400)
         schema = (fmt.get("json_schema") or {}).get("schema") or fmt.get("schema")
         fault = None
         if rng.random() < fault_rate:
@@ -82,8 +81,7 @@ def build_app(fault_rate: float, latency: float, hang_s: float, seed: int, rejec
                 fault = "garbage_body"
         seen[fault or "ok"] += 1
         if fault == "429":
-            return JSONResponse({"error": {"message": "rate limited"}}, status_code=429,
-                                headers={"retry-after": "0"})
+            return JSONResponse({"error": {"message": "rate limited"}}, status_code=429, headers={"retry-after": "0"})
         if fault == "500":
             return JSONResponse({"error": {"message": "internal error"}}, status_code=500)
         if fault == "timeout":
@@ -99,21 +97,30 @@ def build_app(fault_rate: float, latency: float, hang_s: float, seed: int, rejec
         else:
             content = f"free text answer {r.randint(0, 999)}"
         n_in = sum(len(m.get("content", "")) for m in msgs) // 4 + 1
-        return JSONResponse({
-            "id": f"chatcmpl-{len(prompts)}", "object": "chat.completion", "created": int(time.time()),
-            "model": body.get("model", "fault"),
-            "choices": [{"index": 0, "finish_reason": "stop",
-                         "message": {"role": "assistant", "content": content}}],
-            "usage": {"prompt_tokens": n_in, "completion_tokens": len(content) // 4 + 1,
-                      "total_tokens": n_in + len(content) // 4 + 1},
-        })
+        return JSONResponse(
+            {
+                "id": f"chatcmpl-{len(prompts)}",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": body.get("model", "fault"),
+                "choices": [
+                    {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}
+                ],
+                "usage": {
+                    "prompt_tokens": n_in,
+                    "completion_tokens": len(content) // 4 + 1,
+                    "total_tokens": n_in + len(content) // 4 + 1,
+                },
+            }
+        )
 
     async def models(request: Request) -> Response:
         return JSONResponse({"object": "list", "data": [{"id": "fault", "object": "model"}]})
 
     async def stats(request: Request) -> Response:
-        return JSONResponse({"outcomes": dict(seen), "prompts": prompts, "arrivals": arrivals,
-                             "auth_sha256": dict(auth_headers)})
+        return JSONResponse(
+            {"outcomes": dict(seen), "prompts": prompts, "arrivals": arrivals, "auth_sha256": dict(auth_headers)}
+        )
 
     async def reset(request: Request) -> Response:
         seen.clear()
@@ -121,10 +128,14 @@ def build_app(fault_rate: float, latency: float, hang_s: float, seed: int, rejec
         arrivals.clear()
         return JSONResponse({"ok": True})
 
-    return Starlette(routes=[
-        Route("/v1/chat/completions", chat, methods=["POST"]),
-        Route("/v1/models", models), Route("/stats", stats), Route("/reset", reset, methods=["POST"]),
-    ])
+    return Starlette(
+        routes=[
+            Route("/v1/chat/completions", chat, methods=["POST"]),
+            Route("/v1/models", models),
+            Route("/stats", stats),
+            Route("/reset", reset, methods=["POST"]),
+        ]
+    )
 
 
 def _free_port() -> int:
@@ -151,11 +162,24 @@ class FaultServer:
 
 
 @contextlib.contextmanager
-def fault_server(fault_rate: float = 0.2, latency: float = 0.01, hang_s: float = 5.0, seed: int = 0,
-                 reject_json_schema: bool = False) -> Iterator[FaultServer]:
+def fault_server(
+    fault_rate: float = 0.2, latency: float = 0.01, hang_s: float = 5.0, seed: int = 0, reject_json_schema: bool = False
+) -> Iterator[FaultServer]:
     port = _free_port()
-    cmd = [sys.executable, os.path.abspath(__file__), "--port", str(port), "--fault-rate", str(fault_rate),
-           "--latency", str(latency), "--hang-s", str(hang_s), "--seed", str(seed)]
+    cmd = [
+        sys.executable,
+        os.path.abspath(__file__),
+        "--port",
+        str(port),
+        "--fault-rate",
+        str(fault_rate),
+        "--latency",
+        str(latency),
+        "--hang-s",
+        str(hang_s),
+        "--seed",
+        str(seed),
+    ]
     if reject_json_schema:
         cmd.append("--reject-json-schema")
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -192,8 +216,9 @@ def main() -> None:
     ap.add_argument("--reject-json-schema", action="store_true")
     a = ap.parse_args()
     app = build_app(a.fault_rate, a.latency, a.hang_s, a.seed, a.reject_json_schema)
-    uvicorn.run(app, host="127.0.0.1", port=a.port, log_level="warning", access_log=False,
-                backlog=4096, timeout_keep_alive=60)
+    uvicorn.run(
+        app, host="127.0.0.1", port=a.port, log_level="warning", access_log=False, backlog=4096, timeout_keep_alive=60
+    )
 
 
 if __name__ == "__main__":

@@ -5,9 +5,9 @@ from typing import Any
 
 from dagster import DagsterInstance, Definitions
 
-from dataflow_dagster.factory import build_definitions
-from dataflow_dagster.pipeline import Pipeline
-from dataflow_dagster.resources import LLMResource, StorageResource
+from dataflow_dagster.core.pipeline import Pipeline
+from dataflow_dagster.defs.factory import build_definitions
+from dataflow_dagster.defs.resources import LLMResource, StorageResource
 
 
 def defs_for(pipelines: list[Pipeline], root: Path, llm: LLMResource | None = None) -> Definitions:

@@ -16,10 +16,10 @@ from click.testing import CliRunner
 
 from dataflow_dagster.agent import AgentRefusal, build_pipeline, parse_intent
 from dataflow_dagster.cli import cli
-from dataflow_dagster.dryrun import dry_run
+from dataflow_dagster.core.dryrun import dry_run
+from dataflow_dagster.core.yaml_loader import load_pipeline_file
 from dataflow_dagster.llm.local import LlamaCppClient
 from dataflow_dagster.llm.openai_client import OpenAICompatClient
-from dataflow_dagster.yaml_loader import load_pipeline_file
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "tests" / "data" / "agent_test_data.json"
@@ -80,19 +80,25 @@ def test_statement_from_agent_test_data_is_refused(tmp_path: Path) -> None:
 
 
 def test_agent_cli_usage_errors(tmp_path: Path) -> None:
-    res = CliRunner().invoke(cli, ["agent", "--no-llm", "-o", str(tmp_path), "remove duplicate texts"], )
+    res = CliRunner().invoke(
+        cli,
+        ["agent", "--no-llm", "-o", str(tmp_path), "remove duplicate texts"],
+    )
     assert res.exit_code == 2 and "--data" in res.output
-    ok = CliRunner().invoke(cli, ["agent", "--no-llm", "-d", str(DATA), "-o", str(tmp_path), "--name", "dd",
-                                  "remove duplicate texts"])
+    ok = CliRunner().invoke(
+        cli, ["agent", "--no-llm", "-d", str(DATA), "-o", str(tmp_path), "--name", "dd", "remove duplicate texts"]
+    )
     assert ok.exit_code == 0, ok.output
-    again = CliRunner().invoke(cli, ["agent", "--no-llm", "-d", str(DATA), "-o", str(tmp_path), "--name", "dd",
-                                     "remove duplicate texts"])
+    again = CliRunner().invoke(
+        cli, ["agent", "--no-llm", "-d", str(DATA), "-o", str(tmp_path), "--name", "dd", "remove duplicate texts"]
+    )
     assert again.exit_code == 2 and "exists" in again.output
 
 
 def test_with_the_embedded_model(tmp_path: Path, local_llm: LlamaCppClient) -> None:
-    res = build_pipeline("Generate QA pairs from the passages, score them and keep only the good ones", DATA,
-                         tmp_path, llm=local_llm)
+    res = build_pipeline(
+        "Generate QA pairs from the passages, score them and keep only the good ones", DATA, tmp_path, llm=local_llm
+    )
     assert res.model == local_llm.model_id
     assert res.selection in ("llm", "retrieval")
     if res.selection == "retrieval":
@@ -107,10 +113,18 @@ class _Garbage(http.server.BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        body = json.dumps({"id": "x", "object": "chat.completion", "created": 0, "model": "junk",
-                           "choices": [{"index": 0, "finish_reason": "stop",
-                                        "message": {"role": "assistant", "content": "I like turtles"}}],
-                           "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}).encode()
+        body = json.dumps(
+            {
+                "id": "x",
+                "object": "chat.completion",
+                "created": 0,
+                "model": "junk",
+                "choices": [
+                    {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "I like turtles"}}
+                ],
+                "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+            }
+        ).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -156,6 +170,12 @@ def test_agent_outputs_load_with_dagster_definitions_validate(tmp_path: Path) ->
         r = build_pipeline(req, DATA, proj / "pipelines")
         assert r.path.parent == (proj / "pipelines").resolve()
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.run([sys.executable, "-m", "dagster", "definitions", "validate", "-w", "workspace.yaml"],
-                          cwd=proj, env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "dagster", "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=proj,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from dataflow_dagster.pipeline import Pipeline, Source, Step
+from dataflow_dagster.core.pipeline import Pipeline, Source, Step
 from operators.core.generic import ThresholdFilter
 from operators.general_text.heuristics import WordNumberFilter
 from operators.general_text.llm_qa import QA_PROMPT, PassageQAGenerator, QAJudgeEvaluator
@@ -26,12 +26,16 @@ def source_file(tmp_path: Path) -> Path:
 
 
 def _pipe(src: Path, qa_prompt=None, min_share: float = 0.5) -> Pipeline:
-    return Pipeline("mini", Source(str(src), required_columns=["text"]), [
-        Step("words", WordNumberFilter(min_words=5)),
-        Step("qa", PassageQAGenerator(), prompt=qa_prompt),
-        Step("judge", QAJudgeEvaluator(min_parsed_share=min_share)),
-        Step("keep", ThresholdFilter(input_key="qa_score", min_value=1)),
-    ])
+    return Pipeline(
+        "mini",
+        Source(str(src), required_columns=["text"]),
+        [
+            Step("words", WordNumberFilter(min_words=5)),
+            Step("qa", PassageQAGenerator(), prompt=qa_prompt),
+            Step("judge", QAJudgeEvaluator(min_parsed_share=min_share)),
+            Step("keep", ThresholdFilter(input_key="qa_score", min_value=1)),
+        ],
+    )
 
 
 def _code_versions(defs) -> dict[str, str]:

@@ -8,15 +8,21 @@ import duckdb
 import pytest
 from dagster import instance_for_test
 
-from dataflow_dagster.audit import audit_asset
-from dataflow_dagster.pipeline import Pipeline, Source, Step
-from dataflow_dagster.storage import Storage
+from dataflow_dagster.core.audit import audit_asset
+from dataflow_dagster.core.pipeline import Pipeline, Source, Step
+from dataflow_dagster.core.storage import Storage
 from operators.general_text.dedup import ExactDedupFilter
 from operators.general_text.heuristics import ContentNullFilter, WordNumberFilter
 from tests.helpers import defs_for, run_job
 
-TEXTS = ["the quick brown fox jumps over the lazy dog", "too short", "", "the quick brown fox jumps over the lazy dog",
-         "a reproducible audit replays every step of the chain", "pack my box with five dozen liquor jugs now"]
+TEXTS = [
+    "the quick brown fox jumps over the lazy dog",
+    "too short",
+    "",
+    "the quick brown fox jumps over the lazy dog",
+    "a reproducible audit replays every step of the chain",
+    "pack my box with five dozen liquor jugs now",
+]
 
 
 @pytest.fixture
@@ -27,11 +33,15 @@ def src(tmp_path: Path) -> Path:
 
 
 def rule_pipeline(src: Path, min_words: int = 3) -> Pipeline:
-    return Pipeline("aud", Source(str(src), required_columns=["text"]), [
-        Step("nonnull", ContentNullFilter()),
-        Step("words", WordNumberFilter(min_words=min_words)),
-        Step("dedup", ExactDedupFilter()),
-    ])
+    return Pipeline(
+        "aud",
+        Source(str(src), required_columns=["text"]),
+        [
+            Step("nonnull", ContentNullFilter()),
+            Step("words", WordNumberFilter(min_words=min_words)),
+            Step("dedup", ExactDedupFilter()),
+        ],
+    )
 
 
 def _instance(tmp_path: Path):
@@ -57,10 +67,9 @@ def test_audit_passes_then_names_the_tampered_table(tmp_path: Path, src: Path):
         result = audit_asset(pipe, "dedup", Storage(root), instance=instance)
         assert result.ok, result.render(plain=True)
         assert [s.step for s in result.steps] == ["load", "nonnull", "words", "dedup"]
-        assert all(s.origin == "event_log" and s.reproduced and s.stored_hash == s.recorded_hash
-                   for s in result.steps)
+        assert all(s.origin == "event_log" and s.reproduced and s.stored_hash == s.recorded_hash for s in result.steps)
         assert result.exit_code == 0
-        from dataflow_dagster.audit_cli import audit_definitions
+        from dataflow_dagster.cli.lineage_cmds import audit_definitions
 
         via_defs = audit_definitions(defs_for([pipe], root), "aud/dedup", instance=instance)
         assert via_defs.ok and [s.recorded_hash for s in via_defs.steps] == [s.recorded_hash for s in result.steps]
@@ -89,7 +98,7 @@ def test_config_change_names_the_step_and_cause(tmp_path: Path, src: Path):
 
 
 def test_changed_source_file_is_named_without_dagster(tmp_path: Path, src: Path):
-    from dataflow_dagster.runner import run_source, run_step
+    from dataflow_dagster.core.runner import run_source, run_step
 
     storage = Storage(tmp_path / ".dataflow")
     pipe = rule_pipeline(src)
@@ -106,7 +115,7 @@ def test_changed_source_file_is_named_without_dagster(tmp_path: Path, src: Path)
 
 
 def test_missing_upstream_version_breaks_the_chain(tmp_path: Path, src: Path):
-    from dataflow_dagster.runner import run_source, run_step
+    from dataflow_dagster.core.runner import run_source, run_step
 
     storage = Storage(tmp_path / ".dataflow")
     pipe = rule_pipeline(src)
@@ -136,10 +145,14 @@ class Counting:
 def llm_pipeline(src: Path, prompt=None) -> Pipeline:
     from operators.general_text.llm_qa import TopicClassifier
 
-    return Pipeline("audllm", Source(str(src), required_columns=["text"]), [
-        Step("words", WordNumberFilter(min_words=9)),
-        Step("topic", TopicClassifier(input_key="text", min_parsed_share=0.0), prompt=prompt),
-    ])
+    return Pipeline(
+        "audllm",
+        Source(str(src), required_columns=["text"]),
+        [
+            Step("words", WordNumberFilter(min_words=9)),
+            Step("topic", TopicClassifier(input_key="text", min_parsed_share=0.0), prompt=prompt),
+        ],
+    )
 
 
 def test_llm_chain_replays_from_cache_and_a_prompt_edit_is_named(tmp_path: Path, src: Path, local_llm):

@@ -5,17 +5,20 @@ from pathlib import Path
 
 import pytest
 
-from dataflow_dagster.io_formats import export_relation, import_file
-from dataflow_dagster.pipeline import Pipeline, Source, Step
-from dataflow_dagster.runner import run_source, run_step
-from dataflow_dagster.storage import Storage
+from dataflow_dagster.core.io_formats import export_relation, import_file
+from dataflow_dagster.core.pipeline import Pipeline, Source, Step
+from dataflow_dagster.core.runner import run_source, run_step
+from dataflow_dagster.core.storage import Storage
 from operators.core.contract import OperatorError
 from operators.general_text.heuristics import WordNumberFilter
 
 
 def _pipe(path: Path, key: str = "text") -> Pipeline:
-    return Pipeline("bad", Source(str(path), required_columns=["text"]),
-                    [Step("words", WordNumberFilter(input_key=key, min_words=1))])
+    return Pipeline(
+        "bad",
+        Source(str(path), required_columns=["text"]),
+        [Step("words", WordNumberFilter(input_key=key, min_words=1))],
+    )
 
 
 def _snapshots(storage: Storage) -> list[Path]:
@@ -60,8 +63,11 @@ def test_missing_input_column_names_step_and_keeps_previous_table(tmp_path: Path
     run_source(storage, good)
     first = run_step(storage, good, "words")
     bad = _pipe(f, key="content")
-    with pytest.raises(OperatorError, match=r"step 'bad__words' \(WordNumberFilter\).*missing input column\(s\) "
-                                            r"\['content'\]; available columns are \['_id', 'text', '__pos'\]"):
+    with pytest.raises(
+        OperatorError,
+        match=r"step 'bad__words' \(WordNumberFilter\).*missing input column\(s\) "
+        r"\['content'\]; available columns are \['_id', 'text', '__pos'\]",
+    ):
         run_step(storage, bad, "words")
     assert storage.current_ref("bad__words").content_hash == first.table.content_hash
 

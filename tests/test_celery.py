@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from dagster import DagsterInstance
 
-from dataflow_dagster.storage import Storage
+from dataflow_dagster.core.storage import Storage
 from tests.conftest import free_port
 from tests.helpers import defs_for
 from tests.test_partitions import STEPS, union_hashes, unpartitioned, write_corpus
@@ -26,10 +26,14 @@ from tests.test_partitions_jobs import SHARDS, job_env, launch_partition_runs, s
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(shutil.which("redis-server") is None,
-                       reason="redis-server not installed (apt-get install -y redis-server; see scripts/ci_extras.sh)"),
-    pytest.mark.skipif(importlib.util.find_spec("dagster_celery") is None,
-                       reason="dagster-celery not installed (pip install -e '.[celery]')"),
+    pytest.mark.skipif(
+        shutil.which("redis-server") is None,
+        reason="redis-server not installed (apt-get install -y redis-server; see scripts/ci_extras.sh)",
+    ),
+    pytest.mark.skipif(
+        importlib.util.find_spec("dagster_celery") is None,
+        reason="dagster-celery not installed (pip install -e '.[celery]')",
+    ),
 ]
 
 
@@ -45,9 +49,23 @@ def _ping(port: int) -> bool:
 @pytest.fixture
 def redis_port(tmp_path: Path) -> Iterator[int]:
     port = free_port()
-    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no", "--dir", str(tmp_path)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 30
         while not _ping(port):
@@ -62,9 +80,25 @@ def redis_port(tmp_path: Path) -> Iterator[int]:
 def _start_worker(name: str, config: Path, env: dict[str, str], log: Path) -> subprocess.Popen:
     exe = str(Path(sys.executable).parent / "dagster-celery")
     with open(log, "wb") as fh:  # its own session: stopping it stops the celery process it spawns
-        return subprocess.Popen([exe, "worker", "start", "-A", "dagster_celery.app", "-y", str(config), "-n", name,
-                                 "--", "--concurrency=1"], env=env, stdout=fh, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        return subprocess.Popen(
+            [
+                exe,
+                "worker",
+                "start",
+                "-A",
+                "dagster_celery.app",
+                "-y",
+                str(config),
+                "-n",
+                name,
+                "--",
+                "--concurrency=1",
+            ],
+            env=env,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
 
 def _stop(proc: subprocess.Popen) -> None:

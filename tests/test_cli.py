@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from dataflow_dagster.cli import cli, command_modules
+from dataflow_dagster.core.schema import schema_text
 from dataflow_dagster.llm.cache import ResponseCache
-from dataflow_dagster.schema import schema_text
 from operators.core.llm import LLMResponse
 
 REPO = Path(__file__).resolve().parents[1]
@@ -34,8 +34,14 @@ def test_help_on_every_command() -> None:
     paths = all_commands(cli)
     names = {p[0] for p in paths}
     assert {"init", "ops", "run", "plan", "catalog", "gc", "cache", "dev", "schema", "agent"} <= names
-    assert {("ops", "list"), ("ops", "show"), ("ops", "search"), ("cache", "stats"), ("cache", "prune"),
-            ("catalog", "sync")} <= set(paths)
+    assert {
+        ("ops", "list"),
+        ("ops", "show"),
+        ("ops", "search"),
+        ("cache", "stats"),
+        ("cache", "prune"),
+        ("catalog", "sync"),
+    } <= set(paths)
     for path in [(), *paths]:
         res = invoke(*path, "--help")
         assert res.exit_code == 0, (path, res.output)
@@ -150,17 +156,24 @@ def test_run_errors_and_exit_codes(project: Path) -> None:
     assert unknown.exit_code == 2 and "known: sample" in unknown.output
 
     bad_yaml = project / "pipelines" / "broken.yaml"
-    bad_yaml.write_text((project / "pipelines" / "sample.yaml").read_text().replace("min_words: 8", "min_wrds: 8")
-                        .replace("pipeline: sample", "pipeline: broken"))
+    bad_yaml.write_text(
+        (project / "pipelines" / "sample.yaml")
+        .read_text()
+        .replace("min_words: 8", "min_wrds: 8")
+        .replace("pipeline: sample", "pipeline: broken")
+    )
     res = CliRunner().invoke(cli, ["run", str(bad_yaml)])
     assert res.exit_code == 2
     assert f"{bad_yaml}:15: steps[1].config.min_wrds" in res.output and "Traceback" not in res.output
     bad_yaml.unlink()
 
     wrong_col = project / "wrong.yaml"
-    wrong_col.write_text((project / "pipelines" / "sample.yaml").read_text()
-                         .replace("config: {input_key: text, min_words: 8}", "config: {input_key: body}")
-                         .replace("../data", "data"))
+    wrong_col.write_text(
+        (project / "pipelines" / "sample.yaml")
+        .read_text()
+        .replace("config: {input_key: text, min_words: 8}", "config: {input_key: body}")
+        .replace("../data", "data")
+    )
     run = CliRunner().invoke(cli, ["run", str(wrong_col)])
     assert run.exit_code == 1, run.output
     assert "failed" in run.output and "body" in run.output and "skipped" in run.output
@@ -213,15 +226,20 @@ def test_user_operator_module_and_blocking_check(project: Path, monkeypatch: pyt
     sample = (project / "pipelines" / "sample.yaml").read_text()
     gated = sample.replace("pipeline: sample", "pipeline: gated") + (
         "  - name: length\n    op: UserCharLengthEvaluator\n    config: {input_key: text}\n"
-        "  - name: after_gate\n    op: ContentNullFilter\n    config: {input_key: text}\n")
+        "  - name: after_gate\n    op: ContentNullFilter\n    config: {input_key: text}\n"
+    )
     f = project / "pipelines" / "gated.yaml"
     f.write_text(gated)
     res = CliRunner().invoke(cli, ["run", str(f)])
     assert res.exit_code == 1, res.output
     assert "check_failed" in res.output and "skipped" in res.output
     assert "blocking check avg_length" in res.output
-    f.write_text(gated.replace("config: {input_key: text}\n  - name: after_gate",
-                               "config: {input_key: text, min_avg_len: 10}\n  - name: after_gate"))
+    f.write_text(
+        gated.replace(
+            "config: {input_key: text}\n  - name: after_gate",
+            "config: {input_key: text, min_avg_len: 10}\n  - name: after_gate",
+        )
+    )
     ok = invoke("run", str(f))
     assert ok.exit_code == 0, ok.output
     assert "check avg_length=" in ok.output and "passed" in ok.output
@@ -238,8 +256,12 @@ def test_cache_stats_and_prune(tmp_path: Path) -> None:
     empty = json.loads(invoke("cache", "stats", "--storage", str(root), "--json").output)
     assert empty["entries"] == 0
     cache = ResponseCache(root / "llm_cache.sqlite")
-    cache.put_many([("k1", LLMResponse("a", prompt_tokens=3, completion_tokens=1, model="m1")),
-                    ("k2", LLMResponse("b", prompt_tokens=5, completion_tokens=2, model="m2"))])
+    cache.put_many(
+        [
+            ("k1", LLMResponse("a", prompt_tokens=3, completion_tokens=1, model="m1")),
+            ("k2", LLMResponse("b", prompt_tokens=5, completion_tokens=2, model="m2")),
+        ]
+    )
     stats = json.loads(invoke("cache", "stats", "--storage", str(root), "--json").output)
     assert (stats["entries"], stats["prompt_tokens"], stats["completion_tokens"]) == (2, 8, 3)
     assert "2 entries" in invoke("cache", "stats", "--storage", str(root)).output

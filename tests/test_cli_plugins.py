@@ -44,8 +44,14 @@ def make_site(tmp: Path) -> Path:
 def cli(args: list[str], site: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(REPO)])}
     env.pop("DATAFLOW_OPERATOR_MODULES", None)
-    return subprocess.run([sys.executable, "-m", "dataflow_dagster.cli", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "dataflow_dagster.cli", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_entry_point_operator_is_listed_usable_in_yaml_and_in_the_schema(tmp_path: Path) -> None:
@@ -58,7 +64,8 @@ def test_entry_point_operator_is_listed_usable_in_yaml_and_in_the_schema(tmp_pat
     (tmp_path / "data.jsonl").write_text('{"text": "Hello"}\n{"text": "quiet"}\n{"text": "World"}\n')
     (tmp_path / "p.yaml").write_text(
         "pipeline: plug\nsource: {path: data.jsonl}\nsteps:\n"
-        "  - name: upper\n    op: PluginUpperCaseFilter\n    config: {input_key: text}\n")
+        "  - name: upper\n    op: PluginUpperCaseFilter\n    config: {input_key: text}\n"
+    )
     run = cli(["run", "p.yaml", "--storage", str(tmp_path / "store")], site, tmp_path)
     assert run.returncode == 0, run.stdout + run.stderr
     ref = json.loads((tmp_path / "store" / "refs" / "plug__upper.json").read_text())

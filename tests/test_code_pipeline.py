@@ -14,9 +14,9 @@ import pytest
 from dagster import DagsterInstance
 
 from assets.code import code_pipeline
-from dataflow_dagster.factory import build_definitions
-from dataflow_dagster.resources import LocalLLMResource, StorageResource
-from dataflow_dagster.storage import Storage
+from dataflow_dagster.core.storage import Storage
+from dataflow_dagster.defs.factory import build_definitions
+from dataflow_dagster.defs.resources import LocalLLMResource, StorageResource
 from operators.code.sandbox import STATUSES
 
 DATA = Path(__file__).resolve().parents[1] / "assets" / "data"
@@ -30,8 +30,9 @@ def test_code_pipeline_end_to_end(tmp_path):
     p = code_pipeline(src, max_code_chars=300, min_parsed_share=0.0, exec_workers=2)
     root = tmp_path / ".df"
     defs = build_definitions([p], llm=LocalLLMResource(n_threads=1), storage=StorageResource(root=str(root)))
-    result = defs.resolve_job_def("code_job").execute_in_process(instance=DagsterInstance.ephemeral(),
-                                                                 raise_on_error=False)
+    result = defs.resolve_job_def("code_job").execute_in_process(
+        instance=DagsterInstance.ephemeral(), raise_on_error=False
+    )
     assert result.success
 
     materialised = {e.asset_key.path[-1] for e in result.get_asset_materialization_events()}

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import duckdb
 
-from dataflow_dagster.storage import Storage
+from dataflow_dagster.core.storage import Storage
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -36,19 +36,29 @@ RUN = textwrap.dedent("""
 
 def test_two_runs_at_once_share_storage_and_cache(tmp_path: Path):
     src = tmp_path / "in.jsonl"
-    texts = ["Rivers carry sediment from mountains down to the sea over long periods.",
-             "Compilers translate source code into machine instructions for processors.",
-             "Mitochondria produce most of the chemical energy that powers a cell."]
+    texts = [
+        "Rivers carry sediment from mountains down to the sea over long periods.",
+        "Compilers translate source code into machine instructions for processors.",
+        "Mitochondria produce most of the chemical energy that powers a cell.",
+    ]
     src.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts))
     root = tmp_path / "shared_root"
-    procs = [subprocess.Popen([sys.executable, "-c", RUN, str(src), str(root)], cwd=REPO,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(2)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", RUN, str(src), str(root)],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for _ in range(2)
+    ]
     outs = [p.communicate(timeout=1200)[0] for p in procs]
     results = []
     for out in outs:
         lines = [ln for ln in out.splitlines() if ln.startswith("RESULT ")]
         assert lines, out[-3000:]
-        results.append(json.loads(lines[-1][len("RESULT "):]))
+        results.append(json.loads(lines[-1][len("RESULT ") :]))
         assert "database is locked" not in out and "Could not set lock" not in out
     assert all(r["success"] for r in results)
     assert results[0]["hashes"] == results[1]["hashes"]

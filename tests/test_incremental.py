@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from dataflow_dagster.pipeline import Pipeline, Source, Step
-from dataflow_dagster.runner import run_source, run_step
-from dataflow_dagster.storage import Storage
+from dataflow_dagster.core.pipeline import Pipeline, Source, Step
+from dataflow_dagster.core.runner import run_source, run_step
+from dataflow_dagster.core.storage import Storage
 from operators.core.sql_ops import SQLRefiner
 from operators.general_text.dedup import ExactDedupFilter
 from operators.general_text.heuristics import ContentNullFilter, WordNumberFilter
@@ -90,8 +90,11 @@ def test_refiner_keeping_ids_but_changing_text_is_not_reused_downstream(tmp_path
     _write(src, BASE)
     storage = Storage(tmp_path / "inc")
     _run_all(storage, _pipe(src))  # no shout step: dedup memo holds the plain texts
-    plain = Pipeline("inc", Source(str(src), required_columns=["text"]), [
-        Step("nonnull", ContentNullFilter()), Step("words", Shout()), Step("dedup", ExactDedupFilter())])
+    plain = Pipeline(
+        "inc",
+        Source(str(src), required_columns=["text"]),
+        [Step("nonnull", ContentNullFilter()), Step("words", Shout()), Step("dedup", ExactDedupFilter())],
+    )
     refreshed = _run_all(storage, plain)
     full = _run_all(Storage(tmp_path / "full"), plain, incremental=False)
     assert _hashes(refreshed) == _hashes(full)
@@ -129,17 +132,22 @@ class Counting:
 def test_llm_step_sees_only_new_rows_and_a_prompt_edit_recomputes_all(tmp_path: Path, local_llm):
     from operators.general_text.llm_qa import TOPIC_PROMPT, TopicClassifier
 
-    texts = ["Photosynthesis turns light into chemical energy in plants.",
-             "Binary search halves the interval at every step of the loop.",
-             "The French revolution began in 1789 and changed Europe."]
+    texts = [
+        "Photosynthesis turns light into chemical energy in plants.",
+        "Binary search halves the interval at every step of the loop.",
+        "The French revolution began in 1789 and changed Europe.",
+    ]
     src = tmp_path / "src.jsonl"
     _write(src, texts[:2])
     storage = Storage(tmp_path / "inc")
     llm = Counting(local_llm)
 
     def pipe(prompt=None) -> Pipeline:
-        return Pipeline("incllm", Source(str(src), required_columns=["text"]),
-                        [Step("topic", TopicClassifier(min_parsed_share=0.0), prompt=prompt)])
+        return Pipeline(
+            "incllm",
+            Source(str(src), required_columns=["text"]),
+            [Step("topic", TopicClassifier(min_parsed_share=0.0), prompt=prompt)],
+        )
 
     run_source(storage, pipe())
     first = run_step(storage, pipe(), "topic", llm=llm)
@@ -164,11 +172,16 @@ def test_text_evaluators_and_refiners_refresh_only_new_rows(tmp_path: Path):
     from operators.core.registry import get
 
     def pipe(src: Path) -> Pipeline:
-        return Pipeline("tev", Source(str(src), required_columns=["text"]), [
-            Step("nonnull", ContentNullFilter()),
-            Step("spaces", get("RemoveExtraSpacesRefiner")()),
-            Step("wc", get("WordNumberEvaluator")()),
-            Step("caps", get("TextMetricEvaluator")(filter="CapitalWordsFilter"))])
+        return Pipeline(
+            "tev",
+            Source(str(src), required_columns=["text"]),
+            [
+                Step("nonnull", ContentNullFilter()),
+                Step("spaces", get("RemoveExtraSpacesRefiner")()),
+                Step("wc", get("WordNumberEvaluator")()),
+                Step("caps", get("TextMetricEvaluator")(filter="CapitalWordsFilter")),
+            ],
+        )
 
     src = tmp_path / "src.jsonl"
     _write(src, BASE)

@@ -9,9 +9,9 @@ import pytest
 from reportlab.lib.pagesizes import A4
 from reportlab.pdfgen import canvas
 
-from dataflow_dagster.pipeline import Pipeline, Source, Step
-from dataflow_dagster.runner import run_source, run_step
-from dataflow_dagster.storage import Storage
+from dataflow_dagster.core.pipeline import Pipeline, Source, Step
+from dataflow_dagster.core.runner import run_source, run_step
+from dataflow_dagster.core.storage import Storage
 from operators.core.contract import OperatorError
 from operators.knowledge.chunk import TextChunker
 from operators.knowledge.clean import RuleKnowledgeCleaner
@@ -41,7 +41,8 @@ def write_corpus(folder: Path) -> dict[str, Path]:
         "<html><head><title>Sorbonne</title></head><body><nav>Home | About | Contact</nav>"
         f"<article><h1>History of the Sorbonne</h1><p>{FACTS['html']}</p>"
         "<p>It became the centre of the University of Paris and gave its name to the whole institution "
-        "for centuries afterwards.</p></article><footer>Copyright 2024</footer></body></html>")
+        "for centuries afterwards.</p></article><footer>Copyright 2024</footer></body></html>"
+    )
     files["pdf"] = folder / "biology.pdf"
     c = canvas.Canvas(str(files["pdf"]), pagesize=A4)
     words = FACTS["pdf"].split()
@@ -111,24 +112,25 @@ def test_ingest_expands_a_folder_and_reports_when_nothing_reads(tmp_path: Path) 
 
 def reference_chunks(units: list[str], size: int, overlap: int) -> list[list[str]]:
     step = size - overlap
-    return [units[s:s + size] for s in range(0, max(len(units) - overlap, 1), step)]
+    return [units[s : s + size] for s in range(0, max(len(units) - overlap, 1), step)]
 
 
-@pytest.mark.parametrize(("unit", "size", "overlap"), [("characters", 40, 10), ("words", 12, 3),
-                                                       ("sentences", 2, 1), ("words", 5, 0)])
+@pytest.mark.parametrize(
+    ("unit", "size", "overlap"), [("characters", 40, 10), ("words", 12, 3), ("sentences", 2, 1), ("words", 5, 0)]
+)
 def test_chunking_matches_a_python_reference(tmp_path: Path, unit: str, size: int, overlap: int) -> None:
     files = write_corpus(tmp_path / "corpus")
     long_text = " ".join(FACTS.values()) + " Short one. Another sentence here! And a question? End."
     (tmp_path / "corpus" / "long.txt").write_text(long_text)
-    rows = [{"path": str(files["html"])}, {"path": str(tmp_path / "corpus" / "long.txt")},
-            {"path": str(files["docx"])}]
+    rows = [{"path": str(files["html"])}, {"path": str(tmp_path / "corpus" / "long.txt")}, {"path": str(files["docx"])}]
     steps = [Step("ingest", FileIngestor()), Step("chunk", TextChunker(unit=unit, size=size, overlap=overlap))]
     storage, p = _pipe(tmp_path, rows, steps)
     docs = run_step(storage, p, "ingest")
     out = run_step(storage, p, "chunk")
     texts = dict(duckdb.sql(f"SELECT _id, text FROM {docs.table.read_sql()}").fetchall())
-    got = duckdb.sql(f"SELECT _parent_ids[1], chunk_index, chunk_count, chunk FROM {out.table.read_sql()} "
-                     "ORDER BY 1, 2").fetchall()
+    got = duckdb.sql(
+        f"SELECT _parent_ids[1], chunk_index, chunk_count, chunk FROM {out.table.read_sql()} ORDER BY 1, 2"
+    ).fetchall()
     import re
 
     for doc_id, text in texts.items():
@@ -148,10 +150,14 @@ def test_chunking_matches_a_python_reference(tmp_path: Path, unit: str, size: in
 
 def test_rule_cleaner_and_sft_table(tmp_path: Path) -> None:
     raw = "Photo-\nsynthesis happens in <b>leaves</b>.\n\n\n\n12\nIt needs&nbsp;light.\x07   Really."
-    rows = [{"path": "x", "text": raw, "question": "Where does photosynthesis happen?", "answer": " In leaves. "},
-            {"path": "y", "text": "ok", "question": "  ", "answer": "dropped: no instruction"}]
-    steps = [Step("clean", RuleKnowledgeCleaner()),
-             Step("sft", SFTTableAssembler(input_key="text", keep_columns=["path"]))]
+    rows = [
+        {"path": "x", "text": raw, "question": "Where does photosynthesis happen?", "answer": " In leaves. "},
+        {"path": "y", "text": "ok", "question": "  ", "answer": "dropped: no instruction"},
+    ]
+    steps = [
+        Step("clean", RuleKnowledgeCleaner()),
+        Step("sft", SFTTableAssembler(input_key="text", keep_columns=["path"])),
+    ]
     storage, p = _pipe(tmp_path, rows, steps)
     cleaned = run_step(storage, p, "clean")
     text = duckdb.sql(f"SELECT text FROM {cleaned.table.read_sql()} WHERE path = 'x'").fetchall()[0][0]

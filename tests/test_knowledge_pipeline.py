@@ -7,9 +7,9 @@ import duckdb
 from test_knowledge_ingest import write_corpus
 
 from assets.knowledge import knowledge_pipeline
-from dataflow_dagster.factory import build_definitions
-from dataflow_dagster.resources import StorageResource
-from dataflow_dagster.storage import Storage
+from dataflow_dagster.core.storage import Storage
+from dataflow_dagster.defs.factory import build_definitions
+from dataflow_dagster.defs.resources import StorageResource
 
 
 def test_knowledge_pipeline_end_to_end(tmp_path: Path) -> None:

@@ -32,9 +32,16 @@ def test_several_processes_write_at_once(tmp_path):
     path = tmp_path / "cache.sqlite"
     script = tmp_path / "writer.py"
     script.write_text(WRITER)
-    procs = [subprocess.Popen([sys.executable, str(script), str(path), f"w{k}", "400"], cwd=REPO,
-                              env={"PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-             for k in range(4)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(script), str(path), f"w{k}", "400"],
+            cwd=REPO,
+            env={"PYTHONPATH": str(REPO)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for k in range(4)
+    ]
     outs = [p.communicate(timeout=300) for p in procs]
     assert all(p.returncode == 0 for p in procs), [o[1][-500:] for o in outs]
     cache = ResponseCache(path)
@@ -63,8 +70,12 @@ class _Echo:
 
     def generate(self, requests):
         self.calls += len(requests)
-        return [LLMResponse(text=r.messages[-1][1], model="echo") if "bad" not in r.messages[-1][1]
-                else LLMResponse(text=None, error="refused") for r in requests]
+        return [
+            LLMResponse(text=r.messages[-1][1], model="echo")
+            if "bad" not in r.messages[-1][1]
+            else LLMResponse(text=None, error="refused")
+            for r in requests
+        ]
 
 
 def test_cached_llm_dedups_and_never_caches_failures(tmp_path):

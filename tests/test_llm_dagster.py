@@ -8,9 +8,9 @@ import pytest
 from dagster import AssetKey, DagsterInstance, EnvVar
 from fault_server import fault_server
 
-from dataflow_dagster.factory import build_definitions
-from dataflow_dagster.pipeline import Pipeline, Source, Step
-from dataflow_dagster.resources import OpenAIResource, StorageResource
+from dataflow_dagster.core.pipeline import Pipeline, Source, Step
+from dataflow_dagster.defs.factory import build_definitions
+from dataflow_dagster.defs.resources import OpenAIResource, StorageResource
 from operators.general_text.llm_qa import TopicClassifier
 
 CANARY = "sk-canary-7f3e9b21d4c8a6e0-DO-NOT-LEAK"
@@ -44,8 +44,14 @@ def _checks(result: Any) -> dict[str, Any]:
 def test_error_share_check_and_cost_metadata(tmp_path, threshold, passes):
     pipe = _pipe(tmp_path, 60, threshold)
     with fault_server(fault_rate=0.3, latency=0.0, hang_s=1.0, seed=3) as fs:
-        llm = OpenAIResource(base_url=fs.base_url, model="fault", max_retries=0, max_reasks=0, timeout_s=0.3,
-                             prices={"fault": [2.0, 6.0]})
+        llm = OpenAIResource(
+            base_url=fs.base_url,
+            model="fault",
+            max_retries=0,
+            max_reasks=0,
+            timeout_s=0.3,
+            prices={"fault": [2.0, 6.0]},
+        )
         result = _run(pipe, tmp_path / ".dataflow", llm)
     meta = _meta(result, "llmchk/topic")
     assert meta["errors_rows"] > 0  # 30% faults, no retries: some rows failed for good
@@ -88,8 +94,14 @@ def test_api_key_never_lands_in_event_log_logs_tables_or_cache(tmp_path, monkeyp
     pipe = _pipe(tmp_path, 8, 0.5)
     root = tmp_path / ".dataflow"
     with DagsterInstance.local_temp(str(home)) as instance, fault_server(fault_rate=0.25, latency=0.0) as fs:
-        llm = OpenAIResource(base_url=fs.base_url, model="fault", api_key=EnvVar("DF_CANARY_KEY"),
-                             max_retries=3, backoff_base_s=0.01, timeout_s=0.5)
+        llm = OpenAIResource(
+            base_url=fs.base_url,
+            model="fault",
+            api_key=EnvVar("DF_CANARY_KEY"),
+            max_retries=3,
+            backoff_base_s=0.01,
+            timeout_s=0.5,
+        )
         result = _run(pipe, root, llm, instance)
         seen_auth = fs.stats()["auth_sha256"]
         mats = instance.fetch_materializations(AssetKey(["llmchk", "topic"]), limit=10).records
@@ -115,11 +127,16 @@ def test_managed_vllm_server_that_cannot_start_fails_the_run_with_its_log(tmp_pa
     """This venv has no vllm: the server process dies at once and the error quotes its log."""
     import sys
 
-    from dataflow_dagster.resources import VLLMServerResource
+    from dataflow_dagster.defs.resources import VLLMServerResource
 
     pipe = _pipe(tmp_path, 2, 0.5)
-    llm = VLLMServerResource(model="smollm2", model_path=str(tmp_path / "weights"), python=sys.executable,
-                             log_dir=str(tmp_path / "logs"), startup_timeout_s=60)
+    llm = VLLMServerResource(
+        model="smollm2",
+        model_path=str(tmp_path / "weights"),
+        python=sys.executable,
+        log_dir=str(tmp_path / "logs"),
+        startup_timeout_s=60,
+    )
     result = _run(pipe, tmp_path / ".dataflow", llm)
     assert not result.success
     failure = next(e for e in result.all_events if e.is_failure)

@@ -16,11 +16,11 @@ from pathlib import Path
 import duckdb
 from fault_server import fault_server
 
+from dataflow_dagster.core.pipeline import Pipeline, Source, Step
+from dataflow_dagster.core.runner import run_source, run_step
 from dataflow_dagster.llm.cache import ResponseCache
 from dataflow_dagster.llm.limits import estimate_tokens
 from dataflow_dagster.llm.openai_client import OpenAICompatClient
-from dataflow_dagster.pipeline import Pipeline, Source, Step
-from dataflow_dagster.runner import run_source, run_step
 from operators.core.llm import LLMRequest, SamplingParams
 from operators.general_text.llm_qa import QA_PROMPT, PassageQAGenerator
 
@@ -36,14 +36,23 @@ def _corpus(path: Path, n: int) -> Path:
 
 
 def _client(url: str, **kw) -> OpenAICompatClient:
-    opts = {"max_concurrency": 32, "timeout_s": 1.0, "max_retries": 1, "backoff_base_s": 0.02,
-            "backoff_cap_s": 0.2, "max_reasks": 1}
+    opts = {
+        "max_concurrency": 32,
+        "timeout_s": 1.0,
+        "max_retries": 1,
+        "backoff_base_s": 0.02,
+        "backoff_cap_s": 0.2,
+        "max_reasks": 1,
+    }
     return OpenAICompatClient(url, "fault", **{**opts, **kw})
 
 
 def test_thousand_rows_with_faults_then_rerun_retries_only_failures(tmp_path, storage):
-    pipe = Pipeline("faulty", Source(str(_corpus(tmp_path / "in.jsonl", 1000)), required_columns=["text"]),
-                    [Step("qa", PassageQAGenerator())])
+    pipe = Pipeline(
+        "faulty",
+        Source(str(_corpus(tmp_path / "in.jsonl", 1000)), required_columns=["text"]),
+        [Step("qa", PassageQAGenerator())],
+    )
     run_source(storage, pipe)
     with fault_server(fault_rate=0.2, latency=0.005, hang_s=3.0, seed=1) as fs:
         client = _client(fs.base_url)
@@ -75,8 +84,9 @@ def test_thousand_rows_with_faults_then_rerun_retries_only_failures(tmp_path, st
         assert ResponseCache(storage.cache_path).stats()["entries"] == n_ok  # failures are never cached
 
         # re-run: only the failed rows' prompts reach the server again
-        failed_text = {r[0] for r in con.execute(
-            f"SELECT text FROM {src} WHERE _id IN (SELECT _id FROM {e})").fetchall()}
+        failed_text = {
+            r[0] for r in con.execute(f"SELECT text FROM {src} WHERE _id IN (SELECT _id FROM {e})").fetchall()
+        }
         fs.reset()
         client2 = _client(fs.base_url, max_retries=4)
         out2 = run_step(storage, pipe, "qa", llm=client2)
@@ -149,8 +159,12 @@ def test_answers_are_committed_while_the_batch_runs(tmp_path):
     script.write_text(CRASHER)
     cache_path = tmp_path / "cache.sqlite"
     with fault_server(fault_rate=0.0, latency=0.05) as fs:
-        proc = subprocess.Popen([sys.executable, str(script), fs.base_url, str(cache_path)],
-                                cwd=REPO, stdout=subprocess.PIPE, env={"PYTHONPATH": str(REPO), "PATH": ""})
+        proc = subprocess.Popen(
+            [sys.executable, str(script), fs.base_url, str(cache_path)],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            env={"PYTHONPATH": str(REPO), "PATH": ""},
+        )
         assert proc.stdout is not None and proc.stdout.readline().strip() == b"started"
         deadline = time.monotonic() + 60
         while fs.stats()["outcomes"].get("ok", 0) < 60 and time.monotonic() < deadline:

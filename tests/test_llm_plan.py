@@ -5,10 +5,10 @@ import json
 import pytest
 from fault_server import fault_server
 
+from dataflow_dagster.core.pipeline import Pipeline, Source, Step
+from dataflow_dagster.core.plan import plan
+from dataflow_dagster.core.runner import run_source, run_step
 from dataflow_dagster.llm.openai_client import OpenAICompatClient
-from dataflow_dagster.pipeline import Pipeline, Source, Step
-from dataflow_dagster.plan import plan
-from dataflow_dagster.runner import run_source, run_step
 from operators.general_text.llm_qa import PassageQAGenerator, QAJudgeEvaluator, TopicClassifier
 
 
@@ -20,11 +20,15 @@ def test_plan_counts_cache_hits_and_costs(tmp_path, storage):
     src = tmp_path / "in.jsonl"
     texts = [f"Passage {i} on the chemistry of salts." for i in range(12)] + ["Passage 0 on the chemistry of salts."]
     _write(src, texts)
-    pipe = Pipeline("planned", Source(str(src)), [
-        Step("topic", TopicClassifier()),
-        Step("qa", PassageQAGenerator(), after="load"),
-        Step("judge", QAJudgeEvaluator(), after="qa"),
-    ])
+    pipe = Pipeline(
+        "planned",
+        Source(str(src)),
+        [
+            Step("topic", TopicClassifier()),
+            Step("qa", PassageQAGenerator(), after="load"),
+            Step("judge", QAJudgeEvaluator(), after="qa"),
+        ],
+    )
     prices = {"fault": [1.0, 4.0]}
     before = plan(pipe, storage, "openai/fault", prices)  # nothing materialised: reads the source file
     topic, qa, judge = before.steps

@@ -19,27 +19,35 @@ import duckdb
 import jsonschema
 import pytest
 
-from dataflow_dagster.factory import build_definitions
+from dataflow_dagster.core.pipeline import Pipeline, Source, Step
+from dataflow_dagster.defs.factory import build_definitions
+from dataflow_dagster.defs.resources import OpenAIResource, StorageResource, VLLMServerResource
 from dataflow_dagster.llm.vllm_server import VLLMServer, VLLMServerSpec
-from dataflow_dagster.pipeline import Pipeline, Source, Step
-from dataflow_dagster.resources import OpenAIResource, StorageResource, VLLMServerResource
 from operators.general_text.llm_qa import QA_PROMPT, TOPIC_PROMPT, TopicClassifier
 
 REPO = Path(__file__).resolve().parents[1]
 VENV = Path(os.environ.get("DATAFLOW_VLLM_VENV", REPO / ".venv-vllm"))
 PYTHON = VENV / "bin" / "python"
 MODEL = VENV / "models" / "smollm2-135m-bf16"
-CPU_ENV = {"VLLM_CPU_KVCACHE_SPACE": "1", "VLLM_CPU_NUM_OF_RESERVED_CPU": "0", "HF_HUB_OFFLINE": "1",
-           "VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1"}
-TEXTS = ["Enzymes speed up chemical reactions inside living cells.",
-         "The Roman empire split into eastern and western halves.",
-         "A sorting algorithm orders the elements of a list."]
+CPU_ENV = {
+    "VLLM_CPU_KVCACHE_SPACE": "1",
+    "VLLM_CPU_NUM_OF_RESERVED_CPU": "0",
+    "HF_HUB_OFFLINE": "1",
+    "VLLM_NO_USAGE_STATS": "1",
+    "DO_NOT_TRACK": "1",
+}
+TEXTS = [
+    "Enzymes speed up chemical reactions inside living cells.",
+    "The Roman empire split into eastern and western halves.",
+    "A sorting algorithm orders the elements of a list.",
+]
 
 pytestmark = [
     pytest.mark.vllm_cpu,
-    pytest.mark.skipif(not (PYTHON.exists() and (MODEL / "model.safetensors").exists()),
-                       reason=f"vllm-cpu venv not found at {VENV} (run scripts/install_vllm_cpu.sh, "
-                              "or set DATAFLOW_VLLM_VENV)"),
+    pytest.mark.skipif(
+        not (PYTHON.exists() and (MODEL / "model.safetensors").exists()),
+        reason=f"vllm-cpu venv not found at {VENV} (run scripts/install_vllm_cpu.sh, or set DATAFLOW_VLLM_VENV)",
+    ),
 ]
 
 
@@ -54,9 +62,9 @@ def _pipe(tmp_path: Path) -> Pipeline:
 OFFLINE = textwrap.dedent("""
     import json, sys
     from pathlib import Path
-    from dataflow_dagster.factory import build_definitions
-    from dataflow_dagster.pipeline import Pipeline, Source, Step
-    from dataflow_dagster.resources import StorageResource, VLLMResource
+    from dataflow_dagster.defs.factory import build_definitions
+    from dataflow_dagster.core.pipeline import Pipeline, Source, Step
+    from dataflow_dagster.defs.resources import StorageResource, VLLMResource
     from operators.general_text.llm_qa import PassageQAGenerator
 
     if __name__ == "__main__":  # vLLM's engine spawns processes: the guard is required
@@ -83,9 +91,15 @@ def test_offline_engine_generator_step_gives_schema_valid_json(tmp_path):
     script.write_text(OFFLINE)
     env = {**os.environ, **CPU_ENV, "PYTHONPATH": str(REPO)}
     env.pop("VIRTUAL_ENV", None)
-    proc = subprocess.Popen([str(PYTHON), str(script), str(src), str(tmp_path / ".dataflow"), str(MODEL)],
-                            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)  # its own group: the engine's workers go with it
+    proc = subprocess.Popen(
+        [str(PYTHON), str(script), str(src), str(tmp_path / ".dataflow"), str(MODEL)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )  # its own group: the engine's workers go with it
     try:
         stdout, stderr = proc.communicate(timeout=1200)
     finally:
@@ -107,9 +121,18 @@ def test_offline_engine_generator_step_gives_schema_valid_json(tmp_path):
 @pytest.fixture(scope="module")
 def vllm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VLLMServer]:
     log = tmp_path_factory.mktemp("vllm") / "server.log"
-    spec = VLLMServerSpec(model=str(MODEL), served_model_name="smollm2", python=str(PYTHON), dtype="bfloat16",
-                          max_model_len=2048, enforce_eager=True, seed=0, env=CPU_ENV, startup_timeout_s=600,
-                          log_path=str(log))
+    spec = VLLMServerSpec(
+        model=str(MODEL),
+        served_model_name="smollm2",
+        python=str(PYTHON),
+        dtype="bfloat16",
+        max_model_len=2048,
+        enforce_eager=True,
+        seed=0,
+        env=CPU_ENV,
+        startup_timeout_s=600,
+        log_path=str(log),
+    )
     with VLLMServer(spec) as server:
         yield server
     assert server.proc is None  # stopped, process group gone
@@ -122,13 +145,21 @@ def _topics(meta_snapshot: str) -> list[str]:
 
 def test_step_through_real_vllm_server_gives_schema_valid_json(tmp_path, vllm_server):
     pipe = _pipe(tmp_path)
-    llm = OpenAIResource(base_url=vllm_server.base_url, model="smollm2", max_concurrency=4, timeout_s=300,
-                         structured_output="json_schema")
+    llm = OpenAIResource(
+        base_url=vllm_server.base_url,
+        model="smollm2",
+        max_concurrency=4,
+        timeout_s=300,
+        structured_output="json_schema",
+    )
     defs = build_definitions([pipe], llm=llm, storage=StorageResource(root=str(tmp_path / ".dataflow")))
     result = defs.resolve_job_def("vcpu_job").execute_in_process(raise_on_error=False)
     assert result.success
-    mat = next(ev.event_specific_data.materialization for ev in result.get_asset_materialization_events()
-               if ev.event_specific_data.materialization.asset_key.to_user_string() == "vcpu/topic")
+    mat = next(
+        ev.event_specific_data.materialization
+        for ev in result.get_asset_materialization_events()
+        if ev.event_specific_data.materialization.asset_key.to_user_string() == "vcpu/topic"
+    )
     meta = {k: getattr(v, "value", v) for k, v in mat.metadata.items()}
     assert meta["errors_rows"] == 0 and meta["dagster/row_count"] == len(TEXTS)
     enum = TOPIC_PROMPT.output_schema["properties"]["topic"]["enum"]
@@ -142,8 +173,11 @@ def test_server_resource_in_fleet_mode_and_free_text_generation(vllm_server):
     from operators.core.llm import LLMRequest, SamplingParams
 
     schema = QA_PROMPT.output_schema
-    reqs = [LLMRequest.chat(QA_PROMPT.render({"passage": TEXTS[0]}), QA_PROMPT.system,
-                            SamplingParams(max_tokens=120, seed=7), schema)] * 2
+    reqs = [
+        LLMRequest.chat(
+            QA_PROMPT.render({"passage": TEXTS[0]}), QA_PROMPT.system, SamplingParams(max_tokens=120, seed=7), schema
+        )
+    ] * 2
     out = client.generate(reqs)
     client.close()
     assert all(r.ok for r in out)

@@ -9,8 +9,8 @@ import duckdb
 import pytest
 from dagster import AssetKey
 
-from dataflow_dagster.pipeline import Pipeline, Source, Step
-from dataflow_dagster.plots import column_distribution
+from dataflow_dagster.core.pipeline import Pipeline, Source, Step
+from dataflow_dagster.defs.plots import column_distribution
 from operators.core.contract import Kind
 from operators.core.generic import ThresholdFilter
 from operators.core.sql_ops import SQLRefiner
@@ -43,8 +43,9 @@ def _rows(table: Any) -> list[dict[str, Any]]:
 
 def _lineage(meta: dict[str, Any]) -> dict[str, list[tuple[str, str]]]:
     lin = meta["dagster/column_lineage"]
-    return {col: [(d.asset_key.to_user_string(), d.column_name) for d in deps]
-            for col, deps in lin.deps_by_column.items()}
+    return {
+        col: [(d.asset_key.to_user_string(), d.column_name) for d in deps] for col, deps in lin.deps_by_column.items()
+    }
 
 
 @pytest.fixture
@@ -57,12 +58,19 @@ def rows_file(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def rule_run(tmp_path: Path, rows_file: Path):  # type: ignore[no-untyped-def]
-    pipe = Pipeline("m", Source(str(rows_file), required_columns=["text"]), [
-        Step("nonnull", ContentNullFilter()),
-        Step("words", WordNumberFilter(min_words=5)),
-        Step("lower", LowerRefiner()),
-        Step("high", ThresholdFilter(input_key="score", min_value=30)),
-    ], owners=["team:data-prep", "alice@example.com"], tags={"domain": "demo"}, group="curation")
+    pipe = Pipeline(
+        "m",
+        Source(str(rows_file), required_columns=["text"]),
+        [
+            Step("nonnull", ContentNullFilter()),
+            Step("words", WordNumberFilter(min_words=5)),
+            Step("lower", LowerRefiner()),
+            Step("high", ThresholdFilter(input_key="score", min_value=30)),
+        ],
+        owners=["team:data-prep", "alice@example.com"],
+        tags={"domain": "demo"},
+        group="curation",
+    )
     root = tmp_path / ".dataflow"
     defs = defs_for([pipe], root)
     result = run_job(defs, "m_job")
@@ -103,8 +111,7 @@ def test_threshold_filter_plots_kept_and_rejected_scores(rule_run):
     assert png.startswith(PNG_MAGIC)
     # the same bars, computed independently: 36 scores (5..40) over 20 equal-width bins, two series
     con = duckdb.connect()
-    con.execute("CREATE TABLE t AS SELECT range AS score, IF(range >= 30, 'kept', 'rejected') AS g "
-                "FROM range(5, 41)")
+    con.execute("CREATE TABLE t AS SELECT range AS score, IF(range >= 30, 'kept', 'rejected') AS g FROM range(5, 41)")
     labels, series = column_distribution(con, "t", "score", "g")
     assert len(labels) == 20 and sum(series["kept"]) == 11 and sum(series["rejected"]) == 25
 
@@ -151,10 +158,14 @@ PASSAGES = [
 def test_llm_steps_record_tokens_generator_lineage_and_score_charts(tmp_path: Path):
     src = tmp_path / "p.jsonl"
     src.write_text("".join(json.dumps({"passage": t}) + "\n" for t in PASSAGES))
-    pipe = Pipeline("g", Source(str(src), required_columns=["passage"]), [
-        Step("qa", PassageQAGenerator(input_key="passage")),
-        Step("judge", QAJudgeEvaluator(min_parsed_share=0.0)),
-    ])
+    pipe = Pipeline(
+        "g",
+        Source(str(src), required_columns=["passage"]),
+        [
+            Step("qa", PassageQAGenerator(input_key="passage")),
+            Step("judge", QAJudgeEvaluator(min_parsed_share=0.0)),
+        ],
+    )
     result = run_job(defs_for([pipe], tmp_path / ".dataflow"), "g_job")
     assert result.success
     mats = materialized(result)
@@ -174,8 +185,11 @@ def test_llm_steps_record_tokens_generator_lineage_and_score_charts(tmp_path: Pa
         assert 1 <= judge["mean_qa_score"] <= 5
     ev = next(e for e in result.get_asset_check_evaluations() if e.check_name == "parsed_share")
     meta = {k: getattr(v, "value", v) for k, v in ev.metadata.items()}
-    assert check_results(result) == {"g/judge:parsed_share": True, "g/judge:error_share": True,
-                                     "g/qa:error_share": True}
+    assert check_results(result) == {
+        "g/judge:parsed_share": True,
+        "g/judge:error_share": True,
+        "g/qa:error_share": True,
+    }
     n_rows = judge["dagster/row_count"]
     assert meta["rows"] == n_rows and meta["rows_without_output"] == n_rows - n_scored
     if n_scored:

@@ -24,8 +24,14 @@ def test_reference_job_multiprocess_parallel_llm_branches(tmp_path: Path):
     env = {**os.environ, "DAGSTER_HOME": str(home), "DATAFLOW_HOME": str(data)}
     env.pop("DATAFLOW_LLM_BASE_URL", None)
     dagster = Path(sys.executable).parent / "dagster"
-    proc = subprocess.run([str(dagster), "job", "execute", "-m", "assets.definitions", "-j", "pretrain_qa_job"],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=1800)
+    proc = subprocess.run(
+        [str(dagster), "job", "execute", "-m", "assets.definitions", "-j", "pretrain_qa_job"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-4000:]
     assert "multiprocess" in out.lower()
@@ -49,6 +55,11 @@ def test_reference_job_multiprocess_parallel_llm_branches(tmp_path: Path):
 
 def test_definitions_validate_on_workspace():
     dagster = Path(sys.executable).parent / "dagster"
-    proc = subprocess.run([str(dagster), "definitions", "validate", "-w", "workspace.yaml"], cwd=REPO,
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [str(dagster), "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]

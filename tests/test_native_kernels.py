@@ -58,23 +58,96 @@ PYTHON: dict[str, Callable[[str], Any]] = {
 }
 
 CRAFTED = [
-    "", " ", "\n", "\t\n \u3000\xa0", "a", "A", "_", "...", "…", ". . .", "a...\n", "x ...  \n\ny…\u3000",
-    "Hello World. NASA is OK...", "ΟΔΟΣ Οδός ΣΑΣ σας", "İstanbul İSTANBUL istanbul", "ǅemal ǄEMAL ǆemal",
-    "Ⓐⓑ ⒶⒷ ABC123 123 _X_ ÉCOLE école", "数据流是一个数据准备系统。它可以清洗文本！它支持中文吗？支持。",
-    "a.b!c?d\ne", "!!!", "?a", "word,word;word", "__init__ x_y", "#tag ## ###", "The end.\n\n\n",
-    "<div>Tom &amp; Jerry</div>&nbsp;<p>more</p>", "def f(x):\n    return {x: x}\n",
-    "a\x1cb\x1dc\x1ed\x1fe\x85f\u2028g\u2029h\u202fi\u205fj", "\u200b\u200bzero width", "🙂 emoji 🙂🙂 ok",
-    "ﬁnance ß STRASSE straße", "&amp;&＆lt；&&nbs ＆ndash &ap", "{{x}}é{", "{",
-    "ㄱ한국어 テスト Ｆｕｌｌｗｉｄｔｈ ＡＢＣ", "x" * 5000, "word " * 3000,
+    "",
+    " ",
+    "\n",
+    "\t\n \u3000\xa0",
+    "a",
+    "A",
+    "_",
+    "...",
+    "…",
+    ". . .",
+    "a...\n",
+    "x ...  \n\ny…\u3000",
+    "Hello World. NASA is OK...",
+    "ΟΔΟΣ Οδός ΣΑΣ σας",
+    "İstanbul İSTANBUL istanbul",
+    "ǅemal ǄEMAL ǆemal",
+    "Ⓐⓑ ⒶⒷ ABC123 123 _X_ ÉCOLE école",
+    "数据流是一个数据准备系统。它可以清洗文本！它支持中文吗？支持。",
+    "a.b!c?d\ne",
+    "!!!",
+    "?a",
+    "word,word;word",
+    "__init__ x_y",
+    "#tag ## ###",
+    "The end.\n\n\n",
+    "<div>Tom &amp; Jerry</div>&nbsp;<p>more</p>",
+    "def f(x):\n    return {x: x}\n",
+    "a\x1cb\x1dc\x1ed\x1fe\x85f\u2028g\u2029h\u202fi\u205fj",
+    "\u200b\u200bzero width",
+    "🙂 emoji 🙂🙂 ok",
+    "ﬁnance ß STRASSE straße",
+    "&amp;&＆lt；&&nbs ＆ndash &ap",
+    "{{x}}é{",
+    "{",
+    "ㄱ한국어 テスト Ｆｕｌｌｗｉｄｔｈ ＡＢＣ",
+    "x" * 5000,
+    "word " * 3000,
     # a multi-byte character, a token or a run of dots straddling a 16- or 64-byte block edge
-    *[pad * k + tail for k in (13, 14, 15, 16, 61, 62, 63, 64, 127) for pad in ("a", "A", " ")
-      for tail in ("......", "é ÉÉ", "\u3000x", "…#", "ΣΑΣ", "ABC def", ". . .", "数据 x")],
+    *[
+        pad * k + tail
+        for k in (13, 14, 15, 16, 61, 62, 63, 64, 127)
+        for pad in ("a", "A", " ")
+        for tail in ("......", "é ÉÉ", "\u3000x", "…#", "ΣΑΣ", "ABC def", ". . .", "数据 x")
+    ],
 ]
 
-POOL = [*"aAzZ09_ .!?,;:#…&{}\n\t\r\xa0\u3000\u2003\x1c",
-    "Σ", "σ", "ς", "İ", "ı", "ǅ", "Ǆ", "ǆ", "Ⓐ", "ⓐ", "É", "é", "ß", "ẞ", "ﬁ", "数", "据", "한", "Ｆ", "ｆ",
-    "🙂", "\u0301", "\u200b", "١", "Ⅻ", "ⅻ", "ǈ", "ꭰ", "Ꭰ", "ﬀ", "ŉ", "\u0345", "Ω", "ω", "K", "Å",
-    "＆", "amp", "nbsp", "lt", "...", "..",
+POOL = [
+    *"aAzZ09_ .!?,;:#…&{}\n\t\r\xa0\u3000\u2003\x1c",
+    "Σ",
+    "σ",
+    "ς",
+    "İ",
+    "ı",
+    "ǅ",
+    "Ǆ",
+    "ǆ",
+    "Ⓐ",
+    "ⓐ",
+    "É",
+    "é",
+    "ß",
+    "ẞ",
+    "ﬁ",
+    "数",
+    "据",
+    "한",
+    "Ｆ",
+    "ｆ",
+    "🙂",
+    "\u0301",
+    "\u200b",
+    "١",
+    "Ⅻ",
+    "ⅻ",
+    "ǈ",
+    "ꭰ",
+    "Ꭰ",
+    "ﬀ",
+    "ŉ",
+    "\u0345",
+    "Ω",
+    "ω",
+    "K",
+    "Å",
+    "＆",
+    "amp",
+    "nbsp",
+    "lt",
+    "...",
+    "..",
 ]
 
 
@@ -85,8 +158,13 @@ def random_texts(n: int, seed: int, longest: int = 40) -> list[str]:
 
 # short texts hit every class at the edges; long ones put multi-byte characters, tokens and '.'
 # runs across the 16- and 64-byte blocks the kernels work in
-TEXTS: list[str | None] = [*CRAFTED, None, *random_texts(3000, seed=11), *random_texts(600, seed=12, longest=400),
-                           *[t for t in synthetic_texts(1500, seed=3) if t is not None]]
+TEXTS: list[str | None] = [
+    *CRAFTED,
+    None,
+    *random_texts(3000, seed=11),
+    *random_texts(600, seed=12, longest=400),
+    *[t for t in synthetic_texts(1500, seed=3) if t is not None],
+]
 
 
 @pytest.fixture(scope="module")
@@ -112,8 +190,11 @@ def _same(a: Any, b: Any) -> bool:
 @pytest.mark.parametrize("metric", sorted(PYTHON))
 def test_kernel_equals_python(con: Any, metric: str) -> None:
     got = dict(con.execute(f"SELECT i, df_{metric}(x) FROM t").fetchall())
-    bad = [(TEXTS[i], got[i], PYTHON[metric](TEXTS[i])) for i in range(len(TEXTS))
-           if TEXTS[i] is not None and not _same(got[i], PYTHON[metric](TEXTS[i]))]
+    bad = [
+        (TEXTS[i], got[i], PYTHON[metric](TEXTS[i]))
+        for i in range(len(TEXTS))
+        if TEXTS[i] is not None and not _same(got[i], PYTHON[metric](TEXTS[i]))
+    ]
     assert not bad, f"df_{metric}: {len(bad)} rows differ, e.g. (text, kernel, python) {bad[:3]!r}"
     assert got[TEXTS.index(None)] is None
 
@@ -136,34 +217,47 @@ def test_special_lowercase_rows_take_pythons_answer(con: Any) -> None:
 
 def test_kernels_run_on_duckdb_threads_over_a_large_table(con: Any) -> None:
     con.execute("SET threads = 2")
-    n = con.execute("SELECT sum(df_words(x)) FROM (SELECT 'one two three ' || i::VARCHAR AS x "
-                    "FROM range(300000) r(i))").fetchall()[0][0]
+    n = con.execute(
+        "SELECT sum(df_words(x)) FROM (SELECT 'one two three ' || i::VARCHAR AS x FROM range(300000) r(i))"
+    ).fetchall()[0][0]
     assert n == 4 * 300_000
 
 
 def _child(env: dict[str, str], code: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "PYTHONPATH": str(REPO), **env})
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(REPO), **env},
+    )
 
 
-PROBE = ("from operators.general_text import native; from operators.core.registry import get; "
-         "import operators.builtin as b; b.register_all(); "
-         "print('enabled', native.enabled()); print(get('UniqueWordsFilter')().metrics_sql()['unique_ratio'][:40])")
+PROBE = (
+    "from operators.general_text import native; from operators.core.registry import get; "
+    "import operators.builtin as b; b.register_all(); "
+    "print('enabled', native.enabled()); print(get('UniqueWordsFilter')().metrics_sql()['unique_ratio'][:40])"
+)
 
 
 def test_without_a_compiler_filters_fall_back_to_sql(tmp_path: Path) -> None:
-    res = _child({"DATAFLOW_NATIVE_CACHE": str(tmp_path), "CC": str(tmp_path / "no-such-cc"),
-                  "DATAFLOW_NATIVE": "auto"}, PROBE)
+    res = _child(
+        {"DATAFLOW_NATIVE_CACHE": str(tmp_path), "CC": str(tmp_path / "no-such-cc"), "DATAFLOW_NATIVE": "auto"}, PROBE
+    )
     assert res.returncode == 0, res.stderr
     assert "enabled False" in res.stdout and "df_unique_ratio" not in res.stdout
     assert "native text kernels unavailable" in res.stderr and "no-such-cc" in res.stderr
 
 
 def test_require_without_a_compiler_is_a_clear_error(tmp_path: Path) -> None:
-    code = ("from operators.general_text import native\n"
-            "try:\n    native.enabled()\nexcept Exception as e:\n    print(type(e).__name__, e)")
-    res = _child({"DATAFLOW_NATIVE_CACHE": str(tmp_path), "CC": str(tmp_path / "no-such-cc"),
-                  "DATAFLOW_NATIVE": "require"}, code)
+    code = (
+        "from operators.general_text import native\n"
+        "try:\n    native.enabled()\nexcept Exception as e:\n    print(type(e).__name__, e)"
+    )
+    res = _child(
+        {"DATAFLOW_NATIVE_CACHE": str(tmp_path), "CC": str(tmp_path / "no-such-cc"), "DATAFLOW_NATIVE": "require"}, code
+    )
     assert OperatorError.__name__ in res.stdout and "C compiler" in res.stdout, res.stdout + res.stderr
 
 

@@ -7,9 +7,9 @@ import duckdb
 import pytest
 from dagster import DagsterInstance
 
-from dataflow_dagster.audit import audit_asset
-from dataflow_dagster.runner import run_source, run_step
-from dataflow_dagster.storage import Storage, content_hash
+from dataflow_dagster.core.audit import audit_asset
+from dataflow_dagster.core.runner import run_source, run_step
+from dataflow_dagster.core.storage import Storage, content_hash
 from operators.core.contract import OperatorError
 from tests.helpers import defs_for
 from tests.test_partitions_jobs import SHARDS, job_env, launch_partition_runs, shard_pipeline

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from dagster import JobDefinition, multiprocess_executor
 
-from dataflow_dagster.factory import build_definitions
-from dataflow_dagster.partitions import HashShards
-from dataflow_dagster.pipeline import Pipeline, Source, Step
+from dataflow_dagster.core.partitions import HashShards
+from dataflow_dagster.core.pipeline import Pipeline, Source, Step
+from dataflow_dagster.defs.factory import build_definitions
 from operators.general_text.dedup import ExactDedupFilter
 from operators.general_text.heuristics import ContentNullFilter, WordNumberFilter
 
@@ -19,11 +19,16 @@ SHARDS = HashShards(4, key="text")
 
 
 def shard_pipeline(src: str | None = None, partitioned: bool = True) -> Pipeline:
-    return Pipeline("shards", Source(src or os.environ["DATAFLOW_TEST_SRC"], required_columns=["text"]), [
-        Step("nonnull", ContentNullFilter()),
-        Step("words", WordNumberFilter(min_words=4)),
-        Step("dedup", ExactDedupFilter()),
-    ], partitions=SHARDS if partitioned else None)
+    return Pipeline(
+        "shards",
+        Source(src or os.environ["DATAFLOW_TEST_SRC"], required_columns=["text"]),
+        [
+            Step("nonnull", ContentNullFilter()),
+            Step("words", WordNumberFilter(min_words=4)),
+            Step("dedup", ExactDedupFilter()),
+        ],
+        partitions=SHARDS if partitioned else None,
+    )
 
 
 def multiprocess_job() -> JobDefinition:
@@ -34,8 +39,9 @@ def multiprocess_job() -> JobDefinition:
 def celery_job() -> JobDefinition:
     from dagster_celery import celery_executor
 
-    executor = celery_executor.configured({"broker": os.environ["DATAFLOW_TEST_BROKER"],
-                                           "backend": os.environ["DATAFLOW_TEST_BACKEND"]})
+    executor = celery_executor.configured(
+        {"broker": os.environ["DATAFLOW_TEST_BROKER"], "backend": os.environ["DATAFLOW_TEST_BACKEND"]}
+    )
     return build_definitions([shard_pipeline()], executor=executor).resolve_job_def("shards_job")
 
 
@@ -52,8 +58,17 @@ with DagsterInstance.get() as instance:
 
 def launch_partition_runs(job_fn: str, keys: list[str], env: dict[str, str], timeout_s: float = 500) -> list[str]:
     """One run per partition, all started at once in their own processes (like a backfill's runs)."""
-    procs = [subprocess.Popen([sys.executable, "-c", LAUNCH, job_fn, k], cwd=REPO, env=env, text=True,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for k in keys]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", LAUNCH, job_fn, k],
+            cwd=REPO,
+            env=env,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        for k in keys
+    ]
     run_ids = []
     for p in procs:
         out, _ = p.communicate(timeout=timeout_s)
@@ -71,6 +86,12 @@ def job_env(tmp: Path, src: Path, **extra: str) -> dict[str, str]:
 
     with DagsterInstance.from_config(str(home)) as instance:  # create the sqlite schemas once, before
         instance.get_runs(limit=1)  # concurrent runs would race to migrate them
-    return {**os.environ, "DAGSTER_HOME": str(home), "DATAFLOW_HOME": str(tmp / ".dataflow"),
-            "DATAFLOW_TEST_SRC": str(src), "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
-            "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]), **extra}
+    return {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "DATAFLOW_HOME": str(tmp / ".dataflow"),
+        "DATAFLOW_TEST_SRC": str(src),
+        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+        **extra,
+    }

@@ -7,9 +7,9 @@ import duckdb
 import pytest
 from dagster_pandas import PandasColumn
 
-from dataflow_dagster.pipeline import Pipeline, Source, Step
-from dataflow_dagster.quality.gx import gx_available
-from dataflow_dagster.storage import Storage
+from dataflow_dagster.core.pipeline import Pipeline, Source, Step
+from dataflow_dagster.core.storage import Storage
+from dataflow_dagster.defs.quality.gx import gx_available
 from operators.core.contract import OperatorError
 from operators.general_text.heuristics import ContentNullFilter, WordNumberFilter
 from tests.helpers import check_results, defs_for, materialized, run_job
@@ -27,10 +27,14 @@ def source_file(tmp_path: Path) -> Path:
 
 
 def _pipe(src: Path, **step_opts) -> Pipeline:  # type: ignore[no-untyped-def]
-    return Pipeline("q", Source(str(src), required_columns=["text"]), [
-        Step("words", WordNumberFilter(min_words=5), **step_opts),
-        Step("after", ContentNullFilter()),
-    ])
+    return Pipeline(
+        "q",
+        Source(str(src), required_columns=["text"]),
+        [
+            Step("words", WordNumberFilter(min_words=5), **step_opts),
+            Step("after", ContentNullFilter()),
+        ],
+    )
 
 
 def _check_metadata(result, name: str) -> dict:  # type: ignore[no-untyped-def]
@@ -43,8 +47,7 @@ def test_failing_gx_suite_blocks_downstream(tmp_path: Path, source_file: Path):
     # words keeps scores 5..30; the suite demands <= 20, so the gate must fail and `after` must not run.
     suite = [
         {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "text"}},
-        {"type": "expect_column_values_to_be_between", "kwargs": {"column": "score", "min_value": 0,
-                                                                    "max_value": 20}},
+        {"type": "expect_column_values_to_be_between", "kwargs": {"column": "score", "min_value": 0, "max_value": 20}},
     ]
     root = tmp_path / ".dataflow"
     result = run_job(defs_for([_pipe(source_file, expectations=suite)], root), "q_job")
@@ -65,8 +68,10 @@ def test_failing_gx_suite_blocks_downstream(tmp_path: Path, source_file: Path):
 
 @needs_gx
 def test_passing_gx_suite_lets_downstream_run(tmp_path: Path, source_file: Path):
-    suite = [{"type": "expect_column_values_to_be_between", "kwargs": {"column": "score", "min_value": 5}},
-             {"type": "expect_table_row_count_to_equal", "kwargs": {"value": 26}}]
+    suite = [
+        {"type": "expect_column_values_to_be_between", "kwargs": {"column": "score", "min_value": 5}},
+        {"type": "expect_table_row_count_to_equal", "kwargs": {"value": 26}},
+    ]
     result = run_job(defs_for([_pipe(source_file, expectations=suite)], tmp_path / ".dataflow"), "q_job")
     assert result.success
     assert check_results(result) == {"q/words:gx_suite": True}
@@ -81,9 +86,11 @@ def test_expectation_typos_fail_when_definitions_load(tmp_path: Path, source_fil
 
 
 def test_schema_violation_names_the_offending_column(tmp_path: Path, source_file: Path):
-    schema = {"text": {"type": "string", "non_nullable": True},
-              "score": {"type": "integer", "min_value": 0, "max_value": 25},
-              "label": {"categories": ["ok"]}}
+    schema = {
+        "text": {"type": "string", "non_nullable": True},
+        "score": {"type": "integer", "min_value": 0, "max_value": 25},
+        "label": {"categories": ["ok"]},
+    }
     root = tmp_path / ".dataflow"
     result = run_job(defs_for([_pipe(source_file, schema=schema)], root), "q_job")
     assert not result.success
@@ -103,9 +110,11 @@ def test_schema_violation_names_the_offending_column(tmp_path: Path, source_file
 
 
 def test_schema_with_dagster_pandas_columns_passes(tmp_path: Path, source_file: Path):
-    schema = [PandasColumn.string_column("text", non_nullable=True),
-              PandasColumn.integer_column("score", min_value=5, max_value=30),
-              PandasColumn.exists("_id", unique=True)]
+    schema = [
+        PandasColumn.string_column("text", non_nullable=True),
+        PandasColumn.integer_column("score", min_value=5, max_value=30),
+        PandasColumn.exists("_id", unique=True),
+    ]
     result = run_job(defs_for([_pipe(source_file, schema=schema)], tmp_path / ".dataflow"), "q_job")
     assert result.success
     assert check_results(result) == {"q/words:output_schema": True}

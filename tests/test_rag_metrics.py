@@ -9,9 +9,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from dataflow_dagster.pipeline import Pipeline, Source, Step
-from dataflow_dagster.runner import run_source, run_step
-from dataflow_dagster.storage import Storage
+from dataflow_dagster.core.pipeline import Pipeline, Source, Step
+from dataflow_dagster.core.runner import run_source, run_step
+from dataflow_dagster.core.storage import Storage
 from operators.rag.metrics import QAExactMatchEvaluator, QAF1Evaluator
 from operators.rag.multihop import HopDocumentLinker
 
@@ -60,12 +60,20 @@ def _corpus_pairs() -> list[tuple[str, str]]:
         words += json.loads(line)["contents"].split()
     pairs = []
     for i in range(0, 600, 7):
-        pairs.append((" ".join(words[i:i + 1 + i % 6]), " ".join(words[i + 2:i + 4 + i % 5])))
+        pairs.append((" ".join(words[i : i + 1 + i % 6]), " ".join(words[i + 2 : i + 4 + i % 5])))
     pairs += [
-        ("The Eiffel Tower!", "eiffel tower"), ("a the an", "the"), ("Yes", "yes."), ("no", "No answer"),
-        ("University of Nebraska\u2013Lincoln", "University of Nebraska\u2013Lincoln"), ("x\u2013the y", "x\u2013 y"),
-        ("the cat sat on the mat mat", "a cat on a mat"), ("Hello,\u00a0world\u2003the end", "hello world"),
-        ("", "anything"), ("noanswer", "noanswer"), ("1,000 people", "1000"), ("théâtre the", "Théâtre"),
+        ("The Eiffel Tower!", "eiffel tower"),
+        ("a the an", "the"),
+        ("Yes", "yes."),
+        ("no", "No answer"),
+        ("University of Nebraska\u2013Lincoln", "University of Nebraska\u2013Lincoln"),
+        ("x\u2013the y", "x\u2013 y"),
+        ("the cat sat on the mat mat", "a cat on a mat"),
+        ("Hello,\u00a0world\u2003the end", "hello world"),
+        ("", "anything"),
+        ("noanswer", "noanswer"),
+        ("1,000 people", "1000"),
+        ("théâtre the", "Théâtre"),
     ]
     return pairs
 
@@ -83,8 +91,10 @@ def test_f1_em_match_the_python_reference(tmp_path: Path) -> None:
     pairs = _corpus_pairs()
     rows = [{"pred": p, "gold": g, "n": i} for i, (p, g) in enumerate(pairs)]
     rows.append({"pred": None, "gold": "x", "n": len(rows)})
-    steps = [Step("f1", QAF1Evaluator(prediction_key="pred", golden_key="gold")),
-             Step("em", QAExactMatchEvaluator(prediction_key="pred", golden_key="gold"))]
+    steps = [
+        Step("f1", QAF1Evaluator(prediction_key="pred", golden_key="gold")),
+        Step("em", QAExactMatchEvaluator(prediction_key="pred", golden_key="gold")),
+    ]
     storage, p = _run(tmp_path, rows, steps, ["pred", "gold"])
     run_step(storage, p, "f1")
     out = run_step(storage, p, "em")
@@ -97,11 +107,20 @@ def test_f1_em_match_the_python_reference(tmp_path: Path) -> None:
 
 
 def test_f1_with_several_golden_answers(tmp_path: Path) -> None:
-    rows = [{"pred": "Paris, France", "golds": ["Lyon", "paris"]}, {"pred": "Rome", "golds": ["Milan", "Turin"]},
-            {"pred": "the Beatles", "golds": ["Beatles", "The Rolling Stones"]}]
-    storage, p = _run(tmp_path, rows, [Step("f1", QAF1Evaluator(prediction_key="pred", golden_key="golds")),
-                                       Step("em", QAExactMatchEvaluator(prediction_key="pred", golden_key="golds"))],
-                      ["pred", "golds"])
+    rows = [
+        {"pred": "Paris, France", "golds": ["Lyon", "paris"]},
+        {"pred": "Rome", "golds": ["Milan", "Turin"]},
+        {"pred": "the Beatles", "golds": ["Beatles", "The Rolling Stones"]},
+    ]
+    storage, p = _run(
+        tmp_path,
+        rows,
+        [
+            Step("f1", QAF1Evaluator(prediction_key="pred", golden_key="golds")),
+            Step("em", QAExactMatchEvaluator(prediction_key="pred", golden_key="golds")),
+        ],
+        ["pred", "golds"],
+    )
     run_step(storage, p, "f1")
     out = run_step(storage, p, "em")
     got = duckdb.sql(f"SELECT pred, F1Score, EMScore FROM {out.table.read_sql()}").fetchall()
@@ -118,15 +137,18 @@ def test_hop_linker_prefers_the_document_that_mentions_the_answer(tmp_path: Path
         "c": "The Sorbonne is a historic university building in the Latin Quarter of Paris.",
         "d": "Basalt is a volcanic rock formed from the rapid cooling of lava.",
     }
-    rows = [{"id": "a", "contents": docs["a"], "question": "Where was Marie Curie born?", "answer": "Warsaw"},
-            {"id": "c", "contents": docs["c"], "question": "Which quarter is the Sorbonne in?",
-             "answer": "Latin Quarter"},
-            {"id": "b", "contents": docs["b"], "question": "Which river flows through it?", "answer": "Vistula"},
-            {"id": "d", "contents": docs["d"], "question": "What is basalt?", "answer": "volcanic rock"}]
+    rows = [
+        {"id": "a", "contents": docs["a"], "question": "Where was Marie Curie born?", "answer": "Warsaw"},
+        {"id": "c", "contents": docs["c"], "question": "Which quarter is the Sorbonne in?", "answer": "Latin Quarter"},
+        {"id": "b", "contents": docs["b"], "question": "Which river flows through it?", "answer": "Vistula"},
+        {"id": "d", "contents": docs["d"], "question": "What is basalt?", "answer": "volcanic rock"},
+    ]
     storage, p = _run(tmp_path, rows, [Step("link", HopDocumentLinker())], ["id", "contents"])
     out = run_step(storage, p, "link")
-    got = {r[0]: r[1:] for r in duckdb.sql(
-        f"SELECT id, hop2_doc_id, link_score, _parent_ids FROM {out.table.read_sql()}").fetchall()}
+    got = {
+        r[0]: r[1:]
+        for r in duckdb.sql(f"SELECT id, hop2_doc_id, link_score, _parent_ids FROM {out.table.read_sql()}").fetchall()
+    }
     assert got["a"][0] == "b"  # doc b mentions the answer "Warsaw"
     assert got["c"][0] == "a"  # "Sorbonne" from the question is in doc a
     assert all(v[0] != k for k, v in got.items())

@@ -6,9 +6,9 @@ from pathlib import Path
 import duckdb
 
 from assets.agentic_rag import DATA_DIR, agentic_rag_pipeline
-from dataflow_dagster.factory import build_definitions
-from dataflow_dagster.resources import StorageResource
-from dataflow_dagster.storage import Storage
+from dataflow_dagster.core.storage import Storage
+from dataflow_dagster.defs.factory import build_definitions
+from dataflow_dagster.defs.resources import StorageResource
 
 
 def test_agentic_rag_pipeline_end_to_end(tmp_path: Path) -> None:
@@ -21,8 +21,11 @@ def test_agentic_rag_pipeline_end_to_end(tmp_path: Path) -> None:
     result = defs.resolve_job_def("agentic_rag_job").execute_in_process()
     assert result.success
     checks = {(e.asset_key.path[-1], e.check_name): e.passed for e in result.get_asset_check_evaluations()}
-    assert {("atomic_f1", "mean_atomic_f1"), ("multihop_f1", "mean_multihop_f1"),
-            ("multihop_em", "mean_multihop_em")} <= set(checks)
+    assert {
+        ("atomic_f1", "mean_atomic_f1"),
+        ("multihop_f1", "mean_multihop_f1"),
+        ("multihop_em", "mean_multihop_em"),
+    } <= set(checks)
     assert all(checks.values()), checks
     storage = Storage(tmp_path / ".dataflow")
 
@@ -34,8 +37,10 @@ def test_agentic_rag_pipeline_end_to_end(tmp_path: Path) -> None:
     con = duckdb.connect()
     atomic = con.execute(f"SELECT count(*), count(DISTINCT id) FROM {table('atomic_f1')}").fetchall()[0]
     assert atomic[0] >= 2 and atomic[1] == atomic[0]
-    rows = con.execute(f"SELECT id, hop2_doc_id, multihop_question, multihop_answer, multihop_doc_answer, "
-                       f"multihop_f1, multihop_em FROM {table('multihop_em')}").fetchall()
+    rows = con.execute(
+        f"SELECT id, hop2_doc_id, multihop_question, multihop_answer, multihop_doc_answer, "
+        f"multihop_f1, multihop_em FROM {table('multihop_em')}"
+    ).fetchall()
     assert rows
     ids = {d["id"] for d in docs}
     for doc, hop2, q, a, _pred, f1, em in rows:

@@ -10,9 +10,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from dataflow_dagster.pipeline import Pipeline, Source, Step
-from dataflow_dagster.runner import run_source, run_step
-from dataflow_dagster.storage import Storage
+from dataflow_dagster.core.pipeline import Pipeline, Source, Step
+from dataflow_dagster.core.runner import run_source, run_step
+from dataflow_dagster.core.storage import Storage
 from operators.core.contract import Operator
 from operators.reasoning.answers import AnswerExtractor, AnswerFormatFilter, ReasoningLengthFilter
 from operators.reasoning.contamination import DEFAULT_BENCHMARK, NgramContaminationFilter, load_benchmark
@@ -30,31 +30,37 @@ def run_op(tmp_path: Path, rows: list[dict], op: Operator) -> tuple[list[dict], 
     out = run_step(st, p, "s")
     con = duckdb.connect()
     kept = con.sql(f"SELECT * FROM {out.refs['table'].read_sql()}").to_arrow_table().to_pylist()
-    rej = con.sql(f"SELECT * FROM {out.refs['rejected'].read_sql()}").to_arrow_table().to_pylist() \
-        if "rejected" in out.refs else []
+    rej = (
+        con.sql(f"SELECT * FROM {out.refs['rejected'].read_sql()}").to_arrow_table().to_pylist()
+        if "rejected" in out.refs
+        else []
+    )
     return sorted(kept, key=lambda r: r["row_no"]), sorted(rej, key=lambda r: r["row_no"])
 
 
-@pytest.mark.parametrize(("gold", "pred", "expected"), [
-    ("1/2", "0.5", True),
-    ("\\frac{2}{4}", "1/2", True),
-    ("\\frac{2}{4}", "0.5", True),
-    ("\\dfrac{1}{2}", "\\frac12", True),
-    ("(1,2]", "(1, 2]", True),
-    ("[1,2)", "(1,2]", False),
-    ("(-\\infty, 3)", "(-\\infty,3)", True),
-    ("3", "4", False),
-    ("0.5", "\\frac{1}{3}", False),
-    ("5\\text{ cm}", "5", True),
-    ("12 cm", "12", True),
-    ("12", "13 cm", False),
-    ("\\frac{\\sqrt{2}}{2}", "\\frac{1}{\\sqrt{2}}", True),
-    ("x=3", "3", True),
-    ("\\boxed{7}", "7", True),
-    ("2", "\\boxed{3}", False),
-    ("12", "12.0", True),
-    ("15", None, None),
-])
+@pytest.mark.parametrize(
+    ("gold", "pred", "expected"),
+    [
+        ("1/2", "0.5", True),
+        ("\\frac{2}{4}", "1/2", True),
+        ("\\frac{2}{4}", "0.5", True),
+        ("\\dfrac{1}{2}", "\\frac12", True),
+        ("(1,2]", "(1, 2]", True),
+        ("[1,2)", "(1,2]", False),
+        ("(-\\infty, 3)", "(-\\infty,3)", True),
+        ("3", "4", False),
+        ("0.5", "\\frac{1}{3}", False),
+        ("5\\text{ cm}", "5", True),
+        ("12 cm", "12", True),
+        ("12", "13 cm", False),
+        ("\\frac{\\sqrt{2}}{2}", "\\frac{1}{\\sqrt{2}}", True),
+        ("x=3", "3", True),
+        ("\\boxed{7}", "7", True),
+        ("2", "\\boxed{3}", False),
+        ("12", "12.0", True),
+        ("15", None, None),
+    ],
+)
 def test_answers_equivalent(gold, pred, expected):
     assert answers_equivalent(gold, pred) is expected
 
@@ -73,15 +79,20 @@ def test_extractor_prefers_boxed_then_structured_then_phrase_then_number(tmp_pat
 
 
 def test_format_and_length_filters(tmp_path):
-    rows = [{"generated_cot": "so \\boxed{3}", "extracted_answer": "3"},
-            {"generated_cot": "it is 3", "extracted_answer": "3"},
-            {"generated_cot": "nothing", "extracted_answer": None}]
+    rows = [
+        {"generated_cot": "so \\boxed{3}", "extracted_answer": "3"},
+        {"generated_cot": "it is 3", "extracted_answer": "3"},
+        {"generated_cot": "nothing", "extracted_answer": None},
+    ]
     kept, rej = run_op(tmp_path / "a", rows, AnswerFormatFilter())
     assert len(kept) == 2 and rej[0]["_reason"].startswith("AnswerFormatFilter")
     kept, rej = run_op(tmp_path / "b", rows, AnswerFormatFilter(require_boxed=True))
     assert [r["generated_cot"] for r in kept] == ["so \\boxed{3}"] and len(rej) == 2
-    kept, rej = run_op(tmp_path / "c", [{"instruction": "What is 2 + 2 in base ten?"}, {"instruction": "2+2"}],
-                       ReasoningLengthFilter(min_chars=10, min_words=3))
+    kept, rej = run_op(
+        tmp_path / "c",
+        [{"instruction": "What is 2 + 2 in base ten?"}, {"instruction": "2+2"}],
+        ReasoningLengthFilter(min_chars=10, min_words=3),
+    )
     assert len(kept) == 1 and "words=1" in rej[0]["_reason"]
 
 
@@ -109,15 +120,16 @@ def test_majority_vote_then_verification(tmp_path):
     kept, rej = run_op(tmp_path / "f", checked, VerifiedAnswerFilter())
     assert len(kept) == 3
     assert sorted(r["_reason"] for r in rej) == ["VerifiedAnswerFilter: answer not equivalent to the reference"] * 2 + [
-        "VerifiedAnswerFilter: no reference answer to verify"]
+        "VerifiedAnswerFilter: no reference answer to verify"
+    ]
 
 
 def test_contamination_filter_rejects_benchmark_questions(tmp_path):
     bench = load_benchmark(DEFAULT_BENCHMARK)
     assert len(bench) == 100
     rows = [
-        {"instruction": bench[0]},                                    # verbatim benchmark question
-        {"instruction": "  " + bench[1].upper() + "!! "},              # case/punctuation changes only
+        {"instruction": bench[0]},  # verbatim benchmark question
+        {"instruction": "  " + bench[1].upper() + "!! "},  # case/punctuation changes only
         {"instruction": bench[2][: len(bench[2]) * 3 // 4] + " Then add 17 to the result and explain."},
         {"instruction": "A baker sells 12 muffins for 3 dollars each. How much money does she make?"},
     ]
@@ -130,9 +142,14 @@ def test_contamination_filter_rejects_benchmark_questions(tmp_path):
 def test_contamination_filter_custom_list_and_bad_file(tmp_path):
     bench = tmp_path / "bench.jsonl"
     bench.write_text(json.dumps({"question": "What is the sum of the first ten odd numbers?"}) + "\n")
-    kept, rej = run_op(tmp_path / "a", [{"instruction": "what is the SUM of the first ten odd numbers"},
-                                        {"instruction": "What is the product of two even numbers?"}],
-                       NgramContaminationFilter(benchmark_path=str(bench), n=3, max_overlap=0.6))
+    kept, rej = run_op(
+        tmp_path / "a",
+        [
+            {"instruction": "what is the SUM of the first ten odd numbers"},
+            {"instruction": "What is the product of two even numbers?"},
+        ],
+        NgramContaminationFilter(benchmark_path=str(bench), n=3, max_overlap=0.6),
+    )
     assert len(kept) == 1 and len(rej) == 1
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"q": 1}\n')

@@ -14,9 +14,9 @@ import pytest
 from dagster import DagsterInstance
 
 from assets.reasoning import reasoning_pipeline
-from dataflow_dagster.factory import build_definitions
-from dataflow_dagster.resources import LocalLLMResource, StorageResource
-from dataflow_dagster.storage import Storage
+from dataflow_dagster.core.storage import Storage
+from dataflow_dagster.defs.factory import build_definitions
+from dataflow_dagster.defs.resources import LocalLLMResource, StorageResource
 
 DATA = Path(__file__).resolve().parents[1] / "assets" / "data"
 
@@ -28,20 +28,26 @@ def test_reasoning_pipeline_end_to_end(tmp_path):
     leak = next(r for r in seeds if r["source"] == "MATH_leak")
     src = tmp_path / "seed.jsonl"
     src.write_text("".join(json.dumps(r) + "\n" for r in [seed, leak, {**seed, "instruction": "   "}]))
-    p = reasoning_pipeline(src, num_samples=2, synth_per_seed=1, min_parsed_share=0.0, solution_chars=160,
-                           question_chars=120)
+    p = reasoning_pipeline(
+        src, num_samples=2, synth_per_seed=1, min_parsed_share=0.0, solution_chars=160, question_chars=120
+    )
     root = tmp_path / ".df"
     defs = build_definitions([p], llm=LocalLLMResource(n_threads=1), storage=StorageResource(root=str(root)))
     result = defs.resolve_job_def("math_reasoning_job").execute_in_process(
-        instance=DagsterInstance.ephemeral(), raise_on_error=False)
+        instance=DagsterInstance.ephemeral(), raise_on_error=False
+    )
     assert result.success
 
     materialised = {e.asset_key.path[-1] for e in result.get_asset_materialization_events()}
     assert materialised == {"load", *[s.name for s in p.steps]}
 
     checks = {(e.asset_key.path[-1], e.check_name): e for e in result.get_asset_check_evaluations()}
-    expected_checks = {("difficulty", "parsed_share"), ("category", "parsed_share"),
-                       ("verify", "verified_share"), ("verify", "reference_coverage")}
+    expected_checks = {
+        ("difficulty", "parsed_share"),
+        ("category", "parsed_share"),
+        ("verify", "verified_share"),
+        ("verify", "reference_coverage"),
+    }
     assert expected_checks <= set(checks)
     for key in expected_checks:
         assert "value" in checks[key].metadata and "threshold" in checks[key].metadata, key

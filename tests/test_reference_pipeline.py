@@ -6,7 +6,7 @@ import duckdb
 import pytest
 
 from assets.reference import reference_pipeline
-from dataflow_dagster.storage import Storage
+from dataflow_dagster.core.storage import Storage
 from tests.helpers import check_results, defs_for, materialized, run_job
 
 STEPS = ["load", "content_null", "word_count", "symbol_ratio", "dedup", "qa", "judge", "keep_good", "topic"]
@@ -29,8 +29,11 @@ def test_every_step_materialises_and_checks_pass(two_runs):
     mats = materialized(first)
     assert sorted(mats) == sorted(f"pretrain_qa/{s}" for s in STEPS)
     checks = check_results(first)
-    expected = {"pretrain_qa/judge:parsed_share", "pretrain_qa/topic:parsed_share",
-                *(f"pretrain_qa/{s}:error_share" for s in LLM_STEPS)}
+    expected = {
+        "pretrain_qa/judge:parsed_share",
+        "pretrain_qa/topic:parsed_share",
+        *(f"pretrain_qa/{s}:error_share" for s in LLM_STEPS),
+    }
     assert expected <= set(checks), checks
     assert all(checks.values()), checks
 

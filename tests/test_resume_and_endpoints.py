@@ -7,17 +7,19 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from dataflow_dagster.core.pipeline import Pipeline, Source, Step
+from dataflow_dagster.core.runner import run_source, run_step
+from dataflow_dagster.core.storage import Storage
+from dataflow_dagster.defs.resources import OpenAIResource
 from dataflow_dagster.llm.openai_client import OpenAICompatClient
-from dataflow_dagster.pipeline import Pipeline, Source, Step
-from dataflow_dagster.resources import OpenAIResource
-from dataflow_dagster.runner import run_source, run_step
-from dataflow_dagster.storage import Storage
 from operators.core.llm import LLMRequest, LLMResponse
 from operators.general_text.llm_qa import TOPIC_PROMPT, TopicClassifier
 from tests.helpers import defs_for, materialized, run_job
 
-TEXTS = [f"Passage number {i} explains how {topic} works in simple terms for students."
-         for i, topic in enumerate(["gravity", "enzymes", "sorting", "volcanoes", "vaccines", "magnets"])]
+TEXTS = [
+    f"Passage number {i} explains how {topic} works in simple terms for students."
+    for i, topic in enumerate(["gravity", "enzymes", "sorting", "volcanoes", "vaccines", "magnets"])
+]
 
 
 class CrashAfter:

@@ -43,15 +43,18 @@ def test_tiny_fork_bomb_is_capped_first():
         assert sb.leftover_processes() == set()
 
 
-@pytest.mark.parametrize(("code", "status"), [
-    ("print(sum(range(10)))", "pass"),
-    ("assert 1 + 1 == 3, 'wrong sum'", "fail"),
-    ("1 / 0", "crash"),
-    ("def f(:\n  pass", "crash"),
-    ("import time\ntime.sleep(60)", "timeout"),
-    ("x = bytearray(4 * 1024 ** 3)", "oom"),
-    ("import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)", "crash"),
-])
+@pytest.mark.parametrize(
+    ("code", "status"),
+    [
+        ("print(sum(range(10)))", "pass"),
+        ("assert 1 + 1 == 3, 'wrong sum'", "fail"),
+        ("1 / 0", "crash"),
+        ("def f(:\n  pass", "crash"),
+        ("import time\ntime.sleep(60)", "timeout"),
+        ("x = bytearray(4 * 1024 ** 3)", "oom"),
+        ("import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)", "crash"),
+    ],
+)
 def test_statuses(sandbox, code, status):
     res = sandbox.run(code)
     assert res.status == status, res
@@ -82,8 +85,16 @@ def test_output_is_capped():
 def test_hostile_corpus_fully_contained(sandbox, capsys):
     verdicts = run_hostile_corpus(sandbox, HOSTILE)
     names = {v.name for v in verdicts}
-    assert {"fork_bomb", "rm_rf_outside", "env_secrets", "open_socket", "infinite_loop", "memory_hog",
-            "huge_output", "kill_parent"} <= names
+    assert {
+        "fork_bomb",
+        "rm_rf_outside",
+        "env_secrets",
+        "open_socket",
+        "infinite_loop",
+        "memory_hog",
+        "huge_output",
+        "kill_parent",
+    } <= names
     line = summary_line(verdicts)
     with capsys.disabled():
         print(f"\nhostile corpus ({sandbox.description['mode']}):")

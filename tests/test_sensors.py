@@ -16,12 +16,12 @@ from dagster import (
     instance_for_test,
 )
 
-from dataflow_dagster.automation import AutomationOptions
-from dataflow_dagster.factory import build_definitions
-from dataflow_dagster.partitions import FilePartitions
-from dataflow_dagster.pipeline import Pipeline, Source, Step
-from dataflow_dagster.resources import StorageResource
-from dataflow_dagster.storage import Storage
+from dataflow_dagster.core.partitions import FilePartitions
+from dataflow_dagster.core.pipeline import Pipeline, Source, Step
+from dataflow_dagster.core.storage import Storage
+from dataflow_dagster.defs.automation import AutomationOptions
+from dataflow_dagster.defs.factory import build_definitions
+from dataflow_dagster.defs.resources import StorageResource
 from operators.general_text.dedup import ExactDedupFilter
 from operators.general_text.heuristics import WordNumberFilter
 from tests.helpers import materialized
@@ -37,9 +37,12 @@ def _drop(path: Path, texts: list[str]) -> None:
 
 
 def _pipe(src: Path, files: bool) -> Pipeline:
-    return Pipeline("fresh", Source(str(src), required_columns=["text"]), [
-        Step("words", WordNumberFilter(min_words=3)), Step("dedup", ExactDedupFilter())],
-        partitions=FilePartitions("*.jsonl") if files else None)
+    return Pipeline(
+        "fresh",
+        Source(str(src), required_columns=["text"]),
+        [Step("words", WordNumberFilter(min_words=3)), Step("dedup", ExactDedupFilter())],
+        partitions=FilePartitions("*.jsonl") if files else None,
+    )
 
 
 def _tick(defs, instance, cursor):
@@ -84,8 +87,9 @@ def test_dropped_file_runs_only_its_new_partition(tmp_path: Path):
 
         schedule = defs.get_schedule_def("fresh_schedule")
         when = datetime.datetime(2026, 1, 1, 3, tzinfo=datetime.UTC)
-        context = build_schedule_context(instance=instance, scheduled_execution_time=when,
-                                         repository_def=defs.get_repository_def())
+        context = build_schedule_context(
+            instance=instance, scheduled_execution_time=when, repository_def=defs.get_repository_def()
+        )
         tick = schedule.evaluate_tick(context)
         assert sorted(r.partition_key for r in tick.run_requests) == ["day1.jsonl", "day2.jsonl"]
 
@@ -121,9 +125,9 @@ def test_eager_condition_requests_the_step_whose_upstream_updated(tmp_path: Path
         before = evaluate_automation_conditions(defs=defs, instance=instance)
         assert before.total_requested == 0  # nothing upstream has happened yet
         defs.resolve_implicit_global_asset_job_def().get_subset(
-            asset_selection={AssetKey(["fresh", "load"])}).execute_in_process(instance=instance)
+            asset_selection={AssetKey(["fresh", "load"])}
+        ).execute_in_process(instance=instance)
         result = evaluate_automation_conditions(defs=defs, instance=instance, cursor=before.cursor)
         requested = {k for k in ("words", "dedup") if result.get_requested_partitions(AssetKey(["fresh", k]))}
     assert result.total_requested == 2  # the whole chain below the updated source, in one tick
     assert requested == {"words", "dedup"}
-

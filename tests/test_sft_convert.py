@@ -7,9 +7,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from dataflow_dagster.pipeline import Pipeline, Source, Step
-from dataflow_dagster.runner import run_source, run_step
-from dataflow_dagster.storage import Storage
+from dataflow_dagster.core.pipeline import Pipeline, Source, Step
+from dataflow_dagster.core.runner import run_source, run_step
+from dataflow_dagster.core.storage import Storage
 from operators.core.contract import OperatorError
 from operators.sft.synthesis import PretrainToSFTConverter
 

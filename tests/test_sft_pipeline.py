@@ -6,9 +6,9 @@ from pathlib import Path
 import duckdb
 
 from assets.text_sft import DATA_DIR, text_sft_pipeline
-from dataflow_dagster.factory import build_definitions
-from dataflow_dagster.resources import StorageResource
-from dataflow_dagster.storage import Storage
+from dataflow_dagster.core.storage import Storage
+from dataflow_dagster.defs.factory import build_definitions
+from dataflow_dagster.defs.resources import StorageResource
 
 
 def test_text_sft_pipeline_end_to_end(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from dataflow_dagster.storage import Storage, content_hash
+from dataflow_dagster.core.storage import Storage, content_hash
 
 
 def _snap(storage: Storage, sql: str, asset: str = "p__s"):
@@ -59,10 +59,15 @@ def test_catalog_held_open_by_another_process_does_not_hang_or_lose_data(tmp_pat
     storage = Storage(tmp_path / "root", lock_timeout_s=1.0)
     storage.sync_catalog()
     holder = subprocess.Popen(
-        [sys.executable, "-c",
-         f"import duckdb, time; c = duckdb.connect({str(storage.catalog_path)!r}); print('open', flush=True); "
-         "time.sleep(30)"],
-        stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb, time; c = duckdb.connect({str(storage.catalog_path)!r}); print('open', flush=True); "
+            "time.sleep(30)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "open"
         ref = _snap(storage, "SELECT 42 AS _id")
@@ -103,8 +108,9 @@ def test_step_connections_are_memory_bounded_and_spill(tmp_path, monkeypatch):
     assert con.execute(setting).fetchall()[0][0] == "61.0 MiB"  # 64MB
     con.execute("SET threads = 1")
     # ~200 MB of sort input under a 64MB limit: only finishes by spilling
-    n = con.execute("SELECT count(*) FROM (SELECT md5(i::VARCHAR) || repeat('x', 150) AS s FROM range(1000000) t(i) "
-                    "ORDER BY s)").fetchall()[0][0]
+    n = con.execute(
+        "SELECT count(*) FROM (SELECT md5(i::VARCHAR) || repeat('x', 150) AS s FROM range(1000000) t(i) ORDER BY s)"
+    ).fetchall()[0][0]
     assert n == 1_000_000
     con.close()
     assert Storage(tmp_path / "c", memory_limit="512MB").memory_limit == "512MB"

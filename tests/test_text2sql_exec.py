@@ -8,9 +8,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from dataflow_dagster.pipeline import Pipeline, Source, Step
-from dataflow_dagster.runner import run_source, run_step
-from dataflow_dagster.storage import Storage
+from dataflow_dagster.core.pipeline import Pipeline, Source, Step
+from dataflow_dagster.core.runner import run_source, run_step
+from dataflow_dagster.core.storage import Storage
 from operators.text2sql.database import Database, read_only_violation
 from operators.text2sql.difficulty import SQLComponentClassifier, components, hardness
 from operators.text2sql.execution import SQLExecutionFilter, SQLResultMatchEvaluator
@@ -21,8 +21,7 @@ GOOD = [
     "SELECT c.city, count(*) AS n FROM orders o JOIN customers c ON o.customer_id = c.customer_id GROUP BY c.city",
     "SELECT p.category, sum(oi.quantity * p.price) FROM order_items oi JOIN products p "
     "ON oi.product_id = p.product_id GROUP BY p.category",
-    "WITH big AS (SELECT order_id FROM order_items GROUP BY order_id HAVING count(*) >= 3) "
-    "SELECT count(*) FROM big",
+    "WITH big AS (SELECT order_id FROM order_items GROUP BY order_id HAVING count(*) >= 3) SELECT count(*) FROM big",
 ]
 MUTATING = [
     "INSERT INTO customers VALUES (999, 'Eve Mallory', 'Oslo', '2024-01-01')",
@@ -37,7 +36,7 @@ MUTATING = [
 ]
 BROKEN = ["SELECT nope FROM customers", "SELECT * FROM missing_table", "SELEC name FROM customers", "", None]
 SLOW = "WITH RECURSIVE r(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM r) SELECT count(*) FROM r"
-HUGE = ("SELECT a.customer_id, b.customer_id, c.customer_id FROM customers a, customers b, customers c")
+HUGE = "SELECT a.customer_id, b.customer_id, c.customer_id FROM customers a, customers b, customers c"
 
 
 def sha256(path: Path) -> str:
@@ -75,7 +74,7 @@ def test_execution_filter_drops_bad_sql_and_leaves_file_unchanged(dbs: Path, tmp
     run_source(storage, p)
     out = run_step(storage, p, "exec")
     con = duckdb.connect()
-    kept = con.execute(f"SELECT \"case\", n FROM {out.refs['table'].read_sql()} ORDER BY n").fetchall()
+    kept = con.execute(f'SELECT "case", n FROM {out.refs["table"].read_sql()} ORDER BY n').fetchall()
     rejected = dict(con.execute(f"SELECT n, _reason FROM {out.refs['rejected'].read_sql()}").fetchall())
     assert [c for c, _ in kept] == ["good"] * len(GOOD)
     by_case = {r["n"]: r["case"] for r in rows}
@@ -100,8 +99,12 @@ def test_mutations_fail_even_when_the_parser_gate_is_bypassed(dbs: Path) -> None
         before = sha256(path)
         db = Database(path)
         con = db.connection()
-        for stmt in ["DELETE FROM enrollments", "UPDATE teachers SET salary = 0", "DROP TABLE students",
-                     "CREATE TABLE t (a INTEGER)"]:
+        for stmt in [
+            "DELETE FROM enrollments",
+            "UPDATE teachers SET salary = 0",
+            "DROP TABLE students",
+            "CREATE TABLE t (a INTEGER)",
+        ]:
             with pytest.raises((sqlite3.Error, duckdb.Error)):
                 con.execute(stmt)
         if engine == "duckdb":
@@ -111,8 +114,17 @@ def test_mutations_fail_even_when_the_parser_gate_is_bypassed(dbs: Path) -> None
         assert sha256(path) == before
 
 
-EXTRA_UNSAFE = ["INSTALL httpfs", "LOAD httpfs", "COPY customers TO 'x.csv'", "SELECT * FROM read_csv('/etc/passwd')",
-                "CHECKPOINT", "VACUUM", "SELECT load_extension('evil')", "SET threads = 1", "DETACH x"]
+EXTRA_UNSAFE = [
+    "INSTALL httpfs",
+    "LOAD httpfs",
+    "COPY customers TO 'x.csv'",
+    "SELECT * FROM read_csv('/etc/passwd')",
+    "CHECKPOINT",
+    "VACUUM",
+    "SELECT load_extension('evil')",
+    "SET threads = 1",
+    "DETACH x",
+]
 
 
 @pytest.mark.parametrize("sql", [*MUTATING, *EXTRA_UNSAFE])
@@ -169,8 +181,11 @@ def test_component_difficulty(tmp_path: Path) -> None:
 
 def test_result_match_evaluator(dbs: Path, tmp_path: Path) -> None:
     rows = [
-        {"db_id": "shop", "sql": "SELECT name FROM customers WHERE city = 'Oslo'",
-         "cot_sql": "SELECT c.name FROM customers AS c WHERE c.city IN ('Oslo')"},
+        {
+            "db_id": "shop",
+            "sql": "SELECT name FROM customers WHERE city = 'Oslo'",
+            "cot_sql": "SELECT c.name FROM customers AS c WHERE c.city IN ('Oslo')",
+        },
         {"db_id": "shop", "sql": "SELECT count(*) FROM orders", "cot_sql": "SELECT count(*) FROM customers"},
         {"db_id": "shop", "sql": "SELECT count(*) FROM orders", "cot_sql": "DELETE FROM orders"},
     ]

@@ -7,9 +7,9 @@ from pathlib import Path
 import duckdb
 
 from assets.text2sql import text2sql_pipeline
-from dataflow_dagster.factory import build_definitions
-from dataflow_dagster.resources import StorageResource
-from dataflow_dagster.storage import Storage
+from dataflow_dagster.core.storage import Storage
+from dataflow_dagster.defs.factory import build_definitions
+from dataflow_dagster.defs.resources import StorageResource
 from operators.text2sql.fixtures import build_all
 
 SEEDS = [
@@ -44,8 +44,10 @@ def test_text2sql_pipeline_end_to_end(tmp_path: Path) -> None:
     kept = [r[0] for r in con.execute(f"SELECT sql FROM {table('exec_filter')}").fetchall()]
     assert kept == [SEEDS[0]["sql"]]
     assert con.execute(f"SELECT count(*) FROM {table('exec_filter', 'rejected')}").fetchall()[0][0] == 2
-    labels = con.execute(f"SELECT sql_component_difficulty, sql_execution_difficulty, "
-                         f"sql_execution_difficulty_correct FROM {table('exec_difficulty')}").fetchall()
+    labels = con.execute(
+        f"SELECT sql_component_difficulty, sql_execution_difficulty, "
+        f"sql_execution_difficulty_correct FROM {table('exec_difficulty')}"
+    ).fetchall()
     for comp, exe, correct in labels:
         assert comp in {"easy", "medium", "hard", "extra"}
         assert exe in {"hard", "easy"} and correct in (0, 1)

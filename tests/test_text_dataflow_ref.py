@@ -160,17 +160,24 @@ def html_entity(text: Any) -> bool:
     return bool(text) and not any(e in text for e in _ALL_ENTITIES)
 
 
-_ID = re.compile(r"(身\s{0,10}份|id\s{0,10}number\s{0,10}|identification|identity|\s{0,10}ID\s{0,10}No\s{0,10}|"
-                 r"id\s{0,10}card\s{0,10}|NRIC\s{0,10}number\s{0,10}|IC\s{0,10}number\s{0,10}|"
-                 r"resident\s{0,10}registration\s{0,10}|I.D.\s{0,10}Number\s{0,10})", re.I)
+_ID = re.compile(
+    r"(身\s{0,10}份|id\s{0,10}number\s{0,10}|identification|identity|\s{0,10}ID\s{0,10}No\s{0,10}|"
+    r"id\s{0,10}card\s{0,10}|NRIC\s{0,10}number\s{0,10}|IC\s{0,10}number\s{0,10}|"
+    r"resident\s{0,10}registration\s{0,10}|I.D.\s{0,10}Number\s{0,10})",
+    re.I,
+)
 
 
 def id_card(text: Any, threshold: int = 3) -> bool:
     return bool(text) and len(_ID.findall(text)) < threshold
 
 
-_SPECIAL = [r"u200e", r"&#247;|\? :", r"[�□]|\{\/U\}",
-            r"U\+26[0-F][0-D]|U\+273[3-4]|U\+1F[3-6][0-4][0-F]|U\+1F6[8-F][0-F]"]
+_SPECIAL = [
+    r"u200e",
+    r"&#247;|\? :",
+    r"[�□]|\{\/U\}",
+    r"U\+26[0-F][0-D]|U\+273[3-4]|U\+1F[3-6][0-4][0-F]|U\+1F6[8-F][0-F]",
+]
 
 
 def special_character(text: Any) -> bool:
@@ -218,7 +225,7 @@ def ngram_score(text: Any, ngrams: int = 5, language: str = "en") -> float:
         tokens, join = content.split(), " "
     if len(tokens) < ngrams:
         return 0.0
-    grams = [join.join(tokens[i:i + ngrams]) for i in range(len(tokens) - ngrams + 1)]
+    grams = [join.join(tokens[i : i + ngrams]) for i in range(len(tokens) - ngrams + 1)]
     return len(set(grams)) / len(grams)
 
 
@@ -263,8 +270,9 @@ def hdd(text: str) -> float | None:
     return sum((1.0 - math.comb(n - k, 42) / total) / 42.0 for k in counts.values())
 
 
-def lexical_diversity(text: Any, min_mtld: float = 50, max_mtld: float = 99999,
-                      min_hdd: float = 0.8, max_hdd: float = 1.0) -> bool:
+def lexical_diversity(
+    text: Any, min_mtld: float = 50, max_mtld: float = 99999, min_hdd: float = 0.8, max_hdd: float = 1.0
+) -> bool:
     m, h = mtld(text), hdd(text)
     ok_m = m is None or min_mtld <= m <= max_mtld
     ok_h = h is None or min_hdd <= h <= max_hdd
@@ -300,18 +308,98 @@ FILTERS: dict[str, tuple[Callable[..., bool], dict[str, Any]]] = {
 
 # ---- a seeded corpus that exercises every rule ------------------------------------------------
 _VOCAB = [
-    'the', 'of', 'and', 'to', 'in', 'is', 'was', 'for', 'on', 'that', 'with', 'as', 'by', 'at', 'from', 'it',
-    'this', 'be', 'are', 'or', 'an', 'which', 'data', 'model', 'training', 'language', 'text', 'filter',
-    'water', 'river', 'mountain', 'history', 'science', 'quick', 'brown', 'fox', 'jumps', 'over', 'lazy',
-    'dog', 'Paris', 'London', 'research', 'results', 'method', 'analysis', 'system', 'network', 'function',
-    'value',
+    "the",
+    "of",
+    "and",
+    "to",
+    "in",
+    "is",
+    "was",
+    "for",
+    "on",
+    "that",
+    "with",
+    "as",
+    "by",
+    "at",
+    "from",
+    "it",
+    "this",
+    "be",
+    "are",
+    "or",
+    "an",
+    "which",
+    "data",
+    "model",
+    "training",
+    "language",
+    "text",
+    "filter",
+    "water",
+    "river",
+    "mountain",
+    "history",
+    "science",
+    "quick",
+    "brown",
+    "fox",
+    "jumps",
+    "over",
+    "lazy",
+    "dog",
+    "Paris",
+    "London",
+    "research",
+    "results",
+    "method",
+    "analysis",
+    "system",
+    "network",
+    "function",
+    "value",
 ]
 _CAPS = ["NASA", "USA", "HTML", "ÉCOLE", "OK", "ABC123"]
 _CJK = ["数据", "模型", "训练", "中文文本", "色情", "身份证", "東京", "한국어"]
 _SEPS = [" "] * 12 + ["  ", "\n", "\n\n", "\t", "\xa0", "\u3000", " \n "]
-_INSERTS = [".", ".", "!", "?", ",", "...", "…", "#", ":", "{", "}", "&nbsp;", "&amp", "＆lt；", "lorem ipsum",
-            "javascript", "ID number", "identity", "Copyright", "Confidential", "�", "U+1F600", "u200e", "fuck",
-            "I'm", "don't", "(see)", "—", "–", "/", "|", ";", "'quoted'", "e.g.", "3.14", "2024"]
+_INSERTS = [
+    ".",
+    ".",
+    "!",
+    "?",
+    ",",
+    "...",
+    "…",
+    "#",
+    ":",
+    "{",
+    "}",
+    "&nbsp;",
+    "&amp",
+    "＆lt；",
+    "lorem ipsum",
+    "javascript",
+    "ID number",
+    "identity",
+    "Copyright",
+    "Confidential",
+    "�",
+    "U+1F600",
+    "u200e",
+    "fuck",
+    "I'm",
+    "don't",
+    "(see)",
+    "—",
+    "–",
+    "/",
+    "|",
+    ";",
+    "'quoted'",
+    "e.g.",
+    "3.14",
+    "2024",
+]
 _PREFIX = ["", "", "", "", "• ", "- ", "▶", "■ ", "– ", "  • "]
 
 
@@ -320,8 +408,21 @@ def synthetic_texts(n: int, seed: int = 0, max_words: int = 160) -> list[str | N
     import random
 
     rng = random.Random(seed)
-    special: list[str | None] = [None, "", " ", "\n\t ", "\u3000\xa0", ":", "...", "a", "数据模型训练。", "{}{}{}",
-                                 "<p>Hello &amp; welcome</p>", "def f(x):\n    return {x: x}\n", "lorem ipsum " * 3]
+    special: list[str | None] = [
+        None,
+        "",
+        " ",
+        "\n\t ",
+        "\u3000\xa0",
+        ":",
+        "...",
+        "a",
+        "数据模型训练。",
+        "{}{}{}",
+        "<p>Hello &amp; welcome</p>",
+        "def f(x):\n    return {x: x}\n",
+        "lorem ipsum " * 3,
+    ]
     out: list[str | None] = []
     for i in range(n):
         if i % 50 == 0:
@@ -371,8 +472,11 @@ def r_html_url(text: str) -> str:
 
 
 def r_emoji(text: str) -> str:
-    return re.sub("[\U0001F600-\U0001F64F\U0001F300-\U0001F5FF\U0001F680-\U0001F6FF\U0001F1E0-\U0001F1FF"
-                  "\U00002702-\U000027B0]+", "", text)
+    return re.sub(
+        "[\U0001f600-\U0001f64f\U0001f300-\U0001f5ff\U0001f680-\U0001f6ff\U0001f1e0-\U0001f1ff\U00002702-\U000027b0]+",
+        "",
+        text,
+    )
 
 
 def r_extra_spaces(text: str) -> str:
@@ -399,8 +503,10 @@ def r_text_normalization(text: str) -> str:
     from datetime import datetime
 
     text = re.sub(r"(\d{1,2})[/.](\d{1,2})[/.](\d{2,4})", r"\3-\2-\1", text)
-    for pattern, fmt in ((r"\b(\w+)\s+(\d{1,2}),\s+(\d{4})\b", "%B %d, %Y"),
-                         (r"\b(\d{1,2})\s+(\w+)\s+(\d{4})\b", "%d %B %Y")):
+    for pattern, fmt in (
+        (r"\b(\w+)\s+(\d{1,2}),\s+(\d{4})\b", "%B %d, %Y"),
+        (r"\b(\d{1,2})\s+(\w+)\s+(\d{4})\b", "%d %B %Y"),
+    ):
         m = re.search(pattern, text)
         if m:
             with contextlib.suppress(ValueError):

@@ -29,7 +29,7 @@ def test_evaluator_keeps_rows_and_writes_metrics(filter_name: str) -> None:
     assert con.execute("SELECT count(*) FROM out").fetchall()[0][0] == len(TEXTS)
     described = [r[0] for r in con.execute("DESCRIBE out").fetchall()]
     assert set(cols) <= set(described)
-    non_null = con.execute(f"SELECT count(\"{cols[0]}\") FROM out").fetchall()[0][0]
+    non_null = con.execute(f'SELECT count("{cols[0]}") FROM out').fetchall()[0][0]
     assert non_null > 0, f"{name} wrote only NULLs"
 
 

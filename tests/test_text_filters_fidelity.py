@@ -36,8 +36,9 @@ CASES = [(name, {}) for name in FILTERS] + VARIANTS
 @pytest.mark.parametrize(("name", "config"), CASES, ids=[f"{n}-{i}" for i, (n, _) in enumerate(CASES)])
 def test_same_kept_rows_as_dataflow(name: str, config: dict) -> None:
     ref, _ = FILTERS[name]
-    ref_config = {("watermarks" if k == "watermarks" else k): (tuple(v) if isinstance(v, list) else v)
-                  for k, v in config.items()}
+    ref_config = {
+        ("watermarks" if k == "watermarks" else k): (tuple(v) if isinstance(v, list) else v) for k, v in config.items()
+    }
     expected = [i for i, t in enumerate(CORPUS) if ref(t, **ref_config)]
     kept, rejected, _ = run_op(get(name)(**config), CORPUS)
     assert len(kept) + len(rejected) == len(CORPUS)

@@ -8,19 +8,20 @@ import pyarrow as pa
 from operators.core.contract import Operator, OperatorContext
 
 
-def make_source(con: duckdb.DuckDBPyConnection, texts: list[Any], extra: dict[str, list[Any]] | None = None,
-                key: str = "text") -> None:
+def make_source(
+    con: duckdb.DuckDBPyConnection, texts: list[Any], extra: dict[str, list[Any]] | None = None, key: str = "text"
+) -> None:
     cols = {"_id": [f"r{i}" for i in range(len(texts))], key: texts, "__pos": list(range(len(texts)))}
     cols.update(extra or {})
-    table = pa.table({k: pa.array(v, type=pa.string()) if k in (key, "_id") else pa.array(v)
-                      for k, v in cols.items()})
+    table = pa.table({k: pa.array(v, type=pa.string()) if k in (key, "_id") else pa.array(v) for k, v in cols.items()})
     con.register("__arrow_src", table)
     con.execute("CREATE TABLE src AS SELECT * FROM __arrow_src")
     con.unregister("__arrow_src")
 
 
-def run_op(op: Operator, texts: list[Any], key: str = "text",
-           con: duckdb.DuckDBPyConnection | None = None) -> tuple[list[int], list[int], dict[int, str]]:
+def run_op(
+    op: Operator, texts: list[Any], key: str = "text", con: duckdb.DuckDBPyConnection | None = None
+) -> tuple[list[int], list[int], dict[int, str]]:
     """Kept row indexes, rejected row indexes and reasons by index."""
     con = con or duckdb.connect()
     make_source(con, texts, key=key)

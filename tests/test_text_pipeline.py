@@ -8,9 +8,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from dataflow_dagster.pipeline import Pipeline, Source, Step
-from dataflow_dagster.runner import run_source, run_step
-from dataflow_dagster.storage import Storage
+from dataflow_dagster.core.pipeline import Pipeline, Source, Step
+from dataflow_dagster.core.runner import run_source, run_step
+from dataflow_dagster.core.storage import Storage
 from operators.core.generic import ThresholdFilter
 from operators.core.registry import get
 
@@ -28,17 +28,21 @@ ROWS = [
 def _pipeline(tmp_path: Path) -> Pipeline:
     src = tmp_path / "in.jsonl"
     src.write_text("\n".join(json.dumps({"text": t}) for t in ROWS) + "\n")
-    return Pipeline("gt", Source(str(src), required_columns=["text"]), [
-        Step("nonnull", get("ContentNullFilter")()),
-        Step("clean", get("HtmlUrlRemoverRefiner")()),
-        Step("entities", get("HtmlEntityRefiner")()),
-        Step("anon", get("PIIAnonymizeRefiner")()),
-        Step("lorem", get("LoremIpsumFilter")()),
-        Step("words", get("WordNumberEvaluator")(output_prefix="n_")),
-        Step("enough", ThresholdFilter(input_key="n_words", min_value=5)),
-        Step("dedup", get("MinHashDeduplicateFilter")()),
-        Step("lang", get("LanguageFilter")(allowed_languages=["en"], top_k=1)),
-    ])
+    return Pipeline(
+        "gt",
+        Source(str(src), required_columns=["text"]),
+        [
+            Step("nonnull", get("ContentNullFilter")()),
+            Step("clean", get("HtmlUrlRemoverRefiner")()),
+            Step("entities", get("HtmlEntityRefiner")()),
+            Step("anon", get("PIIAnonymizeRefiner")()),
+            Step("lorem", get("LoremIpsumFilter")()),
+            Step("words", get("WordNumberEvaluator")(output_prefix="n_")),
+            Step("enough", ThresholdFilter(input_key="n_words", min_value=5)),
+            Step("dedup", get("MinHashDeduplicateFilter")()),
+            Step("lang", get("LanguageFilter")(allowed_languages=["en"], top_k=1)),
+        ],
+    )
 
 
 def test_runner_end_to_end(tmp_path: Path) -> None:

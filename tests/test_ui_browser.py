@@ -38,13 +38,17 @@ UI_TIMEOUT_MS = 120_000
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium: apt-get install -y chromium"),
-    pytest.mark.skipif(importlib.util.find_spec("playwright") is None,
-                       reason="needs playwright from PyPI (dev extra); never `playwright install`"),
+    pytest.mark.skipif(
+        importlib.util.find_spec("playwright") is None,
+        reason="needs playwright from PyPI (dev extra); never `playwright install`",
+    ),
 ]
 
 # Restores default signal handlers, then becomes the given program (run under start_new_session).
-_WRAPPER = ("import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
-            "signal.signal(signal.SIGTERM, signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])")
+_WRAPPER = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    "signal.signal(signal.SIGTERM, signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])"
+)
 
 
 @dataclass
@@ -72,8 +76,9 @@ def _wait(predicate, timeout_s: float, what: str, ui: UI, every_s: float = 1.0):
     last_exc: Exception | None = None
     while time.monotonic() < deadline:
         if ui.proc.poll() is not None:
-            raise AssertionError(f"dagster dev exited ({ui.proc.returncode}) while waiting for {what}:\n"
-                                 f"{ui.log_tail()}")
+            raise AssertionError(
+                f"dagster dev exited ({ui.proc.returncode}) while waiting for {what}:\n{ui.log_tail()}"
+            )
         try:
             value = predicate()
             if value:
@@ -81,8 +86,9 @@ def _wait(predicate, timeout_s: float, what: str, ui: UI, every_s: float = 1.0):
         except Exception as exc:  # server still starting
             last_exc = exc
         time.sleep(every_s)
-    raise AssertionError(f"timed out after {timeout_s}s waiting for {what} (last error: {last_exc!r}):\n"
-                         f"{ui.log_tail()}")
+    raise AssertionError(
+        f"timed out after {timeout_s}s waiting for {what} (last error: {last_exc!r}):\n{ui.log_tail()}"
+    )
 
 
 def _stop(proc: subprocess.Popen) -> None:
@@ -105,21 +111,49 @@ def dagster_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UI]:
     home.mkdir()
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     port = free_port()
-    env = {**os.environ, "DAGSTER_HOME": str(home), "DATAFLOW_HOME": str(data),
-           "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "DATAFLOW_HOME": str(data),
+        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+    }
     env.pop("DATAFLOW_LLM_BASE_URL", None)  # the reference pipeline on the embedded model
     dagster = Path(sys.executable).with_name("dagster")
     log = tmp / "dagster_dev.log"
     with open(log, "wb") as fh:
         proc = subprocess.Popen(
-            [sys.executable, "-c", _WRAPPER, str(dagster), "dev", "-w", "workspace.yaml",
-             "-h", "127.0.0.1", "-p", str(port)],
-            cwd=REPO, env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
+            [
+                sys.executable,
+                "-c",
+                _WRAPPER,
+                str(dagster),
+                "dev",
+                "-w",
+                "workspace.yaml",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(port),
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     ui = UI(f"http://127.0.0.1:{port}", proc, log, data)
     try:
-        _wait(lambda: ui.graphql("{ workspaceOrError { ... on Workspace { locationEntries { loadStatus } } } }")
-              ["workspaceOrError"]["locationEntries"][0]["loadStatus"] == "LOADED",
-              300, "the code location to load", ui)
+        _wait(
+            lambda: (
+                ui.graphql("{ workspaceOrError { ... on Workspace { locationEntries { loadStatus } } } }")[
+                    "workspaceOrError"
+                ]["locationEntries"][0]["loadStatus"]
+                == "LOADED"
+            ),
+            300,
+            "the code location to load",
+            ui,
+        )
         assert ui.graphql("mutation { setNuxSeen }")["setNuxSeen"] is True  # else a dialog covers the page
         yield ui
     finally:
@@ -171,8 +205,13 @@ def materialised(dagster_ui: UI, browser) -> dict:  # type: ignore[no-untyped-de
         assert _runs(dagster_ui) == []
         button.click()
         runs = _wait(lambda: _runs(dagster_ui), 120, "the launched run to appear", dagster_ui)
-        run = _wait(lambda: next(r for r in _runs(dagster_ui) if r["status"] in {"SUCCESS", "FAILURE", "CANCELED"}),
-                    RUN_TIMEOUT_S, f"run {runs[0]['runId']} to finish", dagster_ui, every_s=3)
+        run = _wait(
+            lambda: next(r for r in _runs(dagster_ui) if r["status"] in {"SUCCESS", "FAILURE", "CANCELED"}),
+            RUN_TIMEOUT_S,
+            f"run {runs[0]['runId']} to finish",
+            dagster_ui,
+            every_s=3,
+        )
         page.goto(f"{dagster_ui.url}/runs/{run['runId']}", timeout=UI_TIMEOUT_MS)
         if run["status"] == "SUCCESS":
             page.get_by_text("Success").first.wait_for(timeout=UI_TIMEOUT_MS)
@@ -201,8 +240,9 @@ def _open_chart(page, label: str, shot: str | None = None) -> dict:  # type: ign
     dialog = page.get_by_role("dialog")
     img = dialog.locator("img[src^='data:image/png;base64,']").first
     img.wait_for(timeout=UI_TIMEOUT_MS)
-    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=img.element_handle(),
-                           timeout=UI_TIMEOUT_MS)
+    page.wait_for_function(
+        "img => img.complete && img.naturalWidth > 0", arg=img.element_handle(), timeout=UI_TIMEOUT_MS
+    )
     box = img.bounding_box()
     if shot:
         _shot(dialog, shot)
@@ -247,8 +287,10 @@ def test_asset_page_shows_sample_charts_and_rejected_rows(materialised: dict, da
 def test_checks_tab_shows_the_evaluator_gate(materialised: dict, dagster_ui: UI, browser):  # type: ignore[no-untyped-def]
     assert materialised["status"] == "SUCCESS"
     checks = dagster_ui.graphql(CHECKS_QUERY, {"key": {"path": [PIPELINE, "judge"]}})
-    states = {c["name"]: (c["executionForLatestMaterialization"] or {}).get("status")
-              for c in checks["assetNodeOrError"]["assetChecksOrError"]["checks"]}
+    states = {
+        c["name"]: (c["executionForLatestMaterialization"] or {}).get("status")
+        for c in checks["assetNodeOrError"]["assetChecksOrError"]["checks"]
+    }
     assert states == {"parsed_share": "SUCCEEDED", "error_share": "SUCCEEDED"}
     page = browser.new_page(viewport={"width": 1280, "height": 1000})
     try:

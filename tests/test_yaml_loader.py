@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from assets.reference import reference_pipeline
-from dataflow_dagster.schema import SCHEMA_FILE, pipeline_schema
-from dataflow_dagster.yaml_loader import (
+from dataflow_dagster.core.schema import SCHEMA_FILE, pipeline_schema
+from dataflow_dagster.core.yaml_loader import (
     PipelineFileError,
     dump_pipeline,
     load_pipeline_dir,
@@ -73,13 +73,19 @@ def test_good_file_loads_and_resolves_source_relative_to_file(tmp_path: Path) ->
         (GOOD.replace("  required_columns", "  colums"), 4, "unknown key"),
         (GOOD.replace("steps:\n", "steps: 3\n").split("  - name")[0], 5, "non-empty list"),
         (GOOD + "  - name: not_empty\n    op: ContentNullFilter\n    config: {input_key: text}\n", 14, "used twice"),
-        (GOOD.replace("    config: {input_key: text}\n", "    config: {input_key: text}\n    after: nowhere\n", 1),
-         9, "not an earlier step"),
+        (
+            GOOD.replace("    config: {input_key: text}\n", "    config: {input_key: text}\n    after: nowhere\n", 1),
+            9,
+            "not an earlier step",
+        ),
         ("pipeline: demo\nsource: {path: x\n", 3, "not valid YAML"),
         ("pipeline: a\npipeline: b\nsource: {path: x}\nsteps: []\n", 2, "appears twice"),
         ("", 1, "empty"),
-        (GOOD.replace("    config: {input_key: text}\n", "    config: {input_key: text}\n    prompt: hi\n", 1),
-         9, "does not use a prompt"),
+        (
+            GOOD.replace("    config: {input_key: text}\n", "    config: {input_key: text}\n    prompt: hi\n", 1),
+            9,
+            "does not use a prompt",
+        ),
     ],
 )
 def test_errors_name_file_line_and_key(tmp_path: Path, text: str, line: int, needle: str) -> None:
@@ -146,11 +152,16 @@ def test_schema_rejects_what_the_loader_rejects() -> None:
 
 def test_published_schema_is_up_to_date() -> None:
     # a fresh interpreter: other tests register throwaway operators in this process's registry
-    fresh = subprocess.run([sys.executable, "-c", "from dataflow_dagster.schema import schema_text; "
-                            "print(schema_text(), end='')"], capture_output=True, text=True, check=True).stdout
+    fresh = subprocess.run(
+        [sys.executable, "-c", "from dataflow_dagster.core.schema import schema_text; print(schema_text(), end='')"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert SCHEMA_FILE.read_text(encoding="utf-8") == fresh, (
         "dataflow_dagster/schema/pipeline.schema.json is stale: run "
-        "`dataflow-dagster schema -o dataflow_dagster/schema/pipeline.schema.json`")
+        "`dataflow-dagster schema -o dataflow_dagster/schema/pipeline.schema.json`"
+    )
 
 
 def test_yaml_pipelines_are_in_the_code_location() -> None:
@@ -167,7 +178,10 @@ def test_yaml_pipelines_are_in_the_code_location() -> None:
 def test_dagster_definitions_validate_loads_the_workspace() -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "dagster", "definitions", "validate", "-w", "workspace.yaml"],
-        cwd=REPO, capture_output=True, text=True, timeout=300,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
         env={**__import__("os").environ, "PYTHONPATH": str(REPO)},
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -11,10 +11,10 @@ from dagster import Definitions
 
 from dataflow_dagster.agent.intent import Intent, parse_intent
 from dataflow_dagster.agent.planner import AgentRefusal, Compiled, DataProfile, Planner, Selection, profile_data
-from dataflow_dagster.dryrun import PlanReport, dry_run
-from dataflow_dagster.factory import build_definitions
-from dataflow_dagster.pipeline import Pipeline, Source
-from dataflow_dagster.yaml_loader import dump_pipeline, load_pipeline_file
+from dataflow_dagster.core.dryrun import PlanReport, dry_run
+from dataflow_dagster.core.pipeline import Pipeline, Source
+from dataflow_dagster.core.yaml_loader import dump_pipeline, load_pipeline_file
+from dataflow_dagster.defs.factory import build_definitions
 from operators.core.contract import OperatorError
 from operators.core.llm import LLMClient
 from operators.core.registry import all_operators
@@ -50,18 +50,23 @@ def _validate(path: Path, sample_rows: int) -> tuple[Pipeline, PlanReport]:
     return pipeline, report
 
 
-def _compile(planner: Planner, sel: Selection, intent: Intent, data: DataProfile,
-             name: str) -> tuple[Pipeline, Compiled]:
+def _compile(
+    planner: Planner, sel: Selection, intent: Intent, data: DataProfile, name: str
+) -> tuple[Pipeline, Compiled]:
     compiled = planner.compile(sel.names, intent, data)
     missing = [a for a in intent.actions if not any(_serves(s.op, a) for s in compiled.steps)]
     if missing or not compiled.steps:
-        raise AgentRefusal(f"could not wire an operator for {missing or intent.actions} on the columns of "
-                           f"{data.path} ({list(data.columns)}); notes: {compiled.notes}")
+        raise AgentRefusal(
+            f"could not wire an operator for {missing or intent.actions} on the columns of "
+            f"{data.path} ({list(data.columns)}); notes: {compiled.notes}"
+        )
     count = f"; target about {intent.count:,} rows" if intent.count else ""
     pipeline = Pipeline(
-        name=name, description=f"Written by dataflow-dagster agent from: {intent.request}{count}",
+        name=name,
+        description=f"Written by dataflow-dagster agent from: {intent.request}{count}",
         source=Source(path=str(data.path.resolve()), required_columns=compiled.source_columns),
-        steps=compiled.steps)
+        steps=compiled.steps,
+    )
     return pipeline, compiled
 
 
@@ -71,8 +76,15 @@ def _serves(op: object, action: str) -> bool:
     return _slot_of(type(op)) == action  # type: ignore[arg-type]
 
 
-def build_pipeline(request: str, data: str | Path | None, out_dir: str | Path, llm: LLMClient | None = None,
-                   name: str | None = None, overwrite: bool = False, sample_rows: int = 20) -> AgentResult:
+def build_pipeline(
+    request: str,
+    data: str | Path | None,
+    out_dir: str | Path,
+    llm: LLMClient | None = None,
+    name: str | None = None,
+    overwrite: bool = False,
+    sample_rows: int = 20,
+) -> AgentResult:
     """Turn ``request`` into ``out_dir/<name>.yaml``; raises AgentRefusal (nothing written) if it cannot."""
     intent = parse_intent(request)
     if intent.refusal:

@@ -13,14 +13,65 @@ from dataflow_dagster.agent.retrieval import _stem
 # action -> trigger words (stems after lower-casing); order in the request is kept.
 ACTIONS: dict[str, tuple[str, ...]] = {
     "dedup": ("dedup", "deduplicate", "dedupe", "duplicate", "duplicates", "duplicated", "去重", "重复"),
-    "generate": ("generate", "synthesize", "synthesise", "create", "produce", "make", "write", "augment", "caption",
-                 "生成", "合成", "构造"),
-    "evaluate": ("score", "rate", "judge", "grade", "evaluate", "assess", "classify", "label", "categorize",
-                 "categorise", "tag", "评分", "打分", "评估", "分类", "标注"),
-    "filter": ("filter", "remove", "drop", "discard", "exclude", "clean", "keep", "strip", "过滤", "清洗", "删除",
-               "剔除"),
-    "refine": ("rewrite", "refine", "normalize", "normalise", "paraphrase", "fix", "translate", "transcribe",
-               "改写", "规范", "翻译"),
+    "generate": (
+        "generate",
+        "synthesize",
+        "synthesise",
+        "create",
+        "produce",
+        "make",
+        "write",
+        "augment",
+        "caption",
+        "生成",
+        "合成",
+        "构造",
+    ),
+    "evaluate": (
+        "score",
+        "rate",
+        "judge",
+        "grade",
+        "evaluate",
+        "assess",
+        "classify",
+        "label",
+        "categorize",
+        "categorise",
+        "tag",
+        "评分",
+        "打分",
+        "评估",
+        "分类",
+        "标注",
+    ),
+    "filter": (
+        "filter",
+        "remove",
+        "drop",
+        "discard",
+        "exclude",
+        "clean",
+        "keep",
+        "strip",
+        "过滤",
+        "清洗",
+        "删除",
+        "剔除",
+    ),
+    "refine": (
+        "rewrite",
+        "refine",
+        "normalize",
+        "normalise",
+        "paraphrase",
+        "fix",
+        "translate",
+        "transcribe",
+        "改写",
+        "规范",
+        "翻译",
+    ),
 }
 _ACTION_OF = {_stem(w): a for a, words in ACTIONS.items() for w in words}
 
@@ -46,10 +97,16 @@ DOMAINS: dict[str, tuple[str, ...]] = {
 }
 UNSERVABLE = frozenset({"image", "audio", "video"})
 
-KEEP_GOOD = re.compile(r"\b(keep|only|retain)\b.*\b(good|best|high|higher|top|above|quality|clear)\b|"
-                       r"\b(high[- ]quality|above|at least \d+ (?:points|score))\b|保留|高质量", re.I)
-_COUNT = re.compile(r"(\d+(?:\.\d+)?)\s*(k|m|thousand|million|万)?\s*(?:[a-z\-]+\s+){0,3}?"
-                    r"(samples|rows|examples|pairs|records|items|questions|条|个)", re.I)
+KEEP_GOOD = re.compile(
+    r"\b(keep|only|retain)\b.*\b(good|best|high|higher|top|above|quality|clear)\b|"
+    r"\b(high[- ]quality|above|at least \d+ (?:points|score))\b|保留|高质量",
+    re.I,
+)
+_COUNT = re.compile(
+    r"(\d+(?:\.\d+)?)\s*(k|m|thousand|million|万)?\s*(?:[a-z\-]+\s+){0,3}?"
+    r"(samples|rows|examples|pairs|records|items|questions|条|个)",
+    re.I,
+)
 _MIN = r"(?:at least|min(?:imum)?|more than|over|no fewer than|>=?)"
 _MAX = r"(?:at most|max(?:imum)?|fewer than|less than|under|up to|no more than|<=?)"
 _LIMIT = re.compile(rf"({_MIN}|{_MAX})\s*(\d+(?:\.\d+)?)\s*([a-z]+)", re.I)
@@ -88,8 +145,9 @@ def parse_intent(request: str) -> Intent:
         action = _ACTION_OF.get(w)
         if action and action not in intent.actions:
             intent.actions.append(action)
-    only_generic = not any(_ACTION_OF.get(w) == "filter" and w not in ("remove", "drop", "clean", "filter")
-                           for w in words)
+    only_generic = not any(
+        _ACTION_OF.get(w) == "filter" and w not in ("remove", "drop", "clean", "filter") for w in words
+    )
     says_what = re.search(r"\b(empty|short|long|symbol|null|blank|words?|length)\b|空|短", text, re.I)
     if "dedup" in intent.actions and "filter" in intent.actions and only_generic and not says_what:
         intent.actions.remove("filter")  # "remove duplicates" is one action, not a generic filter as well
@@ -118,12 +176,15 @@ def parse_intent(request: str) -> Intent:
     has_data_noun = any(w in DATA_NOUNS for w in words)
     bad_domain = [d for d in intent.domains if d in UNSERVABLE]
     if not intent.actions:
-        intent.refusal = ("no data-preparation action found (generate, filter, deduplicate, score, classify, "
-                          "rewrite...); say what to do with which data, e.g. 'remove duplicate and short texts'")
+        intent.refusal = (
+            "no data-preparation action found (generate, filter, deduplicate, score, classify, "
+            "rewrite...); say what to do with which data, e.g. 'remove duplicate and short texts'"
+        )
     elif bad_domain:
-        intent.refusal = (f"the request is about {', '.join(bad_domain)} data; operators here process text "
-                          "tables only")
+        intent.refusal = f"the request is about {', '.join(bad_domain)} data; operators here process text tables only"
     elif not has_data_noun and intent.data_path is None:
-        intent.refusal = ("the request does not say which data to process (texts, samples, QA pairs, a .jsonl "
-                          "file...); e.g. 'score the QA pairs in data/qa.jsonl'")
+        intent.refusal = (
+            "the request does not say which data to process (texts, samples, QA pairs, a .jsonl "
+            "file...); e.g. 'score the QA pairs in data/qa.jsonl'"
+        )
     return intent

@@ -18,8 +18,8 @@ import duckdb
 
 from dataflow_dagster.agent.intent import DOMAINS, Intent
 from dataflow_dagster.agent.retrieval import GENERIC, OperatorIndex, _stem, tokenize
-from dataflow_dagster.io_formats import detect_format
-from dataflow_dagster.pipeline import Step
+from dataflow_dagster.core.io_formats import detect_format
+from dataflow_dagster.core.pipeline import Step
 from operators.core.contract import Kind, Operator, OperatorError, quote_literal
 from operators.core.llm import LLMClient, LLMRequest, SamplingParams
 from operators.core.rowids import ID, PARENTS
@@ -43,9 +43,12 @@ def profile_data(path: Path, fmt: str | None = None) -> DataProfile:
     """Column names/types of the first rows and the main text column (longest average text)."""
     kind = detect_format(path, fmt)
     lit = quote_literal(str(path))
-    reader = {"jsonl": f"read_json({lit}, format='newline_delimited', records=true)",
-              "json": f"read_json({lit}, format='auto', records=true)",
-              "csv": f"read_csv({lit}, header=true)", "parquet": f"read_parquet({lit})"}[kind]
+    reader = {
+        "jsonl": f"read_json({lit}, format='newline_delimited', records=true)",
+        "json": f"read_json({lit}, format='auto', records=true)",
+        "csv": f"read_csv({lit}, header=true)",
+        "parquet": f"read_parquet({lit})",
+    }[kind]
     con = duckdb.connect()
     try:
         con.execute(f"CREATE TABLE s AS SELECT * FROM {reader} LIMIT 200")
@@ -116,16 +119,19 @@ class Planner:
         for d in intent.domains:
             if not any(_domain_match(c, d) for c in self.ops.values()):
                 terms = ", ".join(DOMAINS[d][:3])
-                raise AgentRefusal(f"no registered operator handles {d} data ({terms}); see `dataflow-dagster ops "
-                                   f"list` or add one (docs/agent.md, custom operators)")
+                raise AgentRefusal(
+                    f"no registered operator handles {d} data ({terms}); see `dataflow-dagster ops "
+                    f"list` or add one (docs/agent.md, custom operators)"
+                )
         ranked = self.index.rank(intent.request, limit=len(self.ops))
         scores = dict(ranked)
         out: dict[str, list[tuple[str, float]]] = {}
         for slot in intent.actions:
             pool = [n for n, c in self.ops.items() if _slot_of(c) == slot]
             if not pool:
-                raise AgentRefusal(f"no registered operator can {slot} ('{intent.request}'); "
-                                   "see `dataflow-dagster ops list`")
+                raise AgentRefusal(
+                    f"no registered operator can {slot} ('{intent.request}'); see `dataflow-dagster ops list`"
+                )
             in_domain = [n for n in pool if any(_domain_match(self.ops[n], d) for d in intent.domains)]
             if intent.domains and in_domain:
                 pool = in_domain
@@ -178,13 +184,26 @@ class Planner:
                 top = [n for n, _ in ranked[:3]]
             pool += [n for n in top if n not in pool]
         lines = [f"- {n} ({self.ops[n].kind}): {(self.ops[n].__doc__ or n).strip().splitlines()[0]}" for n in pool]
-        schema = {"type": "object", "required": ["operators"], "properties": {"operators": {
-            "type": "array", "minItems": 1, "maxItems": min(len(pool), 6), "items": {"type": "string", "enum": pool}}}}
+        schema = {
+            "type": "object",
+            "required": ["operators"],
+            "properties": {
+                "operators": {
+                    "type": "array",
+                    "minItems": 1,
+                    "maxItems": min(len(pool), 6),
+                    "items": {"type": "string", "enum": pool},
+                }
+            },
+        }
         req = LLMRequest.chat(
-            f"Request: {intent.request}\n\nOperators:\n" + "\n".join(lines)
+            f"Request: {intent.request}\n\nOperators:\n"
+            + "\n".join(lines)
             + "\n\nPick the operators that together do what the request asks.",
             "You choose data-preparation operators for a request. Reply in JSON.",
-            SamplingParams(temperature=0.0, max_tokens=96, seed=0), schema)
+            SamplingParams(temperature=0.0, max_tokens=96, seed=0),
+            schema,
+        )
         resp = self.llm.generate([req])[0]
         self.last_llm_answer = resp.text
         if not resp.ok:
@@ -208,8 +227,14 @@ class Planner:
         return Selection(picks, "llm")
 
     # ---- binding and ordering -------------------------------------------------------------------
-    def _bind(self, cls: type[Operator], available: list[str], text_col: str, intent: Intent,
-              score_col: tuple[str, float] | None) -> tuple[Operator | None, list[str]]:
+    def _bind(
+        self,
+        cls: type[Operator],
+        available: list[str],
+        text_col: str,
+        intent: Intent,
+        score_col: tuple[str, float] | None,
+    ) -> tuple[Operator | None, list[str]]:
         fields = cls.Config.model_fields
         cfg: dict[str, Any] = {}
         for fname, f in fields.items():
@@ -232,8 +257,9 @@ class Planner:
             return None, ["<config>"]
         return op, [c for c in op.input_columns() if c not in available]
 
-    def _producer(self, missing: list[str], available: list[str], text_col: str, intent: Intent,
-                  used: set[str]) -> Operator | None:
+    def _producer(
+        self, missing: list[str], available: list[str], text_col: str, intent: Intent, used: set[str]
+    ) -> Operator | None:
         # operators of a requested domain first, then general ones, then the rest (registry order otherwise)
         def rank(item: tuple[str, type[Operator]]) -> int:
             cls = item[1]

@@ -25,29 +25,94 @@ STOPWORDS = frozenset(_STOP.split(" "))
 
 # Words users write -> words operator docs use. Kept small and generic (no operator names).
 SYNONYMS: dict[str, tuple[str, ...]] = {
-    "duplicate": ("dedup", "duplicates"), "duplicates": ("dedup",), "deduplicate": ("dedup",),
-    "dedupe": ("dedup",), "unique": ("dedup",), "repeated": ("dedup",),
-    "short": ("length", "words"), "long": ("length", "words"), "length": ("words",),
-    "empty": ("null",), "blank": ("null",), "missing": ("null",),
-    "score": ("judge", "rate", "score"), "rate": ("score", "judge"), "grade": ("score", "judge"),
-    "judge": ("score",), "quality": ("score", "judge"), "assess": ("score",), "evaluate": ("score", "judge"),
-    "classify": ("label", "topic"), "categorize": ("label", "topic"), "category": ("topic",),
-    "subject": ("topic",), "label": ("classify",),
-    "question": ("qa",), "questions": ("qa",), "answer": ("qa",), "answers": ("qa",),
-    "pairs": ("qa",), "passage": ("passages", "text"), "passages": ("passage",),
-    "symbols": ("symbol",), "hashtags": ("symbol",), "ellipsis": ("symbol",),
-    "threshold": ("score",), "sql": ("text2sql",), "text2sql": ("sql",), "cot": ("reasoning",),
-    "math": ("reasoning",), "code": ("code",), "pretraining": ("pretrain",), "pretrain": ("pretrain",),
+    "duplicate": ("dedup", "duplicates"),
+    "duplicates": ("dedup",),
+    "deduplicate": ("dedup",),
+    "dedupe": ("dedup",),
+    "unique": ("dedup",),
+    "repeated": ("dedup",),
+    "short": ("length", "words"),
+    "long": ("length", "words"),
+    "length": ("words",),
+    "empty": ("null",),
+    "blank": ("null",),
+    "missing": ("null",),
+    "score": ("judge", "rate", "score"),
+    "rate": ("score", "judge"),
+    "grade": ("score", "judge"),
+    "judge": ("score",),
+    "quality": ("score", "judge"),
+    "assess": ("score",),
+    "evaluate": ("score", "judge"),
+    "classify": ("label", "topic"),
+    "categorize": ("label", "topic"),
+    "category": ("topic",),
+    "subject": ("topic",),
+    "label": ("classify",),
+    "question": ("qa",),
+    "questions": ("qa",),
+    "answer": ("qa",),
+    "answers": ("qa",),
+    "pairs": ("qa",),
+    "passage": ("passages", "text"),
+    "passages": ("passage",),
+    "symbols": ("symbol",),
+    "hashtags": ("symbol",),
+    "ellipsis": ("symbol",),
+    "threshold": ("score",),
+    "sql": ("text2sql",),
+    "text2sql": ("sql",),
+    "cot": ("reasoning",),
+    "math": ("reasoning",),
+    "code": ("code",),
+    "pretraining": ("pretrain",),
+    "pretrain": ("pretrain",),
     # Chinese request words
-    "去重": ("dedup",), "重复": ("dedup",), "过滤": ("filter",), "生成": ("generate",), "评分": ("score",),
-    "打分": ("score",), "问答": ("qa",), "分类": ("classify", "topic"), "清洗": ("clean", "filter"),
+    "去重": ("dedup",),
+    "重复": ("dedup",),
+    "过滤": ("filter",),
+    "生成": ("generate",),
+    "评分": ("score",),
+    "打分": ("score",),
+    "问答": ("qa",),
+    "分类": ("classify", "topic"),
+    "清洗": ("clean", "filter"),
 }
 
 
 # Words that say "filter something" without saying what; they do not distinguish one filter from another.
-GENERIC = frozenset({"text", "drop", "remov", "remove", "filter", "keep", "out", "row", "data", "clean", "discard",
-                     "exclud", "delet", "full", "fewer", "more", "less", "than", "rule", "general", "passag",
-                     "passage", "corpu", "sample", "record", "entri", "entry", "document"})
+GENERIC = frozenset(
+    {
+        "text",
+        "drop",
+        "remov",
+        "remove",
+        "filter",
+        "keep",
+        "out",
+        "row",
+        "data",
+        "clean",
+        "discard",
+        "exclud",
+        "delet",
+        "full",
+        "fewer",
+        "more",
+        "less",
+        "than",
+        "rule",
+        "general",
+        "passag",
+        "passage",
+        "corpu",
+        "sample",
+        "record",
+        "entri",
+        "entry",
+        "document",
+    }
+)
 
 
 def _stem(w: str) -> str:
@@ -80,8 +145,18 @@ def operator_document(cls: type[Operator]) -> str:
     """What retrieval sees of an operator: name, kind, domain, tags, docstring, config field names."""
     fields = " ".join(cls.Config.model_fields)
     prompt = cls.default_prompt.template if cls.default_prompt is not None else ""
-    return " ".join([cls.name, str(cls.kind), cls.domain, *cls.tags, (cls.__doc__ or ""), fields, prompt,
-                     "llm" if cls.default_prompt is not None else "rule"])
+    return " ".join(
+        [
+            cls.name,
+            str(cls.kind),
+            cls.domain,
+            *cls.tags,
+            (cls.__doc__ or ""),
+            fields,
+            prompt,
+            "llm" if cls.default_prompt is not None else "rule",
+        ]
+    )
 
 
 @dataclass

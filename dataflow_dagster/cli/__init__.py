@@ -37,8 +37,7 @@ class DataflowGroup(click.Group):
             raise UserError(f"{exc.strerror or exc}: {exc.filename}") from None
 
 
-@click.group(cls=DataflowGroup, context_settings={"help_option_names": ["-h", "--help"]},
-             epilog=EXIT_CODES_HELP)
+@click.group(cls=DataflowGroup, context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_CODES_HELP)
 @click.version_option(package_name="dataflow-dagster", prog_name="dataflow-dagster")
 def cli() -> None:
     """DataFlow-style LLM data preparation on Dagster: run, plan and write pipelines from the shell."""
@@ -46,9 +45,8 @@ def cli() -> None:
 
 def command_modules() -> list[str]:
     """Every module of this package that defines commands (the command group registry)."""
-    skip = {"common", "render"}
-    return sorted(m.name for m in pkgutil.iter_modules(__path__)
-                  if not m.name.startswith("_") and m.name not in skip)
+    skip = {"common"}
+    return sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_") and m.name not in skip)
 
 
 def _register_all() -> None:

@@ -28,18 +28,45 @@ def _default_data() -> Path | None:
 
 @click.command("agent")
 @click.argument("request", nargs=-1, required=True)
-@click.option("-d", "--data", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Input file the pipeline reads (default: a file named in the request, or the only file in ./data).")
-@click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Folder for the YAML file (default: ./pipelines, ./assets/pipelines or .).")
+@click.option(
+    "-d",
+    "--data",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Input file the pipeline reads (default: a file named in the request, or the only file in ./data).",
+)
+@click.option(
+    "-o",
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder for the YAML file (default: ./pipelines, ./assets/pipelines or .).",
+)
 @click.option("--name", default=None, help="Pipeline name (default: derived from the request).")
 @click.option("--force", is_flag=True, help="Replace an existing file of the same name.")
 @click.option("--no-llm", is_flag=True, help="Choose operators by retrieval ranking only (no model call).")
-@click.option("-n", "--sample", "sample_rows", default=20, show_default=True, type=click.IntRange(1, 10000),
-              help="Rows the dry run uses.")
+@click.option(
+    "-n",
+    "--sample",
+    "sample_rows",
+    default=20,
+    show_default=True,
+    type=click.IntRange(1, 10000),
+    help="Rows the dry run uses.",
+)
 @llm_options
-def agent(request: tuple[str, ...], data: Path | None, out_dir: Path | None, name: str | None, force: bool,
-          no_llm: bool, sample_rows: int, llm_base_url: str | None, llm_model: str | None) -> None:
+def agent(
+    request: tuple[str, ...],
+    data: Path | None,
+    out_dir: Path | None,
+    name: str | None,
+    force: bool,
+    no_llm: bool,
+    sample_rows: int,
+    llm_base_url: str | None,
+    llm_model: str | None,
+) -> None:
     """Write a pipeline for REQUEST, e.g. "remove duplicate and empty texts, then score QA pairs".
 
     Operators are retrieved from the registry (BM25 over their descriptions); the configured model

@@ -11,9 +11,9 @@ from typing import Any
 import click
 import yaml
 
-from dataflow_dagster.pipeline import Pipeline
-from dataflow_dagster.storage import Storage
-from dataflow_dagster.yaml_loader import load_pipeline_dir, load_pipeline_file
+from dataflow_dagster.core.pipeline import Pipeline
+from dataflow_dagster.core.storage import Storage
+from dataflow_dagster.core.yaml_loader import load_pipeline_dir, load_pipeline_file
 from operators.core.contract import OperatorError
 from operators.core.llm import LLMClient
 
@@ -46,27 +46,45 @@ class AgentRefusalExit(click.ClickException):
 
 def storage_option(fn: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
-        "--storage", "storage_root", envvar="DATAFLOW_HOME", default=".dataflow", show_default=True,
+        "--storage",
+        "storage_root",
+        envvar="DATAFLOW_HOME",
+        default=".dataflow",
+        show_default=True,
         type=click.Path(file_okay=False, path_type=Path),
-        help="Storage root (snapshots, refs, catalog, LLM cache); env DATAFLOW_HOME.")(fn)
+        help="Storage root (snapshots, refs, catalog, LLM cache); env DATAFLOW_HOME.",
+    )(fn)
 
 
 def workspace_option(fn: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
-        "-w", "--workspace", default="workspace.yaml", show_default=True, type=click.Path(path_type=Path),
-        help="Dagster workspace whose code location lists the named pipelines (module attribute PIPELINES).")(fn)
+        "-w",
+        "--workspace",
+        default="workspace.yaml",
+        show_default=True,
+        type=click.Path(path_type=Path),
+        help="Dagster workspace whose code location lists the named pipelines (module attribute PIPELINES).",
+    )(fn)
 
 
 def llm_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    fn = click.option("--llm-model", envvar="DATAFLOW_LLM_MODEL", default=None,
-                      help="Model name on that server; env DATAFLOW_LLM_MODEL.")(fn)
-    return click.option("--llm-base-url", envvar="DATAFLOW_LLM_BASE_URL", default=None,
-                        help="OpenAI-compatible server (vLLM, llama.cpp, OpenAI); default: the embedded "
-                             "local model. Env DATAFLOW_LLM_BASE_URL; key from OPENAI_API_KEY.")(fn)
+    fn = click.option(
+        "--llm-model",
+        envvar="DATAFLOW_LLM_MODEL",
+        default=None,
+        help="Model name on that server; env DATAFLOW_LLM_MODEL.",
+    )(fn)
+    return click.option(
+        "--llm-base-url",
+        envvar="DATAFLOW_LLM_BASE_URL",
+        default=None,
+        help="OpenAI-compatible server (vLLM, llama.cpp, OpenAI); default: the embedded "
+        "local model. Env DATAFLOW_LLM_BASE_URL; key from OPENAI_API_KEY.",
+    )(fn)
 
 
 def make_llm(base_url: str | None, model: str | None) -> tuple[LLMClient, dict[str, Any]]:
-    from dataflow_dagster.resources import llm_from_env
+    from dataflow_dagster.defs.resources import llm_from_env
 
     resource = llm_from_env(base_url, model).process_config_and_initialize()
     return resource.get_client(), resource.describe()

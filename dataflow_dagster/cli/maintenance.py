@@ -15,8 +15,8 @@ from dataflow_dagster.cli.common import (
     parse_duration,
     storage_option,
 )
+from dataflow_dagster.core.storage import CatalogLockedError, Storage
 from dataflow_dagster.llm.cache import ResponseCache
-from dataflow_dagster.storage import CatalogLockedError, Storage
 
 
 @click.group("catalog")
@@ -71,11 +71,20 @@ def _event_log_paths(dagster_home: str) -> set[str]:
 
 @click.command("gc")
 @storage_option
-@click.option("--keep-versions", type=click.IntRange(0), default=None,
-              help="Also keep the last N published versions of each asset (default: every version in the "
-                   "storage history; 0 = current only).")
-@click.option("--dagster-home", envvar="DAGSTER_HOME", default=None, type=click.Path(file_okay=False),
-              help="Keep every snapshot this Dagster instance's event log mentions; env DAGSTER_HOME.")
+@click.option(
+    "--keep-versions",
+    type=click.IntRange(0),
+    default=None,
+    help="Also keep the last N published versions of each asset (default: every version in the "
+    "storage history; 0 = current only).",
+)
+@click.option(
+    "--dagster-home",
+    envvar="DAGSTER_HOME",
+    default=None,
+    type=click.Path(file_okay=False),
+    help="Keep every snapshot this Dagster instance's event log mentions; env DAGSTER_HOME.",
+)
 @click.option("--dry-run", is_flag=True, help="List what would be deleted; delete nothing.")
 def gc(storage_root: Path, keep_versions: int | None, dagster_home: str | None, dry_run: bool) -> None:
     """Delete snapshot files nothing refers to any more.
@@ -92,8 +101,10 @@ def gc(storage_root: Path, keep_versions: int | None, dagster_home: str | None, 
     removed = storage.gc(keep, dry_run=dry_run)
     for p in removed:
         click.echo(("would delete " if dry_run else "deleted ") + p)
-    click.echo(f"{'would delete' if dry_run else 'deleted'} {len(removed)} snapshot file(s); kept {len(keep)} "
-               "referenced path(s)")
+    click.echo(
+        f"{'would delete' if dry_run else 'deleted'} {len(removed)} snapshot file(s); kept {len(keep)} "
+        "referenced path(s)"
+    )
 
 
 @click.group("cache")
@@ -115,8 +126,10 @@ def cache_stats(storage_root: Path, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(stats))
         return
-    make_console().print(f"cache {stats['path']}: {stats['entries']:,} entries, {stats['prompt_tokens']:,} prompt "
-                    f"tokens, {stats['completion_tokens']:,} completion tokens")
+    make_console().print(
+        f"cache {stats['path']}: {stats['entries']:,} entries, {stats['prompt_tokens']:,} prompt "
+        f"tokens, {stats['completion_tokens']:,} completion tokens"
+    )
 
 
 @cache.command("prune")

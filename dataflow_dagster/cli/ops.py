@@ -16,8 +16,15 @@ from operators.core.registry import all_operators, get, info
 
 def _summary(cls: type[Operator]) -> dict[str, Any]:
     doc = (cls.__doc__ or cls.name).strip().splitlines()[0]
-    return {"name": cls.name, "kind": str(cls.kind), "domain": cls.domain, "needs_llm": cls.default_prompt is not None,
-            "tags": list(cls.tags), "description": doc, "module": cls.__module__}
+    return {
+        "name": cls.name,
+        "kind": str(cls.kind),
+        "domain": cls.domain,
+        "needs_llm": cls.default_prompt is not None,
+        "tags": list(cls.tags),
+        "description": doc,
+        "module": cls.__module__,
+    }
 
 
 def _table(rows: list[dict[str, Any]], extra: str | None = None) -> Table:
@@ -25,16 +32,26 @@ def _table(rows: list[dict[str, Any]], extra: str | None = None) -> Table:
     for col in ("name", "kind", "domain", "llm", *([extra] if extra else []), "description"):
         t.add_column(col, overflow="fold")
     for r in rows:
-        cells = [r["name"], r["kind"], r["domain"], "yes" if r["needs_llm"] else "",
-                 *([f"{r[extra]:.2f}"] if extra else []), r["description"]]
+        cells = [
+            r["name"],
+            r["kind"],
+            r["domain"],
+            "yes" if r["needs_llm"] else "",
+            *([f"{r[extra]:.2f}"] if extra else []),
+            r["description"],
+        ]
         t.add_row(*[escape(str(c)) for c in cells])
     return t
 
 
 def _filtered(kind: str | None, domain: str | None, llm: bool | None) -> dict[str, type[Operator]]:
-    return {n: c for n, c in all_operators().items()
-            if (kind is None or str(c.kind) == kind) and (domain is None or c.domain == domain)
-            and (llm is None or (c.default_prompt is not None) == llm)}
+    return {
+        n: c
+        for n, c in all_operators().items()
+        if (kind is None or str(c.kind) == kind)
+        and (domain is None or c.domain == domain)
+        and (llm is None or (c.default_prompt is not None) == llm)
+    }
 
 
 _kind_opt = click.option("--kind", type=click.Choice([k.value for k in Kind]), help="Only operators of this kind.")
@@ -82,8 +99,9 @@ def ops_show(name: str, as_json: bool) -> None:
     data["input_columns_default"], data["output_columns_default"] = inputs, outputs
     data["checks"] = []
     with contextlib.suppress(Exception):
-        data["checks"] = [{"name": c.name, "metric": c.metric_sql, "op": c.op, "threshold": c.threshold}
-                          for c in cls().checks()]
+        data["checks"] = [
+            {"name": c.name, "metric": c.metric_sql, "op": c.op, "threshold": c.threshold} for c in cls().checks()
+        ]
     if cls.default_prompt is not None:
         data["prompt_system"] = cls.default_prompt.system
         data["prompt_fields"] = cls.default_prompt.fields()
@@ -92,8 +110,10 @@ def ops_show(name: str, as_json: bool) -> None:
         click.echo(json.dumps(data, indent=1, default=str))
         return
     con = make_console()
-    con.print(f"[bold]{cls.name}[/bold]  kind={cls.kind}  domain={cls.domain}  version={cls.version}  "
-              f"llm={'yes' if data['needs_llm'] else 'no'}  tags={', '.join(cls.tags) or '-'}")
+    con.print(
+        f"[bold]{cls.name}[/bold]  kind={cls.kind}  domain={cls.domain}  version={cls.version}  "
+        f"llm={'yes' if data['needs_llm'] else 'no'}  tags={', '.join(cls.tags) or '-'}"
+    )
     con.print(data["description"] or "(no description)", markup=False)
     con.print(f"\n[bold]keys[/bold] (defaults): reads {inputs or '(set in config)'} -> writes {outputs or '[]'}")
     t = Table(title="config")
@@ -120,8 +140,9 @@ def ops_show(name: str, as_json: bool) -> None:
 @_llm_opt
 @click.option("-n", "--limit", default=10, show_default=True, type=click.IntRange(1, 1000))
 @_json_opt
-def ops_search(query: tuple[str, ...], kind: str | None, domain: str | None, llm: bool | None, limit: int,
-               as_json: bool) -> None:
+def ops_search(
+    query: tuple[str, ...], kind: str | None, domain: str | None, llm: bool | None, limit: int, as_json: bool
+) -> None:
     """Rank operators by relevance to QUERY (BM25 over names, docs, tags, config and prompts)."""
     pool = _filtered(kind, domain, llm)
     if not pool:

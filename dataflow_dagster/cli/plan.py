@@ -18,35 +18,66 @@ from dataflow_dagster.cli.common import (
     storage_option,
     workspace_option,
 )
-from dataflow_dagster.dryrun import PlanReport, dry_run
-from dataflow_dagster.plan import plan as cost_plan
-from dataflow_dagster.storage import Storage
+from dataflow_dagster.core.dryrun import PlanReport, dry_run
+from dataflow_dagster.core.plan import plan as cost_plan
+from dataflow_dagster.core.storage import Storage
 
 
 def plan_table(report: PlanReport) -> Table:
     t = Table(title=f"plan {report.pipeline}: {report.sample_rows}-row sample of {human_int(report.source_rows)}")
-    for col in ("step", "operator", "kind", "status", "sample in→out", "est. rows in", "LLM calls", "prompt tok",
-                "note"):
+    for col in (
+        "step",
+        "operator",
+        "kind",
+        "status",
+        "sample in→out",
+        "est. rows in",
+        "LLM calls",
+        "prompt tok",
+        "note",
+    ):
         t.add_column(col, overflow="fold")
     for s in report.steps:
         style = {"ok": "green", "skipped": "yellow"}.get(s.status, "red")
         io = f"{s.rows_in}→{s.rows_out}" if s.rows_in is not None else ""
-        t.add_row(s.step, s.op, s.kind, f"[{style}]{s.status}[/{style}]", io, human_int(s.est_rows_in),
-                  human_int(s.est_calls) if s.needs_llm else "", human_int(s.est_prompt_tokens) if s.needs_llm else "",
-                  escape(s.message))
+        t.add_row(
+            s.step,
+            s.op,
+            s.kind,
+            f"[{style}]{s.status}[/{style}]",
+            io,
+            human_int(s.est_rows_in),
+            human_int(s.est_calls) if s.needs_llm else "",
+            human_int(s.est_prompt_tokens) if s.needs_llm else "",
+            escape(s.message),
+        )
     return t
 
 
 @click.command("plan")
 @click.argument("pipeline")
 @workspace_option
-@click.option("-n", "--sample", "sample_rows", default=20, show_default=True, type=click.IntRange(1, 100000),
-              help="Source rows to run the steps on.")
+@click.option(
+    "-n",
+    "--sample",
+    "sample_rows",
+    default=20,
+    show_default=True,
+    type=click.IntRange(1, 100000),
+    help="Source rows to run the steps on.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
 @storage_option
 @llm_options
-def plan(pipeline: str, workspace: Path, sample_rows: int, as_json: bool, storage_root: Path,
-         llm_base_url: str | None, llm_model: str | None) -> None:
+def plan(
+    pipeline: str,
+    workspace: Path,
+    sample_rows: int,
+    as_json: bool,
+    storage_root: Path,
+    llm_base_url: str | None,
+    llm_model: str | None,
+) -> None:
     """Dry-run PIPELINE: check keys and types of every step on sample rows, estimate LLM calls and tokens.
 
     Rule steps run for real on the sample in scratch storage; LLM steps render their prompts for every
@@ -69,8 +100,10 @@ def plan(pipeline: str, workspace: Path, sample_rows: int, as_json: bool, storag
         else:
             con.print(plan_table(report))
             tot = report.totals()
-            con.print(f"estimate: {human_int(tot['calls'])} LLM calls, ~{human_int(tot['prompt_tokens'])} prompt "
-                      f"tokens, ≤{human_int(tot['completion_tokens_max'])} completion tokens")
+            con.print(
+                f"estimate: {human_int(tot['calls'])} LLM calls, ~{human_int(tot['prompt_tokens'])} prompt "
+                f"tokens, ≤{human_int(tot['completion_tokens_max'])} completion tokens"
+            )
             con.print(f"[dim]{escape(report.estimate_note)}[/dim]")
             con.print(costs.format_table(), markup=False, highlight=False)
     if not report.ok:

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from dataflow_dagster.cli.common import RunFailed, UserError
-from dataflow_dagster.schema import SCHEMA_FILE, schema_text
+from dataflow_dagster.core.schema import SCHEMA_FILE, schema_text
 
 WORKSPACE = """\
 # `dagster dev -w workspace.yaml` (or `dataflow-dagster dev`) opens the UI on this project.
@@ -29,9 +29,9 @@ points at an OpenAI-compatible server. Custom operators: set DATAFLOW_OPERATOR_M
 
 from pathlib import Path
 
-from dataflow_dagster.factory import build_definitions
-from dataflow_dagster.resources import llm_from_env
-from dataflow_dagster.yaml_loader import load_pipeline_dir
+from dataflow_dagster.defs.factory import build_definitions
+from dataflow_dagster.defs.resources import llm_from_env
+from dataflow_dagster.core.yaml_loader import load_pipeline_dir
 
 PIPELINES = load_pipeline_dir(Path(__file__).parent / "pipelines")
 defs = build_definitions(PIPELINES, llm=llm_from_env())
@@ -90,11 +90,14 @@ def init(directory: Path, force: bool) -> None:
     schema = Path(os.path.relpath(SCHEMA_FILE, (directory / "pipelines").resolve())).as_posix()
     (directory / "pipelines" / "sample.yaml").write_text(SAMPLE_PIPELINE.format(schema=schema), encoding="utf-8")
     (directory / "data" / "sample.jsonl").write_text(
-        "".join(json.dumps({"text": t}) + "\n" for t in SAMPLE_ROWS), encoding="utf-8")
+        "".join(json.dumps({"text": t}) + "\n" for t in SAMPLE_ROWS), encoding="utf-8"
+    )
     (directory / ".gitignore").write_text(GITIGNORE, encoding="utf-8")
-    click.echo(f"created project in {directory.resolve()}\n"
-               f"  cd {directory}\n  dataflow-dagster plan pipelines/sample.yaml\n"
-               f"  dataflow-dagster run pipelines/sample.yaml\n  dataflow-dagster dev")
+    click.echo(
+        f"created project in {directory.resolve()}\n"
+        f"  cd {directory}\n  dataflow-dagster plan pipelines/sample.yaml\n"
+        f"  dataflow-dagster run pipelines/sample.yaml\n  dataflow-dagster dev"
+    )
 
 
 @click.command("dev", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
@@ -118,10 +121,20 @@ def dev(ctx: click.Context, workspace: Path, print_command: bool) -> None:
 
 
 @click.command("schema")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write the schema to this file (default: print it).")
-@click.option("--check", "check_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Exit 1 when this file differs from the schema of the operators registered now.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the schema to this file (default: print it).",
+)
+@click.option(
+    "--check",
+    "check_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Exit 1 when this file differs from the schema of the operators registered now.",
+)
 def schema(output: Path | None, check_file: Path | None) -> None:
     """JSON schema of YAML pipelines, generated from the operator registry (for editor validation)."""
     text = schema_text()

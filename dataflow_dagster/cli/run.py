@@ -27,9 +27,9 @@ from dataflow_dagster.cli.common import (
     storage_option,
     workspace_option,
 )
-from dataflow_dagster.pipeline import Pipeline
-from dataflow_dagster.runner import check_metric, run_source, run_step
-from dataflow_dagster.storage import Storage
+from dataflow_dagster.core.pipeline import Pipeline
+from dataflow_dagster.core.runner import check_metric, run_source, run_step
+from dataflow_dagster.core.storage import Storage
 from operators.core.contract import OperatorError
 
 
@@ -62,13 +62,26 @@ def evaluate_checks(storage: Storage, pipeline: Pipeline, step_name: str) -> lis
     results = []
     for spec in step.op.checks():
         value = check_metric(spec, refs)
-        results.append({"name": spec.name, "value": value, "passed": spec.passes(value),
-                        "blocking": spec.blocking, "rule": f"{spec.op} {spec.threshold}"})
+        results.append(
+            {
+                "name": spec.name,
+                "value": value,
+                "passed": spec.passes(value),
+                "blocking": spec.blocking,
+                "rule": f"{spec.op} {spec.threshold}",
+            }
+        )
     return results
 
 
-def execute(pipeline: Pipeline, storage: Storage, llm_base_url: str | None, llm_model: str | None,
-            verbose: bool = False, console: Console | None = None) -> list[dict[str, Any]]:
+def execute(
+    pipeline: Pipeline,
+    storage: Storage,
+    llm_base_url: str | None,
+    llm_model: str | None,
+    verbose: bool = False,
+    console: Console | None = None,
+) -> list[dict[str, Any]]:
     """Run every step; returns one status row per asset (status ok | failed | check_failed | skipped)."""
     console = console or console()
     log = logging.getLogger(f"dataflow.cli.{pipeline.name}")
@@ -79,8 +92,13 @@ def execute(pipeline: Pipeline, storage: Storage, llm_base_url: str | None, llm_
         client, info = make_llm(llm_base_url, llm_model)
     results: list[dict[str, Any]] = []
     blocked: dict[str, str] = {}
-    columns = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn()]
+    columns = [
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    ]
     with Progress(*columns, console=console, transient=False) as progress:
         handler = _ConsoleHandler(progress, verbose)
         log.handlers = [handler]
@@ -88,13 +106,21 @@ def execute(pipeline: Pipeline, storage: Storage, llm_base_url: str | None, llm_
         started = time.time()
         try:
             out = run_source(storage, pipeline, log=log)
-            results.append({"asset": out.asset, "status": "ok", "rows_in": None, "rows_out": out.table.row_count,
-                            "note": f"imported from {pipeline.source_path()}"})
+            results.append(
+                {
+                    "asset": out.asset,
+                    "status": "ok",
+                    "rows_in": None,
+                    "rows_out": out.table.row_count,
+                    "note": f"imported from {pipeline.source_path()}",
+                }
+            )
         except OperatorError as exc:
-            results.append({"asset": pipeline.asset_name(pipeline.source.name), "status": "failed",
-                            "note": str(exc)})
-            return results + [{"asset": pipeline.asset_name(s.name), "status": "skipped", "note": "source failed"}
-                              for s in pipeline.steps]
+            results.append({"asset": pipeline.asset_name(pipeline.source.name), "status": "failed", "note": str(exc)})
+            return results + [
+                {"asset": pipeline.asset_name(s.name), "status": "skipped", "note": "source failed"}
+                for s in pipeline.steps
+            ]
         progress.advance(task)
         for step in pipeline.steps:
             asset = pipeline.asset_name(step.name)
@@ -104,8 +130,9 @@ def execute(pipeline: Pipeline, storage: Storage, llm_base_url: str | None, llm_
                 continue
             progress.update(task, description=f"{pipeline.name}: {step.name} ({step.op.name})")
             try:
-                out = run_step(storage, pipeline, step.name, llm=client if step.op.needs_llm else None,
-                               log=log, llm_info=info)
+                out = run_step(
+                    storage, pipeline, step.name, llm=client if step.op.needs_llm else None, log=log, llm_info=info
+                )
             except (OperatorError, duckdb.Error) as exc:
                 results.append({"asset": asset, "status": "failed", "note": str(exc).splitlines()[0]})
                 for d in _descendants(pipeline, step.name):
@@ -119,16 +146,19 @@ def execute(pipeline: Pipeline, storage: Storage, llm_base_url: str | None, llm_
             status = "ok"
             for chk in evaluate_checks(storage, pipeline, step.name):
                 shown = "NULL" if chk["value"] is None else f"{chk['value']:.3g}"
-                note += f"{', ' if note else ''}check {chk['name']}={shown} ({chk['rule']}) " + \
-                    ("passed" if chk["passed"] else "FAILED")
+                note += f"{', ' if note else ''}check {chk['name']}={shown} ({chk['rule']}) " + (
+                    "passed" if chk["passed"] else "FAILED"
+                )
                 if not chk["passed"] and chk["blocking"]:
                     status = "check_failed"
                     for d in _descendants(pipeline, step.name):
                         blocked[d] = f"blocking check {chk['name']} of '{step.name}' failed"
-            results.append({"asset": asset, "status": status, "rows_in": lin["rows_in"],
-                            "rows_out": lin["rows_out"], "note": note})
-            progress.console.print(f"{'✓' if status == 'ok' else '✗'} {asset}: {lin['rows_in']} → "
-                                   f"{lin['rows_out']} rows {escape(note)}")
+            results.append(
+                {"asset": asset, "status": status, "rows_in": lin["rows_in"], "rows_out": lin["rows_out"], "note": note}
+            )
+            progress.console.print(
+                f"{'✓' if status == 'ok' else '✗'} {asset}: {lin['rows_in']} → {lin['rows_out']} rows {escape(note)}"
+            )
             progress.advance(task)
         progress.update(task, description=f"{pipeline.name} done in {time.time() - started:.1f}s")
     return results
@@ -140,8 +170,13 @@ def summary_table(results: list[dict[str, Any]]) -> Table:
         t.add_column(col, overflow="fold")
     for r in results:
         style = {"ok": "green", "skipped": "yellow"}.get(r["status"], "red")
-        t.add_row(r["asset"], f"[{style}]{r['status']}[/{style}]", str(r.get("rows_in") or ""),
-                  str(r.get("rows_out") if r.get("rows_out") is not None else ""), escape(r.get("note", "")))
+        t.add_row(
+            r["asset"],
+            f"[{style}]{r['status']}[/{style}]",
+            str(r.get("rows_in") or ""),
+            str(r.get("rows_out") if r.get("rows_out") is not None else ""),
+            escape(r.get("note", "")),
+        )
     return t
 
 
@@ -151,8 +186,9 @@ def summary_table(results: list[dict[str, Any]]) -> Table:
 @workspace_option
 @llm_options
 @click.option("-v", "--verbose", is_flag=True, help="Print every log line of the steps.")
-def run(pipeline: str, storage_root: Path, workspace: Path, llm_base_url: str | None, llm_model: str | None,
-        verbose: bool) -> None:
+def run(
+    pipeline: str, storage_root: Path, workspace: Path, llm_base_url: str | None, llm_model: str | None, verbose: bool
+) -> None:
     """Materialise PIPELINE (a YAML file or a pipeline name from the workspace) without the UI.
 
     Snapshots, refs and the catalog are written under --storage exactly as the Dagster assets do.
@@ -168,8 +204,10 @@ def run(pipeline: str, storage_root: Path, workspace: Path, llm_base_url: str | 
     bad = [r for r in results if r["status"] != "ok"]
     if bad:
         first = next(r for r in bad if r["status"] != "skipped")
-        raise RunFailed(f"{first['asset']}: {first['status']}: {first.get('note', '')} "
-                        f"({len(bad)} of {len(results)} assets not materialised)")
+        raise RunFailed(
+            f"{first['asset']}: {first['status']}: {first.get('note', '')} "
+            f"({len(bad)} of {len(results)} assets not materialised)"
+        )
     out.print(f"materialised {len(results)} assets into {storage.root}")
 
 

@@ -61,8 +61,7 @@ class ResponseCache:
         return out
 
     def put_many(self, items: Iterable[tuple[str, LLMResponse]]) -> None:
-        rows = [(k, r.model, r.text, r.prompt_tokens, r.completion_tokens, time.time())
-                for k, r in items if r.ok]
+        rows = [(k, r.model, r.text, r.prompt_tokens, r.completion_tokens, time.time()) for k, r in items if r.ok]
         if not rows:
             return
         con = self._conn()
@@ -94,11 +93,19 @@ class ResponseCache:
             m: {"entries": n, "prompt_tokens": pt, "completion_tokens": ct}
             for m, n, pt, ct in con.execute(
                 "SELECT model, count(*), sum(prompt_tokens), sum(completion_tokens) FROM responses "
-                "GROUP BY model ORDER BY model")
+                "GROUP BY model ORDER BY model"
+            )
         }
         size = sum(p.stat().st_size for p in (self.path, Path(f"{self.path}-wal")) if p.exists())
-        return {"entries": row[0], "prompt_tokens": row[1], "completion_tokens": row[2],
-                "oldest": row[3], "newest": row[4], "bytes": size, "models": per_model}
+        return {
+            "entries": row[0],
+            "prompt_tokens": row[1],
+            "completion_tokens": row[2],
+            "oldest": row[3],
+            "newest": row[4],
+            "bytes": size,
+            "models": per_model,
+        }
 
     def prune(self, older_than_s: float | None = None, model: str | None = None) -> int:
         clauses, args = [], []
@@ -174,8 +181,7 @@ class CachedLLM:
     how audits replay.
     """
 
-    def __init__(self, client: LLMClient, cache: ResponseCache, offline: bool = False,
-                 commit_every: int = 64) -> None:
+    def __init__(self, client: LLMClient, cache: ResponseCache, offline: bool = False, commit_every: int = 64) -> None:
         self.client, self.cache, self.offline = client, cache, offline
         self.commit_every = commit_every
         self.counters = CacheCounters()
@@ -197,7 +203,8 @@ class CachedLLM:
         committer = _Committer(self.cache.path, self.commit_every)
         try:
             fresh = self.client.generate(  # type: ignore[call-arg]
-                requests, on_result=lambda i, resp: committer.queue.put((keys[i], resp)) if resp.ok else None)
+                requests, on_result=lambda i, resp: committer.queue.put((keys[i], resp)) if resp.ok else None
+            )
         finally:
             committer.close()  # also on a crash: whatever landed is kept
         return fresh
@@ -214,8 +221,7 @@ class CachedLLM:
                 unique.setdefault(keys[i], i)
             self.counters.misses += len(unique)
             if self.offline:
-                fresh = [LLMResponse(text=None, error="not in response cache (offline replay)")
-                         for _ in unique]
+                fresh = [LLMResponse(text=None, error="not in response cache (offline replay)") for _ in unique]
             else:
                 fresh = self._dispatch(list(unique), [requests[i] for i in unique.values()])
             by_key = dict(zip(unique.keys(), fresh, strict=True))
@@ -233,8 +239,9 @@ def cache_stats(path: str | os.PathLike[str]) -> dict[str, Any]:
     return ResponseCache(path).stats()
 
 
-def cache_prune(path: str | os.PathLike[str], older_than_s: float | None = None, model: str | None = None,
-                vacuum: bool = True) -> int:
+def cache_prune(
+    path: str | os.PathLike[str], older_than_s: float | None = None, model: str | None = None, vacuum: bool = True
+) -> int:
     """Delete cached answers older than ``older_than_s`` and/or of ``model``; returns how many."""
     cache = ResponseCache(path)
     n = cache.prune(older_than_s, model)

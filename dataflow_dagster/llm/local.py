@@ -34,8 +34,9 @@ def default_model_path() -> Path:
 
 
 class LlamaCppClient:
-    def __init__(self, model_path: str | None = None, n_ctx: int = 2048, n_threads: int | None = None,
-                 seed: int = 0) -> None:
+    def __init__(
+        self, model_path: str | None = None, n_ctx: int = 2048, n_threads: int | None = None, seed: int = 0
+    ) -> None:
         self.model_path = Path(model_path) if model_path else default_model_path()
         self.n_ctx, self.seed = n_ctx, seed
         # Half the cores by default: llama.cpp worker threads spin-wait, so two LLM steps running at
@@ -56,8 +57,13 @@ class LlamaCppClient:
                     raise OperatorError(
                         "llama-cpp-python is not installed; install the `local` extra (see README)"
                     ) from exc
-                _MODELS[key] = Llama(model_path=str(self.model_path), n_ctx=self.n_ctx,
-                                     n_threads=self.n_threads, seed=self.seed, verbose=False)
+                _MODELS[key] = Llama(
+                    model_path=str(self.model_path),
+                    n_ctx=self.n_ctx,
+                    n_threads=self.n_threads,
+                    seed=self.seed,
+                    verbose=False,
+                )
             return _MODELS[key]
 
     def generate(self, requests: Sequence[LLMRequest]) -> list[LLMResponse]:
@@ -72,16 +78,22 @@ class LlamaCppClient:
             try:
                 with _LOCK:
                     res = llm.create_chat_completion(
-                        messages=req.message_dicts(), temperature=p.temperature, top_p=p.top_p,
-                        max_tokens=p.max_tokens, seed=p.seed, **kwargs,
+                        messages=req.message_dicts(),
+                        temperature=p.temperature,
+                        top_p=p.top_p,
+                        max_tokens=p.max_tokens,
+                        seed=p.seed,
+                        **kwargs,
                     )
                 usage = res.get("usage") or {}
-                out.append(LLMResponse(
-                    text=res["choices"][0]["message"]["content"],
-                    prompt_tokens=int(usage.get("prompt_tokens", 0)),
-                    completion_tokens=int(usage.get("completion_tokens", 0)),
-                    model=self.model_id,
-                ))
+                out.append(
+                    LLMResponse(
+                        text=res["choices"][0]["message"]["content"],
+                        prompt_tokens=int(usage.get("prompt_tokens", 0)),
+                        completion_tokens=int(usage.get("completion_tokens", 0)),
+                        model=self.model_id,
+                    )
+                )
             except Exception as exc:  # a bad request must become a row error, not kill the step
                 out.append(LLMResponse(text=None, error=f"{type(exc).__name__}: {exc}", model=self.model_id))
         return out

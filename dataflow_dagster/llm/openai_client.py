@@ -155,8 +155,10 @@ class OpenAICompatClient:
         if self._api_key:
             headers["Authorization"] = f"Bearer {self._api_key}"
         self._session = aiohttp.ClientSession(
-            headers=headers, timeout=aiohttp.ClientTimeout(total=self.timeout_s),
-            connector=aiohttp.TCPConnector(limit=0, limit_per_host=0, keepalive_timeout=60))
+            headers=headers,
+            timeout=aiohttp.ClientTimeout(total=self.timeout_s),
+            connector=aiohttp.TCPConnector(limit=0, limit_per_host=0, keepalive_timeout=60),
+        )
 
     async def _teardown(self) -> None:
         if self._session is not None:
@@ -222,25 +224,37 @@ class OpenAICompatClient:
             try:
                 text, usage = await self._call(req, messages, schema)
             except _Failed as exc:
-                return LLMResponse(text=None, error=str(exc), prompt_tokens=pt, completion_tokens=ct,
-                                   model=self.model_id)
+                return LLMResponse(
+                    text=None, error=str(exc), prompt_tokens=pt, completion_tokens=ct, model=self.model_id
+                )
             pt, ct = pt + usage[0], ct + usage[1]
             if text is None:
-                return LLMResponse(text=None, error="empty completion (no message content)",
-                                   prompt_tokens=pt, completion_tokens=ct, model=self.model_id)
+                return LLMResponse(
+                    text=None,
+                    error="empty completion (no message content)",
+                    prompt_tokens=pt,
+                    completion_tokens=ct,
+                    model=self.model_id,
+                )
             problem = schema_problem(text, req.schema) if req.schema is not None else None
             if problem is None:
                 return LLMResponse(text=text, prompt_tokens=pt, completion_tokens=ct, model=self.model_id)
-        return LLMResponse(text=text, error=f"answer {problem} (after {self.max_reasks} re-asks)",
-                           prompt_tokens=pt, completion_tokens=ct, model=self.model_id)
+        return LLMResponse(
+            text=text,
+            error=f"answer {problem} (after {self.max_reasks} re-asks)",
+            prompt_tokens=pt,
+            completion_tokens=ct,
+            model=self.model_id,
+        )
 
     def _pick(self) -> _Endpoint:
         low = min(ep.in_flight for ep in self._endpoints)
         candidates = [ep for ep in self._endpoints if ep.in_flight == low]
         return min(candidates, key=lambda ep: ep.sent)
 
-    async def _call(self, req: LLMRequest, messages: list[dict[str, str]],
-                    schema: dict[str, Any] | None) -> tuple[str | None, tuple[int, int]]:
+    async def _call(
+        self, req: LLMRequest, messages: list[dict[str, str]], schema: dict[str, Any] | None
+    ) -> tuple[str | None, tuple[int, int]]:
         """One chat completion with retries; raises ``_Failed`` when it gives up."""
         assert self._limits is not None
         p = req.params
@@ -253,8 +267,14 @@ class OpenAICompatClient:
             ep.in_flight += 1
             ep.sent += 1
             self.stats.attempts += 1
-            body: dict[str, Any] = {"model": self.model, "messages": messages, "temperature": p.temperature,
-                                    "top_p": p.top_p, "max_tokens": p.max_tokens, "seed": p.seed}
+            body: dict[str, Any] = {
+                "model": self.model,
+                "messages": messages,
+                "temperature": p.temperature,
+                "top_p": p.top_p,
+                "max_tokens": p.max_tokens,
+                "seed": p.seed,
+            }
             if fmt:
                 body["response_format"] = fmt
             try:
@@ -264,8 +284,12 @@ class OpenAICompatClient:
                 return text, usage
             except Exception as exc:
                 status = getattr(exc, "status", None)
-                if (self.structured_output == "auto" and used_mode == "json_schema" and schema is not None
-                        and looks_like_schema_refusal(status, _describe(exc))):
+                if (
+                    self.structured_output == "auto"
+                    and used_mode == "json_schema"
+                    and schema is not None
+                    and looks_like_schema_refusal(status, _describe(exc))
+                ):
                     if ep.mode == "json_schema":  # concurrent refusals of one endpoint count once
                         ep.mode = "json_object"  # it does not do json_schema: fall back, no retry spent
                         self.stats.format_fallbacks += 1
@@ -280,7 +304,6 @@ class OpenAICompatClient:
                 attempt += 1
             finally:
                 ep.in_flight -= 1
-
 
     async def _post(self, url: str, body: dict[str, Any]) -> tuple[str | None, tuple[int, int]]:
         assert self._session is not None

@@ -34,7 +34,7 @@ class RetryPolicy:
 
     def delay(self, attempt: int, rng: random.Random, retry_after: float | None = None) -> float:
         """Seconds to wait before retry number ``attempt`` (0-based)."""
-        ceiling = min(self.cap_s, self.base_s * (2 ** attempt))
+        ceiling = min(self.cap_s, self.base_s * (2**attempt))
         wait = rng.uniform(0, ceiling)
         if retry_after is not None:
             wait = max(wait, min(retry_after, self.cap_s))

@@ -52,13 +52,18 @@ def schema_problem(text: str | None, schema_text: str) -> str | None:
     return None
 
 
-def reask_messages(messages: list[dict[str, str]], answer: str | None, problem: str,
-                   schema: dict[str, Any]) -> list[dict[str, str]]:
+def reask_messages(
+    messages: list[dict[str, str]], answer: str | None, problem: str, schema: dict[str, Any]
+) -> list[dict[str, str]]:
     """The conversation extended with the bad answer and the validator's complaint."""
     return [
         *messages,
         {"role": "assistant", "content": answer or ""},
-        {"role": "user", "content": (
-            f"That answer is {problem}. Reply again with only a JSON object that matches this schema, "
-            f"nothing else:\n{json.dumps(schema, sort_keys=True)}")},
+        {
+            "role": "user",
+            "content": (
+                f"That answer is {problem}. Reply again with only a JSON object that matches this schema, "
+                f"nothing else:\n{json.dumps(schema, sort_keys=True)}"
+            ),
+        },
     ]

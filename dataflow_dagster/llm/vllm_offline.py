@@ -102,9 +102,14 @@ class VLLMOfflineClient:
             if key not in _ENGINES:
                 vllm = _vllm()
                 c = self.config
-                kwargs: dict[str, Any] = {"dtype": c.dtype, "gpu_memory_utilization": c.gpu_memory_utilization,
-                                          "tensor_parallel_size": c.tensor_parallel_size, "seed": c.seed,
-                                          "enforce_eager": c.enforce_eager, **c.engine_kwargs}
+                kwargs: dict[str, Any] = {
+                    "dtype": c.dtype,
+                    "gpu_memory_utilization": c.gpu_memory_utilization,
+                    "tensor_parallel_size": c.tensor_parallel_size,
+                    "seed": c.seed,
+                    "enforce_eager": c.enforce_eager,
+                    **c.engine_kwargs,
+                }
                 if c.max_model_len:
                     kwargs["max_model_len"] = c.max_model_len
                 if c.served_model_name:
@@ -118,8 +123,9 @@ class VLLMOfflineClient:
         vllm = _vllm()
         p = req.params
         extra = structured_params(req.schema_dict() or {}) if req.schema is not None else {}
-        return vllm.SamplingParams(temperature=p.temperature, top_p=p.top_p, max_tokens=p.max_tokens,
-                                   seed=p.seed, **extra)
+        return vllm.SamplingParams(
+            temperature=p.temperature, top_p=p.top_p, max_tokens=p.max_tokens, seed=p.seed, **extra
+        )
 
     def generate(self, requests: Sequence[LLMRequest]) -> list[LLMResponse]:
         if not requests:
@@ -129,8 +135,9 @@ class VLLMOfflineClient:
         self.stats.requests += len(requests)
         self.stats.attempts += len(requests)
         try:
-            outputs = llm.chat([r.message_dicts() for r in requests], [self.sampling_params(r) for r in requests],
-                               use_tqdm=False)
+            outputs = llm.chat(
+                [r.message_dicts() for r in requests], [self.sampling_params(r) for r in requests], use_tqdm=False
+            )
         except Exception as exc:  # the engine refused the batch: every row records why
             self.stats.failed += len(requests)
             err = f"vLLM engine error: {type(exc).__name__}: {str(exc)[:300]}"

@@ -45,10 +45,25 @@ class VLLMServerSpec:
     log_path: str | None = None
 
     def command(self, port: int) -> list[str]:
-        cmd = [self.python, "-m", "vllm.entrypoints.openai.api_server", "--model", self.model,
-               "--served-model-name", self.served_model_name, "--host", self.host, "--port", str(port),
-               "--dtype", self.dtype, "--seed", str(self.seed),
-               "--tensor-parallel-size", str(self.tensor_parallel_size)]
+        cmd = [
+            self.python,
+            "-m",
+            "vllm.entrypoints.openai.api_server",
+            "--model",
+            self.model,
+            "--served-model-name",
+            self.served_model_name,
+            "--host",
+            self.host,
+            "--port",
+            str(port),
+            "--dtype",
+            self.dtype,
+            "--seed",
+            str(self.seed),
+            "--tensor-parallel-size",
+            str(self.tensor_parallel_size),
+        ]
         if self.max_model_len:
             cmd += ["--max-model-len", str(self.max_model_len)]
         if self.gpu_memory_utilization is not None:
@@ -82,8 +97,9 @@ class VLLMServer:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, **spec.env}
         with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(spec.command(self.port), stdout=log, stderr=subprocess.STDOUT,
-                                         env=env, start_new_session=True)
+            self.proc = subprocess.Popen(
+                spec.command(self.port), stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+            )
         try:
             self._wait_ready()
         except BaseException:
@@ -100,7 +116,8 @@ class VLLMServer:
             if code is not None:
                 raise OperatorError(
                     f"vLLM server for {self.spec.model} exited with code {code} during start-up; "
-                    f"log {self.log_path}:\n{self.log_tail()}")
+                    f"log {self.log_path}:\n{self.log_tail()}"
+                )
             try:
                 with urllib.request.urlopen(url, timeout=2):
                     return
@@ -110,7 +127,8 @@ class VLLMServer:
                 raise OperatorError(
                     f"vLLM server for {self.spec.model} did not answer {url} within "
                     f"{self.spec.startup_timeout_s:.0f}s; raise startup_timeout_s or read {self.log_path}:\n"
-                    f"{self.log_tail()}")
+                    f"{self.log_tail()}"
+                )
             time.sleep(0.5)
 
     def stop(self, grace_s: float = 20.0) -> None:

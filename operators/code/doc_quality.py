@@ -50,34 +50,42 @@ class DocQualityFilter(Operator):
         col, src = quote_ident(c.input_key), quote_ident(ctx.source or "")
         words = f"regexp_extract_all(coalesce({col}, ''), '{WORD_RE}')"
         ctes = [f"base AS (SELECT {ID}, coalesce({col}, '') AS t, {words} AS w FROM {src})"]
-        joins, metrics = [], {
-            "chars": "length(b.t)",
-            "words": "len(b.w)",
-            "curly": "(length(b.t) - length(replace(replace(b.t, '{', ''), '}', ''))) / greatest(length(b.t), 1)",
-            "caps": "len(list_filter(b.w, lambda x: length(x) > 1 AND x = upper(x) AND x <> lower(x))) "
-                    "/ greatest(len(b.w), 1)",
-        }
+        joins, metrics = (
+            [],
+            {
+                "chars": "length(b.t)",
+                "words": "len(b.w)",
+                "curly": "(length(b.t) - length(replace(replace(b.t, '{', ''), '}', ''))) / greatest(length(b.t), 1)",
+                "caps": "len(list_filter(b.w, lambda x: length(x) > 1 AND x = upper(x) AND x <> lower(x))) "
+                "/ greatest(len(b.w), 1)",
+            },
+        )
         if c.max_frac_duplicate_lines < 1.0:
             ctes.append(self._dup_cte("dl", f"unnest(regexp_split_to_array(t, '{LINE_SPLIT_RE}'))", "trim(x)"))
             joins.append("dl")
             metrics["dup_lines"] = "coalesce(dl.frac, 0)"
         for n, limit in sorted(c.max_frac_duplicate_ngram.items()):
             if limit < 1.0:
-                grams = f"unnest(list_transform(range(1, greatest(len(w) - {int(n)} + 2, 1)), " \
-                        f"lambda i: array_to_string(w[i:i + {int(n) - 1}], ' ')))"
+                grams = (
+                    f"unnest(list_transform(range(1, greatest(len(w) - {int(n)} + 2, 1)), "
+                    f"lambda i: array_to_string(w[i:i + {int(n) - 1}], ' ')))"
+                )
                 ctes.append(self._dup_cte(f"ng{int(n)}", grams, "x", min_items=f"len(w) >= {int(n)}"))
                 joins.append(f"ng{int(n)}")
                 metrics[f"dup_{int(n)}gram"] = f"coalesce(ng{int(n)}.frac, 0)"
         if c.min_entropy_unigram > 0:
-            ctes.append("ent AS (SELECT id, -sum(p * log2(p)) AS e FROM (SELECT id, count(*) / "
-                        "sum(count(*)) OVER (PARTITION BY id) AS p FROM (SELECT _id AS id, unnest(w) AS x FROM base) "
-                        "GROUP BY id, x) GROUP BY id)")
+            ctes.append(
+                "ent AS (SELECT id, -sum(p * log2(p)) AS e FROM (SELECT id, count(*) / "
+                "sum(count(*)) OVER (PARTITION BY id) AS p FROM (SELECT _id AS id, unnest(w) AS x FROM base) "
+                "GROUP BY id, x) GROUP BY id)"
+            )
             joins.append("ent")
             metrics["entropy"] = "coalesce(ent.e, 0)"
         join_sql = " ".join(f"LEFT JOIN {j} ON {j}.id = b.{ID}" for j in joins)
         stats_cols = ", ".join(f"{expr} AS __{name}" for name, expr in metrics.items())
-        ctx.con.execute(f"CREATE TABLE __doc_stats AS WITH {', '.join(ctes)} "
-                        f"SELECT b.{ID}, {stats_cols} FROM base b {join_sql}")
+        ctx.con.execute(
+            f"CREATE TABLE __doc_stats AS WITH {', '.join(ctes)} SELECT b.{ID}, {stats_cols} FROM base b {join_sql}"
+        )
         rules = [
             ("num_chars", f"__chars BETWEEN {int(c.min_num_chars)} AND {int(c.max_num_chars)}", "__chars"),
             ("num_words", f"__words BETWEEN {int(c.min_num_words)} AND {int(c.max_num_words)}", "__words"),
@@ -95,21 +103,30 @@ class DocQualityFilter(Operator):
         if "entropy" in metrics:
             rules.append(("entropy_unigram", f"__entropy >= {c.min_entropy_unigram!r}", "__entropy"))
         keep = " AND ".join(f"({r})" for _, r, _ in rules)
-        reason = "CASE " + " ".join(
-            f"WHEN NOT ({r}) THEN 'DocQualityFilter: {name}=' || round({m}, 4)::VARCHAR" for name, r, m in rules
-        ) + " END"
+        reason = (
+            "CASE "
+            + " ".join(
+                f"WHEN NOT ({r}) THEN 'DocQualityFilter: {name}=' || round({m}, 4)::VARCHAR" for name, r, m in rules
+            )
+            + " END"
+        )
         joined = f"SELECT s.*, d.* EXCLUDE ({ID}) FROM {src} s JOIN __doc_stats d USING ({ID})"
         drop = ", ".join(f"__{m}" for m in metrics)
-        ctx.con.execute(f"CREATE VIEW {quote_ident(ctx.target)} AS SELECT * EXCLUDE ({drop}) FROM ({joined}) "
-                        f"WHERE {keep}")
-        ctx.con.execute(f"CREATE VIEW {quote_ident(ctx.rejected)} AS SELECT * EXCLUDE ({drop}), {reason} AS _reason "
-                        f"FROM ({joined}) WHERE NOT ({keep})")
+        ctx.con.execute(
+            f"CREATE VIEW {quote_ident(ctx.target)} AS SELECT * EXCLUDE ({drop}) FROM ({joined}) WHERE {keep}"
+        )
+        ctx.con.execute(
+            f"CREATE VIEW {quote_ident(ctx.rejected)} AS SELECT * EXCLUDE ({drop}), {reason} AS _reason "
+            f"FROM ({joined}) WHERE NOT ({keep})"
+        )
         return {"rules": [name for name, _, _ in rules]}
 
     @staticmethod
     def _dup_cte(name: str, items_sql: str, key: str, min_items: str = "true") -> str:
         """Share of a row's items (lines, n-grams) that occur more than once in that row."""
-        return (f"{name} AS (SELECT id, sum(n) FILTER (WHERE n > 1) / sum(n) AS frac FROM ("
-                f"SELECT id, x, count(*) AS n FROM (SELECT _id AS id, {key} AS x FROM "
-                f"(SELECT _id, {items_sql} AS x FROM base WHERE {min_items})) WHERE x <> '' "
-                f"GROUP BY id, x) GROUP BY id)")
+        return (
+            f"{name} AS (SELECT id, sum(n) FILTER (WHERE n > 1) / sum(n) AS frac FROM ("
+            f"SELECT id, x, count(*) AS n FROM (SELECT _id AS id, {key} AS x FROM "
+            f"(SELECT _id, {items_sql} AS x FROM base WHERE {min_items})) WHERE x <> '' "
+            f"GROUP BY id, x) GROUP BY id)"
+        )

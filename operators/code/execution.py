@@ -59,16 +59,33 @@ class CodeExecutionEvaluator(Operator):
         st = quote_ident(self.config.status_key)
         statuses = ", ".join(f"'{s}'" for s in STATUSES)
         return [
-            CheckSpec("every_row_reported", f"coalesce(avg(CASE WHEN t.{st} IN ({statuses}) THEN 1.0 ELSE 0.0 END), 1)",
-                      ">=", 1.0, "every program got a pass/fail/timeout/crash/oom verdict"),
-            CheckSpec("pass_share", f"coalesce(avg(CASE WHEN t.{st} = 'pass' THEN 1.0 ELSE 0.0 END), 0)", ">=",
-                      self.config.min_pass_share, "share of programs whose tests passed", blocking=False),
+            CheckSpec(
+                "every_row_reported",
+                f"coalesce(avg(CASE WHEN t.{st} IN ({statuses}) THEN 1.0 ELSE 0.0 END), 1)",
+                ">=",
+                1.0,
+                "every program got a pass/fail/timeout/crash/oom verdict",
+            ),
+            CheckSpec(
+                "pass_share",
+                f"coalesce(avg(CASE WHEN t.{st} = 'pass' THEN 1.0 ELSE 0.0 END), 0)",
+                ">=",
+                self.config.min_pass_share,
+                "share of programs whose tests passed",
+                blocking=False,
+            ),
         ]
 
     def limits(self) -> SandboxLimits:
         c = self.config
-        return SandboxLimits(cpu_s=c.cpu_s, wall_s=c.wall_s, memory_mb=c.memory_mb, nproc=c.nproc,
-                             fsize_mb=c.fsize_mb, output_bytes=c.output_bytes)
+        return SandboxLimits(
+            cpu_s=c.cpu_s,
+            wall_s=c.wall_s,
+            memory_mb=c.memory_mb,
+            nproc=c.nproc,
+            fsize_mb=c.fsize_mb,
+            output_bytes=c.output_bytes,
+        )
 
     def program(self, code: str | None, tests: str | None) -> str:
         return (code or "") + ("\n\n" + tests if tests else "") + "\n"
@@ -79,25 +96,31 @@ class CodeExecutionEvaluator(Operator):
         cols = [ID, c.input_key, *[k for k in (c.tests_key, c.stdin_key) if k]]
         p = c.prefix
         con.execute(f"""CREATE TABLE __exec ({ID} VARCHAR, {quote_ident(c.status_key)} VARCHAR,
-            {quote_ident(p + 'returncode')} INTEGER, {quote_ident(p + 'detail')} VARCHAR,
-            {quote_ident(p + 'stdout')} VARCHAR, {quote_ident(p + 'stderr')} VARCHAR,
-            {quote_ident(p + 'wall_s')} DOUBLE)""")
-        reader = con.cursor().sql(f"SELECT {', '.join(quote_ident(x) for x in cols)} FROM {src}").to_arrow_reader(
-            c.batch_rows)
+            {quote_ident(p + "returncode")} INTEGER, {quote_ident(p + "detail")} VARCHAR,
+            {quote_ident(p + "stdout")} VARCHAR, {quote_ident(p + "stderr")} VARCHAR,
+            {quote_ident(p + "wall_s")} DOUBLE)""")
+        reader = (
+            con.cursor()
+            .sql(f"SELECT {', '.join(quote_ident(x) for x in cols)} FROM {src}")
+            .to_arrow_reader(c.batch_rows)
+        )
         total, done = ctx.count(), 0
         counts = dict.fromkeys(STATUSES, 0)
         with Sandbox(self.limits(), workers=c.workers) as sandbox:
             ctx.log.info(f"{self.name}: sandbox {sandbox.description}")
             for batch in reader:
                 data = batch.to_pydict()
-                programs = [self.program(code, data[c.tests_key][i] if c.tests_key else None)
-                            for i, code in enumerate(data[c.input_key])]
+                programs = [
+                    self.program(code, data[c.tests_key][i] if c.tests_key else None)
+                    for i, code in enumerate(data[c.input_key])
+                ]
                 stdins = data[c.stdin_key] if c.stdin_key else None
                 results = sandbox.run_many(programs, stdins)
                 for r in results:
                     counts[r.status] += 1
                 out = {
-                    ID: data[ID], c.status_key: [r.status for r in results],
+                    ID: data[ID],
+                    c.status_key: [r.status for r in results],
                     p + "returncode": pa.array([r.returncode for r in results], pa.int32()),
                     p + "detail": [r.detail for r in results],
                     p + "stdout": [r.stdout[-TAIL_CHARS:] for r in results],
@@ -114,8 +137,10 @@ class CodeExecutionEvaluator(Operator):
         existing = set(ctx.columns())
         clash = [x for x in self.output_columns() if x in existing]
         excl = f" EXCLUDE ({', '.join(quote_ident(x) for x in clash)})" if clash else ""
-        con.execute(f"CREATE VIEW {quote_ident(ctx.target)} AS SELECT s.*{excl}, e.* EXCLUDE ({ID}) "
-                    f"FROM {src} s LEFT JOIN __exec e USING ({ID})")
+        con.execute(
+            f"CREATE VIEW {quote_ident(ctx.target)} AS SELECT s.*{excl}, e.* EXCLUDE ({ID}) "
+            f"FROM {src} s LEFT JOIN __exec e USING ({ID})"
+        )
         return {"programs": done, "statuses": counts, "isolation": mode}
 
 

@@ -108,7 +108,6 @@ class CodeInstructionSynthesizer(LLMOperator):
     output_property = "instruction"
 
 
-
 class EnhanceConfig(LLMConfig):
     input_key: str = "instruction"
     output_key: str = "instruction"
@@ -128,7 +127,6 @@ class CodeInstructionEnhancer(LLMOperator):
     output_property = "instruction"
 
 
-
 class CodeGenConfig(LLMConfig):
     input_key: str = "instruction"
     output_key: str = "generated_code"
@@ -146,7 +144,6 @@ class CodeGenerator(LLMOperator):
     tags = ("llm", "code", "generation")
 
     output_property = "code"
-
 
 
 class PairConfig(LLMConfig):

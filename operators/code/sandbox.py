@@ -77,8 +77,15 @@ class Sandbox:
     cgroup, so parallel programs can neither signal nor starve each other's process budget.
     """
 
-    def __init__(self, limits: SandboxLimits | None = None, workers: int | None = None, python: str | None = None,
-                 base_dir: str | None = None, uid_base: int = 64000, isolation: Isolation | None = None) -> None:
+    def __init__(
+        self,
+        limits: SandboxLimits | None = None,
+        workers: int | None = None,
+        python: str | None = None,
+        base_dir: str | None = None,
+        uid_base: int = 64000,
+        isolation: Isolation | None = None,
+    ) -> None:
         self.limits = limits or SandboxLimits()
         self.workers = max(1, workers or os.cpu_count() or 1)
         # Slot uids are claimed with flocks so that two sandboxes on one machine (parallel Dagster
@@ -98,8 +105,13 @@ class Sandbox:
 
     @property
     def description(self) -> dict[str, object]:
-        return {"mode": self.isolation.mode, "workers": self.workers, "uids": [s.uid for s in self._all],
-                "cgroups": bool(self._all and self._all[0].cgroup.dirs), "limits": self.limits.__dict__}
+        return {
+            "mode": self.isolation.mode,
+            "workers": self.workers,
+            "uids": [s.uid for s in self._all],
+            "cgroups": bool(self._all and self._all[0].cgroup.dirs),
+            "limits": self.limits.__dict__,
+        }
 
     def __enter__(self) -> "Sandbox":
         return self
@@ -185,8 +197,16 @@ class Sandbox:
             oom_before = slot.cgroup.oom_kills()
             started = time.monotonic()
             with open(stdin_path, "rb") as fin:
-                proc = subprocess.Popen(cmd, cwd=workdir, env={}, stdin=fin, stdout=subprocess.PIPE,
-                                        stderr=subprocess.PIPE, start_new_session=True, close_fds=True)
+                proc = subprocess.Popen(
+                    cmd,
+                    cwd=workdir,
+                    env={},
+                    stdin=fin,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    start_new_session=True,
+                    close_fds=True,
+                )
             try:
                 got = self._collect(proc, slot, started + self.limits.wall_s)
             finally:
@@ -299,8 +319,10 @@ def claim_uids(n: int, base: int, held: list[int]) -> list[int]:
         for fd in held:
             os.close(fd)
         held.clear()
-        raise RuntimeError(f"could not claim {n} sandbox uids in {base}..{base + UID_RANGE - 1}; "
-                           f"too many sandboxes are running (see {UID_LOCK_DIR})")
+        raise RuntimeError(
+            f"could not claim {n} sandbox uids in {base}..{base + UID_RANGE - 1}; "
+            f"too many sandboxes are running (see {UID_LOCK_DIR})"
+        )
     return uids
 
 

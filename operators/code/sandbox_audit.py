@@ -130,4 +130,5 @@ def summary_line(verdicts: list[Verdict]) -> str:
     ok = sum(v.contained for v in verdicts)
     share = 100.0 * ok / n if n else 0.0
     return f"GOAL R4 measured={share:.1f} target>=100 unit=pct_hostile_contained size={n} " + (
-        "PASS" if n and ok == n else "SHORT")
+        "PASS" if n and ok == n else "SHORT"
+    )

@@ -73,12 +73,18 @@ class CgroupSlot:
         own = _own_cgroup_paths()
         mem = limits.memory_mb * 1024 * 1024
         if (CGROUP_ROOT / "cgroup.controllers").exists():  # unified hierarchy (v2)
-            self._make(CGROUP_ROOT / own.get("", "/").lstrip("/") / name,
-                       {"pids.max": limits.nproc, "memory.max": mem, "memory.swap.max": 0}, "memory.events")
+            self._make(
+                CGROUP_ROOT / own.get("", "/").lstrip("/") / name,
+                {"pids.max": limits.nproc, "memory.max": mem, "memory.swap.max": 0},
+                "memory.events",
+            )
         else:
             self._make(CGROUP_ROOT / "pids" / own.get("pids", "/").lstrip("/") / name, {"pids.max": limits.nproc})
-            self._make(CGROUP_ROOT / "memory" / own.get("memory", "/").lstrip("/") / name,
-                       {"memory.limit_in_bytes": mem}, "memory.oom_control")
+            self._make(
+                CGROUP_ROOT / "memory" / own.get("memory", "/").lstrip("/") / name,
+                {"memory.limit_in_bytes": mem},
+                "memory.oom_control",
+            )
 
     def _make(self, path: Path, settings: dict[str, int], oom_file: str | None = None) -> None:
         try:
@@ -153,8 +159,16 @@ def _rlimit_args(limits: SandboxLimits, nproc: int) -> list[str]:
     cpu = max(1, int(limits.cpu_s))
     mem = limits.memory_mb * 1024 * 1024
     fsize = limits.fsize_mb * 1024 * 1024
-    return [PRLIMIT, f"--cpu={cpu}:{cpu + 1}", f"--as={mem}", f"--nproc={nproc}", f"--fsize={fsize}",
-            f"--nofile={limits.nofile}", "--core=0", "--"]
+    return [
+        PRLIMIT,
+        f"--cpu={cpu}:{cpu + 1}",
+        f"--as={mem}",
+        f"--nproc={nproc}",
+        f"--fsize={fsize}",
+        f"--nofile={limits.nofile}",
+        "--core=0",
+        "--",
+    ]
 
 
 def _cgroup_join(procs_files: list[str]) -> list[str]:
@@ -181,10 +195,17 @@ class Isolation:
     def command(self, limits: SandboxLimits, uid: int | None, procs_files: list[str], script: str) -> list[str]:
         py = [self.python, "-I", "-B", script]
         if self.mode == "root" and uid is not None:
-            drop = [SETPRIV, f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all",
-                    "--bounding-set=-all", "--no-new-privs", "--"]
-            return [*_cgroup_join(procs_files), UNSHARE, "--net", "--", *_rlimit_args(limits, limits.nproc),
-                    *drop, *py]
+            drop = [
+                SETPRIV,
+                f"--reuid={uid}",
+                f"--regid={uid}",
+                "--clear-groups",
+                "--inh-caps=-all",
+                "--bounding-set=-all",
+                "--no-new-privs",
+                "--",
+            ]
+            return [*_cgroup_join(procs_files), UNSHARE, "--net", "--", *_rlimit_args(limits, limits.nproc), *drop, *py]
         # Unprivileged: RLIMIT_NPROC counts every process of our uid, so allow what already runs.
         nproc = len(pids_of_uid(os.getuid())) + limits.nproc
         if self.mode == "userns":

@@ -171,9 +171,7 @@ class Operator(ABC):
 
     def fingerprint(self) -> str:
         """Hash of what determines this operator's output apart from its input and prompt."""
-        payload = json.dumps(
-            {"op": self.name, "version": self.version, "config": self.config_dict()}, sort_keys=True
-        )
+        payload = json.dumps({"op": self.name, "version": self.version, "config": self.config_dict()}, sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()
 
     def describe(self) -> str:

@@ -110,13 +110,14 @@ class LLMOperator(Operator):
                 op=">=",
                 threshold=self.config.min_parsed_share,  # type: ignore[attr-defined]
                 description=f"share of rows whose LLM answer parsed and filled `{first}`",
-            )
+            ),
         ]
 
     def _column_types(self, schema: dict[str, Any] | None) -> dict[str, str]:
         props = (schema or {}).get("properties", {})
-        return {col: _DUCK_TYPES.get(props.get(p, {}).get("type", "string"), "VARCHAR")
-                for p, col in self.outputs().items()}
+        return {
+            col: _DUCK_TYPES.get(props.get(p, {}).get("type", "string"), "VARCHAR") for p, col in self.outputs().items()
+        }
 
     def run(self, ctx: OperatorContext) -> dict[str, Any]:
         prompt = ctx.prompt or self.default_prompt
@@ -135,7 +136,8 @@ class LLMOperator(Operator):
         select = ", ".join(quote_ident(c) for c in needed)
         reader = con.cursor()  # its own cursor: the loop below writes through ``con`` meanwhile
         arrow_reader = reader.sql(f"SELECT {select} FROM {quote_ident(ctx.source or '')}").to_arrow_reader(
-            max(ctx.batch_size, int(getattr(ctx.llm, "preferred_batch", 0) or 0)))  # keep every slot busy
+            max(ctx.batch_size, int(getattr(ctx.llm, "preferred_batch", 0) or 0))
+        )  # keep every slot busy
         params = self.sampling()
         for batch in arrow_reader:
             rows = batch.to_pylist()

@@ -101,7 +101,6 @@ class SQLEvaluator(Operator):
         clash = [c for c in self.scores_sql() if c in existing]
         exclude = f" EXCLUDE ({', '.join(quote_ident(c) for c in clash)})" if clash else ""
         ctx.con.execute(
-            f"CREATE VIEW {quote_ident(ctx.target)} AS "
-            f"SELECT *{exclude}, {cols} FROM {quote_ident(ctx.source or '')}"
+            f"CREATE VIEW {quote_ident(ctx.target)} AS SELECT *{exclude}, {cols} FROM {quote_ident(ctx.source or '')}"
         )
         return {}

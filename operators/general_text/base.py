@@ -79,8 +79,9 @@ class MetricFilter(Operator):
         self.register_native(ctx)
         self.prepare(ctx)
         name = f"__scored_{next(_uid)}"
-        cols = ", ".join(f"({expr}) AS {quote_ident(self.metric_columns()[k])}"
-                         for k, expr in self.metrics_sql().items())
+        cols = ", ".join(
+            f"({expr}) AS {quote_ident(self.metric_columns()[k])}" for k, expr in self.metrics_sql().items()
+        )
         src = quote_ident(ctx.source or "")
         if where:
             src = f"(SELECT * FROM {src} WHERE {where})"
@@ -134,8 +135,10 @@ class MetricFilter(Operator):
             src = quote_ident(ctx.source or "")
             ctx.con.execute(f"CREATE VIEW {quote_ident(ctx.target)} AS SELECT * FROM {src} WHERE {fast}")
             scored = quote_ident(self.scored(ctx, where=f"({fast}) IS NOT TRUE"))  # NULL: rejected, never lost
-            ctx.con.execute(f"CREATE VIEW {quote_ident(ctx.rejected)} AS SELECT * EXCLUDE ({hidden}), "
-                            f"({self.reason_sql()})::VARCHAR AS _reason FROM {scored}")
+            ctx.con.execute(
+                f"CREATE VIEW {quote_ident(ctx.rejected)} AS SELECT * EXCLUDE ({hidden}), "
+                f"({self.reason_sql()})::VARCHAR AS _reason FROM {scored}"
+            )
             return {}
         scored = quote_ident(self.scored(ctx))
         keep = self.full_keep_sql()
@@ -146,7 +149,8 @@ class MetricFilter(Operator):
         ctx.con.execute(f"CREATE VIEW {quote_ident(ctx.target)} AS {target}")
         ctx.con.execute(
             f"CREATE VIEW {quote_ident(ctx.rejected)} AS SELECT * EXCLUDE ({hidden}), "
-            f"({self.reason_sql()})::VARCHAR AS _reason FROM {scored} WHERE {keep} IS NOT TRUE")
+            f"({self.reason_sql()})::VARCHAR AS _reason FROM {scored} WHERE {keep} IS NOT TRUE"
+        )
         return {}
 
     def run_evaluate(self, ctx: OperatorContext, output_keys: dict[str, str]) -> None:
@@ -157,10 +161,12 @@ class MetricFilter(Operator):
         exclude = ", ".join(quote_ident(c) for c in clash)
         hidden = ", ".join(quote_ident(v) for v in self.metric_columns().values())
         exclude_all = f"{hidden}{', ' + exclude if clash else ''}"
-        outs = ", ".join(f"{quote_ident(self.metric_columns()[k])} AS {quote_ident(col)}"
-                         for k, col in output_keys.items())
+        outs = ", ".join(
+            f"{quote_ident(self.metric_columns()[k])} AS {quote_ident(col)}" for k, col in output_keys.items()
+        )
         ctx.con.execute(
-            f"CREATE VIEW {quote_ident(ctx.target)} AS SELECT * EXCLUDE ({exclude_all}), {outs} FROM {scored}")
+            f"CREATE VIEW {quote_ident(ctx.target)} AS SELECT * EXCLUDE ({exclude_all}), {outs} FROM {scored}"
+        )
 
 
 class BatchMetricFilter(MetricFilter):
@@ -188,17 +194,16 @@ class BatchMetricFilter(MetricFilter):
         if where:
             src = f"(SELECT * FROM {src} WHERE {where})"
         ctx.con.execute(f"CREATE TABLE {quote_ident(table)} ({POS} BIGINT, {cols})")
-        reader = ctx.con.cursor().sql(
-            f"SELECT {POS}, {self.input_sql()} FROM {src}"
-        ).to_arrow_reader(self.batch_rows)
+        reader = ctx.con.cursor().sql(f"SELECT {POS}, {self.input_sql()} FROM {src}").to_arrow_reader(self.batch_rows)
         total = ctx.con.execute(f"SELECT count(*) FROM {src}").fetchall()[0][0]
         done = 0
         for batch in reader:
             if batch.num_rows == 0:
                 continue
             values = self.compute(batch)
-            arrays = [batch.column(0)] + [pa.array(values[k]) if not isinstance(values[k], pa.Array) else values[k]
-                                          for k in self.metric_types]
+            arrays = [batch.column(0)] + [
+                pa.array(values[k]) if not isinstance(values[k], pa.Array) else values[k] for k in self.metric_types
+            ]
             out = pa.Table.from_arrays(arrays, names=[POS, *self.metric_columns().values()])
             view = f"__batch_{n}"
             ctx.con.register(view, out)
@@ -209,5 +214,6 @@ class BatchMetricFilter(MetricFilter):
         hidden = ", ".join(f"sc.{quote_ident(v)}" for v in self.metric_columns().values())
         ctx.con.execute(
             f"CREATE VIEW {quote_ident(name)} AS SELECT s.*, {hidden} FROM {src} s "
-            f"LEFT JOIN {quote_ident(table)} sc ON s.{POS} = sc.{POS}")
+            f"LEFT JOIN {quote_ident(table)} sc ON s.{POS} = sc.{POS}"
+        )
         return name

@@ -49,31 +49,40 @@ class ExactDedupFilter(Operator):
         earlier = "NULL::VARCHAR"
         if index is not None and index.parts():
             files = ", ".join(quote_literal(f) for f in index.parts())
-            ctx.con.execute(f"CREATE TEMP TABLE __exact_ix AS SELECT h, min(id) AS id FROM read_parquet([{files}]) "
-                            "GROUP BY h")
+            ctx.con.execute(
+                f"CREATE TEMP TABLE __exact_ix AS SELECT h, min(id) AS id FROM read_parquet([{files}]) GROUP BY h"
+            )
             earlier = "(SELECT ix.id FROM __exact_ix ix WHERE ix.h = md5(s.__key))"
         ctx.con.execute(
             f"CREATE TEMP TABLE __exact AS SELECT s.{POS} AS pos, s.{ID} AS id, md5(s.__key) AS h, "
             f"first(s.{ID}) OVER (PARTITION BY md5(s.__key) ORDER BY s.{POS}) AS first_id, {earlier} AS ix_id "
-            f"FROM (SELECT *, {key} AS __key FROM {src}) s WHERE s.__key IS NOT NULL")
+            f"FROM (SELECT *, {key} AS __key FROM {src}) s WHERE s.__key IS NOT NULL"
+        )
         # the row a duplicate names: an earlier run's row, else the first row here (a row already in the
         # index under its own id is that earlier row, so it stays)
-        dup = ("CASE WHEN e.ix_id IS NOT NULL AND e.ix_id <> e.id THEN e.ix_id "
-               "WHEN e.ix_id IS NULL AND e.first_id <> e.id THEN e.first_id END")
-        ctx.con.execute(f"CREATE TEMP TABLE __exact_dups AS SELECT pos, {dup} AS dup_of FROM __exact e "
-                        f"WHERE {dup} IS NOT NULL")
-        ctx.con.execute(f"CREATE VIEW {quote_ident(ctx.target)} AS SELECT s.* FROM {src} s "
-                        f"ANTI JOIN __exact_dups d ON s.{POS} = d.pos")
+        dup = (
+            "CASE WHEN e.ix_id IS NOT NULL AND e.ix_id <> e.id THEN e.ix_id "
+            "WHEN e.ix_id IS NULL AND e.first_id <> e.id THEN e.first_id END"
+        )
+        ctx.con.execute(
+            f"CREATE TEMP TABLE __exact_dups AS SELECT pos, {dup} AS dup_of FROM __exact e WHERE {dup} IS NOT NULL"
+        )
+        ctx.con.execute(
+            f"CREATE VIEW {quote_ident(ctx.target)} AS SELECT s.* FROM {src} s "
+            f"ANTI JOIN __exact_dups d ON s.{POS} = d.pos"
+        )
         ctx.con.execute(
             f"CREATE VIEW {quote_ident(ctx.rejected)} AS SELECT s.*, 'ExactDedupFilter: duplicate of ' || d.dup_of "
-            f"AS _reason, d.dup_of AS _duplicate_of FROM {src} s JOIN __exact_dups d ON s.{POS} = d.pos")
+            f"AS _reason, d.dup_of AS _duplicate_of FROM {src} s JOIN __exact_dups d ON s.{POS} = d.pos"
+        )
         stats: dict[str, Any] = {"duplicates": ctx.con.execute("SELECT count(*) FROM __exact_dups").fetchall()[0][0]}
         if index is not None:
             part = Path(index.path) / f"part-{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.parquet"
             tmp = part.with_name("." + part.name + ".tmp")
             ctx.con.execute(
                 f"COPY (SELECT e.id, e.h FROM __exact e ANTI JOIN __exact_dups d USING (pos) WHERE e.ix_id IS NULL) "
-                f"TO {quote_literal(str(tmp))} (FORMAT parquet)")
+                f"TO {quote_literal(str(tmp))} (FORMAT parquet)"
+            )
             added = ctx.con.execute(f"SELECT count(*) FROM read_parquet({quote_literal(str(tmp))})").fetchall()[0][0]
             if added:
                 os.replace(tmp, part)
@@ -93,7 +102,8 @@ class ExactDedupFilter(Operator):
         row = ctx.con.execute(
             f"SELECT count(*) FROM (SELECT min({POS}) FILTER (WHERE __new) AS n, "
             f"min({POS}) FILTER (WHERE NOT __new) AS o FROM ({both}) WHERE {c} IS NOT NULL GROUP BY md5({key})) "
-            "WHERE n < o").fetchall()[0]
+            "WHERE n < o"
+        ).fetchall()[0]
         if row and row[0]:
             return None
         ranked = f"SELECT *, first({ID}) OVER (PARTITION BY md5({key}) ORDER BY {POS}) AS __first FROM ({both})"

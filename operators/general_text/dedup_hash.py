@@ -36,13 +36,22 @@ class _DedupBase(Operator):
 
     def _rows(self, ctx: OperatorContext) -> tuple[np.ndarray, np.ndarray]:
         """``__pos`` and ``_id`` of every row in input order; row k of the result is node k."""
-        ctx.con.execute(f"CREATE TEMP TABLE __dd_rows AS SELECT row_number() OVER (ORDER BY {POS}) - 1 AS idx, "
-                        f"{POS} AS pos, {ID} AS id FROM {quote_ident(ctx.source or '')}")
+        ctx.con.execute(
+            f"CREATE TEMP TABLE __dd_rows AS SELECT row_number() OVER (ORDER BY {POS}) - 1 AS idx, "
+            f"{POS} AS pos, {ID} AS id FROM {quote_ident(ctx.source or '')}"
+        )
         r = ctx.con.execute("SELECT pos, id FROM __dd_rows ORDER BY idx").fetchnumpy()
         return r["pos"], r["id"].astype(object)
 
-    def _finish(self, ctx: OperatorContext, pos: np.ndarray, ids: np.ndarray, dup_of: np.ndarray,
-                label: str, stats: dict[str, Any]) -> dict[str, Any]:
+    def _finish(
+        self,
+        ctx: OperatorContext,
+        pos: np.ndarray,
+        ids: np.ndarray,
+        dup_of: np.ndarray,
+        label: str,
+        stats: dict[str, Any],
+    ) -> dict[str, Any]:
         is_dup = dup_of != -1
         write_dedup_views(ctx, pos[is_dup], ids[dup_of[is_dup]], self.name, label)
         stats["duplicates"] = int(is_dup.sum())
@@ -70,13 +79,19 @@ class NgramHashDeduplicateFilter(_DedupBase):
             CREATE TEMP TABLE __ng AS
             SELECT DISTINCT r.idx, md5(substr(coalesce(s.{c}, ''), i * (length(coalesce(s.{c}, '')) // {n}) + 1,
                                              length(coalesce(s.{c}, '')) // {n})) AS h
-            FROM {quote_ident(ctx.source or '')} s JOIN __dd_rows r ON s.{POS} = r.pos, range({n}) t(i)""")
+            FROM {quote_ident(ctx.source or "")} s JOIN __dd_rows r ON s.{POS} = r.pos, range({n}) t(i)""")
         e = ctx.con.execute(f"""
             SELECT a.idx AS a, b.idx AS b FROM __ng a JOIN __ng b ON a.h = b.h AND a.idx < b.idx
             GROUP BY 1, 2 HAVING count(*) >= {int(cfg.diff_size)}""").fetchnumpy()
         dup_of = greedy_resolve(len(pos), e["a"].astype(np.int64), e["b"].astype(np.int64))
-        return self._finish(ctx, pos, ids, dup_of, f"shares >= {cfg.diff_size} of {n} part hashes with",
-                            {"candidate_pairs": len(e["a"])})
+        return self._finish(
+            ctx,
+            pos,
+            ids,
+            dup_of,
+            f"shares >= {cfg.diff_size} of {n} part hashes with",
+            {"candidate_pairs": len(e["a"])},
+        )
 
 
 class SimHashConfig(TextConfig):
@@ -101,17 +116,21 @@ class SimHashDeduplicateFilter(_DedupBase):
     def fingerprints(self, ctx: OperatorContext) -> np.ndarray:
         c = quote_ident(self.config.input_key)
         clean = f"regexp_replace(lower(coalesce(s.{c}, '')), '[^{WORD_CLASS}]', '', 'g')"
-        return ctx.con.execute(f"""
+        return (
+            ctx.con.execute(f"""
             WITH f AS (SELECT r.idx, unnest(list_transform(range(greatest(length(cl) - 3, 1)),
                                                            lambda i: substr(cl, i + 1, 4))) AS feat
-                       FROM (SELECT {POS}, {clean} AS cl FROM {quote_ident(ctx.source or '')} s) s
+                       FROM (SELECT {POS}, {clean} AS cl FROM {quote_ident(ctx.source or "")} s) s
                        JOIN __dd_rows r ON s.{POS} = r.pos),
                  w AS (SELECT idx, feat, count(*) AS w FROM f GROUP BY ALL),
                  h AS (SELECT idx, w, ('0x' || substr(md5(feat), 17, 16))::UBIGINT AS h FROM w),
                  b AS (SELECT idx, j, sum(w * ((h >> j) & 1)) AS s, sum(w) AS cnt FROM h, range(64) t(j)
                        GROUP BY idx, j)
             SELECT idx, sum(CASE WHEN s > cnt / 2 THEN (1::UBIGINT << j) ELSE 0 END)::UBIGINT AS v
-            FROM b GROUP BY idx ORDER BY idx""").fetchnumpy()["v"].astype(np.uint64)
+            FROM b GROUP BY idx ORDER BY idx""")
+            .fetchnumpy()["v"]
+            .astype(np.uint64)
+        )
 
     def run(self, ctx: OperatorContext) -> dict[str, Any]:
         bound = float(self.config.bound)
@@ -143,5 +162,11 @@ class SimHashDeduplicateFilter(_DedupBase):
         longest = np.maximum(_bit_length(v[a]), _bit_length(v[b])) + 2
         similar = 1 - dist / longest >= 1 - bound
         dup_of = greedy_resolve(len(pos), a[similar], b[similar])
-        return self._finish(ctx, pos, ids, dup_of, f"SimHash similarity >= {1 - bound:g} to",
-                            {"candidate_pairs": int(a.size), "similar_pairs": int(similar.sum())})
+        return self._finish(
+            ctx,
+            pos,
+            ids,
+            dup_of,
+            f"SimHash similarity >= {1 - bound:g} to",
+            {"candidate_pairs": int(a.size), "similar_pairs": int(similar.sum())},
+        )

@@ -41,7 +41,8 @@ class SignatureIndex:
                 raise OperatorError(
                     f"dedup index at '{p}' was built with {have}, but this step uses {meta}; signatures made "
                     "with other parameters cannot be compared. Point index_path at a new folder or restore "
-                    "the old parameters.")
+                    "the old parameters."
+                )
         else:
             tmp = p / f".meta-{uuid.uuid4().hex}.json"
             tmp.write_text(json.dumps(meta, sort_keys=True))
@@ -62,9 +63,14 @@ class SignatureIndex:
             else:
                 con = duckdb.connect()
                 files = ", ".join(quote_literal(f) for f in self.parts())
-                self._ids = con.execute(
-                    f"SELECT id FROM read_parquet([{files}], filename=true, file_row_number=true) "
-                    "ORDER BY filename, file_row_number").fetchnumpy()["id"].astype(object)
+                self._ids = (
+                    con.execute(
+                        f"SELECT id FROM read_parquet([{files}], filename=true, file_row_number=true) "
+                        "ORDER BY filename, file_row_number"
+                    )
+                    .fetchnumpy()["id"]
+                    .astype(object)
+                )
                 con.close()
         return self._ids
 
@@ -75,13 +81,15 @@ class SignatureIndex:
     def known_ids(self, ids: np.ndarray) -> np.ndarray:
         return np.isin(np.asarray(ids, dtype=object), self.ids())
 
-    def candidates(self, con: duckdb.DuckDBPyConnection, bands_table: str, sig: np.ndarray, threshold: float,
-                   cap: int) -> tuple[np.ndarray, np.ndarray]:
+    def candidates(
+        self, con: duckdb.DuckDBPyConnection, bands_table: str, sig: np.ndarray, threshold: float, cap: int
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Verified (index node, current idx) pairs: index rows similar to current rows."""
         files = ", ".join(quote_literal(f) for f in self.parts())
         con.execute(
             f"CREATE TEMP TABLE __ix AS SELECT row_number() OVER (ORDER BY filename, file_row_number) - 1 AS node, "
-            f"id, bands, sig FROM read_parquet([{files}], filename=true, file_row_number=true)")
+            f"id, bands, sig FROM read_parquet([{files}], filename=true, file_row_number=true)"
+        )
         pairs = con.execute(f"""
             WITH ib AS (SELECT node, generate_subscripts(bands, 1) - 1 AS band, unnest(bands) AS key FROM __ix),
                  ranked AS (SELECT *, row_number() OVER (PARTITION BY band, key ORDER BY node) AS rn FROM ib)
@@ -100,23 +108,26 @@ class SignatureIndex:
         pos = np.searchsorted(nodes, a)
         keep_a, keep_b = [], []
         for s in range(0, len(a), 200_000):
-            j = (ix_sig[pos[s:s + 200_000]] == sig[b[s:s + 200_000]]).mean(axis=1)
+            j = (ix_sig[pos[s : s + 200_000]] == sig[b[s : s + 200_000]]).mean(axis=1)
             ok = j >= threshold
-            keep_a.append(a[s:s + 200_000][ok])
-            keep_b.append(b[s:s + 200_000][ok])
+            keep_a.append(a[s : s + 200_000][ok])
+            keep_b.append(b[s : s + 200_000][ok])
         return np.concatenate(keep_a), np.concatenate(keep_b)
 
     def append(self, ids: np.ndarray, bands: np.ndarray, sig: np.ndarray) -> None:
         if len(ids) == 0:
             return
         width = sig.shape[1] * sig.dtype.itemsize
-        blob = pa.FixedSizeBinaryArray.from_buffers(pa.binary(width), len(ids),
-                                                    [None, pa.py_buffer(np.ascontiguousarray(sig).tobytes())])
-        table = pa.table({
-            "id": pa.array([str(x) for x in ids], type=pa.string()),
-            "bands": pa.array(list(np.asarray(bands, dtype=np.uint64)), type=pa.list_(pa.uint64())),
-            "sig": blob.cast(pa.binary()),
-        })
+        blob = pa.FixedSizeBinaryArray.from_buffers(
+            pa.binary(width), len(ids), [None, pa.py_buffer(np.ascontiguousarray(sig).tobytes())]
+        )
+        table = pa.table(
+            {
+                "id": pa.array([str(x) for x in ids], type=pa.string()),
+                "bands": pa.array(list(np.asarray(bands, dtype=np.uint64)), type=pa.list_(pa.uint64())),
+                "sig": blob.cast(pa.binary()),
+            }
+        )
         name = f"part-{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.parquet"
         tmp = self.path / f".{name}.tmp"
         pq.write_table(table, tmp, compression="zstd")

@@ -48,7 +48,7 @@ def band_keys(sig: np.ndarray, bands: int, rows: int, seed: int) -> np.ndarray:
     out = np.empty((sig.shape[0], bands), dtype=np.uint64)
     with np.errstate(over="ignore"):
         for b in range(bands):
-            block = sig[:, b * rows:(b + 1) * rows].astype(np.uint64)
+            block = sig[:, b * rows : (b + 1) * rows].astype(np.uint64)
             out[:, b] = (block * coef[b]).sum(axis=1, dtype=np.uint64) + np.uint64(b)
     return out
 
@@ -82,8 +82,11 @@ class MinHashDeduplicateFilter(Operator):
     def run(self, ctx: OperatorContext) -> dict[str, Any]:
         cfg = self.config
         bands, rows = lsh_params(cfg.threshold, cfg.num_perm)
-        index = SignatureIndex.open(cfg.index_path, kind="minhash", params={
-            "num_perm": cfg.num_perm, "ngram": cfg.ngram, "seed": cfg.seed, "bands": bands, "rows": rows})
+        index = SignatureIndex.open(
+            cfg.index_path,
+            kind="minhash",
+            params={"num_perm": cfg.num_perm, "ngram": cfg.ngram, "seed": cfg.seed, "bands": bands, "rows": rows},
+        )
         src = quote_ident(ctx.source or "")
         n = ctx.count()
         tmpdir = _temp_dir(ctx)
@@ -93,25 +96,35 @@ class MinHashDeduplicateFilter(Operator):
             con = ctx.con
             con.execute("CREATE TEMP TABLE __mh_rows (idx BIGINT, pos BIGINT, id VARCHAR, sighash UBIGINT)")
             con.execute("CREATE TEMP TABLE __mh_bands (idx BIGINT, band USMALLINT, key UBIGINT)")
-            reader = con.cursor().sql(
-                f"SELECT {POS}, {ID}, {quote_ident(cfg.input_key)} FROM {src} ORDER BY {POS}"
-            ).to_arrow_reader(cfg.batch_rows)
+            reader = (
+                con.cursor()
+                .sql(f"SELECT {POS}, {ID}, {quote_ident(cfg.input_key)} FROM {src} ORDER BY {POS}")
+                .to_arrow_reader(cfg.batch_rows)
+            )
             done = 0
             for batch in reader:
                 m = batch.num_rows
                 if m == 0:
                     continue
                 s = signatures(batch.column(2), cfg.num_perm, cfg.ngram, cfg.seed)
-                sig[done:done + m] = s
+                sig[done : done + m] = s
                 keys = band_keys(s, bands, rows, cfg.seed)
                 idx = np.arange(done, done + m, dtype=np.int64)
                 full = band_keys(s, 1, cfg.num_perm, cfg.seed + 1)[:, 0]
-                con.register("__mh_b", pa.table({"idx": idx, "pos": batch.column(0), "id": batch.column(1),
-                                                 "sighash": full}))
+                con.register(
+                    "__mh_b", pa.table({"idx": idx, "pos": batch.column(0), "id": batch.column(1), "sighash": full})
+                )
                 con.execute("INSERT INTO __mh_rows SELECT * FROM __mh_b")
-                con.register("__mh_k", pa.table({
-                    "idx": np.repeat(idx, bands), "band": np.tile(np.arange(bands, dtype=np.uint16), m),
-                    "key": keys.reshape(-1)}))
+                con.register(
+                    "__mh_k",
+                    pa.table(
+                        {
+                            "idx": np.repeat(idx, bands),
+                            "band": np.tile(np.arange(bands, dtype=np.uint16), m),
+                            "key": keys.reshape(-1),
+                        }
+                    ),
+                )
                 con.execute("INSERT INTO __mh_bands SELECT * FROM __mh_k")
                 con.unregister("__mh_b")
                 con.unregister("__mh_k")
@@ -132,25 +145,31 @@ class MinHashDeduplicateFilter(Operator):
                 fresh = kept_idx[~index.known_ids(ids[kept_idx])]
                 index.append(ids[fresh], band_keys(sig[fresh], bands, rows, cfg.seed), sig[fresh])
                 stats["index_rows_added"] = int(fresh.size)
-            write_dedup_views(ctx, rows_tbl["pos"][is_dup], names, self.name,
-                              f"near-duplicate (Jaccard >= {cfg.threshold}) of")
+            write_dedup_views(
+                ctx, rows_tbl["pos"][is_dup], names, self.name, f"near-duplicate (Jaccard >= {cfg.threshold}) of"
+            )
             return stats
         finally:
             del sig
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(sig_path)
 
-    def _resolve(self, ctx: OperatorContext, sig: np.ndarray, n: int,
-                 index: "SignatureIndex | None") -> tuple[np.ndarray, dict[str, Any]]:
+    def _resolve(
+        self, ctx: OperatorContext, sig: np.ndarray, n: int, index: "SignatureIndex | None"
+    ) -> tuple[np.ndarray, dict[str, Any]]:
         """``dup_of`` per current row: -1 kept, i >= 0 duplicate of current row i, -(k+2) of index entry k."""
         cfg, con = self.config, ctx.con
         # rows with identical signatures: the first one represents the rest
-        rep = con.execute(
-            "SELECT first(idx) OVER (PARTITION BY sighash ORDER BY idx) AS rep FROM __mh_rows ORDER BY idx"
-        ).fetchnumpy()["rep"].astype(np.int64)
-        con.execute("CREATE TEMP TABLE __mh_reps AS SELECT b.* FROM __mh_bands b JOIN "
-                    "(SELECT idx FROM __mh_rows QUALIFY first(idx) OVER (PARTITION BY sighash ORDER BY idx) = idx) r "
-                    "USING (idx)")
+        rep = (
+            con.execute("SELECT first(idx) OVER (PARTITION BY sighash ORDER BY idx) AS rep FROM __mh_rows ORDER BY idx")
+            .fetchnumpy()["rep"]
+            .astype(np.int64)
+        )
+        con.execute(
+            "CREATE TEMP TABLE __mh_reps AS SELECT b.* FROM __mh_bands b JOIN "
+            "(SELECT idx FROM __mh_rows QUALIFY first(idx) OVER (PARTITION BY sighash ORDER BY idx) = idx) r "
+            "USING (idx)"
+        )
         pairs = con.execute(f"""
             WITH ranked AS (SELECT *, row_number() OVER (PARTITION BY band, key ORDER BY idx) AS rn FROM __mh_reps)
             SELECT DISTINCT a.idx AS a, b.idx AS b FROM ranked a JOIN ranked b
@@ -172,8 +191,11 @@ class MinHashDeduplicateFilter(Operator):
         dup_of = np.where(resolved == -1, -1, np.where(resolved >= k, resolved - k, -(resolved + 2)))
         dup_of = inherit_from_representatives(dup_of, rep)
         dup_of[known] = -1
-        stats = {"candidate_pairs": len(pairs["a"]), "verified_pairs": int(a.size),
-                 "duplicates": int((dup_of != -1).sum())}
+        stats = {
+            "candidate_pairs": len(pairs["a"]),
+            "verified_pairs": int(a.size),
+            "duplicates": int((dup_of != -1).sum()),
+        }
         return dup_of, stats
 
 

@@ -71,12 +71,13 @@ def lsh_params(threshold: float, num_perm: int, fp_weight: float = 0.5, fn_weigh
     return best
 
 
-def verified_pairs(sig: np.ndarray, a: np.ndarray, b: np.ndarray, threshold: float,
-                   chunk: int = 200_000) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def verified_pairs(
+    sig: np.ndarray, a: np.ndarray, b: np.ndarray, threshold: float, chunk: int = 200_000
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Keep candidate pairs whose estimated Jaccard (share of equal MinHash values) >= threshold."""
     keep_a, keep_b, keep_j = [], [], []
     for s in range(0, len(a), chunk):
-        ca, cb = a[s:s + chunk], b[s:s + chunk]
+        ca, cb = a[s : s + chunk], b[s : s + chunk]
         j = (sig[ca] == sig[cb]).mean(axis=1)
         ok = j >= threshold
         keep_a.append(ca[ok])

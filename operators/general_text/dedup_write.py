@@ -9,21 +9,29 @@ from operators.core.contract import OperatorContext, quote_ident, quote_literal
 from operators.core.sql_ops import POS
 
 
-def write_dedup_views(ctx: OperatorContext, dup_pos: np.ndarray, dup_of: list[str] | np.ndarray, op_name: str,
-                      label: str) -> None:
+def write_dedup_views(
+    ctx: OperatorContext, dup_pos: np.ndarray, dup_of: list[str] | np.ndarray, op_name: str, label: str
+) -> None:
     """``dup_pos``: ``__pos`` of rejected rows; ``dup_of``: the ``_id`` each one duplicates."""
     con = ctx.con
     name = f"__dups_{abs(hash((op_name, ctx.target))) % 10**8}"
-    con.register(f"{name}_arrow", pa.table({"pos": pa.array(np.asarray(dup_pos, dtype=np.int64)),
-                                            "dup_of": pa.array(list(dup_of), type=pa.string())}))
+    con.register(
+        f"{name}_arrow",
+        pa.table(
+            {"pos": pa.array(np.asarray(dup_pos, dtype=np.int64)), "dup_of": pa.array(list(dup_of), type=pa.string())}
+        ),
+    )
     con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM {name}_arrow")
     con.unregister(f"{name}_arrow")
     src = quote_ident(ctx.source or "")
-    con.execute(f"CREATE VIEW {quote_ident(ctx.target)} AS SELECT s.* FROM {src} s "
-                f"ANTI JOIN {name} d ON s.{POS} = d.pos")
+    con.execute(
+        f"CREATE VIEW {quote_ident(ctx.target)} AS SELECT s.* FROM {src} s ANTI JOIN {name} d ON s.{POS} = d.pos"
+    )
     reason = quote_literal(f"{op_name}: {label} ")
-    con.execute(f"CREATE VIEW {quote_ident(ctx.rejected)} AS SELECT s.*, {reason} || d.dup_of AS _reason, "
-                f"d.dup_of AS _duplicate_of FROM {src} s JOIN {name} d ON s.{POS} = d.pos")
+    con.execute(
+        f"CREATE VIEW {quote_ident(ctx.rejected)} AS SELECT s.*, {reason} || d.dup_of AS _reason, "
+        f"d.dup_of AS _duplicate_of FROM {src} s JOIN {name} d ON s.{POS} = d.pos"
+    )
 
 
 def inherit_from_representatives(dup_of: np.ndarray, rep: np.ndarray) -> np.ndarray:

@@ -31,8 +31,11 @@ def encode_lists(tokens: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     offsets = lists.offsets.to_numpy().astype(np.int64)
     offsets = offsets - offsets[0]
     flat = lists.flatten()
-    codes = pc.dictionary_encode(flat).indices.to_numpy(zero_copy_only=False).astype(np.int64) if len(flat) else \
-        np.zeros(0, dtype=np.int64)
+    codes = (
+        pc.dictionary_encode(flat).indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        if len(flat)
+        else np.zeros(0, dtype=np.int64)
+    )
     return codes, offsets
 
 
@@ -142,8 +145,9 @@ def hdd(codes: np.ndarray, offsets: np.ndarray, sample: int = 42) -> np.ndarray:
     kd = keys // (int(c.max()) + 1)
     n = lengths[kd]
     absent = n - counts  # population without this type
-    log_p0 = (_LOGFACT[np.maximum(absent, 0)] - _LOGFACT[np.maximum(absent - sample, 0)]
-              - _LOGFACT[n] + _LOGFACT[n - sample])
+    log_p0 = (
+        _LOGFACT[np.maximum(absent, 0)] - _LOGFACT[np.maximum(absent - sample, 0)] - _LOGFACT[n] + _LOGFACT[n - sample]
+    )
     p0 = np.where(absent >= sample, np.exp(log_p0), 0.0)
     sums = np.bincount(kd, weights=(1.0 - p0) / sample, minlength=len(lengths))
     has = (lengths > 50) & (lengths < 1000)
@@ -176,8 +180,10 @@ class LexicalDiversityFilter(BatchMetricFilter):
 
     def keep_sql(self, m: dict[str, str]) -> str:
         c = self.config
-        return (f"({m['mtld']} IS NULL OR isnan({m['mtld']}) OR {m['mtld']} BETWEEN {c.min_mtld!r} AND {c.max_mtld!r})"
-                f" AND ({m['hdd']} IS NULL OR isnan({m['hdd']}) OR {m['hdd']} BETWEEN {c.min_hdd!r} AND {c.max_hdd!r})")
+        return (
+            f"({m['mtld']} IS NULL OR isnan({m['mtld']}) OR {m['mtld']} BETWEEN {c.min_mtld!r} AND {c.max_mtld!r})"
+            f" AND ({m['hdd']} IS NULL OR isnan({m['hdd']}) OR {m['hdd']} BETWEEN {c.min_hdd!r} AND {c.max_hdd!r})"
+        )
 
 
 class NgramConfig(TextConfig):

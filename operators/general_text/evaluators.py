@@ -99,12 +99,23 @@ def _derive(filter_cls: type[MetricFilter]) -> type[Operator]:
 
     first = (filter_cls.__doc__ or "").strip().splitlines()[0] if filter_cls.__doc__ else ""
     doc = f"Metric of {filter_cls.__name__} as columns (no row dropped). {first}"
-    cls = type(name, (Operator,), {
-        "__doc__": doc, "__module__": __name__, "__qualname__": name, "kind": Kind.EVALUATE, "name": name,
-        "Config": Config, "tags": ("evaluate", *filter_cls.tags), "row_local": filter_cls.row_local,
-        "input_columns": input_columns,
-        "output_columns": output_columns, "run": run,
-    })
+    cls = type(
+        name,
+        (Operator,),
+        {
+            "__doc__": doc,
+            "__module__": __name__,
+            "__qualname__": name,
+            "kind": Kind.EVALUATE,
+            "name": name,
+            "Config": Config,
+            "tags": ("evaluate", *filter_cls.tags),
+            "row_local": filter_cls.row_local,
+            "input_columns": input_columns,
+            "output_columns": output_columns,
+            "run": run,
+        },
+    )
     return register(cls)
 
 

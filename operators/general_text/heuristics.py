@@ -280,5 +280,3 @@ class AlphaWordsFilter(MetricFilter):
 
     def keep_sql(self, m: dict[str, str]) -> str:
         return f"{m['alpha_ratio']} > {float(self.config.threshold)!r}"
-
-

@@ -10,8 +10,21 @@ from operators.general_text.base import MetricFilter
 from operators.general_text.textsql import WS, count_sub, lit, word_count
 from operators.general_text.wordlists import count_lower_tokens_in, count_substrings_in, load_list
 
-HTML_ENTITIES = ("nbsp", "lt", "gt", "amp", "quot", "apos", "hellip", "ndash", "mdash",
-                 "lsquo", "rsquo", "ldquo", "rdquo")
+HTML_ENTITIES = (
+    "nbsp",
+    "lt",
+    "gt",
+    "amp",
+    "quot",
+    "apos",
+    "hellip",
+    "ndash",
+    "mdash",
+    "lsquo",
+    "rsquo",
+    "ldquo",
+    "rdquo",
+)
 
 
 @register

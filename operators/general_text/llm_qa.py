@@ -14,8 +14,7 @@ QA_PROMPT = PromptTemplate(
     name="passage_to_qa",
     system="You write one factual question and its short answer about a passage. Reply in JSON.",
     template=(
-        "Passage:\n{passage}\n\n"
-        "Write one question that the passage answers, and the answer taken from the passage."
+        "Passage:\n{passage}\n\nWrite one question that the passage answers, and the answer taken from the passage."
     ),
     output_schema={
         "type": "object",

@@ -56,11 +56,20 @@ class LowercaseRefiner(_Refiner):
 
 # (pattern, replacement) applied in order, case-insensitive; the usual English contractions.
 CONTRACTIONS = [
-    (r"\bcan't\b", "cannot"), (r"\bwon't\b", "will not"), (r"\bshan't\b", "shall not"),
-    (r"\blet's\b", "let us"), (r"\by'all\b", "you all"), (r"\bain't\b", "are not"),
+    (r"\bcan't\b", "cannot"),
+    (r"\bwon't\b", "will not"),
+    (r"\bshan't\b", "shall not"),
+    (r"\blet's\b", "let us"),
+    (r"\by'all\b", "you all"),
+    (r"\bain't\b", "are not"),
     (r"\b(it|that|there|here|what|who|where|how|he|she)'s\b", "\\1 is"),
-    (r"n't\b", " not"), (r"'re\b", " are"), (r"'ve\b", " have"), (r"'ll\b", " will"),
-    (r"'d\b", " would"), (r"\bi'm\b", "I am"), (r"'m\b", " am"),
+    (r"n't\b", " not"),
+    (r"'re\b", " are"),
+    (r"'ve\b", " have"),
+    (r"'ll\b", " will"),
+    (r"'d\b", " would"),
+    (r"\bi'm\b", "I am"),
+    (r"'m\b", " am"),
 ]
 
 
@@ -107,10 +116,14 @@ class RemoveExtraSpacesRefiner(_Refiner):
 
 
 IMAGE_REFS = (
-    r"!\[\]\(images\/[0-9a-fA-F]\.jpg\)|[a-fA-F0-9]+\.[a-zA-Z]{3,4}\)|!\[\]\(images\/[a-f0-9]"
-    r"|图\s+\d+-\d+：[\x{4e00}-\x{9fa5}a-zA-Z0-9]+|u200e|&#247;|\? :|[�□]|\{\/U\}"
-    r"|U\+26[0-F][0-D]|U\+273[3-4]|U\+1F[3-6][0-4][0-F]|U\+1F6[8-F][0-F]"
-).replace(r"\s", WS).replace(r"\d", r"\p{Nd}")
+    (
+        r"!\[\]\(images\/[0-9a-fA-F]\.jpg\)|[a-fA-F0-9]+\.[a-zA-Z]{3,4}\)|!\[\]\(images\/[a-f0-9]"
+        r"|图\s+\d+-\d+：[\x{4e00}-\x{9fa5}a-zA-Z0-9]+|u200e|&#247;|\? :|[�□]|\{\/U\}"
+        r"|U\+26[0-F][0-D]|U\+273[3-4]|U\+1F[3-6][0-4][0-F]|U\+1F6[8-F][0-F]"
+    )
+    .replace(r"\s", WS)
+    .replace(r"\d", r"\p{Nd}")
+)
 
 
 @register
@@ -122,10 +135,12 @@ class RemoveImageRefsRefiner(_Refiner):
 
 
 # str.isdigit(): decimal digits plus the "Digit" numeric type (superscripts, circled digits, ...).
-DIGITS = (r"[\p{Nd}\x{B2}-\x{B3}\x{B9}\x{1369}-\x{1371}\x{19DA}\x{2070}\x{2074}-\x{2079}\x{2080}-\x{2089}"
-          r"\x{2460}-\x{2468}\x{2474}-\x{247C}\x{2488}-\x{2490}\x{24EA}\x{24F5}-\x{24FD}\x{24FF}\x{2776}-\x{277E}"
-          r"\x{2780}-\x{2788}\x{278A}-\x{2792}\x{10A40}-\x{10A43}\x{10E60}-\x{10E68}\x{11052}-\x{1105A}"
-          r"\x{1F100}-\x{1F10A}]")
+DIGITS = (
+    r"[\p{Nd}\x{B2}-\x{B3}\x{B9}\x{1369}-\x{1371}\x{19DA}\x{2070}\x{2074}-\x{2079}\x{2080}-\x{2089}"
+    r"\x{2460}-\x{2468}\x{2474}-\x{247C}\x{2488}-\x{2490}\x{24EA}\x{24F5}-\x{24FD}\x{24FF}\x{2776}-\x{277E}"
+    r"\x{2780}-\x{2788}\x{278A}-\x{2792}\x{10A40}-\x{10A43}\x{10E60}-\x{10E68}\x{11052}-\x{1105A}"
+    r"\x{1F100}-\x{1F10A}]"
+)
 
 
 @register
@@ -159,7 +174,7 @@ class RemoveRepetitionsPunctuationRefiner(_Refiner):
     def rewrite_sql(self, col: str) -> str:
         out = col
         for i in range(0, len(REPEATABLE), 9):
-            chunk = REPEATABLE[i:i + 9]
+            chunk = REPEATABLE[i : i + 9]
             pattern = "|".join(f"({regex_escape(c)}){regex_escape(c)}+" for c in chunk)
             repl = "".join(f"\\{k + 1}" for k in range(len(chunk)))
             out = rx(out, pattern, repl)
@@ -193,7 +208,7 @@ class ReferenceRemoverRefiner(_Refiner):
         return rx(rx(col, REF_TAGS), CITE)
 
 
-MONTHS = ("january|february|march|april|may|june|july|august|september|october|november|december")
+MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
 W = f"[{WORD_CLASS}]"
 NW = f"[^{WORD_CLASS}]"
 
@@ -215,6 +230,8 @@ class TextNormalizationRefiner(_Refiner):
         ):
             found = f"regexp_extract({out}, {lit(pattern)}, 1)"
             parsed = f"try_strptime(regexp_replace({found}, '{WS}+', ' ', 'g'), {lit(fmt)})"
-            out = (f"CASE WHEN {found} <> '' AND {parsed} IS NOT NULL "
-                   f"THEN replace({out}, {found}, strftime({parsed}, '%Y-%m-%d')) ELSE {out} END")
+            out = (
+                f"CASE WHEN {found} <> '' AND {parsed} IS NOT NULL "
+                f"THEN replace({out}, {found}, strftime({parsed}, '%Y-%m-%d')) ELSE {out} END"
+            )
         return rx(out, f"\\$(?:{WS})?({d}+)", "\\1 USD")

@@ -30,7 +30,7 @@ def codepoints(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     texts = pa.concat_arrays([texts]) if texts.offset else texts
     offsets = np.frombuffer(texts.buffers()[1], dtype=np.int64)[: len(texts) + 1]
     raw = texts.buffers()[2]
-    utf8 = raw.to_pybytes()[offsets[0]: offsets[-1]] if raw is not None else b""
+    utf8 = raw.to_pybytes()[offsets[0] : offsets[-1]] if raw is not None else b""
     data = utf8.decode("utf-8").encode("utf-32-le")  # one C-level pass over the whole batch
     return np.frombuffer(data, dtype=np.uint32).astype(np.uint64), starts
 

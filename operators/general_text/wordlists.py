@@ -29,10 +29,13 @@ def load_list(path: str | None, bundled_name: str, lower: bool = True) -> tuple[
     else:
         p = Path(path)
         if not p.is_file():
-            raise OperatorError(f"word list file '{path}' does not exist; give an existing UTF-8 text file "
-                                "with one entry per line, or leave `path` unset for the bundled list")
-        items = tuple(x.strip() for x in p.read_text(encoding="utf-8").splitlines()
-                      if x.strip() and not x.startswith("#"))
+            raise OperatorError(
+                f"word list file '{path}' does not exist; give an existing UTF-8 text file "
+                "with one entry per line, or leave `path` unset for the bundled list"
+            )
+        items = tuple(
+            x.strip() for x in p.read_text(encoding="utf-8").splitlines() if x.strip() and not x.startswith("#")
+        )
     return tuple(sorted({x.lower() if lower else x for x in items}))
 
 

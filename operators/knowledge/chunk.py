@@ -41,8 +41,9 @@ class TextChunker(Operator):
         super().__init__(config, **kwargs)
         c = self.config
         if c.size < 1 or not 0 <= c.overlap < c.size:
-            raise OperatorError(f"{self.name}: need size >= 1 and 0 <= overlap < size, got size={c.size}, "
-                                f"overlap={c.overlap}")
+            raise OperatorError(
+                f"{self.name}: need size >= 1 and 0 <= overlap < size, got size={c.size}, overlap={c.overlap}"
+            )
 
     def input_columns(self) -> list[str]:
         return [self.config.input_key]
@@ -57,14 +58,19 @@ class TextChunker(Operator):
             units = f"list_filter(regexp_split_to_array(t, '{_WS}'), lambda w: w <> '')"
         elif c.unit == "sentences":
             sent = _SENT.replace("'", "''")
-            units = (f"list_filter(list_transform(regexp_extract_all(t, '{sent}'), "
-                     f"lambda x: trim(regexp_replace(x, '{_WS}', ' ', 'g'))), lambda x: x <> '')")
+            units = (
+                f"list_filter(list_transform(regexp_extract_all(t, '{sent}'), "
+                f"lambda x: trim(regexp_replace(x, '{_WS}', ' ', 'g'))), lambda x: x <> '')"
+            )
         else:
             units = "NULL::VARCHAR[]"
         ctx.con.execute(f"CREATE OR REPLACE TEMP MACRO chunk_units(t) AS {units}")
         n = "length(__text)" if c.unit == "characters" else "len(__units)"
-        piece = (f"substr(__text, __start + 1, {size})" if c.unit == "characters"
-                 else f"array_to_string(list_slice(__units, __start + 1, __start + {size}), ' ')")
+        piece = (
+            f"substr(__text, __start + 1, {size})"
+            if c.unit == "characters"
+            else f"array_to_string(list_slice(__units, __start + 1, __start + {size}), ' ')"
+        )
         cols = ctx.columns()
         drop = [x for x in (ID, PARENTS) if x in cols]
         if not c.keep_input:
@@ -80,11 +86,11 @@ class TextChunker(Operator):
                    (__start // {step})::INTEGER AS chunk_index,
                    (({last} - 1) // {step} + 1)::INTEGER AS chunk_count,
                    {piece} AS {quote_ident(c.output_key)}
-            FROM (SELECT d.*, unnest(range(0, {last.replace('__n', 'd.__n')}, {step})) AS __start
-                  FROM (SELECT u.*, {n.replace('__', 'u.__')} AS __n
+            FROM (SELECT d.*, unnest(range(0, {last.replace("__n", "d.__n")}, {step})) AS __start
+                  FROM (SELECT u.*, {n.replace("__", "u.__")} AS __n
                         FROM (SELECT s.{ID} AS __doc_id, s.* EXCLUDE ({drop_sql}), s.{col} AS __text,
                                      chunk_units(s.{col}) AS __units
-                              FROM {quote_ident(ctx.source or '')} s
+                              FROM {quote_ident(ctx.source or "")} s
                               WHERE s.{col} IS NOT NULL AND trim(s.{col}) <> '') u) d)
             ORDER BY __pos, __start""")
         return {}

@@ -47,8 +47,11 @@ CLEAN_PROMPT = PromptTemplate(
         "Rewrite it as clean prose: remove navigation text, headers/footers, page numbers, broken line "
         "breaks and markup; keep every fact, number and name unchanged."
     ),
-    output_schema={"type": "object", "properties": {"cleaned": {"type": "string", "minLength": 1, "maxLength": 600}},
-                   "required": ["cleaned"]},
+    output_schema={
+        "type": "object",
+        "properties": {"cleaned": {"type": "string", "minLength": 1, "maxLength": 600}},
+        "required": ["cleaned"],
+    },
 )
 
 

@@ -15,8 +15,16 @@ from operators.core.contract import Kind, OpConfig, Operator, OperatorContext, O
 from operators.core.registry import register
 from operators.core.rowids import ID, PARENTS, derived_id_sql
 
-FORMATS = {".txt": "txt", ".text": "txt", ".md": "markdown", ".markdown": "markdown", ".html": "html",
-           ".htm": "html", ".pdf": "pdf", ".docx": "docx"}
+FORMATS = {
+    ".txt": "txt",
+    ".text": "txt",
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".html": "html",
+    ".htm": "html",
+    ".pdf": "pdf",
+    ".docx": "docx",
+}
 
 
 def read_document(path: Path) -> tuple[str, str]:
@@ -99,8 +107,10 @@ class FileIngestor(Operator):
         c = self.config
         con = ctx.con
         docs, errs = f"{ctx.target}__docs", ctx.errors
-        con.execute(f"CREATE TABLE {quote_ident(docs)} (__parent VARCHAR, __n INTEGER, source_path VARCHAR, "
-                    f"format VARCHAR, {quote_ident(c.output_key)} VARCHAR)")
+        con.execute(
+            f"CREATE TABLE {quote_ident(docs)} (__parent VARCHAR, __n INTEGER, source_path VARCHAR, "
+            f"format VARCHAR, {quote_ident(c.output_key)} VARCHAR)"
+        )
         con.execute(f"CREATE TABLE {quote_ident(errs)} ({ID} VARCHAR, _error VARCHAR, _raw VARCHAR)")
         sel = f"SELECT {ID}, {quote_ident(c.input_key)} FROM {quote_ident(ctx.source or '')}"
         n_docs = n_err = 0
@@ -125,8 +135,13 @@ class FileIngestor(Operator):
                         bad["_error"].append(f"FileIngestor: {path}: {exc}")
                         bad["_raw"].append(str(raw))
                         continue
-                    for key, val in (("__parent", row_id), ("__n", n), ("source_path", str(path)), ("format", fmt),
-                                     (c.output_key, text)):
+                    for key, val in (
+                        ("__parent", row_id),
+                        ("__n", n),
+                        ("source_path", str(path)),
+                        ("format", fmt),
+                        (c.output_key, text),
+                    ):
                         good[key].append(val)
             for table, data in ((docs, good), (errs, bad)):
                 first = next(iter(data.values()))
@@ -139,13 +154,18 @@ class FileIngestor(Operator):
         if n_docs == 0 and n_err:
             first_err = con.execute(f"SELECT _error FROM {quote_ident(errs)} LIMIT 1").fetchall()[0][0]
             raise OperatorError(f"{ctx.step}: none of the listed files could be read; first problem: {first_err}")
-        keep = [x for x in ctx.columns() if x not in (ID, PARENTS, "source_path", "format", c.output_key)
-                and not x.startswith("__")]
+        keep = [
+            x
+            for x in ctx.columns()
+            if x not in (ID, PARENTS, "source_path", "format", c.output_key) and not x.startswith("__")
+        ]
         extra = "".join(f", s.{quote_ident(x)}" for x in keep)
-        new_id = derived_id_sql("d.__parent", self.fingerprint(),
-                                f"d.__n::VARCHAR || ':' || md5(d.{quote_ident(c.output_key)})")
+        new_id = derived_id_sql(
+            "d.__parent", self.fingerprint(), f"d.__n::VARCHAR || ':' || md5(d.{quote_ident(c.output_key)})"
+        )
         con.execute(
             f"CREATE VIEW {quote_ident(ctx.target)} AS SELECT {new_id} AS {ID}, [d.__parent] AS {PARENTS}{extra}, "
             f"d.source_path, d.format, d.{quote_ident(c.output_key)} FROM {quote_ident(docs)} d "
-            f"JOIN {quote_ident(ctx.source or '')} s ON s.{ID} = d.__parent ORDER BY s.__pos, d.__n")
+            f"JOIN {quote_ident(ctx.source or '')} s ON s.{ID} = d.__parent ORDER BY s.__pos, d.__n"
+        )
         return {"documents": n_docs, "failed": n_err}

@@ -16,9 +16,14 @@ CHUNK_QA_PROMPT = PromptTemplate(
         "Write one question that this text answers on its own, and the answer in one or two sentences "
         "using only facts from the text."
     ),
-    output_schema={"type": "object", "properties": {
-        "question": {"type": "string", "minLength": 8, "maxLength": 200},
-        "answer": {"type": "string", "minLength": 2, "maxLength": 300}}, "required": ["question", "answer"]},
+    output_schema={
+        "type": "object",
+        "properties": {
+            "question": {"type": "string", "minLength": 8, "maxLength": 200},
+            "answer": {"type": "string", "minLength": 2, "maxLength": 300},
+        },
+        "required": ["question", "answer"],
+    },
 )
 
 
@@ -74,5 +79,6 @@ class SFTTableAssembler(Operator):
             f"[s.{ID}] AS {PARENTS}, {instr} AS instruction, {inp} AS input, "
             f"trim(s.{q(c.output_key)}::VARCHAR) AS output{keep} FROM {q(ctx.source or '')} s "
             f"WHERE nullif(trim(s.{q(c.instruction_key)}::VARCHAR), '') IS NOT NULL "
-            f"AND nullif(trim(s.{q(c.output_key)}::VARCHAR), '') IS NOT NULL ORDER BY s.__pos")
+            f"AND nullif(trim(s.{q(c.output_key)}::VARCHAR), '') IS NOT NULL ORDER BY s.__pos"
+        )
         return {}

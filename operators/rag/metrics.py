@@ -19,8 +19,10 @@ from operators.core.sql_ops import SQLEvaluator
 
 _PUNCT = quote_literal("[" + re.escape(string.punctuation) + "]")
 _ARTICLE = quote_literal(r"(^|[^\pL\pN_])(a|an|the)([^\pL\pN_]|$)")
-_WS = quote_literal(r"[\t\n\x0b\x0c\r\x1c-\x1f \x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}"
-                    r"\x{202f}\x{205f}\x{3000}]+")
+_WS = quote_literal(
+    r"[\t\n\x0b\x0c\r\x1c-\x1f \x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}"
+    r"\x{202f}\x{205f}\x{3000}]+"
+)
 
 MACROS = [
     f"""CREATE OR REPLACE TEMP MACRO qa_norm(s) AS trim(regexp_replace(regexp_replace(regexp_replace(
@@ -64,15 +66,24 @@ class _AnswerMatch(SQLEvaluator):
     def checks(self) -> list[CheckSpec]:
         col = quote_ident(self.config.output_key)
         # an empty table passes: row counts report that, this gate judges the scores that exist
-        return [CheckSpec(f"mean_{self.config.output_key.lower()}",
-                          f"coalesce(avg(t.{col}), {float(self.config.min_mean)!r})", ">=", self.config.min_mean,
-                          f"mean {self.config.output_key} over the table")]
+        return [
+            CheckSpec(
+                f"mean_{self.config.output_key.lower()}",
+                f"coalesce(avg(t.{col}), {float(self.config.min_mean)!r})",
+                ">=",
+                self.config.min_mean,
+                f"mean {self.config.output_key} over the table",
+            )
+        ]
 
     def run(self, ctx: OperatorContext) -> dict[str, Any]:
         for m in MACROS:
             ctx.con.execute(m)
-        types = dict(ctx.con.execute(f"SELECT column_name, column_type FROM (DESCRIBE "
-                                     f"{quote_ident(ctx.source or '')})").fetchall())
+        types = dict(
+            ctx.con.execute(
+                f"SELECT column_name, column_type FROM (DESCRIBE {quote_ident(ctx.source or '')})"
+            ).fetchall()
+        )
         g = quote_ident(self.config.golden_key)
         is_list = str(types.get(self.config.golden_key, "")).endswith("[]")
         self._golds_sql = f"{g}::VARCHAR[]" if is_list else f"[{g}::VARCHAR]"

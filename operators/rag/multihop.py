@@ -20,19 +20,26 @@ ATOMIC_QA = PromptTemplate(
         "Name what the document is about (identifier), then ask one question about a specific fact in it "
         "and give the answer as a short phrase copied from the document."
     ),
-    output_schema={"type": "object", "properties": {
-        "identifier": {"type": "string", "minLength": 2, "maxLength": 80},
-        "question": {"type": "string", "minLength": 8, "maxLength": 200},
-        "answer": {"type": "string", "minLength": 1, "maxLength": 80}},
-        "required": ["identifier", "question", "answer"]},
+    output_schema={
+        "type": "object",
+        "properties": {
+            "identifier": {"type": "string", "minLength": 2, "maxLength": 80},
+            "question": {"type": "string", "minLength": 8, "maxLength": 200},
+            "answer": {"type": "string", "minLength": 1, "maxLength": 80},
+        },
+        "required": ["identifier", "question", "answer"],
+    },
 )
 
 DOC_ANSWER = PromptTemplate(
     name="rag_doc_answer",
     system="You answer questions using only the given documents. Reply in JSON with a short answer.",
     template="Documents:\n{document}\n\nQuestion: {question}\n\nAnswer with a short phrase from the documents.",
-    output_schema={"type": "object", "properties": {"answer": {"type": "string", "minLength": 1, "maxLength": 80}},
-                   "required": ["answer"]},
+    output_schema={
+        "type": "object",
+        "properties": {"answer": {"type": "string", "minLength": 1, "maxLength": 80}},
+        "required": ["answer"],
+    },
 )
 
 MULTIHOP_QA = PromptTemplate(
@@ -43,9 +50,14 @@ MULTIHOP_QA = PromptTemplate(
         "Write one question whose answer is in the second document but which refers to the subject of "
         "fact 1 only through fact 1 (so it needs both hops), and its short answer."
     ),
-    output_schema={"type": "object", "properties": {
-        "question": {"type": "string", "minLength": 8, "maxLength": 240},
-        "answer": {"type": "string", "minLength": 1, "maxLength": 80}}, "required": ["question", "answer"]},
+    output_schema={
+        "type": "object",
+        "properties": {
+            "question": {"type": "string", "minLength": 8, "maxLength": 240},
+            "answer": {"type": "string", "minLength": 1, "maxLength": 80},
+        },
+        "required": ["question", "answer"],
+    },
 )
 
 
@@ -133,8 +145,10 @@ class HopDocumentLinker(Operator):
         src, n = q(ctx.source or ""), int(c.min_token_len)
         cols = ctx.columns()
         drop = [x for x in (ID, PARENTS) if x in cols]
-        ctx.con.execute(f"CREATE OR REPLACE TEMP MACRO hop_toks(s) AS list_distinct(list_filter("
-                        f"qa_tokens(qa_norm(s)), lambda w: length(w) >= {n}))")
+        ctx.con.execute(
+            f"CREATE OR REPLACE TEMP MACRO hop_toks(s) AS list_distinct(list_filter("
+            f"qa_tokens(qa_norm(s)), lambda w: length(w) >= {n}))"
+        )
         ctx.con.execute(f"""CREATE VIEW {q(ctx.target)} AS
             WITH docs AS (SELECT DISTINCT {q(c.doc_id_key)}::VARCHAR AS d_id, {q(c.contents_key)} AS d_text,
                                  hop_toks({q(c.contents_key)}) AS d_toks FROM {src}),
@@ -149,8 +163,9 @@ class HopDocumentLinker(Operator):
                  best AS (SELECT *, row_number() OVER (PARTITION BY {ID} ORDER BY __score DESC, d_id) AS __rank
                           FROM scored)
             SELECT {derived_id_sql(ID, self.fingerprint())} AS {ID}, [{ID}] AS {PARENTS},
-                   * EXCLUDE ({', '.join([*[q(x) for x in drop], '__r_doc', '__r_qa', 'd_id', 'd_text', '__score',
-                                          '__rank'])}),
+                   * EXCLUDE ({
+            ", ".join([*[q(x) for x in drop], "__r_doc", "__r_qa", "d_id", "d_text", "__score", "__rank"])
+        }),
                    d_id AS hop2_doc_id, d_text AS hop2_contents, round(__score, 4) AS link_score
             FROM best WHERE __rank = 1 AND __score >= {float(c.min_score)!r}""")
         return {}

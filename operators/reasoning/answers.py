@@ -114,7 +114,8 @@ class AnswerFormatFilter(SQLFilter):
 
     def reason_sql(self) -> str:
         return "'AnswerFormatFilter: ' || " + (
-            "'no \\boxed{} answer'" if self.config.require_boxed else "'no final answer found'")
+            "'no \\boxed{} answer'" if self.config.require_boxed else "'no final answer found'"
+        )
 
 
 class LengthConfig(OpConfig):
@@ -139,9 +140,13 @@ class ReasoningLengthFilter(SQLFilter):
 
     def keep_sql(self) -> str:
         c = self.config
-        return (f"length({self.col()}) BETWEEN {int(c.min_chars)} AND {int(c.max_chars)} "
-                f"AND {self._words()} BETWEEN {int(c.min_words)} AND {int(c.max_words)}")
+        return (
+            f"length({self.col()}) BETWEEN {int(c.min_chars)} AND {int(c.max_chars)} "
+            f"AND {self._words()} BETWEEN {int(c.min_words)} AND {int(c.max_words)}"
+        )
 
     def reason_sql(self) -> str:
-        return (f"'ReasoningLengthFilter: chars=' || coalesce(length({self.col()}), 0)::VARCHAR || "
-                f"', words=' || coalesce({self._words()}, 0)::VARCHAR")
+        return (
+            f"'ReasoningLengthFilter: chars=' || coalesce(length({self.col()}), 0)::VARCHAR || "
+            f"', words=' || coalesce({self._words()}, 0)::VARCHAR"
+        )

@@ -28,8 +28,10 @@ def words_sql(col: str) -> str:
 
 
 def ngrams_sql(words: str, n: int) -> str:
-    return (f"list_distinct(list_transform(range(1, greatest(len({words}) - {n} + 2, 1)), "
-            f"lambda i: array_to_string({words}[i:i + {n - 1}], ' ')))")
+    return (
+        f"list_distinct(list_transform(range(1, greatest(len({words}) - {n} + 2, 1)), "
+        f"lambda i: array_to_string({words}[i:i + {n - 1}], ' ')))"
+    )
 
 
 def load_benchmark(path: Path) -> list[str]:
@@ -79,8 +81,7 @@ class NgramContaminationFilter(Operator):
         con.register("__bench_in", pa.table({"q": load_benchmark(path)}))
         w = words_sql("q")
         con.execute(f"CREATE TABLE __bench_text AS SELECT DISTINCT array_to_string({w}, ' ') AS t FROM __bench_in")
-        con.execute(f"CREATE TABLE __bench_ngrams AS SELECT DISTINCT unnest({ngrams_sql(w, c.n)}) AS g "
-                    "FROM __bench_in")
+        con.execute(f"CREATE TABLE __bench_ngrams AS SELECT DISTINCT unnest({ngrams_sql(w, c.n)}) AS g FROM __bench_in")
         con.unregister("__bench_in")
         col = quote_ident(c.input_key)
         wc = words_sql(col)
@@ -93,8 +94,9 @@ class NgramContaminationFilter(Operator):
             FROM grams gr LEFT JOIN hits h USING ({ID})""")
         joined = f"SELECT s.*, o.__overlap FROM {src} s JOIN __overlap o USING ({ID})"
         keep = f"__overlap < {float(c.max_overlap)!r}"
-        con.execute(f"CREATE VIEW {quote_ident(ctx.target)} AS SELECT * EXCLUDE (__overlap) FROM ({joined}) "
-                    f"WHERE {keep}")
+        con.execute(
+            f"CREATE VIEW {quote_ident(ctx.target)} AS SELECT * EXCLUDE (__overlap) FROM ({joined}) WHERE {keep}"
+        )
         con.execute(f"""CREATE VIEW {quote_ident(ctx.rejected)} AS SELECT * EXCLUDE (__overlap),
             'NgramContaminationFilter: ' || round(__overlap * 100, 1)::VARCHAR || '% of {c.n}-grams in benchmark'
             AS _reason, __overlap AS _benchmark_overlap FROM ({joined}) WHERE NOT ({keep})""")

@@ -61,13 +61,24 @@ class FanOutLLMOperator(LLMOperator):
         parts, errs = [], []
         for k in range(c.num_samples):
             view = f"{fan}__k{k}"
-            con.execute(f"CREATE VIEW {quote_ident(view)} AS SELECT * FROM {quote_ident(fan)} "
-                        f"WHERE {quote_ident(c.sample_key)} = {k}")
+            con.execute(
+                f"CREATE VIEW {quote_ident(view)} AS SELECT * FROM {quote_ident(fan)} "
+                f"WHERE {quote_ident(c.sample_key)} = {k}"
+            )
             sub = type(self)(c.model_copy(update={"seed": c.seed + k}))
             sub_ctx = OperatorContext(
-                con=con, source=view, target=f"{ctx.target}__k{k}", rejected=f"{ctx.rejected}__k{k}",
-                errors=f"{ctx.errors}__k{k}", step=ctx.step, llm=ctx.llm, prompt=ctx.prompt, log=ctx.log,
-                progress=ctx.progress, batch_size=ctx.batch_size)
+                con=con,
+                source=view,
+                target=f"{ctx.target}__k{k}",
+                rejected=f"{ctx.rejected}__k{k}",
+                errors=f"{ctx.errors}__k{k}",
+                step=ctx.step,
+                llm=ctx.llm,
+                prompt=ctx.prompt,
+                log=ctx.log,
+                progress=ctx.progress,
+                batch_size=ctx.batch_size,
+            )
             got = LLMOperator.run(sub, sub_ctx)
             for key in stats:
                 stats[key] += got.get(key, 0)
@@ -95,7 +106,7 @@ class FanOutLLMOperator(LLMOperator):
         group_sql = f", s.{PARENT} AS {quote_ident(group)}" if group else ""
         overrides = self.extra_output_sql(types)
         repl = [n for n in overrides if n in existing and n not in excl]
-        replace = (f" REPLACE ({', '.join(f'{overrides[n]} AS {quote_ident(n)}' for n in repl)})" if repl else "")
+        replace = f" REPLACE ({', '.join(f'{overrides[n]} AS {quote_ident(n)}' for n in repl)})" if repl else ""
         ctx.con.execute(
             f"CREATE VIEW {tgt} AS SELECT s.* EXCLUDE ({', '.join(quote_ident(x) for x in excl)}){replace}, "
             f"[s.{PARENT}] AS {PARENTS}{group_sql}, {new_cols} FROM {src} s JOIN {out} o USING ({ID})"

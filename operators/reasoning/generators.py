@@ -95,13 +95,19 @@ class ReasoningQuestionGenerator(FanOutLLMOperator):
 
     def combine(self, ctx, generated_sql: str) -> str:
         flag = quote_ident(self.config.flag_key)
-        synth = f"SELECT * REPLACE ('synth' AS {flag}) FROM ({generated_sql})" if self._has_flag(ctx) else (
-            f"SELECT *, 'synth' AS {flag} FROM ({generated_sql})")
+        synth = (
+            f"SELECT * REPLACE ('synth' AS {flag}) FROM ({generated_sql})"
+            if self._has_flag(ctx)
+            else (f"SELECT *, 'synth' AS {flag} FROM ({generated_sql})")
+        )
         if not self.config.keep_inputs:
             return synth
         src = quote_ident(ctx.source or "")
-        seeds = (f"SELECT * REPLACE ('input' AS {flag}) FROM {src}" if self._has_flag(ctx)
-                 else f"SELECT *, 'input' AS {flag} FROM {src}")
+        seeds = (
+            f"SELECT * REPLACE ('input' AS {flag}) FROM {src}"
+            if self._has_flag(ctx)
+            else f"SELECT *, 'input' AS {flag} FROM {src}"
+        )
         return f"{seeds} UNION ALL BY NAME {synth}"
 
     def _has_flag(self, ctx) -> bool:
@@ -130,7 +136,6 @@ class CoTAnswerGenerator(FanOutLLMOperator):
 
     def outputs(self) -> dict[str, str]:
         return {"solution": self.config.output_key, "final_answer": self.config.answer_key}
-
 
 
 def cot_prompt(solution_chars: int = 600) -> PromptTemplate:

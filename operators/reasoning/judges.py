@@ -15,8 +15,16 @@ from operators.core.registry import register
 from operators.core.rowids import ID
 
 MATH_CATEGORIES = (
-    "arithmetic", "algebra", "number_theory", "geometry", "combinatorics",
-    "probability_statistics", "calculus_analysis", "linear_algebra", "logic", "other",
+    "arithmetic",
+    "algebra",
+    "number_theory",
+    "geometry",
+    "combinatorics",
+    "probability_statistics",
+    "calculus_analysis",
+    "linear_algebra",
+    "logic",
+    "other",
 )
 
 VALIDITY_PROMPT = PromptTemplate(
@@ -40,10 +48,7 @@ VALIDITY_PROMPT = PromptTemplate(
 DIFFICULTY_PROMPT = PromptTemplate(
     name="math_question_difficulty",
     system="You rate the difficulty of math problems. Reply in JSON.",
-    template=(
-        "Problem:\n{question}\n\n"
-        "Rate its difficulty from 1 (grade-school arithmetic) to 10 (olympiad level)."
-    ),
+    template=("Problem:\n{question}\n\nRate its difficulty from 1 (grade-school arithmetic) to 10 (olympiad level)."),
     output_schema={
         "type": "object",
         "properties": {"difficulty": {"type": "integer", "enum": list(range(1, 11))}},
@@ -85,7 +90,6 @@ class QuestionValidityFilter(LLMOperator):
     def output_columns(self) -> list[str]:
         return []
 
-
     def checks(self) -> list[CheckSpec]:
         return []
 
@@ -94,12 +98,15 @@ class QuestionValidityFilter(LLMOperator):
         joined = f"SELECT s.*, o.__valid, o.__valid_reason FROM {src} s LEFT JOIN {out} o USING ({ID})"
         unjudged = "true" if self.config.keep_unjudged else "false"
         keep = f"coalesce(__valid = 'yes', {unjudged})"
-        ctx.con.execute(f"CREATE VIEW {quote_ident(ctx.target)} AS SELECT * EXCLUDE (__valid, __valid_reason) "
-                        f"FROM ({joined}) WHERE {keep}")
+        ctx.con.execute(
+            f"CREATE VIEW {quote_ident(ctx.target)} AS SELECT * EXCLUDE (__valid, __valid_reason) "
+            f"FROM ({joined}) WHERE {keep}"
+        )
         ctx.con.execute(
             f"CREATE VIEW {quote_ident(ctx.rejected)} AS SELECT * EXCLUDE (__valid, __valid_reason), "
             f"'QuestionValidityFilter: ' || CASE WHEN __valid IS NULL THEN 'no parsable judgement (see errors)' "
-            f"ELSE 'judged invalid: ' || coalesce(__valid_reason, '') END AS _reason FROM ({joined}) WHERE NOT {keep}")
+            f"ELSE 'judged invalid: ' || coalesce(__valid_reason, '') END AS _reason FROM ({joined}) WHERE NOT {keep}"
+        )
 
     def run(self, ctx: OperatorContext) -> dict[str, Any]:
         stats = super().run(ctx)
@@ -126,7 +133,6 @@ class QuestionDifficultyEvaluator(LLMOperator):
     output_property = "difficulty"
 
 
-
 class CategoryConfig(LLMConfig):
     input_key: str = "instruction"
     output_key: str = "question_category"
@@ -144,4 +150,3 @@ class QuestionCategoryEvaluator(LLMOperator):
     tags = ("llm", "classify", "math", "category")
 
     output_property = "category"
-

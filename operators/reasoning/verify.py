@@ -81,12 +81,22 @@ class AnswerVerifier(Operator):
         c = self.config
         col = quote_ident(c.output_key)
         return [
-            CheckSpec("verified_share", f"coalesce(avg(CASE WHEN t.{col} THEN 1.0 ELSE 0.0 END) "
-                      f"FILTER (WHERE t.{col} IS NOT NULL), 0)", ">=", c.min_correct_share,
-                      "share of answers (with a reference) equivalent to it", blocking=False),
-            CheckSpec("reference_coverage", f"avg(CASE WHEN t.{quote_ident(c.source_key)} IS NULL THEN 0.0 "
-                      "ELSE 1.0 END)", ">=", 0.0, "share of rows with a golden or pseudo reference",
-                      blocking=False),
+            CheckSpec(
+                "verified_share",
+                f"coalesce(avg(CASE WHEN t.{col} THEN 1.0 ELSE 0.0 END) FILTER (WHERE t.{col} IS NOT NULL), 0)",
+                ">=",
+                c.min_correct_share,
+                "share of answers (with a reference) equivalent to it",
+                blocking=False,
+            ),
+            CheckSpec(
+                "reference_coverage",
+                f"avg(CASE WHEN t.{quote_ident(c.source_key)} IS NULL THEN 0.0 ELSE 1.0 END)",
+                ">=",
+                0.0,
+                "share of rows with a golden or pseudo reference",
+                blocking=False,
+            ),
         ]
 
     def run(self, ctx: OperatorContext) -> dict[str, Any]:
@@ -103,8 +113,13 @@ class AnswerVerifier(Operator):
                              WHEN {normalize_sql(ans)} = {normalize_sql(ref)} THEN true END AS __fast
                         FROM {src}""")
         con.execute("CREATE TABLE __slow (_id VARCHAR, __ok BOOLEAN)")
-        todo = con.cursor().sql("SELECT _id, __ans, __ref FROM __pairs WHERE __fast IS NULL AND __ans IS NOT NULL "
-                                "AND __ref IS NOT NULL").to_arrow_reader(256)
+        todo = (
+            con.cursor()
+            .sql(
+                "SELECT _id, __ans, __ref FROM __pairs WHERE __fast IS NULL AND __ans IS NOT NULL AND __ref IS NOT NULL"
+            )
+            .to_arrow_reader(256)
+        )
         checked = 0
         for batch in todo:
             cols = batch.to_pydict()
@@ -194,5 +209,7 @@ class VerifiedAnswerFilter(SQLFilter):
         return f"{self.col()} IS TRUE"
 
     def reason_sql(self) -> str:
-        return (f"'VerifiedAnswerFilter: ' || CASE WHEN {self.col()} IS NULL THEN 'no reference answer to verify' "
-                "ELSE 'answer not equivalent to the reference' END")
+        return (
+            f"'VerifiedAnswerFilter: ' || CASE WHEN {self.col()} IS NULL THEN 'no reference answer to verify' "
+            "ELSE 'answer not equivalent to the reference' END"
+        )

@@ -17,9 +17,14 @@ SFT_FROM_PASSAGE = PromptTemplate(
         "Write one instruction a user might give that this passage helps answer (a question, a request "
         "to explain or summarise), and a helpful response of two to four sentences grounded in the passage."
     ),
-    output_schema={"type": "object", "properties": {
-        "instruction": {"type": "string", "minLength": 8, "maxLength": 240},
-        "response": {"type": "string", "minLength": 8, "maxLength": 600}}, "required": ["instruction", "response"]},
+    output_schema={
+        "type": "object",
+        "properties": {
+            "instruction": {"type": "string", "minLength": 8, "maxLength": 240},
+            "response": {"type": "string", "minLength": 8, "maxLength": 600},
+        },
+        "required": ["instruction", "response"],
+    },
 )
 
 SFT_JUDGE = PromptTemplate(
@@ -30,8 +35,11 @@ SFT_JUDGE = PromptTemplate(
         "Grade 1 (unusable) to 5 (excellent): is the instruction clear, does the response follow it, "
         "is it correct, complete and well written?"
     ),
-    output_schema={"type": "object", "properties": {"score": {"type": "integer", "enum": [1, 2, 3, 4, 5]}},
-                   "required": ["score"]},
+    output_schema={
+        "type": "object",
+        "properties": {"score": {"type": "integer", "enum": [1, 2, 3, 4, 5]}},
+        "required": ["score"],
+    },
 )
 
 
@@ -120,8 +128,10 @@ class PretrainToSFTConverter(Operator):
         c = self.config
         col = quote_ident(c.input_key)
         sent = _SENT.replace("'", "''")
-        sents = (f"list_filter(list_transform(regexp_extract_all(s.{col}, '{sent}'), "
-                 f"lambda x: trim(regexp_replace(x, '{_WS}', ' ', 'g'))), lambda x: x <> '')")
+        sents = (
+            f"list_filter(list_transform(regexp_extract_all(s.{col}, '{sent}'), "
+            f"lambda x: trim(regexp_replace(x, '{_WS}', ' ', 'g'))), lambda x: x <> '')"
+        )
         cols = ctx.columns()
         drop = ", ".join(quote_ident(x) for x in (ID, PARENTS, "instruction", "input", "output") if x in cols)
         cut = f"least(greatest(round(len(__s) * {float(c.prefix_share)!r})::INTEGER, 1), len(__s) - 1)"
@@ -130,5 +140,6 @@ class PretrainToSFTConverter(Operator):
             f"[{ID}] AS {PARENTS}, * EXCLUDE ({drop}, __s), {quote_literal(c.instruction)} AS instruction, "
             f"array_to_string(__s[1:{cut}], ' ') AS input, array_to_string(__s[{cut} + 1:], ' ') AS output "
             f"FROM (SELECT s.*, {sents} AS __s FROM {quote_ident(ctx.source or '')} s WHERE s.{col} IS NOT NULL) "
-            f"WHERE len(__s) >= {int(c.min_sentences)} ORDER BY __pos")
+            f"WHERE len(__s) >= {int(c.min_sentences)} ORDER BY __pos"
+        )
         return {}

@@ -61,8 +61,12 @@ class DBLLMOperator(LLMOperator):
         except OperatorError as exc:
             raise OperatorError(f"{self.name}: row {row.get(ID)}: {exc}") from None
         values = {f: row.get(f) for f in prompt.fields()}
-        values.update(schema=db.schema_text(c.schema_sample_rows), dialect=db.dialect,  # type: ignore[attr-defined]
-                      sql=row.get(c.sql_key), question=row.get(c.question_key))  # type: ignore[attr-defined]
+        values.update(
+            schema=db.schema_text(c.schema_sample_rows),
+            dialect=db.dialect,  # type: ignore[attr-defined]
+            sql=row.get(c.sql_key),
+            question=row.get(c.question_key),
+        )  # type: ignore[attr-defined]
         if "result" in prompt.fields():
             res = db.execute(row.get(c.sql_key), c.timeout_s, c.max_rows)  # type: ignore[attr-defined]
             values["result"] = res.preview(5)
@@ -94,7 +98,8 @@ class FanOutMixin:
             f"CREATE VIEW {quote_ident(view)} AS SELECT {new_id} AS {ID}, s.{ID} AS {FAN_PARENT}, "
             f"s.* EXCLUDE ({', '.join(quote_ident(c) for c in drop)}), u.v AS {quote_ident(self.fan_column)} "
             f"FROM {quote_ident(ctx.source or '')} s, "
-            f"(SELECT unnest({lst}) AS v, unnest(range(1, len({lst}) + 1)) AS i) u")
+            f"(SELECT unnest({lst}) AS v, unnest(range(1, len({lst}) + 1)) AS i) u"
+        )
         return replace(ctx, source=view)
 
     def assemble(self, ctx: OperatorContext, cols: list[str]) -> None:
@@ -104,7 +109,8 @@ class FanOutMixin:
         new_cols = ", ".join(f"o.{quote_ident(c)}" for c in cols)
         ctx.con.execute(
             f"CREATE VIEW {quote_ident(ctx.target)} AS SELECT s.{ID}, [s.{FAN_PARENT}] AS {PARENTS}, "
-            f"s.* EXCLUDE ({ID}, {excl}), {new_cols} FROM {src} s JOIN {out} o USING ({ID})")
+            f"s.* EXCLUDE ({ID}, {excl}), {new_cols} FROM {src} s JOIN {out} o USING ({ID})"
+        )
 
 
 class LLMFilterMixin:
@@ -125,7 +131,8 @@ class LLMFilterMixin:
         ctx.con.execute(
             f"CREATE VIEW {quote_ident(ctx.rejected)} AS SELECT s.*, CASE WHEN o.{ID} IS NULL THEN "
             f"{quote_literal(name + ': no parsable verdict (see errors table)')} ELSE "
-            f"{quote_literal(name + ': verdict=')} || {v} END AS _reason {base} WHERE NOT {keep}")
+            f"{quote_literal(name + ': verdict=')} || {v} END AS _reason {base} WHERE NOT {keep}"
+        )
 
     def checks(self) -> list[Any]:
         return []

@@ -32,20 +32,74 @@ _DB_ID = re.compile(r"^[A-Za-z0-9_\-]+$")
 # Statement kinds that change state or reach outside the database. The root must be a query anyway;
 # this walk catches them nested (e.g. ``WITH x AS (DELETE ... RETURNING *) SELECT ...``).
 _FORBIDDEN_NODES: tuple[type[exp.Expression], ...] = tuple(
-    getattr(exp, n) for n in (
-        "Insert", "Update", "Delete", "Merge", "Drop", "Create", "Alter", "AlterColumn", "Attach", "Detach",
-        "Pragma", "Command", "Copy", "Set", "Transaction", "Commit", "Rollback", "Use", "Install", "Load",
-        "TruncateTable", "Into", "Export", "LoadData", "Grant", "Revoke",
-    ) if hasattr(exp, n)
+    getattr(exp, n)
+    for n in (
+        "Insert",
+        "Update",
+        "Delete",
+        "Merge",
+        "Drop",
+        "Create",
+        "Alter",
+        "AlterColumn",
+        "Attach",
+        "Detach",
+        "Pragma",
+        "Command",
+        "Copy",
+        "Set",
+        "Transaction",
+        "Commit",
+        "Rollback",
+        "Use",
+        "Install",
+        "Load",
+        "TruncateTable",
+        "Into",
+        "Export",
+        "LoadData",
+        "Grant",
+        "Revoke",
+    )
+    if hasattr(exp, n)
 )
 # Functions that read or write files, load code or inspect the host: refused even inside a SELECT.
 _FORBIDDEN_FUNCTIONS = {
-    "read_csv", "read_csv_auto", "read_parquet", "parquet_scan", "read_json", "read_json_auto",
-    "read_json_objects", "read_ndjson", "read_ndjson_auto", "read_text", "read_blob", "glob", "sniff_csv",
-    "sqlite_scan", "sqlite_attach", "postgres_scan", "mysql_scan", "iceberg_scan", "delta_scan",
-    "read_xlsx", "st_read", "load_extension", "readfile", "writefile", "edit", "fts5vocab", "query",
-    "query_table", "getenv", "current_setting", "duckdb_secrets", "duckdb_settings", "duckdb_extensions",
-    "pragma_database_list", "which_secret",
+    "read_csv",
+    "read_csv_auto",
+    "read_parquet",
+    "parquet_scan",
+    "read_json",
+    "read_json_auto",
+    "read_json_objects",
+    "read_ndjson",
+    "read_ndjson_auto",
+    "read_text",
+    "read_blob",
+    "glob",
+    "sniff_csv",
+    "sqlite_scan",
+    "sqlite_attach",
+    "postgres_scan",
+    "mysql_scan",
+    "iceberg_scan",
+    "delta_scan",
+    "read_xlsx",
+    "st_read",
+    "load_extension",
+    "readfile",
+    "writefile",
+    "edit",
+    "fts5vocab",
+    "query",
+    "query_table",
+    "getenv",
+    "current_setting",
+    "duckdb_secrets",
+    "duckdb_settings",
+    "duckdb_extensions",
+    "pragma_database_list",
+    "which_secret",
 }
 _QUERY_ROOTS = (exp.Select, exp.Union, exp.Intersect, exp.Except, exp.Subquery)
 
@@ -83,8 +137,11 @@ def read_only_violation(sql: str | None, dialect: str) -> tuple[str, str] | None
             name = (node.name if isinstance(node, exp.Anonymous) else node.sql_name()).lower()
             if name in _FORBIDDEN_FUNCTIONS:
                 return "unsafe", f"function {name}() reads files or host state"
-        if isinstance(node, exp.Table) and isinstance(node.this, exp.Identifier) and (
-                "/" in node.name or "." in node.name or "\\" in node.name):
+        if (
+            isinstance(node, exp.Table)
+            and isinstance(node.this, exp.Identifier)
+            and ("/" in node.name or "." in node.name or "\\" in node.name)
+        ):
             return "unsafe", f"table name '{node.name}' looks like a file path"
     return None
 
@@ -128,8 +185,10 @@ class Database:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         if not self.path.is_file():
-            raise OperatorError(f"database file {self.path} does not exist; build fixtures with "
-                                "`python scripts/build_sql_fixtures.py DIR` or point db_root elsewhere")
+            raise OperatorError(
+                f"database file {self.path} does not exist; build fixtures with "
+                "`python scripts/build_sql_fixtures.py DIR` or point db_root elsewhere"
+            )
         self.engine = engine_of(self.path)
         self.dialect = self.engine
         self._con: Any = None
@@ -149,9 +208,16 @@ class Database:
         return con
 
     def _open_duckdb(self) -> duckdb.DuckDBPyConnection:
-        return duckdb.connect(str(self.path), read_only=True, config={
-            "enable_external_access": False, "autoload_known_extensions": False,
-            "autoinstall_known_extensions": False, "lock_configuration": True})
+        return duckdb.connect(
+            str(self.path),
+            read_only=True,
+            config={
+                "enable_external_access": False,
+                "autoload_known_extensions": False,
+                "autoinstall_known_extensions": False,
+                "lock_configuration": True,
+            },
+        )
 
     def close(self) -> None:
         if self._con is not None:
@@ -177,8 +243,9 @@ class Database:
             res = ExecResult("error", message=f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}")
         res.seconds = round(time.monotonic() - started, 4)
         if res.ok and len(res.rows) > max_rows:
-            res = ExecResult("too_many_rows", res.columns, res.rows[:max_rows],
-                             f"returns more than {max_rows} rows", res.seconds)
+            res = ExecResult(
+                "too_many_rows", res.columns, res.rows[:max_rows], f"returns more than {max_rows} rows", res.seconds
+            )
         return res
 
     def _run_sqlite(self, sql: str, timeout_s: float, max_rows: int) -> ExecResult:
@@ -234,11 +301,14 @@ class Database:
         if self._schema is None:
             con = self.connection()
             if self.engine == "sqlite":
-                ddl = con.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table' "
-                                  "AND name NOT LIKE 'sqlite_%' ORDER BY name").fetchall()
+                ddl = con.execute(
+                    "SELECT name, sql FROM sqlite_master WHERE type = 'table' "
+                    "AND name NOT LIKE 'sqlite_%' ORDER BY name"
+                ).fetchall()
             else:
-                ddl = con.execute("SELECT table_name, sql FROM duckdb_tables() WHERE NOT internal "
-                                  "ORDER BY table_name").fetchall()
+                ddl = con.execute(
+                    "SELECT table_name, sql FROM duckdb_tables() WHERE NOT internal ORDER BY table_name"
+                ).fetchall()
             parts = []
             for name, create in ddl:
                 parts.append(re.sub(r"\s+", " ", create.strip().rstrip(";")) + ";")
@@ -251,8 +321,11 @@ class Database:
 
     def table_names(self) -> list[str]:
         con = self.connection()
-        q = ("SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' ORDER BY 1"
-             if self.engine == "sqlite" else "SELECT table_name FROM duckdb_tables() ORDER BY 1")
+        q = (
+            "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' ORDER BY 1"
+            if self.engine == "sqlite"
+            else "SELECT table_name FROM duckdb_tables() ORDER BY 1"
+        )
         return [r[0] for r in con.execute(q).fetchall()]
 
 
@@ -260,8 +333,7 @@ class _Timeout(Exception):
     pass
 
 
-def _sqlite_authorizer(action: int, arg1: str | None, arg2: str | None, db: str | None,
-                       trigger: str | None) -> int:
+def _sqlite_authorizer(action: int, arg1: str | None, arg2: str | None, db: str | None, trigger: str | None) -> int:
     allowed = {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION, sqlite3.SQLITE_RECURSIVE}
     if action == sqlite3.SQLITE_PRAGMA and arg1 == "query_only":  # our own setup statement
         return sqlite3.SQLITE_OK
@@ -288,9 +360,11 @@ class DatabaseSet:
                 cand = base / f"{db_id}{suffix}"
                 if cand.is_file():
                     return cand
-        raise OperatorError(f"no database for db_id '{db_id}' under {self.root} (looked for {db_id}.sqlite, "
-                            f"{db_id}.duckdb, {db_id}/{db_id}.sqlite, ...); build fixtures with "
-                            "`python scripts/build_sql_fixtures.py` or fix db_root")
+        raise OperatorError(
+            f"no database for db_id '{db_id}' under {self.root} (looked for {db_id}.sqlite, "
+            f"{db_id}.duckdb, {db_id}/{db_id}.sqlite, ...); build fixtures with "
+            "`python scripts/build_sql_fixtures.py` or fix db_root"
+        )
 
     def get(self, db_id: str) -> Database:
         if db_id not in self._dbs:

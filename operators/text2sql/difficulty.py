@@ -65,8 +65,9 @@ def components(sql: str, dialect: str = "sqlite") -> tuple[int, int, int]:
     group = tree.args.get("group")
     joins = tree.args.get("joins") or []
     conds_where = _conditions(where.this if where else None)
-    cond_nodes = [n for part in (where, having, *(j.args.get("on") for j in joins)) if part is not None
-                  for n in _own_nodes(part)]
+    cond_nodes = [
+        n for part in (where, having, *(j.args.get("on") for j in joins)) if part is not None for n in _own_nodes(part)
+    ]
     c1 = sum(1 for part in (where, group, tree.args.get("order"), tree.args.get("limit")) if part is not None)
     c1 += len(joins)
     c1 += sum(1 for n in cond_nodes if isinstance(n, exp.Or))
@@ -97,8 +98,11 @@ def hardness(c1: int, c2: int, others: int) -> str:
         return "easy"
     if (others <= 2 and c1 <= 1 and c2 == 0) or (c1 <= 2 and others < 2 and c2 == 0):
         return "medium"
-    if ((others > 2 and c1 <= 2 and c2 == 0) or (2 < c1 <= 3 and others <= 2 and c2 == 0)
-            or (c1 <= 1 and others == 0 and c2 <= 1)):
+    if (
+        (others > 2 and c1 <= 2 and c2 == 0)
+        or (2 < c1 <= 3 and others <= 2 and c2 == 0)
+        or (c1 <= 1 and others == 0 and c2 <= 1)
+    ):
         return "hard"
     return "extra"
 
@@ -118,7 +122,8 @@ def _classify_batch(sqls: pa.Array, dialect: str) -> pa.StructArray:
     res = [_classify(s, dialect) for s in sqls.to_pylist()]
     return pa.StructArray.from_arrays(
         [pa.array([r[i] for r in res], pa.int32()) for i in range(3)] + [pa.array([r[3] for r in res])],
-        names=["c1", "c2", "others", "label"])
+        names=["c1", "c2", "others", "label"],
+    )
 
 
 class ComponentConfig(OpConfig):
@@ -147,8 +152,15 @@ class SQLComponentClassifier(Operator):
 
     def checks(self) -> list[CheckSpec]:
         k = quote_ident(self.config.output_key)
-        return [CheckSpec("parsed_share", f"avg(CASE WHEN t.{k} <> 'unparsed' THEN 1.0 ELSE 0.0 END)", ">=",
-                          self.config.min_parsed_share, "share of rows whose SQL sqlglot could parse")]
+        return [
+            CheckSpec(
+                "parsed_share",
+                f"avg(CASE WHEN t.{k} <> 'unparsed' THEN 1.0 ELSE 0.0 END)",
+                ">=",
+                self.config.min_parsed_share,
+                "share of rows whose SQL sqlglot could parse",
+            )
+        ]
 
     def run(self, ctx: OperatorContext) -> dict[str, Any]:
         c = self.config
@@ -166,7 +178,8 @@ class SQLComponentClassifier(Operator):
         ctx.con.execute(
             f"CREATE VIEW {quote_ident(ctx.target)} AS SELECT * EXCLUDE (__h) FROM (SELECT s.*{excl}, {sel} FROM "
             f"(SELECT *, {fn}({quote_ident(c.input_key)}) AS __h FROM {quote_ident(ctx.source or '')}) s) "
-            f"ORDER BY {POS}")
+            f"ORDER BY {POS}"
+        )
         return {}
 
 
@@ -200,8 +213,15 @@ class SQLExecutionClassifier(DBLLMOperator):
 
     def checks(self) -> list[CheckSpec]:
         k = quote_ident(self.config.output_key)
-        return [CheckSpec("labelled", f"coalesce(avg((t.{k} IS NOT NULL)::INT), 1)", ">=", 1.0,
-                          "every row received an execution-difficulty label")]
+        return [
+            CheckSpec(
+                "labelled",
+                f"coalesce(avg((t.{k} IS NOT NULL)::INT), 1)",
+                ">=",
+                1.0,
+                "every row received an execution-difficulty label",
+            )
+        ]
 
     def label(self, correct: int) -> str:
         c = self.config
@@ -224,26 +244,36 @@ class SQLExecutionClassifier(DBLLMOperator):
         self._dbs = DatabaseSet(c.db_root)
         con, tbl = ctx.con, f"{ctx.target}__labels"
         k = c.output_key
-        con.execute(f"CREATE TABLE {quote_ident(tbl)} ({ID} VARCHAR, {quote_ident(k)} VARCHAR, "
-                    f"{quote_ident(k + '_correct')} INTEGER)")
+        con.execute(
+            f"CREATE TABLE {quote_ident(tbl)} ({ID} VARCHAR, {quote_ident(k)} VARCHAR, "
+            f"{quote_ident(k + '_correct')} INTEGER)"
+        )
         con.execute(f"CREATE TABLE {quote_ident(ctx.errors)} ({ID} VARCHAR, _error VARCHAR, _raw VARCHAR)")
         cols = ", ".join(quote_ident(x) for x in [ID, c.db_id_key, c.sql_key, c.question_key])
         base = self.sampling()
         failed = 0
         try:
-            for batch in con.cursor().sql(f"SELECT {cols} FROM {quote_ident(ctx.source or '')}").to_arrow_reader(
-                    ctx.batch_size):
+            for batch in (
+                con.cursor().sql(f"SELECT {cols} FROM {quote_ident(ctx.source or '')}").to_arrow_reader(ctx.batch_size)
+            ):
                 rows = batch.to_pylist()
-                reqs = [LLMRequest.chat(prompt.render(self.prompt_values(r, prompt)), prompt.system or None,
-                                        dc_replace(base, seed=base.seed + j), prompt.output_schema)
-                        for r in rows for j in range(c.num_generations)]
+                reqs = [
+                    LLMRequest.chat(
+                        prompt.render(self.prompt_values(r, prompt)),
+                        prompt.system or None,
+                        dc_replace(base, seed=base.seed + j),
+                        prompt.output_schema,
+                    )
+                    for r in rows
+                    for j in range(c.num_generations)
+                ]
                 resps = ctx.llm.generate(reqs)
                 out: dict[str, list[Any]] = {ID: [], k: [], k + "_correct": []}
                 errs: dict[str, list[Any]] = {ID: [], "_error": [], "_raw": []}
                 for i, r in enumerate(rows):
                     gold = self._dbs.execute(r[c.db_id_key], r[c.sql_key], c.timeout_s, c.max_rows)
                     correct = 0
-                    for resp in resps[i * c.num_generations:(i + 1) * c.num_generations]:
+                    for resp in resps[i * c.num_generations : (i + 1) * c.num_generations]:
                         try:
                             if not resp.ok:
                                 raise ValueError(resp.error or "no response")
@@ -270,6 +300,8 @@ class SQLExecutionClassifier(DBLLMOperator):
         clash = [n for n in new if n in ctx.columns()]
         excl = f" EXCLUDE ({', '.join(quote_ident(n) for n in clash)})" if clash else ""
         sel = ", ".join(f"l.{quote_ident(n)}" for n in new)
-        con.execute(f"CREATE VIEW {quote_ident(ctx.target)} AS SELECT s.*{excl}, {sel} FROM "
-                    f"{quote_ident(ctx.source or '')} s LEFT JOIN {quote_ident(tbl)} l USING ({ID}) ORDER BY s.{POS}")
+        con.execute(
+            f"CREATE VIEW {quote_ident(ctx.target)} AS SELECT s.*{excl}, {sel} FROM "
+            f"{quote_ident(ctx.source or '')} s LEFT JOIN {quote_ident(tbl)} l USING ({ID}) ORDER BY s.{POS}"
+        )
         return {"generations": c.num_generations, "failed_generations": failed}

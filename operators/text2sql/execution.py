@@ -45,10 +45,13 @@ class SQLExecutionFilter(Operator):
     def run(self, ctx: OperatorContext) -> dict[str, Any]:
         c = self.config
         con, verdicts = ctx.con, f"{ctx.target}__verdicts"
-        con.execute(f"CREATE TABLE {quote_ident(verdicts)} ({ID} VARCHAR, _status VARCHAR, _reason VARCHAR, "
-                    "_rows BIGINT)")
-        sel = f"SELECT {ID}, {quote_ident(c.db_id_key)} AS d, {quote_ident(c.sql_key)} AS q FROM " \
-              f"{quote_ident(ctx.source or '')}"
+        con.execute(
+            f"CREATE TABLE {quote_ident(verdicts)} ({ID} VARCHAR, _status VARCHAR, _reason VARCHAR, _rows BIGINT)"
+        )
+        sel = (
+            f"SELECT {ID}, {quote_ident(c.db_id_key)} AS d, {quote_ident(c.sql_key)} AS q FROM "
+            f"{quote_ident(ctx.source or '')}"
+        )
         counts: dict[str, int] = {}
         with open_databases(c.db_root) as dbs:
             for batch in con.cursor().sql(sel).to_arrow_reader(ctx.batch_size):
@@ -69,10 +72,14 @@ class SQLExecutionFilter(Operator):
                 con.execute(f"INSERT INTO {quote_ident(verdicts)} SELECT * FROM __exec_batch")
                 con.unregister("__exec_batch")
         src, v = quote_ident(ctx.source or ""), quote_ident(verdicts)
-        con.execute(f"CREATE VIEW {quote_ident(ctx.target)} AS SELECT s.* FROM {src} s JOIN {v} x USING ({ID}) "
-                    f"WHERE x._status = 'ok' ORDER BY s.{POS}")
-        con.execute(f"CREATE VIEW {quote_ident(ctx.rejected)} AS SELECT s.*, x._reason FROM {src} s "
-                    f"JOIN {v} x USING ({ID}) WHERE x._status <> 'ok' ORDER BY s.{POS}")
+        con.execute(
+            f"CREATE VIEW {quote_ident(ctx.target)} AS SELECT s.* FROM {src} s JOIN {v} x USING ({ID}) "
+            f"WHERE x._status = 'ok' ORDER BY s.{POS}"
+        )
+        con.execute(
+            f"CREATE VIEW {quote_ident(ctx.rejected)} AS SELECT s.*, x._reason FROM {src} s "
+            f"JOIN {v} x USING ({ID}) WHERE x._status <> 'ok' ORDER BY s.{POS}"
+        )
         return {"statuses": counts}
 
 
@@ -101,15 +108,24 @@ class SQLResultMatchEvaluator(Operator):
     def checks(self) -> list[CheckSpec]:
         # coalesce: "every row" holds vacuously on an empty table (an upstream generator may emit none)
         col = quote_ident(self.config.output_key)
-        return [CheckSpec("match_not_null", f"coalesce(avg(({col} IS NOT NULL)::INT), 1)",
-                          ">=", 1.0, "every row received a match verdict")]
+        return [
+            CheckSpec(
+                "match_not_null",
+                f"coalesce(avg(({col} IS NOT NULL)::INT), 1)",
+                ">=",
+                1.0,
+                "every row received a match verdict",
+            )
+        ]
 
     def run(self, ctx: OperatorContext) -> dict[str, Any]:
         c = self.config
         con, tbl = ctx.con, f"{ctx.target}__match"
         con.execute(f"CREATE TABLE {quote_ident(tbl)} ({ID} VARCHAR, {quote_ident(c.output_key)} BOOLEAN)")
-        sel = (f"SELECT {ID}, {quote_ident(c.db_id_key)}, {quote_ident(c.sql_key)}, {quote_ident(c.predicted_key)} "
-               f"FROM {quote_ident(ctx.source or '')}")
+        sel = (
+            f"SELECT {ID}, {quote_ident(c.db_id_key)}, {quote_ident(c.sql_key)}, {quote_ident(c.predicted_key)} "
+            f"FROM {quote_ident(ctx.source or '')}"
+        )
         with open_databases(c.db_root) as dbs:
             for batch in con.cursor().sql(sel).to_arrow_reader(ctx.batch_size):
                 ids, db_ids, gold, pred = (batch.column(i).to_pylist() for i in range(4))
@@ -123,6 +139,8 @@ class SQLResultMatchEvaluator(Operator):
                 con.unregister("__match_batch")
         out = quote_ident(c.output_key)
         clash = f" EXCLUDE ({out})" if c.output_key in ctx.columns() else ""
-        con.execute(f"CREATE VIEW {quote_ident(ctx.target)} AS SELECT s.*{clash}, m.{out} FROM "
-                    f"{quote_ident(ctx.source or '')} s LEFT JOIN {quote_ident(tbl)} m USING ({ID}) ORDER BY s.{POS}")
+        con.execute(
+            f"CREATE VIEW {quote_ident(ctx.target)} AS SELECT s.*{clash}, m.{out} FROM "
+            f"{quote_ident(ctx.source or '')} s LEFT JOIN {quote_ident(tbl)} m USING ({ID}) ORDER BY s.{POS}"
+        )
         return {}

@@ -14,10 +14,54 @@ from typing import Any
 
 import duckdb
 
-FIRST = ["Ada", "Ben", "Chloe", "Dmitri", "Elena", "Farah", "Gustav", "Hana", "Ivan", "Julia", "Kofi", "Lena",
-         "Mateo", "Nadia", "Omar", "Priya", "Quentin", "Rosa", "Sven", "Tariq", "Uma", "Victor", "Wen", "Yusuf"]
-LAST = ["Andersen", "Baptiste", "Chen", "Dubois", "Eriksen", "Fischer", "Garcia", "Horvat", "Ito", "Jensen",
-        "Kowalski", "Lopez", "Moreau", "Novak", "Okafor", "Petrov", "Rossi", "Silva", "Tanaka", "Weber"]
+FIRST = [
+    "Ada",
+    "Ben",
+    "Chloe",
+    "Dmitri",
+    "Elena",
+    "Farah",
+    "Gustav",
+    "Hana",
+    "Ivan",
+    "Julia",
+    "Kofi",
+    "Lena",
+    "Mateo",
+    "Nadia",
+    "Omar",
+    "Priya",
+    "Quentin",
+    "Rosa",
+    "Sven",
+    "Tariq",
+    "Uma",
+    "Victor",
+    "Wen",
+    "Yusuf",
+]
+LAST = [
+    "Andersen",
+    "Baptiste",
+    "Chen",
+    "Dubois",
+    "Eriksen",
+    "Fischer",
+    "Garcia",
+    "Horvat",
+    "Ito",
+    "Jensen",
+    "Kowalski",
+    "Lopez",
+    "Moreau",
+    "Novak",
+    "Okafor",
+    "Petrov",
+    "Rossi",
+    "Silva",
+    "Tanaka",
+    "Weber",
+]
 CITIES = ["Lisbon", "Oslo", "Lyon", "Krakow", "Porto", "Munich", "Turin", "Ghent", "Aarhus", "Bilbao"]
 
 SHOP_DDL = [
@@ -57,17 +101,32 @@ def _day(rng: random.Random, start: date, span_days: int) -> str:
 
 def shop_rows(seed: int = 7) -> Rows:
     rng = random.Random(seed)
-    catalog = [("Trail Shoes", "footwear", 89.9), ("Rain Jacket", "outerwear", 129.0), ("Wool Socks", "footwear",
-               12.5), ("Headlamp", "gear", 34.0), ("Camp Stove", "gear", 59.95), ("Fleece Hoodie", "outerwear",
-               64.0), ("Water Filter", "gear", 42.0), ("Sun Hat", "accessories", 19.9), ("Trekking Poles", "gear",
-               74.5), ("Dry Bag", "accessories", 17.0), ("Down Vest", "outerwear", 99.0), ("Gaiters", "footwear",
-               28.0)]
+    catalog = [
+        ("Trail Shoes", "footwear", 89.9),
+        ("Rain Jacket", "outerwear", 129.0),
+        ("Wool Socks", "footwear", 12.5),
+        ("Headlamp", "gear", 34.0),
+        ("Camp Stove", "gear", 59.95),
+        ("Fleece Hoodie", "outerwear", 64.0),
+        ("Water Filter", "gear", 42.0),
+        ("Sun Hat", "accessories", 19.9),
+        ("Trekking Poles", "gear", 74.5),
+        ("Dry Bag", "accessories", 17.0),
+        ("Down Vest", "outerwear", 99.0),
+        ("Gaiters", "footwear", 28.0),
+    ]
     customers = [(i, _person(rng), rng.choice(CITIES), _day(rng, date(2021, 1, 1), 900)) for i in range(1, 31)]
     products = [(i, n, c, p) for i, (n, c, p) in enumerate(catalog, 1)]
     orders, items = [], []
     for oid in range(1, 81):
-        orders.append((oid, rng.randrange(1, 31), _day(rng, date(2023, 1, 1), 540),
-                       rng.choices(["delivered", "shipped", "cancelled", "pending"], [6, 2, 1, 1])[0]))
+        orders.append(
+            (
+                oid,
+                rng.randrange(1, 31),
+                _day(rng, date(2023, 1, 1), 540),
+                rng.choices(["delivered", "shipped", "cancelled", "pending"], [6, 2, 1, 1])[0],
+            )
+        )
         for pid in rng.sample(range(1, len(catalog) + 1), rng.randint(1, 4)):
             items.append((oid, pid, rng.randint(1, 3)))
     return {"customers": customers, "products": products, "orders": orders, "order_items": items}
@@ -75,12 +134,22 @@ def shop_rows(seed: int = 7) -> Rows:
 
 def school_rows(seed: int = 11) -> Rows:
     rng = random.Random(seed)
-    depts = [(1, "Mathematics", "North Hall"), (2, "Physics", "Science Block"), (3, "History", "Old Library"),
-             (4, "Computer Science", "Tech Center")]
-    teachers = [(i, _person(rng), rng.randint(1, 4), rng.randrange(42000, 91000, 500),
-                 _day(rng, date(2005, 1, 1), 6000)) for i in range(1, 13)]
-    titles = {1: ["Linear Algebra", "Calculus I", "Probability"], 2: ["Mechanics", "Optics", "Thermodynamics"],
-              3: ["Medieval Europe", "Modern China"], 4: ["Databases", "Algorithms", "Operating Systems"]}
+    depts = [
+        (1, "Mathematics", "North Hall"),
+        (2, "Physics", "Science Block"),
+        (3, "History", "Old Library"),
+        (4, "Computer Science", "Tech Center"),
+    ]
+    teachers = [
+        (i, _person(rng), rng.randint(1, 4), rng.randrange(42000, 91000, 500), _day(rng, date(2005, 1, 1), 6000))
+        for i in range(1, 13)
+    ]
+    titles = {
+        1: ["Linear Algebra", "Calculus I", "Probability"],
+        2: ["Mechanics", "Optics", "Thermodynamics"],
+        3: ["Medieval Europe", "Modern China"],
+        4: ["Databases", "Algorithms", "Operating Systems"],
+    }
     courses, cid = [], 0
     for dept, names in titles.items():
         staff = [t[0] for t in teachers if t[2] == dept] or [teachers[0][0]]
@@ -93,8 +162,13 @@ def school_rows(seed: int = 11) -> Rows:
         for c in rng.sample(range(1, cid + 1), rng.randint(2, 5)):
             grade = None if rng.random() < 0.1 else round(rng.uniform(1.0, 4.0), 1)
             enrollments.append((sid, c, grade))
-    return {"departments": depts, "teachers": teachers, "courses": courses, "students": students,
-            "enrollments": enrollments}
+    return {
+        "departments": depts,
+        "teachers": teachers,
+        "courses": courses,
+        "students": students,
+        "enrollments": enrollments,
+    }
 
 
 DATABASES: dict[str, tuple[list[str], Callable[[], Rows]]] = {

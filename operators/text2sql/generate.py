@@ -43,8 +43,10 @@ class SQLGenerator(FanOutMixin, DBLLMOperator):
     def run(self, ctx: OperatorContext) -> dict[str, Any]:
         if self.config.one_per_database:
             view, db = f"{ctx.target}__dbs", quote_ident(self.config.db_id_key)
-            ctx.con.execute(f"CREATE VIEW {quote_ident(view)} AS SELECT * FROM {quote_ident(ctx.source or '')} "
-                            f"QUALIFY row_number() OVER (PARTITION BY {db} ORDER BY __pos) = 1")
+            ctx.con.execute(
+                f"CREATE VIEW {quote_ident(view)} AS SELECT * FROM {quote_ident(ctx.source or '')} "
+                f"QUALIFY row_number() OVER (PARTITION BY {db} ORDER BY __pos) = 1"
+            )
             ctx = replace(ctx, source=view)
         return super().run(self.fan_out(ctx))
 
@@ -153,4 +155,5 @@ class SQLVariationGenerator(FanOutMixin, DBLLMOperator):
         ctx.con.execute(f"ALTER VIEW {tgt} RENAME TO {quote_ident(ctx.target + '__pre')}")
         ctx.con.execute(
             f"CREATE VIEW {tgt} AS SELECT * EXCLUDE ({key}, __variant_sql), {key} AS source_sql, "
-            f"__variant_sql AS {out} FROM {quote_ident(ctx.target + '__pre')}")
+            f"__variant_sql AS {out} FROM {quote_ident(ctx.target + '__pre')}"
+        )

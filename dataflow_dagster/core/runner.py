@@ -13,12 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from dataflow_dagster.incremental import MemoMismatch, RowMemo
-from dataflow_dagster.io_formats import import_file, require_columns
+from dataflow_dagster.core.incremental import MemoMismatch, RowMemo
+from dataflow_dagster.core.io_formats import import_file, require_columns
+from dataflow_dagster.core.partitions import HashShards, require_partition
+from dataflow_dagster.core.pipeline import Pipeline
+from dataflow_dagster.core.storage import SnapshotRef, Storage
 from dataflow_dagster.llm.cache import CachedLLM, ResponseCache
-from dataflow_dagster.partitions import HashShards, require_partition
-from dataflow_dagster.pipeline import Pipeline
-from dataflow_dagster.storage import SnapshotRef, Storage
 from operators.core.contract import CheckSpec, Kind, OperatorContext, OperatorError, quote_ident, quote_literal
 from operators.core.llm import LLMClient
 from operators.core.prompt import PromptTemplate
@@ -76,9 +76,15 @@ def _preview(con: Any, relation_sql: str, n: int = 5) -> list[dict[str, Any]]:
     return con.sql(f"SELECT * FROM {relation_sql} LIMIT {n}").to_arrow_table().to_pylist()
 
 
-def run_source(storage: Storage, pipeline: Pipeline, log: logging.Logger | None = None,
-               run_id: str | None = None, publish: bool = True, partition: str | None = None,
-               source_path: str | None = None) -> StepOutcome:
+def run_source(
+    storage: Storage,
+    pipeline: Pipeline,
+    log: logging.Logger | None = None,
+    run_id: str | None = None,
+    publish: bool = True,
+    partition: str | None = None,
+    source_path: str | None = None,
+) -> StepOutcome:
     """Import the source file (of ``partition``); ``source_path`` overrides it (audit replays)."""
     log = log or logging.getLogger("dataflow")
     require_partition(pipeline, partition)
@@ -102,10 +108,18 @@ def run_source(storage: Storage, pipeline: Pipeline, log: logging.Logger | None 
             con.execute(f"CREATE VIEW {OUT} AS {source_ids_sql(raw, keep_order=True)}")
         ref = storage.write_snapshot(con, OUT, asset)
         lineage = {
-            "asset": asset, "kind": "source", "run_id": run_id, "source_file": str(path),
-            "source_sha256": file_sha256(str(path)), "code_version": source_code_version(pipeline),
-            "rows_out": ref.row_count, "content_hash": ref.content_hash, "partition": partition,
-            "duration_s": round(time.time() - started, 3), "started_at": started, "finished_at": time.time(),
+            "asset": asset,
+            "kind": "source",
+            "run_id": run_id,
+            "source_file": str(path),
+            "source_sha256": file_sha256(str(path)),
+            "code_version": source_code_version(pipeline),
+            "rows_out": ref.row_count,
+            "content_hash": ref.content_hash,
+            "partition": partition,
+            "duration_s": round(time.time() - started, 3),
+            "started_at": started,
+            "finished_at": time.time(),
             "upstream": {},
         }
         preview = _preview(con, ref.read_sql())
@@ -139,22 +153,62 @@ def run_step(
     ``offline`` replays LLM answers from the cache only (audits); ``publish=False`` writes snapshots
     without making them current (replays into scratch storage use a separate Storage instead).
     ``incremental`` sends only input rows unseen by this step's row memo through the operator (see
-    ``dataflow_dagster.incremental``); the published table is the same as a full run's. Offline
+    ``dataflow_dagster.core.incremental``); the published table is the same as a full run's. Offline
     replays never use the memo: they must recompute every row to prove anything.
     """
     try:
-        return _run_step(storage, pipeline, step_name, llm, prompt, log, run_id, offline, publish, upstream_ref,
-                         llm_info, batch_size, partition, incremental and not offline)
+        return _run_step(
+            storage,
+            pipeline,
+            step_name,
+            llm,
+            prompt,
+            log,
+            run_id,
+            offline,
+            publish,
+            upstream_ref,
+            llm_info,
+            batch_size,
+            partition,
+            incremental and not offline,
+        )
     except MemoMismatch as exc:
         (log or logging.getLogger("dataflow")).warning(f"{step_name}: row memo unusable ({exc}); running in full")
-        return _run_step(storage, pipeline, step_name, llm, prompt, log, run_id, offline, publish, upstream_ref,
-                         llm_info, batch_size, partition, False)
+        return _run_step(
+            storage,
+            pipeline,
+            step_name,
+            llm,
+            prompt,
+            log,
+            run_id,
+            offline,
+            publish,
+            upstream_ref,
+            llm_info,
+            batch_size,
+            partition,
+            False,
+        )
 
 
-def _run_step(storage: Storage, pipeline: Pipeline, step_name: str, llm: LLMClient | None,
-              prompt: PromptTemplate | None, log: logging.Logger | None, run_id: str | None, offline: bool,
-              publish: bool, upstream_ref: SnapshotRef | None, llm_info: dict[str, Any] | None, batch_size: int,
-              partition: str | None, incremental: bool) -> StepOutcome:
+def _run_step(
+    storage: Storage,
+    pipeline: Pipeline,
+    step_name: str,
+    llm: LLMClient | None,
+    prompt: PromptTemplate | None,
+    log: logging.Logger | None,
+    run_id: str | None,
+    offline: bool,
+    publish: bool,
+    upstream_ref: SnapshotRef | None,
+    llm_info: dict[str, Any] | None,
+    batch_size: int,
+    partition: str | None,
+    incremental: bool,
+) -> StepOutcome:
     log = log or logging.getLogger("dataflow")
     require_partition(pipeline, partition)
     step = pipeline.step(step_name)
@@ -178,16 +232,36 @@ def _run_step(storage: Storage, pipeline: Pipeline, step_name: str, llm: LLMClie
         require_columns(con, SRC, op.input_columns(), f"step '{asset}' ({op.name}) reading '{up_asset}'")
         memo = None
         if incremental:
-            memo = RowMemo(storage, asset, partition, op, prompt.content_hash if op.needs_llm and prompt else None,
-                           client.model_id if client is not None else None)
+            memo = RowMemo(
+                storage,
+                asset,
+                partition,
+                op,
+                prompt.content_hash if op.needs_llm and prompt else None,
+                client.model_id if client is not None else None,
+            )
         op_source = memo.prepare(con, SRC) if memo else SRC
-        ctx = OperatorContext(con=con, source=op_source, target=OUT, rejected=REJ, errors=ERR, step=asset,
-                              llm=client, prompt=prompt, log=log, progress=_progress_logger(log, asset),
-                              batch_size=batch_size)
+        ctx = OperatorContext(
+            con=con,
+            source=op_source,
+            target=OUT,
+            rejected=REJ,
+            errors=ERR,
+            step=asset,
+            llm=client,
+            prompt=prompt,
+            log=log,
+            progress=_progress_logger(log, asset),
+            batch_size=batch_size,
+        )
         rows_in = ctx.count(SRC)
         stats = (memo.run(ctx) if memo else op.run(ctx)) or {}
-        have = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() UNION ALL "
-                                          "SELECT view_name FROM duckdb_views()").fetchall()}
+        have = {
+            r[0]
+            for r in con.execute(
+                "SELECT table_name FROM duckdb_tables() UNION ALL SELECT view_name FROM duckdb_views()"
+            ).fetchall()
+        }
         if OUT not in have:
             raise OperatorError(f"operator {op.name} finished without creating its output table")
         require_columns(con, OUT, [ID], f"output of step '{asset}' ({op.name})")
@@ -210,31 +284,46 @@ def _run_step(storage: Storage, pipeline: Pipeline, step_name: str, llm: LLMClie
         con.close()
     counters = client.counters if client is not None else None
     lineage: dict[str, Any] = {
-        "asset": asset, "kind": str(op.kind), "run_id": run_id,
-        "operator": op.name, "operator_version": op.version, "config": op.config_dict(),
+        "asset": asset,
+        "kind": str(op.kind),
+        "run_id": run_id,
+        "operator": op.name,
+        "operator_version": op.version,
+        "config": op.config_dict(),
         "fingerprint": op.fingerprint(),
         "code_version": step_code_version(op.version, op.fingerprint(), prompt if op.needs_llm else None),
         "upstream": {up_asset: up.content_hash},
-        "rows_in": rows_in, "rows_out": refs["table"].row_count,
+        "rows_in": rows_in,
+        "rows_out": refs["table"].row_count,
         "rejected_rows": refs["rejected"].row_count if "rejected" in refs else 0,
         "error_rows": refs["errors"].row_count if "errors" in refs else 0,
-        "content_hash": refs["table"].content_hash, "partition": partition,
-        "duration_s": round(time.time() - started, 3), "started_at": started, "finished_at": time.time(),
+        "content_hash": refs["table"].content_hash,
+        "partition": partition,
+        "duration_s": round(time.time() - started, 3),
+        "started_at": started,
+        "finished_at": time.time(),
         "stats": stats,
     }
     if memo is not None:
         lineage["incremental"] = memo.stats
     if op.needs_llm and prompt is not None and client is not None:
-        lineage["prompt"] = {"name": prompt.name, "hash": prompt.content_hash, "template": prompt.template,
-                             "system": prompt.system, "schema": prompt.output_schema}
+        lineage["prompt"] = {
+            "name": prompt.name,
+            "hash": prompt.content_hash,
+            "template": prompt.template,
+            "system": prompt.system,
+            "schema": prompt.output_schema,
+        }
         lineage["model"] = {"id": client.model_id, "params": _sampling(op), **(llm_info or {})}
         lineage["cache"] = {"hits": counters.hits, "misses": counters.misses, "failed": counters.failed}
         lineage["tokens"] = {"prompt": counters.prompt_tokens, "completion": counters.completion_tokens}
     if publish:
         storage.publish(asset, refs, lineage, partition=partition)
         storage.sync_catalog()
-    log.info(f"{asset}: {lineage['rows_in']} rows in, {lineage['rows_out']} out, "
-             f"{lineage['rejected_rows']} rejected, {lineage['error_rows']} errors")
+    log.info(
+        f"{asset}: {lineage['rows_in']} rows in, {lineage['rows_out']} out, "
+        f"{lineage['rejected_rows']} rejected, {lineage['error_rows']} errors"
+    )
     return StepOutcome(asset, refs, lineage, preview)
 
 

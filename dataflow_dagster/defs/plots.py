@@ -32,8 +32,14 @@ def _pyplot():  # type: ignore[no-untyped-def]
     return plt
 
 
-def bar_png(labels: Sequence[str], series: dict[str, Sequence[float]], title: str, xlabel: str = "",
-            ylabel: str = "rows", horizontal: bool = False) -> bytes:
+def bar_png(
+    labels: Sequence[str],
+    series: dict[str, Sequence[float]],
+    title: str,
+    xlabel: str = "",
+    ylabel: str = "rows",
+    horizontal: bool = False,
+) -> bytes:
     """A (stacked) bar chart as PNG bytes; ``series`` maps a legend label to one value per bar."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(4.8, 2.6), dpi=80)
@@ -54,8 +60,13 @@ def bar_png(labels: Sequence[str], series: dict[str, Sequence[float]], title: st
             ax.invert_yaxis()
             ax.set_xlabel(ylabel)
         else:
-            ax.set_xticks(positions, short, fontsize=7, rotation=30 if len(labels) > 6 else 0,
-                          ha="right" if len(labels) > 6 else "center")
+            ax.set_xticks(
+                positions,
+                short,
+                fontsize=7,
+                rotation=30 if len(labels) > 6 else 0,
+                ha="right" if len(labels) > 6 else "center",
+            )
             ax.set_xlabel(xlabel)
             ax.set_ylabel(ylabel)
         if len(series) > 1:
@@ -69,8 +80,9 @@ def bar_png(labels: Sequence[str], series: dict[str, Sequence[float]], title: st
         plt.close(fig)
 
 
-def column_distribution(con: duckdb.DuckDBPyConnection, relation_sql: str, column: str,
-                        group_sql: str | None = None) -> tuple[list[str], dict[str, list[float]]] | None:
+def column_distribution(
+    con: duckdb.DuckDBPyConnection, relation_sql: str, column: str, group_sql: str | None = None
+) -> tuple[list[str], dict[str, list[float]]] | None:
     """Bars for one column: value counts when it has few distinct values, else equal-width bins.
 
     ``group_sql`` (an expression over the relation) splits each bar into series, e.g. kept vs
@@ -79,17 +91,29 @@ def column_distribution(con: duckdb.DuckDBPyConnection, relation_sql: str, colum
     col = quote_ident(column)
     group = group_sql or "'rows'"
     base = f"SELECT {col} AS v, ({group})::VARCHAR AS g FROM {relation_sql} WHERE {col} IS NOT NULL"
-    n_distinct, vtype = con.execute(
-        f"SELECT count(DISTINCT v), any_value(typeof(v)) FROM ({base})").fetchall()[0]
+    n_distinct, vtype = con.execute(f"SELECT count(DISTINCT v), any_value(typeof(v)) FROM ({base})").fetchall()[0]
     if not n_distinct:
         return None
-    numeric = vtype in {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "FLOAT", "DOUBLE", "DECIMAL",
-                        "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"} or str(vtype).startswith("DECIMAL")
+    numeric = vtype in {
+        "TINYINT",
+        "SMALLINT",
+        "INTEGER",
+        "BIGINT",
+        "HUGEINT",
+        "FLOAT",
+        "DOUBLE",
+        "DECIMAL",
+        "UTINYINT",
+        "USMALLINT",
+        "UINTEGER",
+        "UBIGINT",
+    } or str(vtype).startswith("DECIMAL")
     if n_distinct <= MAX_BARS or not numeric:
         order = "v" if numeric else "total DESC, v"
         rows = con.execute(
             f"SELECT v::VARCHAR, g, count(*) AS c, sum(count(*)) OVER (PARTITION BY v) AS total "
-            f"FROM ({base}) GROUP BY v, g ORDER BY {order}").fetchall()
+            f"FROM ({base}) GROUP BY v, g ORDER BY {order}"
+        ).fetchall()
         labels: list[str] = []
         for v, *_ in rows:
             if v not in labels:
@@ -100,7 +124,8 @@ def column_distribution(con: duckdb.DuckDBPyConnection, relation_sql: str, colum
         width = (hi - lo) / MAX_BARS or 1.0
         rows = con.execute(
             f"SELECT least(floor((v::DOUBLE - {lo!r}) / {width!r}), {MAX_BARS - 1})::INT AS b, g, count(*) "
-            f"FROM ({base}) GROUP BY b, g ORDER BY b").fetchall()
+            f"FROM ({base}) GROUP BY b, g ORDER BY b"
+        ).fetchall()
         labels = [f"{lo + i * width:.3g}" for i in range(MAX_BARS)]
         rows = [(labels[b], g, c) for b, g, c in rows]
     series: dict[str, list[float]] = {}

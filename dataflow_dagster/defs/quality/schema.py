@@ -32,8 +32,10 @@ def to_pandas_columns(schema: list[Any] | dict[str, dict[str, Any]], where: str)
     if isinstance(schema, list):
         bad = [c for c in schema if not isinstance(c, PandasColumn)]
         if bad:
-            raise OperatorError(f"{where}: schema list entries must be dagster_pandas.PandasColumn, got {bad!r}; "
-                                "or pass a dict {column: {'type': ..., ...}}")
+            raise OperatorError(
+                f"{where}: schema list entries must be dagster_pandas.PandasColumn, got {bad!r}; "
+                "or pass a dict {column: {'type': ..., ...}}"
+            )
         return list(schema)
     columns = []
     for name, spec in schema.items():
@@ -56,8 +58,7 @@ def to_pandas_columns(schema: list[Any] | dict[str, dict[str, Any]], where: str)
 
 def dataframe_type(name: str, columns: list[PandasColumn]) -> Any:
     """The dagster-pandas type for the schema; its markdown description documents the check."""
-    return create_dagster_pandas_dataframe_type(name=name, columns=columns,
-                                                description=f"Output schema of `{name}`")
+    return create_dagster_pandas_dataframe_type(name=name, columns=columns, description=f"Output schema of `{name}`")
 
 
 @dataclass
@@ -76,8 +77,13 @@ def validate(df: Any, columns: list[PandasColumn]) -> list[Violation]:
     for col in columns:
         if col.name not in df.columns:
             if col.is_required:
-                out.append(Violation(col.name, "required", f"column '{col.name}' is missing from the output "
-                                                           f"(columns: {[c for c in df.columns]})"))
+                out.append(
+                    Violation(
+                        col.name,
+                        "required",
+                        f"column '{col.name}' is missing from the output (columns: {[c for c in df.columns]})",
+                    )
+                )
             continue
         for constraint in col.constraints:
             try:
@@ -86,8 +92,15 @@ def validate(df: Any, columns: list[PandasColumn]) -> list[Violation]:
                 pairs = _offending_pairs(exc)
                 idx = [p[0] for p in pairs if isinstance(p, tuple | list) and p]
                 vals = [p[1] for p in pairs if isinstance(p, tuple | list) and len(p) > 1]
-                out.append(Violation(exc.column_name, exc.constraint_name, exc.constraint_description.strip(),
-                                     [ids.loc[i] for i in idx] if ids is not None else idx, vals))
+                out.append(
+                    Violation(
+                        exc.column_name,
+                        exc.constraint_name,
+                        exc.constraint_description.strip(),
+                        [ids.loc[i] for i in idx] if ids is not None else idx,
+                        vals,
+                    )
+                )
             except ConstraintViolationException as exc:
                 out.append(Violation(col.name, type(constraint).__name__, str(exc)))
     return out

@@ -23,16 +23,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dataflow_dagster.diff import Version
-from dataflow_dagster.pipeline import Pipeline
-from dataflow_dagster.runner import (
+from dataflow_dagster.core.diff import Version
+from dataflow_dagster.core.pipeline import Pipeline
+from dataflow_dagster.core.runner import (
     _sampling,
     file_sha256,
     run_source,
     run_step,
     source_code_version,
 )
-from dataflow_dagster.storage import Storage
+from dataflow_dagster.core.storage import Storage
 from operators.core.contract import OperatorError
 from operators.core.llm import LLMRequest, LLMResponse
 from operators.core.prompt import PromptTemplate
@@ -114,10 +114,15 @@ class AuditResult:
 
     def to_dict(self) -> dict[str, Any]:
         div = self.first_divergence
-        return {"asset": self.asset, "partition": self.partition, "ok": self.ok, "summary": self.summary(),
-                "llm_calls": self.llm_calls,
-                "first_divergence": {"asset": div.asset, "causes": self.causes(div)} if div else None,
-                "steps": [{**asdict(s), "status": s.status, "reproduced": s.reproduced} for s in self.steps]}
+        return {
+            "asset": self.asset,
+            "partition": self.partition,
+            "ok": self.ok,
+            "summary": self.summary(),
+            "llm_calls": self.llm_calls,
+            "first_divergence": {"asset": div.asset, "causes": self.causes(div)} if div else None,
+            "steps": [{**asdict(s), "status": s.status, "reproduced": s.reproduced} for s in self.steps],
+        }
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=1, default=str)
@@ -126,16 +131,30 @@ class AuditResult:
         out = []
         for s in self.steps:
             bad = [f"{f.check}: {f.detail}" for f in s.findings if f.status != OK]
-            out.append([s.asset, s.status.upper(), "yes" if s.stored_hash == s.recorded_hash else "NO",
-                        {True: "yes", False: "NO", None: "-"}[s.reproduced], (s.recorded_hash or "")[:12],
-                        "; ".join(bad) or "-"])
+            out.append(
+                [
+                    s.asset,
+                    s.status.upper(),
+                    "yes" if s.stored_hash == s.recorded_hash else "NO",
+                    {True: "yes", False: "NO", None: "-"}[s.reproduced],
+                    (s.recorded_hash or "")[:12],
+                    "; ".join(bad) or "-",
+                ]
+            )
         return out
 
     def to_markdown(self) -> str:
         head = ["asset", "status", "stored table", "replayed", "recorded hash", "findings"]
-        lines = [f"# Audit of `{self.asset}`" + (f" partition `{self.partition}`" if self.partition else ""), "",
-                 f"**{self.summary()}**", "", f"LLM calls during replay: {self.llm_calls}", "",
-                 "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        lines = [
+            f"# Audit of `{self.asset}`" + (f" partition `{self.partition}`" if self.partition else ""),
+            "",
+            f"**{self.summary()}**",
+            "",
+            f"LLM calls during replay: {self.llm_calls}",
+            "",
+            "| " + " | ".join(head) + " |",
+            "|" + "---|" * len(head),
+        ]
         lines += ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in self.rows()]
         return "\n".join(lines) + "\n"
 
@@ -195,8 +214,13 @@ def _event_records(instance: Any, asset_key: Any, partition: str | None, limit: 
         if "lineage" not in md:
             continue
         lin = md["lineage"]
-        out.append(Record(lin, Version(str(md.get("snapshot")), lin.get("content_hash", ""), rec.run_id,
-                                       rec.timestamp, "event_log"), dict(mat.tags or {})))
+        out.append(
+            Record(
+                lin,
+                Version(str(md.get("snapshot")), lin.get("content_hash", ""), rec.run_id, rec.timestamp, "event_log"),
+                dict(mat.tags or {}),
+            )
+        )
     return out
 
 
@@ -212,8 +236,18 @@ def _history_records(storage: Storage, asset: str, partition: str | None) -> lis
             doc = json.loads(line)
             if doc.get("partition") == partition and "table" in doc["tables"]:
                 t = doc["tables"]["table"]
-                out.append(Record(doc["lineage"], Version(t["path"], t["content_hash"], doc["lineage"].get("run_id"),
-                                                          doc.get("published_at"), "history")))
+                out.append(
+                    Record(
+                        doc["lineage"],
+                        Version(
+                            t["path"],
+                            t["content_hash"],
+                            doc["lineage"].get("run_id"),
+                            doc.get("published_at"),
+                            "history",
+                        ),
+                    )
+                )
     return list(reversed(out))  # newest first, like the event log
 
 
@@ -235,8 +269,9 @@ def _chain_steps(pipeline: Pipeline, step: str) -> list[str]:
 
 
 # ---- comparisons -------------------------------------------------------------------------------
-def _recipe_findings(pipeline: Pipeline, step: str, lin: dict[str, Any], prompt: PromptTemplate | None,
-                     model_id: str | None) -> list[Finding]:
+def _recipe_findings(
+    pipeline: Pipeline, step: str, lin: dict[str, Any], prompt: PromptTemplate | None, model_id: str | None
+) -> list[Finding]:
     asset = pipeline.asset_name(step)
     out: list[Finding] = []
 
@@ -245,15 +280,26 @@ def _recipe_findings(pipeline: Pipeline, step: str, lin: dict[str, Any], prompt:
             out.append(Finding(asset, check, WARN, detail, expected, actual))
 
     if step == pipeline.source.name:
-        differ("code", "source definition (path/format/columns) changed", lin.get("code_version"),
-               source_code_version(pipeline))
+        differ(
+            "code",
+            "source definition (path/format/columns) changed",
+            lin.get("code_version"),
+            source_code_version(pipeline),
+        )
         return out
     op = pipeline.step(step).op
-    differ("code", f"operator changed ({lin.get('operator')}@{lin.get('operator_version')} recorded)",
-           [lin.get("operator"), lin.get("operator_version")], [op.name, op.version])
+    differ(
+        "code",
+        f"operator changed ({lin.get('operator')}@{lin.get('operator_version')} recorded)",
+        [lin.get("operator"), lin.get("operator_version")],
+        [op.name, op.version],
+    )
     if lin.get("config") != op.config_dict():
-        keys = sorted(k for k in {*lin.get("config", {}), *op.config_dict()}
-                      if lin.get("config", {}).get(k) != op.config_dict().get(k))
+        keys = sorted(
+            k
+            for k in {*lin.get("config", {}), *op.config_dict()}
+            if lin.get("config", {}).get(k) != op.config_dict().get(k)
+        )
         out.append(Finding(asset, "config", WARN, f"config differs in {keys}", lin.get("config"), op.config_dict()))
     if op.needs_llm and prompt is not None:
         rec = lin.get("prompt", {})
@@ -293,9 +339,17 @@ class _ScratchStorage(Storage):
 
 
 # ---- the audit ---------------------------------------------------------------------------------
-def audit_asset(pipeline: Pipeline, step: str, storage: Storage, instance: Any = None, partition: str | None = None,
-                llm: Any = None, prompts: dict[str, PromptTemplate] | None = None,
-                scratch_dir: str | Path | None = None, log: logging.Logger | None = None) -> AuditResult:
+def audit_asset(
+    pipeline: Pipeline,
+    step: str,
+    storage: Storage,
+    instance: Any = None,
+    partition: str | None = None,
+    llm: Any = None,
+    prompts: dict[str, PromptTemplate] | None = None,
+    scratch_dir: str | Path | None = None,
+    log: logging.Logger | None = None,
+) -> AuditResult:
     """Audit asset ``[pipeline.name, step]`` (optionally one partition) against ``storage``.
 
     ``llm`` is the current LLM client (only its ``model_id`` is used: replays never call a model);
@@ -314,17 +368,26 @@ def audit_asset(pipeline: Pipeline, step: str, storage: Storage, instance: Any =
         rec = found[0] if want is None else next((r for r in found if r.lineage.get("content_hash") == want), None)
         records[name] = rec
         if rec is None:
-            detail = ("no materialisation on record" if want is None else
-                      f"no recorded materialisation has hash {want[:12]}, which the downstream step read")
+            detail = (
+                "no materialisation on record"
+                if want is None
+                else f"no recorded materialisation has hash {want[:12]}, which the downstream step read"
+            )
             missing = Finding(asset, "chain", FAIL, detail)
             audits.append(StepAudit(asset, name, None, "-", want, None, findings=[missing]))
             want = None
             continue
-        audits.append(StepAudit(asset, name, rec.version.run_id, rec.version.origin, rec.lineage.get("content_hash"),
-                                rec.version.path))
+        audits.append(
+            StepAudit(
+                asset, name, rec.version.run_id, rec.version.origin, rec.lineage.get("content_hash"), rec.version.path
+            )
+        )
         if found and rec is not found[0]:
-            audits[-1].findings.append(Finding(asset, "chain", OK, "re-materialised since; auditing the version "
-                                               "the downstream table was made from"))
+            audits[-1].findings.append(
+                Finding(
+                    asset, "chain", OK, "re-materialised since; auditing the version the downstream table was made from"
+                )
+            )
         want = next(iter(rec.lineage.get("upstream", {}).values()), None)
     audits.reverse()
     result = AuditResult(target, partition, audits)
@@ -349,22 +412,55 @@ def _verify_stored(storage: Storage, a: StepAudit, rec: Record) -> None:
         finally:
             con.close()
         if a.stored_hash is not None and a.stored_hash != a.recorded_hash:
-            a.findings.append(Finding(a.asset, "stored_table", FAIL,
-                                      f"stored table {path} no longer matches its recorded content hash",
-                                      a.recorded_hash, a.stored_hash))
+            a.findings.append(
+                Finding(
+                    a.asset,
+                    "stored_table",
+                    FAIL,
+                    f"stored table {path} no longer matches its recorded content hash",
+                    a.recorded_hash,
+                    a.stored_hash,
+                )
+            )
     tag = rec.tags.get("dagster/data_version")
     if tag is not None and tag != a.recorded_hash:
-        a.findings.append(Finding(a.asset, "dagster_tags", FAIL, "Dagster data version differs from the lineage "
-                                  "record", a.recorded_hash, tag))
+        a.findings.append(
+            Finding(
+                a.asset,
+                "dagster_tags",
+                FAIL,
+                "Dagster data version differs from the lineage record",
+                a.recorded_hash,
+                tag,
+            )
+        )
     code = rec.tags.get("dagster/code_version")
     if code is not None and code != rec.lineage.get("code_version"):
-        a.findings.append(Finding(a.asset, "dagster_tags", FAIL, "Dagster code version differs from the lineage "
-                                  "record", rec.lineage.get("code_version"), code))
+        a.findings.append(
+            Finding(
+                a.asset,
+                "dagster_tags",
+                FAIL,
+                "Dagster code version differs from the lineage record",
+                rec.lineage.get("code_version"),
+                code,
+            )
+        )
 
 
-def _replay(pipeline: Pipeline, chain: list[str], storage: Storage, partition: str | None, llm: Any,
-            prompts: dict[str, PromptTemplate], audits: list[StepAudit], records: dict[str, Record | None],
-            scratch_dir: str | Path | None, log: logging.Logger, result: AuditResult) -> None:
+def _replay(
+    pipeline: Pipeline,
+    chain: list[str],
+    storage: Storage,
+    partition: str | None,
+    llm: Any,
+    prompts: dict[str, PromptTemplate],
+    audits: list[StepAudit],
+    records: dict[str, Record | None],
+    scratch_dir: str | Path | None,
+    log: logging.Logger,
+    result: AuditResult,
+) -> None:
     owned = scratch_dir is None
     root = Path(scratch_dir) if scratch_dir else Path(tempfile.mkdtemp(prefix="dataflow-audit-"))
     scratch = _ScratchStorage(root, storage.cache_path)
@@ -387,35 +483,75 @@ def _replay(pipeline: Pipeline, chain: list[str], storage: Storage, partition: s
                         break
                     now = file_sha256(src)
                     if now != lin.get("source_sha256"):
-                        a.findings.append(Finding(a.asset, "source_file", WARN, f"source file {src} changed since "
-                                                  "it was imported", lin.get("source_sha256"), now))
+                        a.findings.append(
+                            Finding(
+                                a.asset,
+                                "source_file",
+                                WARN,
+                                f"source file {src} changed since it was imported",
+                                lin.get("source_sha256"),
+                                now,
+                            )
+                        )
                     out = run_source(scratch, pipeline, log, partition=partition, source_path=src)
                 else:
-                    client = (llm or _CacheOnly(current_model or "unknown")) if pipeline.step(a.step).op.needs_llm \
-                        else None
-                    out = run_step(scratch, pipeline, a.step, llm=client, prompt=prompt, log=log, offline=True,
-                                   partition=partition, incremental=False)
+                    client = (
+                        (llm or _CacheOnly(current_model or "unknown")) if pipeline.step(a.step).op.needs_llm else None
+                    )
+                    out = run_step(
+                        scratch,
+                        pipeline,
+                        a.step,
+                        llm=client,
+                        prompt=prompt,
+                        log=log,
+                        offline=True,
+                        partition=partition,
+                        incremental=False,
+                    )
                     misses = out.lineage.get("cache", {}).get("misses", 0)
                     if misses:
-                        a.findings.append(Finding(a.asset, "replay", WARN, f"{misses} LLM answers were not in the "
-                                                  "response cache (pruned, or the requests changed)"))
+                        a.findings.append(
+                            Finding(
+                                a.asset,
+                                "replay",
+                                WARN,
+                                f"{misses} LLM answers were not in the "
+                                "response cache (pruned, or the requests changed)",
+                            )
+                        )
             except OperatorError as exc:
                 a.findings.append(Finding(a.asset, "replay", FAIL, f"replay failed: {exc}"))
                 break
             a.replayed_hash = out.table.content_hash
             if a.replayed_hash != a.recorded_hash:
-                a.findings.append(Finding(a.asset, "replay", FAIL, "replay does not reproduce the recorded table",
-                                          a.recorded_hash, a.replayed_hash))
+                a.findings.append(
+                    Finding(
+                        a.asset,
+                        "replay",
+                        FAIL,
+                        "replay does not reproduce the recorded table",
+                        a.recorded_hash,
+                        a.replayed_hash,
+                    )
+                )
                 for f in a.findings:  # what differs at the diverging step is why it diverged
                     if f.status == WARN and f.check != "replay":
                         f.status = FAIL
             up = next(iter(lin.get("upstream", {}).values()), None)
             prev = audits[audits.index(a) - 1] if audits.index(a) else None
             if prev is not None and up is not None and prev.replayed_hash not in (None, up):
-                a.findings.append(Finding(a.asset, "upstream", WARN, "replayed upstream differs from the upstream "
-                                          "this table was made from", up, prev.replayed_hash))
+                a.findings.append(
+                    Finding(
+                        a.asset,
+                        "upstream",
+                        WARN,
+                        "replayed upstream differs from the upstream this table was made from",
+                        up,
+                        prev.replayed_hash,
+                    )
+                )
         result.llm_calls = int(getattr(llm, "calls", 0) or 0)
     finally:
         if owned:
             shutil.rmtree(root, ignore_errors=True)
-

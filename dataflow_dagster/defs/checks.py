@@ -18,14 +18,14 @@ from dagster import (
     asset_check,
 )
 
-from dataflow_dagster.metadata import table_value
-from dataflow_dagster.partitions import partition_key_of, partitions_def
-from dataflow_dagster.pipeline import Pipeline, Step
-from dataflow_dagster.plots import PlotWriter, bar_png, column_distribution
-from dataflow_dagster.quality import gx as gxq
-from dataflow_dagster.quality import schema as schemaq
-from dataflow_dagster.runner import check_metric
-from dataflow_dagster.storage import SnapshotRef, Storage
+from dataflow_dagster.core.pipeline import Pipeline, Step
+from dataflow_dagster.core.runner import check_metric
+from dataflow_dagster.core.storage import SnapshotRef, Storage
+from dataflow_dagster.defs.metadata import table_value
+from dataflow_dagster.defs.partitions import partition_key_of, partitions_def
+from dataflow_dagster.defs.plots import PlotWriter, bar_png, column_distribution
+from dataflow_dagster.defs.quality import gx as gxq
+from dataflow_dagster.defs.quality import schema as schemaq
 from operators.core.contract import CheckSpec, quote_ident
 from operators.core.rowids import ID
 
@@ -45,8 +45,9 @@ def _examples(con: duckdb.DuckDBPyConnection, ref: SnapshotRef, where: str, cols
     return table_value(rows.to_pylist(), max_chars=80)
 
 
-def _distribution_md(con: duckdb.DuckDBPyConnection, storage: Storage, asset: str, ref: SnapshotRef,
-                     column: str) -> str | None:
+def _distribution_md(
+    con: duckdb.DuckDBPyConnection, storage: Storage, asset: str, ref: SnapshotRef, column: str
+) -> str | None:
     dist = column_distribution(con, ref.read_sql(), column)
     if dist is None:
         return None
@@ -100,9 +101,12 @@ def evaluator_check(pipeline: Pipeline, step: Step, spec: CheckSpec, key: AssetK
                 md["llm_error_examples"] = table_value(rows.to_pylist())
         finally:
             con.close()
-        return AssetCheckResult(passed=passed, severity=AssetCheckSeverity.ERROR, metadata=md,
-                                description=None if passed else
-                                f"{spec.name}: measured {value} is not {spec.op} {spec.threshold}")
+        return AssetCheckResult(
+            passed=passed,
+            severity=AssetCheckSeverity.ERROR,
+            metadata=md,
+            description=None if passed else f"{spec.name}: measured {value} is not {spec.op} {spec.threshold}",
+        )
 
     return _run_check
 
@@ -113,9 +117,14 @@ def gx_check(pipeline: Pipeline, step: Step, key: AssetKey, storage_key: str) ->
     configs = gxq.normalise_expectations(step.expectations, f"pipeline '{pipeline.name}', step '{step.name}'")
     listing = "\n".join(f"- `{c['type']}` {c['kwargs']}" for c in configs)
 
-    @asset_check(asset=key, name=GX_CHECK, blocking=True, required_resource_keys={storage_key},
+    @asset_check(
+        asset=key,
+        name=GX_CHECK,
+        blocking=True,
+        required_resource_keys={storage_key},
         partitions_def=partitions_def(pipeline),
-                 description=f"Great Expectations suite ({len(configs)} expectations):\n\n{listing}")
+        description=f"Great Expectations suite ({len(configs)} expectations):\n\n{listing}",
+    )
     def _run_gx(context: AssetCheckExecutionContext) -> AssetCheckResult:
         ref = _storage(context, storage_key).require_ref(name, partition_key_of(context))
         cols = gxq.needed_columns(configs, [c for c, _ in ref.columns])
@@ -126,22 +135,33 @@ def gx_check(pipeline: Pipeline, step: Step, key: AssetKey, storage_key: str) ->
         finally:
             con.close()
         outcome = gxq.run_suite(df, configs, f"{name}__suite")
-        table = [{"expectation": r.type, "column": r.column or "", "passed": r.success,
-                  "unexpected": r.unexpected_count, "unexpected_%": _round(r.unexpected_percent),
-                  "examples": r.examples or r.observed_value, "error": r.exception or ""}
-                 for r in outcome.results]
+        table = [
+            {
+                "expectation": r.type,
+                "column": r.column or "",
+                "passed": r.success,
+                "unexpected": r.unexpected_count,
+                "unexpected_%": _round(r.unexpected_percent),
+                "examples": r.examples or r.observed_value,
+                "error": r.exception or "",
+            }
+            for r in outcome.results
+        ]
         failed = outcome.failed
         return AssetCheckResult(
-            passed=outcome.success, severity=AssetCheckSeverity.ERROR,
-            description=None if outcome.success else
-            "failed: " + "; ".join(f"{r.type}({r.column or ''})" for r in failed),
+            passed=outcome.success,
+            severity=AssetCheckSeverity.ERROR,
+            description=None
+            if outcome.success
+            else "failed: " + "; ".join(f"{r.type}({r.column or ''})" for r in failed),
             metadata={
                 "expectations": MetadataValue.int(len(outcome.results)),
                 "failed_expectations": MetadataValue.int(len(failed)),
                 "failed_columns": MetadataValue.text(", ".join(sorted({r.column for r in failed if r.column}))),
                 "results": table_value(table),
                 "content_hash": MetadataValue.text(ref.content_hash),
-            })
+            },
+        )
 
     return _run_gx
 
@@ -152,9 +172,14 @@ def schema_check(pipeline: Pipeline, step: Step, key: AssetKey, storage_key: str
     columns = schemaq.to_pandas_columns(step.schema or [], f"pipeline '{pipeline.name}', step '{step.name}'")
     dtype = schemaq.dataframe_type(f"{name}_schema", columns)
 
-    @asset_check(asset=key, name=SCHEMA_CHECK, blocking=True, required_resource_keys={storage_key},
+    @asset_check(
+        asset=key,
+        name=SCHEMA_CHECK,
+        blocking=True,
+        required_resource_keys={storage_key},
         partitions_def=partitions_def(pipeline),
-                 description=dtype.description)
+        description=dtype.description,
+    )
     def _run_schema(context: AssetCheckExecutionContext) -> AssetCheckResult:
         ref = _storage(context, storage_key).require_ref(name, partition_key_of(context))
         have = [c for c, _ in ref.columns]
@@ -166,18 +191,27 @@ def schema_check(pipeline: Pipeline, step: Step, key: AssetKey, storage_key: str
             con.close()
         violations = schemaq.validate(df, columns)
         offending = sorted({v.column for v in violations})
-        rows = [{"column": v.column, "constraint": v.constraint, "problem": v.description,
-                 "offending _id": v.offending_ids, "values": v.offending_values} for v in violations]
+        rows = [
+            {
+                "column": v.column,
+                "constraint": v.constraint,
+                "problem": v.description,
+                "offending _id": v.offending_ids,
+                "values": v.offending_values,
+            }
+            for v in violations
+        ]
         return AssetCheckResult(
-            passed=not violations, severity=AssetCheckSeverity.ERROR,
-            description=None if not violations else
-            f"schema violated in column(s) {', '.join(offending)} of {name}",
+            passed=not violations,
+            severity=AssetCheckSeverity.ERROR,
+            description=None if not violations else f"schema violated in column(s) {', '.join(offending)} of {name}",
             metadata={
                 "offending_columns": MetadataValue.text(", ".join(offending)),
                 "violations": table_value(rows),
                 "checked_columns": MetadataValue.int(len(columns)),
                 "content_hash": MetadataValue.text(ref.content_hash),
-            })
+            },
+        )
 
     return _run_schema
 

@@ -57,7 +57,8 @@ def import_file(con: duckdb.DuckDBPyConnection, path: str | Path, name: str, fmt
             _explain_csv(p)
         if kind == "json" and "non-record JSON" in str(exc):
             raise OperatorError(
-                f"{p}: expected a JSON array of objects (or one object per line), not a bare value") from exc
+                f"{p}: expected a JSON array of objects (or one object per line), not a bare value"
+            ) from exc
         raise OperatorError(f"could not read {p} as {kind}: {str(exc).splitlines()[0]}") from exc
     n = con.execute(f"SELECT count(*) FROM {quote_ident(name)}").fetchall()[0][0]
     if n == 0:
@@ -117,9 +118,7 @@ def _explain_jsonl(p: Path) -> None:
                     f"{p}: line {lineno}, column {exc.colno}: malformed JSON ({exc.msg}); fix or remove that line"
                 ) from None
             if not isinstance(obj, dict):
-                raise OperatorError(
-                    f"{p}: line {lineno}: expected a JSON object per line, got {type(obj).__name__}"
-                )
+                raise OperatorError(f"{p}: line {lineno}: expected a JSON object per line, got {type(obj).__name__}")
             if (depth := _json_depth(obj)) > MAX_JSON_DEPTH:
                 raise OperatorError(
                     f"{p}: line {lineno}: JSON nested {depth} levels deep; DuckDB reads at most {MAX_JSON_DEPTH}. "
@@ -141,7 +140,8 @@ def _explain_csv(p: Path) -> None:
                 if header is not None and len(row) != len(header):
                     raise OperatorError(
                         f"{p}: line {reader.line_num}: {len(row)} fields but the header has {len(header)}; "
-                        "fix the quoting or delimiters of that line")
+                        "fix the quoting or delimiters of that line"
+                    )
         except csv.Error as exc:
             raise OperatorError(f"{p}: line {reader.line_num}: malformed CSV ({exc}); fix the quoting") from None
 
@@ -156,13 +156,18 @@ def require_columns(con: duckdb.DuckDBPyConnection, relation: str, needed: list[
         )
 
 
-def export_relation(con: duckdb.DuckDBPyConnection, relation_sql: str, path: str | Path,
-                    fmt: str | None = None) -> Path:
+def export_relation(
+    con: duckdb.DuckDBPyConnection, relation_sql: str, path: str | Path, fmt: str | None = None
+) -> Path:
     p = Path(path)
     kind = detect_format(p, fmt)
     p.parent.mkdir(parents=True, exist_ok=True)
-    opts = {"jsonl": "FORMAT json", "json": "FORMAT json, ARRAY true", "csv": "FORMAT csv, HEADER true",
-            "parquet": "FORMAT parquet"}[kind]
+    opts = {
+        "jsonl": "FORMAT json",
+        "json": "FORMAT json, ARRAY true",
+        "csv": "FORMAT csv, HEADER true",
+        "parquet": "FORMAT parquet",
+    }[kind]
     tmp = p.with_name(f".{p.name}.tmp")
     con.execute(f"COPY (SELECT * FROM {relation_sql}) TO {quote_literal(str(tmp))} ({opts})")
     tmp.replace(p)

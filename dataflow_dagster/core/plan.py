@@ -14,12 +14,12 @@ from typing import Any
 
 import duckdb
 
-from dataflow_dagster.io_formats import import_file
+from dataflow_dagster.core.io_formats import import_file
+from dataflow_dagster.core.pipeline import Pipeline, Step
+from dataflow_dagster.core.storage import Storage
 from dataflow_dagster.llm.cache import ResponseCache
 from dataflow_dagster.llm.limits import estimate_tokens
 from dataflow_dagster.llm.prices import Price, load_price_table, price_for
-from dataflow_dagster.pipeline import Pipeline, Step
-from dataflow_dagster.storage import Storage
 from operators.core.llm import LLMRequest
 
 
@@ -47,7 +47,8 @@ class PipelinePlan:
     def totals(self) -> dict[str, Any]:
         costs = [s.cost_usd for s in self.steps if s.cost_usd is not None]
         return {
-            "rows": sum(s.rows for s in self.steps), "calls": sum(s.calls for s in self.steps),
+            "rows": sum(s.rows for s in self.steps),
+            "calls": sum(s.calls for s in self.steps),
             "cache_hits": sum(s.cache_hits for s in self.steps),
             "prompt_tokens": sum(s.prompt_tokens for s in self.steps),
             "completion_tokens_max": sum(s.completion_tokens_max for s in self.steps),
@@ -55,8 +56,12 @@ class PipelinePlan:
         }
 
     def as_dict(self) -> dict[str, Any]:
-        return {"pipeline": self.pipeline, "model_id": self.model_id,
-                "steps": [asdict(s) for s in self.steps], "totals": self.totals}
+        return {
+            "pipeline": self.pipeline,
+            "model_id": self.model_id,
+            "steps": [asdict(s) for s in self.steps],
+            "totals": self.totals,
+        }
 
     def format_table(self) -> str:
         head = f"{'asset':<40} {'rows':>7} {'calls':>7} {'hits':>7} {'tok_in':>9} {'tok_out<=':>9} {'$':>10}"
@@ -64,17 +69,20 @@ class PipelinePlan:
         for s in self.steps:
             cost = f"{s.cost_usd:.4f}" if s.cost_usd is not None else "unpriced"
             mark = "" if s.exact else " ~"
-            lines.append(f"{s.asset:<40} {s.rows:>7} {s.calls:>7} {s.cache_hits:>7} {s.prompt_tokens:>9} "
-                         f"{s.completion_tokens_max:>9} {cost:>10}{mark}")
+            lines.append(
+                f"{s.asset:<40} {s.rows:>7} {s.calls:>7} {s.cache_hits:>7} {s.prompt_tokens:>9} "
+                f"{s.completion_tokens_max:>9} {cost:>10}{mark}"
+            )
         t = self.totals
         cost = f"{t['cost_usd']:.4f}" if t["cost_usd"] is not None else "unpriced"
-        lines.append(f"{'total':<40} {t['rows']:>7} {t['calls']:>7} {t['cache_hits']:>7} {t['prompt_tokens']:>9} "
-                     f"{t['completion_tokens_max']:>9} {cost:>10}")
+        lines.append(
+            f"{'total':<40} {t['rows']:>7} {t['calls']:>7} {t['cache_hits']:>7} {t['prompt_tokens']:>9} "
+            f"{t['completion_tokens_max']:>9} {cost:>10}"
+        )
         return "\n".join(lines)
 
 
-def _input_rows(con: duckdb.DuckDBPyConnection, storage: Storage, pipeline: Pipeline, step: Step
-                ) -> str | None:
+def _input_rows(con: duckdb.DuckDBPyConnection, storage: Storage, pipeline: Pipeline, step: Step) -> str | None:
     """SQL relation of the step's input if it can be read now, else None."""
     up = step.after or pipeline.source.name
     ref = storage.current_ref(pipeline.asset_name(up))
@@ -88,8 +96,9 @@ def _input_rows(con: duckdb.DuckDBPyConnection, storage: Storage, pipeline: Pipe
     return None
 
 
-def _requests(con: duckdb.DuckDBPyConnection, relation: str, step: Step, batch: int = 5000
-              ) -> Iterator[list[LLMRequest]]:
+def _requests(
+    con: duckdb.DuckDBPyConnection, relation: str, step: Step, batch: int = 5000
+) -> Iterator[list[LLMRequest]]:
     """The requests the step's operator would send, rendered exactly as LLMOperator.run renders them."""
     op, prompt = step.op, step.effective_prompt
     assert prompt is not None
@@ -98,16 +107,28 @@ def _requests(con: duckdb.DuckDBPyConnection, relation: str, step: Step, batch: 
     needed = sorted({*op.input_columns(), *[f for f in prompt.fields() if f in cols]} & cols)
     select = ", ".join(f'"{c}"' for c in needed) or "1"
     for b in con.cursor().sql(f"SELECT {select} FROM {relation}").to_arrow_reader(batch):
-        yield [LLMRequest.chat(prompt.render(op.prompt_values(r, prompt)), prompt.system or None,  # type: ignore[attr-defined]
-                               params, prompt.output_schema) for r in b.to_pylist()]
+        yield [
+            LLMRequest.chat(
+                prompt.render(op.prompt_values(r, prompt)),
+                prompt.system or None,  # type: ignore[attr-defined]
+                params,
+                prompt.output_schema,
+            )
+            for r in b.to_pylist()
+        ]
 
 
 def _cost(price: Price | None, pt: int, ct: int) -> float | None:
     return round(price.cost(pt, ct), 6) if price is not None else None
 
 
-def plan(pipeline: Pipeline, storage: Storage, model_id: str, prices: dict[str, Any] | None = None,
-         steps: Sequence[str] | None = None) -> PipelinePlan:
+def plan(
+    pipeline: Pipeline,
+    storage: Storage,
+    model_id: str,
+    prices: dict[str, Any] | None = None,
+    steps: Sequence[str] | None = None,
+) -> PipelinePlan:
     """Estimate calls, tokens and cost of the pipeline's LLM steps against ``storage``'s cache.
 
     ``model_id`` is the client's (``resource.get_client().model_id``): it is part of every cache key.
@@ -132,17 +153,45 @@ def plan(pipeline: Pipeline, storage: Storage, model_id: str, prices: dict[str, 
             if not step.op.needs_llm or step.effective_prompt is None:
                 continue
             if not hasattr(step.op, "prompt_values"):
-                out.steps.append(StepPlan(asset, step.op.name, rows_in, rows_in, 0, 0, 0, None, False,
-                                          "operator does not expose its prompt rendering"))
+                out.steps.append(
+                    StepPlan(
+                        asset,
+                        step.op.name,
+                        rows_in,
+                        rows_in,
+                        0,
+                        0,
+                        0,
+                        None,
+                        False,
+                        "operator does not expose its prompt rendering",
+                    )
+                )
                 continue
             if relation is None:
                 sample = step.effective_prompt.render({f: "x" * 200 for f in step.effective_prompt.fields()})
-                req = LLMRequest.chat(sample, step.effective_prompt.system or None,
-                                      step.op.sampling(), step.effective_prompt.output_schema)  # type: ignore[attr-defined]
+                req = LLMRequest.chat(
+                    sample,
+                    step.effective_prompt.system or None,
+                    step.op.sampling(),
+                    step.effective_prompt.output_schema,
+                )  # type: ignore[attr-defined]
                 pt = (estimate_tokens(req) - req.params.max_tokens) * rows_in
                 ct = req.params.max_tokens * rows_in
-                out.steps.append(StepPlan(asset, step.op.name, rows_in, rows_in, 0, pt, ct, _cost(price, pt, ct),
-                                          False, f"input '{step.after}' not materialised: estimated, 200-char fields"))
+                out.steps.append(
+                    StepPlan(
+                        asset,
+                        step.op.name,
+                        rows_in,
+                        rows_in,
+                        0,
+                        pt,
+                        ct,
+                        _cost(price, pt, ct),
+                        False,
+                        f"input '{step.after}' not materialised: estimated, 200-char fields",
+                    )
+                )
                 continue
             calls = hits = pt = ct = 0
             seen: set[str] = set()

@@ -75,8 +75,13 @@ def _atomic_write_text(path: Path, text: str) -> None:
 class Storage:
     """Paths and operations under one storage root (default ``.dataflow``)."""
 
-    def __init__(self, root: str | os.PathLike[str] = ".dataflow", catalog: str | None = None,
-                 lock_timeout_s: float = 30.0, memory_limit: str | None = None) -> None:
+    def __init__(
+        self,
+        root: str | os.PathLike[str] = ".dataflow",
+        catalog: str | None = None,
+        lock_timeout_s: float = 30.0,
+        memory_limit: str | None = None,
+    ) -> None:
         self.root = Path(root).resolve()
         self.catalog_path = Path(catalog).resolve() if catalog else self.root / "catalog.duckdb"
         self.lock_timeout_s = lock_timeout_s
@@ -106,8 +111,10 @@ class Storage:
             con.execute(f"SET memory_limit = {quote_literal(limit)}")
         except duckdb.Error as exc:
             con.close()
-            raise OperatorError(f"memory limit '{limit}' (StorageResource.memory_limit or ${MEMORY_LIMIT_ENV}) "
-                                f"is not a DuckDB size: {exc}; use e.g. '1GB' or '512MB'") from exc
+            raise OperatorError(
+                f"memory limit '{limit}' (StorageResource.memory_limit or ${MEMORY_LIMIT_ENV}) "
+                f"is not a DuckDB size: {exc}; use e.g. '1GB' or '512MB'"
+            ) from exc
         return con
 
     # ---- snapshots ---------------------------------------------------------------------------
@@ -141,8 +148,9 @@ class Storage:
         return SnapshotRef(str(path), digest, n, cols)
 
     # ---- refs --------------------------------------------------------------------------------
-    def publish(self, asset: str, refs: dict[str, SnapshotRef], lineage: dict[str, Any],
-                partition: str | None = None) -> None:
+    def publish(
+        self, asset: str, refs: dict[str, SnapshotRef], lineage: dict[str, Any], partition: str | None = None
+    ) -> None:
         """Make ``refs`` the current version of ``asset`` in one atomic rename, then sync the catalog."""
         doc = {
             "asset": asset,
@@ -206,8 +214,12 @@ class Storage:
             return False
         try:
             con.execute("BEGIN")
-            existing = {r[0] for r in con.execute(
-                "SELECT view_name FROM duckdb_views() WHERE NOT internal AND schema_name='main'").fetchall()}
+            existing = {
+                r[0]
+                for r in con.execute(
+                    "SELECT view_name FROM duckdb_views() WHERE NOT internal AND schema_name='main'"
+                ).fetchall()
+            }
             wanted: dict[str, str] = {}
             partitions: dict[str, list[str]] = {}
             for doc in self.all_refs().values():

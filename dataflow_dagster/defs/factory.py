@@ -22,21 +22,21 @@ from dagster import (
     define_asset_job,
 )
 
-from dataflow_dagster.automation import AutomationOptions, asset_condition, automation_definitions
-from dataflow_dagster.checks import step_checks
-from dataflow_dagster.diff import diff_paths
-from dataflow_dagster.metadata import dispatch_metadata, outcome_metadata
-from dataflow_dagster.partitions import partition_key_of, partitions_def
-from dataflow_dagster.pipeline import Pipeline, Step
-from dataflow_dagster.resources import LLMResource, LocalLLMResource, PromptResource, StorageResource
-from dataflow_dagster.runner import (
+from dataflow_dagster.core.diff import diff_paths
+from dataflow_dagster.core.pipeline import Pipeline, Step
+from dataflow_dagster.core.runner import (
     StepOutcome,
     run_source,
     run_step,
     source_code_version,
     step_code_version,
 )
-from dataflow_dagster.storage import SnapshotRef
+from dataflow_dagster.core.storage import SnapshotRef
+from dataflow_dagster.defs.automation import AutomationOptions, asset_condition, automation_definitions
+from dataflow_dagster.defs.checks import step_checks
+from dataflow_dagster.defs.metadata import dispatch_metadata, outcome_metadata
+from dataflow_dagster.defs.partitions import partition_key_of, partitions_def
+from dataflow_dagster.defs.resources import LLMResource, LocalLLMResource, PromptResource, StorageResource
 from operators.core.contract import Kind
 
 STORAGE_KEY = "dataflow_storage"
@@ -143,16 +143,31 @@ def _step_asset(pipeline: Pipeline, step: Step, automation: AutomationOptions | 
             if step_prompt.content_hash != (prompt.content_hash if prompt else None):
                 context.log.warning(
                     f"prompt resource '{prompt_key}' differs from the definition's prompt; "
-                    "this run's lineage records the resource's text and hash")
+                    "this run's lineage records the resource's text and hash"
+                )
         part = partition_key_of(context)
         previous = storage.current_ref(pipeline.asset_name(step.name), partition=part)
         try:
-            outcome = run_step(storage, pipeline, step.name, llm=llm, prompt=step_prompt, log=context.log,
-                               run_id=context.run_id, llm_info=llm_info, partition=part)
+            outcome = run_step(
+                storage,
+                pipeline,
+                step.name,
+                llm=llm,
+                prompt=step_prompt,
+                log=context.log,
+                run_id=context.run_id,
+                llm_info=llm_info,
+                partition=part,
+            )
             up_ref = storage.current_ref(up_name, partition=part)
             md = outcome_metadata(
-                outcome, storage, op, upstream, [c for c, _ in up_ref.columns] if up_ref else [],
-                step_prompt.fields() if needs_llm and step_prompt is not None else [])
+                outcome,
+                storage,
+                op,
+                upstream,
+                [c for c, _ in up_ref.columns] if up_ref else [],
+                step_prompt.fields() if needs_llm and step_prompt is not None else [],
+            )
             result = _result(outcome, previous, md)
             stats = getattr(llm, "stats", None)  # retries, re-asks, rate-limit waits of this step's client
             if stats is not None:
@@ -167,16 +182,24 @@ def _step_asset(pipeline: Pipeline, step: Step, automation: AutomationOptions | 
     return _asset
 
 
-def pipeline_definitions(pipeline: Pipeline, automation: AutomationOptions | None = None,
-                         ) -> tuple[list[AssetsDefinition], list[Any], dict[str, Any], Any]:
+def pipeline_definitions(
+    pipeline: Pipeline,
+    automation: AutomationOptions | None = None,
+) -> tuple[list[AssetsDefinition], list[Any], dict[str, Any], Any]:
     """Assets, checks, prompt resources and the job of one pipeline."""
     PIPELINES[pipeline.name] = pipeline
     assets = [_source_asset(pipeline)] + [_step_asset(pipeline, s, automation) for s in pipeline.steps]
     checks = [c for s in pipeline.steps for c in step_checks(pipeline, s, asset_key(pipeline, s.name), STORAGE_KEY)]
-    prompts = {prompt_resource_key(pipeline, s): PromptResource.from_template(s.effective_prompt)
-               for s in pipeline.steps if s.op.needs_llm and s.effective_prompt is not None}
-    job = define_asset_job(f"{pipeline.name}_job", selection=AssetSelection.key_prefixes([pipeline.name]),
-                           description=pipeline.description or f"Materialise pipeline {pipeline.name}")
+    prompts = {
+        prompt_resource_key(pipeline, s): PromptResource.from_template(s.effective_prompt)
+        for s in pipeline.steps
+        if s.op.needs_llm and s.effective_prompt is not None
+    }
+    job = define_asset_job(
+        f"{pipeline.name}_job",
+        selection=AssetSelection.key_prefixes([pipeline.name]),
+        description=pipeline.description or f"Materialise pipeline {pipeline.name}",
+    )
     return assets, checks, prompts, job
 
 
@@ -191,7 +214,7 @@ def build_definitions(
     """Definitions for ``pipelines``; the embedded local model is the default LLM.
 
     ``automation`` adds automation conditions, a schedule and a source sensor per pipeline
-    (schedules and sensors stopped unless ``running``); see ``dataflow_dagster.automation``.
+    (schedules and sensors stopped unless ``running``); see ``dataflow_dagster.defs.automation``.
     """
     all_assets: list[Any] = []
     all_checks: list[Any] = []
@@ -209,8 +232,9 @@ def build_definitions(
         definitions_kwargs["schedules"] = [*definitions_kwargs.get("schedules", []), *schedules]
     if sensors:
         definitions_kwargs["sensors"] = [*definitions_kwargs.get("sensors", []), *sensors]
-    return Definitions(assets=all_assets, asset_checks=all_checks, jobs=jobs, resources=all_resources,
-                       **definitions_kwargs)
+    return Definitions(
+        assets=all_assets, asset_checks=all_checks, jobs=jobs, resources=all_resources, **definitions_kwargs
+    )
 
 
 __all__ = ["Kind", "build_definitions", "pipeline_definitions"]

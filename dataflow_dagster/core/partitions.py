@@ -16,14 +16,12 @@ matter of running partitions as concurrent runs (multiprocess, celery, k8s), see
 import fnmatch
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Union
-
-from dagster import DynamicPartitionsDefinition, PartitionsDefinition, StaticPartitionsDefinition
+from typing import TYPE_CHECKING, Union
 
 from operators.core.contract import OperatorError, quote_ident
 
 if TYPE_CHECKING:
-    from dataflow_dagster.pipeline import Pipeline
+    from dataflow_dagster.core.pipeline import Pipeline
 
 
 @dataclass(frozen=True)
@@ -77,25 +75,12 @@ def dynamic_name(pipeline: "Pipeline") -> str:
     return (spec.name if isinstance(spec, FilePartitions) and spec.name else None) or f"{pipeline.name}_files"
 
 
-def partition_key_of(context: Any) -> str | None:
-    """The partition a Dagster asset or check execution runs for, or None when unpartitioned."""
-    return context.partition_key if context.has_partition_key else None
-
-
-def partitions_def(pipeline: "Pipeline") -> PartitionsDefinition | None:
-    spec = pipeline.partitions
-    if spec is None:
-        return None
-    if isinstance(spec, HashShards):
-        return StaticPartitionsDefinition(spec.partition_keys())
-    return DynamicPartitionsDefinition(name=dynamic_name(pipeline))
-
-
 def require_partition(pipeline: "Pipeline", partition: str | None) -> None:
     """Partitioned pipelines need a key, unpartitioned ones refuse one: say which, and how to fix."""
     if pipeline.partitions is not None and partition is None:
         raise OperatorError(
             f"pipeline '{pipeline.name}' is partitioned ({type(pipeline.partitions).__name__}); "
-            "materialise one partition (Dagster: pick a partition or launch a backfill; CLI: --partition)")
+            "materialise one partition (Dagster: pick a partition or launch a backfill; CLI: --partition)"
+        )
     if pipeline.partitions is None and partition is not None:
         raise OperatorError(f"pipeline '{pipeline.name}' is not partitioned but partition '{partition}' was given")

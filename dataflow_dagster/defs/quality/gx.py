@@ -29,20 +29,26 @@ def normalise_expectations(configs: list[Any], where: str) -> list[dict[str, Any
     out = []
     for i, cfg in enumerate(configs):
         if not isinstance(cfg, dict) or not isinstance(cfg.get("type"), str):
-            raise OperatorError(f"{where}: expectation #{i} must be a dict like "
-                                f"{{'type': 'expect_column_values_to_not_be_null', 'kwargs': {{'column': 'x'}}}}; "
-                                f"got {cfg!r}")
+            raise OperatorError(
+                f"{where}: expectation #{i} must be a dict like "
+                f"{{'type': 'expect_column_values_to_not_be_null', 'kwargs': {{'column': 'x'}}}}; "
+                f"got {cfg!r}"
+            )
         if not cfg["type"].startswith("expect_"):
-            raise OperatorError(f"{where}: expectation #{i} type '{cfg['type']}' is not a GX expectation "
-                                "(names start with 'expect_')")
+            raise OperatorError(
+                f"{where}: expectation #{i} type '{cfg['type']}' is not a GX expectation (names start with 'expect_')"
+            )
         unknown = set(cfg) - {"type", "kwargs", "meta"}
         if unknown:
-            raise OperatorError(f"{where}: expectation #{i} ({cfg['type']}) has unknown keys {sorted(unknown)}; "
-                                "put arguments under 'kwargs'")
+            raise OperatorError(
+                f"{where}: expectation #{i} ({cfg['type']}) has unknown keys {sorted(unknown)}; "
+                "put arguments under 'kwargs'"
+            )
         out.append({"type": cfg["type"], "kwargs": dict(cfg.get("kwargs") or {}), "meta": dict(cfg.get("meta") or {})})
     if out and not gx_available():
-        raise OperatorError(f"{where} declares Great Expectations expectations but great_expectations is not "
-                            f"installed; {GX_EXTRA_HINT}")
+        raise OperatorError(
+            f"{where} declares Great Expectations expectations but great_expectations is not installed; {GX_EXTRA_HINT}"
+        )
     return out
 
 
@@ -98,16 +104,26 @@ def run_suite(df: Any, configs: list[dict[str, Any]], suite_name: str) -> SuiteO
         from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
     except ImportError as exc:
         raise OperatorError(f"{suite_name}: great_expectations is not importable ({exc}); {GX_EXTRA_HINT}") from exc
-    context = gx.get_context(mode="ephemeral", project_config=DataContextConfig(
-        store_backend_defaults=InMemoryStoreBackendDefaults(), analytics_enabled=False,
-        progress_bars=ProgressBarsConfig(globally=False)))
-    batch = (context.data_sources.add_pandas("dataflow").add_dataframe_asset("snapshot")
-             .add_batch_definition_whole_dataframe("all").get_batch(batch_parameters={"dataframe": df}))
+    context = gx.get_context(
+        mode="ephemeral",
+        project_config=DataContextConfig(
+            store_backend_defaults=InMemoryStoreBackendDefaults(),
+            analytics_enabled=False,
+            progress_bars=ProgressBarsConfig(globally=False),
+        ),
+    )
+    batch = (
+        context.data_sources.add_pandas("dataflow")
+        .add_dataframe_asset("snapshot")
+        .add_batch_definition_whole_dataframe("all")
+        .get_batch(batch_parameters={"dataframe": df})
+    )
     suite = gx.ExpectationSuite(name=suite_name)
     for cfg in configs:
         try:
             suite.add_expectation_configuration(
-                ExpectationConfiguration(type=cfg["type"], kwargs=cfg["kwargs"], meta=cfg["meta"] or None))
+                ExpectationConfiguration(type=cfg["type"], kwargs=cfg["kwargs"], meta=cfg["meta"] or None)
+            )
         except Exception as exc:
             raise OperatorError(f"{suite_name}: expectation {cfg['type']} {cfg['kwargs']} is invalid: {exc}") from exc
     suite = context.suites.add(suite)
@@ -118,9 +134,16 @@ def run_suite(df: Any, configs: list[dict[str, Any]], suite_name: str) -> SuiteO
         cfg, r = d.get("expectation_config") or {}, d.get("result") or {}
         exc_info = d.get("exception_info") or {}
         message = exc_info.get("exception_message") if exc_info.get("raised_exception") else None
-        outcomes.append(ExpectationOutcome(
-            type=cfg.get("type", "?"), kwargs={k: v for k, v in (cfg.get("kwargs") or {}).items() if k != "batch_id"},
-            success=bool(d.get("success")), unexpected_count=r.get("unexpected_count"),
-            unexpected_percent=r.get("unexpected_percent"), examples=list(r.get("partial_unexpected_list") or [])[:5],
-            observed_value=r.get("observed_value"), exception=message))
+        outcomes.append(
+            ExpectationOutcome(
+                type=cfg.get("type", "?"),
+                kwargs={k: v for k, v in (cfg.get("kwargs") or {}).items() if k != "batch_id"},
+                success=bool(d.get("success")),
+                unexpected_count=r.get("unexpected_count"),
+                unexpected_percent=r.get("unexpected_percent"),
+                examples=list(r.get("partial_unexpected_list") or [])[:5],
+                observed_value=r.get("observed_value"),
+                exception=message,
+            )
+        )
     return SuiteOutcome(success=bool(result.success), results=outcomes)

@@ -26,7 +26,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from dataflow_dagster.pipeline import Pipeline, Source, Step
+from dataflow_dagster.core.pipeline import Pipeline, Source, Step
 from operators.core.contract import OperatorError
 from operators.core.prompt import PromptTemplate
 from operators.core.registry import get as get_operator
@@ -84,8 +84,12 @@ def _to_python(node: yaml.Node, path: Path_, lines: dict[Path_, int], file: Path
             if not isinstance(key, str):
                 raise PipelineFileError(file, knode.start_mark.line + 1, _dotted(path), f"key {key!r} must be text")
             if key in out:
-                raise PipelineFileError(file, knode.start_mark.line + 1, _dotted((*path, key)),
-                                        "appears twice in the same mapping; keep one")
+                raise PipelineFileError(
+                    file,
+                    knode.start_mark.line + 1,
+                    _dotted((*path, key)),
+                    "appears twice in the same mapping; keep one",
+                )
             out[key] = _to_python(vnode, (*path, key), lines, file)
             lines[(*path, key)] = knode.start_mark.line + 1
         return out
@@ -172,8 +176,13 @@ def _step(doc: _Doc, raw: Any, i: int) -> Step:
     for key, val in (("name", name), ("after", after), ("description", desc)):
         if val is not None and not isinstance(val, str):
             raise doc.error((*path, key), "must be text")
-    return Step(name, op, after=after, prompt=_prompt(doc, spec.get("prompt"), (*path, "prompt"), op_cls, name),
-                description=desc)
+    return Step(
+        name,
+        op,
+        after=after,
+        prompt=_prompt(doc, spec.get("prompt"), (*path, "prompt"), op_cls, name),
+        description=desc,
+    )
 
 
 def pipeline_from_doc(doc: _Doc) -> Pipeline:
@@ -193,15 +202,25 @@ def pipeline_from_doc(doc: _Doc) -> Pipeline:
         if st.name in seen:
             raise doc.error(("steps", i, "name"), f"step name '{st.name}' is used twice; names must be unique")
         if st.after is not None and st.after not in seen:
-            raise doc.error(("steps", i, "after"),
-                            f"'{st.after}' is not an earlier step (known: {sorted(seen)}); steps may only follow "
-                            "steps above them")
+            raise doc.error(
+                ("steps", i, "after"),
+                f"'{st.after}' is not an earlier step (known: {sorted(seen)}); steps may only follow steps above them",
+            )
         seen.add(st.name)
-    source = Source(path=str(src["path"]), format=src.get("format"), required_columns=list(cols),
-                    **({"name": src["name"]} if src.get("name") else {}))
+    source = Source(
+        path=str(src["path"]),
+        format=src.get("format"),
+        required_columns=list(cols),
+        **({"name": src["name"]} if src.get("name") else {}),
+    )
     try:
-        pipeline = Pipeline(name=str(top["pipeline"]), source=source, steps=steps,
-                            description=str(top.get("description") or ""), base_dir=doc.file.parent)
+        pipeline = Pipeline(
+            name=str(top["pipeline"]),
+            source=source,
+            steps=steps,
+            description=str(top.get("description") or ""),
+            base_dir=doc.file.parent,
+        )
     except OperatorError as exc:
         msg = str(exc)
         bad = next((i for i, s in enumerate(steps) if f"'{s.name}'" in msg), None)
@@ -283,11 +302,12 @@ _BlockDumper.add_representer(str, _str_block)
 def dump_pipeline(pipeline: Pipeline, relative_to: Path | None = None, header: Sequence[str] = ()) -> str:
     """YAML text for ``pipeline``; with ``relative_to`` (the file's folder) paths are made relative to it
     and the file names the JSON schema, so editors with yaml-language-server validate it."""
-    body = yaml.dump(pipeline_to_dict(pipeline, relative_to), Dumper=_BlockDumper, sort_keys=False,
-                     allow_unicode=True, width=110)
+    body = yaml.dump(
+        pipeline_to_dict(pipeline, relative_to), Dumper=_BlockDumper, sort_keys=False, allow_unicode=True, width=110
+    )
     lines = [f"# {h}" for h in header]
     if relative_to is not None:
-        from dataflow_dagster.schema import SCHEMA_FILE
+        from dataflow_dagster.core.schema import SCHEMA_FILE
 
         lines.insert(0, f"# yaml-language-server: $schema={Path(os.path.relpath(SCHEMA_FILE, relative_to)).as_posix()}")
     return "".join(line + "\n" for line in lines) + body

@@ -13,12 +13,12 @@ from typing import Any, Optional
 from dagster import ConfigurableResource, InitResourceContext
 from pydantic import Field, PrivateAttr
 
+from dataflow_dagster.core.storage import Storage
 from dataflow_dagster.llm.local import LlamaCppClient
 from dataflow_dagster.llm.openai_client import OpenAICompatClient
 from dataflow_dagster.llm.prices import load_price_table, price_for
 from dataflow_dagster.llm.vllm_offline import VLLMEngineConfig, VLLMOfflineClient
 from dataflow_dagster.llm.vllm_server import VLLMServer, VLLMServerSpec
-from dataflow_dagster.storage import Storage
 from operators.core.llm import LLMClient
 from operators.core.prompt import PromptTemplate
 
@@ -32,8 +32,10 @@ class StorageResource(ConfigurableResource):
     catalog: Optional[str] = Field(default=None, description="catalog DuckDB file; default <root>/catalog.duckdb")
     lock_timeout_s: float = 30.0
     memory_limit: Optional[str] = Field(
-        default=None, description="DuckDB memory limit per step (spills to <root>/tmp past it); "
-                                  "default $DATAFLOW_MEMORY_LIMIT or 1GB")
+        default=None,
+        description="DuckDB memory limit per step (spills to <root>/tmp past it); "
+        "default $DATAFLOW_MEMORY_LIMIT or 1GB",
+    )
 
     def get(self) -> Storage:
         root = self.root or os.environ.get(DEFAULT_ROOT_ENV, ".dataflow")
@@ -48,7 +50,8 @@ class LLMResource(ConfigurableResource):
     """
 
     prices: dict[str, list[float]] = Field(
-        default_factory=dict, description="model -> [$ per 1M input tokens, $ per 1M output tokens]")
+        default_factory=dict, description="model -> [$ per 1M input tokens, $ per 1M output tokens]"
+    )
 
     def get_client(self) -> LLMClient:
         raise NotImplementedError
@@ -107,15 +110,29 @@ class OpenAIResource(LLMResource):
 
     def get_client(self) -> LLMClient:
         return OpenAICompatClient(
-            self.urls(), self.model, self.api_key, max_concurrency=self.max_concurrency, timeout_s=self.timeout_s,
-            max_retries=self.max_retries, structured_output=self.structured_output,  # type: ignore[arg-type]
-            rpm=self.rpm, tpm=self.tpm, max_reasks=self.max_reasks, backoff_base_s=self.backoff_base_s,
-            backoff_cap_s=self.backoff_cap_s)
+            self.urls(),
+            self.model,
+            self.api_key,
+            max_concurrency=self.max_concurrency,
+            timeout_s=self.timeout_s,
+            max_retries=self.max_retries,
+            structured_output=self.structured_output,  # type: ignore[arg-type]
+            rpm=self.rpm,
+            tpm=self.tpm,
+            max_reasks=self.max_reasks,
+            backoff_base_s=self.backoff_base_s,
+            backoff_cap_s=self.backoff_cap_s,
+        )
 
     def describe(self) -> dict[str, object]:  # no api_key here: this goes into metadata
-        return {"backend": "openai-compatible", "base_urls": self.urls(), "model": self.model,
-                "structured_output": self.structured_output, "max_concurrency": self.max_concurrency,
-                **self.price_info(self.model, f"openai/{self.model}")}
+        return {
+            "backend": "openai-compatible",
+            "base_urls": self.urls(),
+            "model": self.model,
+            "structured_output": self.structured_output,
+            "max_concurrency": self.max_concurrency,
+            **self.price_info(self.model, f"openai/{self.model}"),
+        }
 
 
 class VLLMResource(LLMResource):
@@ -133,18 +150,31 @@ class VLLMResource(LLMResource):
     engine_kwargs: dict[str, Any] = Field(default_factory=dict, description="other vllm.LLM(...) arguments")
 
     def engine_config(self) -> VLLMEngineConfig:
-        return VLLMEngineConfig(self.model, self.served_model_name, self.dtype, self.max_model_len,
-                                self.gpu_memory_utilization, self.tensor_parallel_size, self.seed,
-                                self.enforce_eager, dict(self.engine_kwargs))
+        return VLLMEngineConfig(
+            self.model,
+            self.served_model_name,
+            self.dtype,
+            self.max_model_len,
+            self.gpu_memory_utilization,
+            self.tensor_parallel_size,
+            self.seed,
+            self.enforce_eager,
+            dict(self.engine_kwargs),
+        )
 
     def get_client(self) -> LLMClient:
         return VLLMOfflineClient(self.engine_config(), self.batch_size)
 
     def describe(self) -> dict[str, object]:
         client = VLLMOfflineClient(self.engine_config())
-        return {"backend": "vllm-offline", "model": self.model, "dtype": self.dtype,
-                "max_model_len": self.max_model_len, "tensor_parallel_size": self.tensor_parallel_size,
-                **self.price_info(self.served_model_name or "", client.model_id)}
+        return {
+            "backend": "vllm-offline",
+            "model": self.model,
+            "dtype": self.dtype,
+            "max_model_len": self.max_model_len,
+            "tensor_parallel_size": self.tensor_parallel_size,
+            **self.price_info(self.served_model_name or "", client.model_id),
+        }
 
 
 class VLLMServerResource(OpenAIResource):
@@ -177,11 +207,20 @@ class VLLMServerResource(OpenAIResource):
 
     def spec(self, log_path: str | None = None) -> VLLMServerSpec:
         return VLLMServerSpec(
-            model=self.model_path, served_model_name=self.model, python=self.python or sys.executable,
-            dtype=self.dtype, max_model_len=self.max_model_len,
-            gpu_memory_utilization=self.gpu_memory_utilization, tensor_parallel_size=self.tensor_parallel_size,
-            seed=self.seed, enforce_eager=self.enforce_eager, extra_args=tuple(self.extra_args),
-            env=dict(self.server_env), startup_timeout_s=self.startup_timeout_s, log_path=log_path)
+            model=self.model_path,
+            served_model_name=self.model,
+            python=self.python or sys.executable,
+            dtype=self.dtype,
+            max_model_len=self.max_model_len,
+            gpu_memory_utilization=self.gpu_memory_utilization,
+            tensor_parallel_size=self.tensor_parallel_size,
+            seed=self.seed,
+            enforce_eager=self.enforce_eager,
+            extra_args=tuple(self.extra_args),
+            env=dict(self.server_env),
+            startup_timeout_s=self.startup_timeout_s,
+            log_path=log_path,
+        )
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
         if not self.model_path or self.base_url or self.base_urls:
@@ -204,8 +243,12 @@ class VLLMServerResource(OpenAIResource):
         return super().urls()
 
     def describe(self) -> dict[str, object]:
-        return {**super().describe(), "backend": "vllm-server",
-                "model_path": self.model_path or None, "dtype": self.dtype}
+        return {
+            **super().describe(),
+            "backend": "vllm-server",
+            "model_path": self.model_path or None,
+            "dtype": self.dtype,
+        }
 
 
 class PromptResource(ConfigurableResource):
@@ -238,5 +281,6 @@ def llm_from_env(base_url: str | None = None, model: str | None = None) -> LLMRe
     if not base_url:
         return LocalLLMResource()
     key = EnvVar("OPENAI_API_KEY") if os.environ.get("OPENAI_API_KEY") else "not-needed"
-    return OpenAIResource(base_url=base_url, model=model or os.environ.get("DATAFLOW_LLM_MODEL", "default"),
-                          api_key=key)  # type: ignore[arg-type]
+    return OpenAIResource(
+        base_url=base_url, model=model or os.environ.get("DATAFLOW_LLM_MODEL", "default"), api_key=key
+    )  # type: ignore[arg-type]

@@ -46,19 +46,29 @@ def pipeline_schema() -> dict[str, Any]:
         cfg["title"] = f"{name} config"
         defs[f"{name}__config"] = cfg
         doc = (cls.__doc__ or name).strip().splitlines()[0]
-        clauses.append({
-            "if": {"properties": {"op": {"const": name}}, "required": ["op"]},
-            "then": {"properties": {"config": {"$ref": f"#/$defs/{name}__config"},
-                                    **({"prompt": False} if cls.default_prompt is None else {})},
-                     "description": f"{cls.kind}: {doc}"},
-        })
+        clauses.append(
+            {
+                "if": {"properties": {"op": {"const": name}}, "required": ["op"]},
+                "then": {
+                    "properties": {
+                        "config": {"$ref": f"#/$defs/{name}__config"},
+                        **({"prompt": False} if cls.default_prompt is None else {}),
+                    },
+                    "description": f"{cls.kind}: {doc}",
+                },
+            }
+        )
     step = {
         "type": "object",
         "additionalProperties": False,
         "required": ["name", "op"],
         "properties": {
-            "name": {"type": "string", "pattern": IDENT, "not": {"pattern": "__"},
-                     "description": "step name; the asset key is [pipeline, name]"},
+            "name": {
+                "type": "string",
+                "pattern": IDENT,
+                "not": {"pattern": "__"},
+                "description": "step name; the asset key is [pipeline, name]",
+            },
             "op": {"enum": sorted(ops), "description": "registered operator (`dataflow-dagster ops list`)"},
             "config": {"type": "object", "description": "the operator's settings"},
             "after": {"type": "string", "description": "upstream step (default: the previous step)"},
@@ -67,8 +77,12 @@ def pipeline_schema() -> dict[str, Any]:
                 "description": "prompt override: template text, or {template, system}",
                 "oneOf": [
                     {"type": "string"},
-                    {"type": "object", "additionalProperties": False, "required": ["template"],
-                     "properties": {"template": {"type": "string"}, "system": {"type": "string"}}},
+                    {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["template"],
+                        "properties": {"template": {"type": "string"}, "system": {"type": "string"}},
+                    },
                 ],
             },
         },

@@ -14,7 +14,7 @@ from typing import Any
 
 import duckdb
 
-from dataflow_dagster.storage import Storage
+from dataflow_dagster.core.storage import Storage
 from operators.core.contract import OperatorError, quote_literal
 from operators.core.rowids import ID
 
@@ -54,10 +54,15 @@ class DiffResult:
 
     def to_markdown(self) -> str:
         old = f"`{self.old.run_id}` ({Path(self.old.path).name})" if self.old else "_nothing_"
-        lines = [f"# Diff of `{self.asset}`" + (f" partition `{self.partition}`" if self.partition else ""),
-                 "", f"from {old} to `{self.new.run_id}` ({Path(self.new.path).name})", "",
-                 "| added | removed | changed | unchanged |", "|---|---|---|---|",
-                 f"| {self.added} | {self.removed} | {self.changed} | {self.unchanged} |"]
+        lines = [
+            f"# Diff of `{self.asset}`" + (f" partition `{self.partition}`" if self.partition else ""),
+            "",
+            f"from {old} to `{self.new.run_id}` ({Path(self.new.path).name})",
+            "",
+            "| added | removed | changed | unchanged |",
+            "|---|---|---|---|",
+            f"| {self.added} | {self.removed} | {self.changed} | {self.unchanged} |",
+        ]
         for kind, rows in self.samples.items():
             if rows:
                 lines += ["", f"## {kind} (first {len(rows)})", ""]
@@ -74,32 +79,42 @@ def diff_paths(old_path: str | None, new_path: str, samples: int = 0) -> tuple[d
         for name, rel in (("__old", old), ("__new", new)):
             cols = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {rel}").fetchall()]
             if ID not in cols:
-                raise OperatorError(f"snapshot {old_path if name == '__old' else new_path} has no {ID} column; "
-                                    "row-level diff needs row ids")
+                raise OperatorError(
+                    f"snapshot {old_path if name == '__old' else new_path} has no {ID} column; "
+                    "row-level diff needs row ids"
+                )
             con.execute(f"CREATE VIEW {name} AS SELECT {ID}, md5(to_json(t)::VARCHAR) AS __h FROM {rel} t")
-        con.execute("CREATE TEMP TABLE __d AS SELECT coalesce(o._id, n._id) AS _id, CASE "
-                    "WHEN o._id IS NULL THEN 'added' WHEN n._id IS NULL THEN 'removed' "
-                    "WHEN o.__h <> n.__h THEN 'changed' ELSE 'unchanged' END AS k "
-                    "FROM __old o FULL OUTER JOIN __new n USING (_id)")
+        con.execute(
+            "CREATE TEMP TABLE __d AS SELECT coalesce(o._id, n._id) AS _id, CASE "
+            "WHEN o._id IS NULL THEN 'added' WHEN n._id IS NULL THEN 'removed' "
+            "WHEN o.__h <> n.__h THEN 'changed' ELSE 'unchanged' END AS k "
+            "FROM __old o FULL OUTER JOIN __new n USING (_id)"
+        )
         counts = {k: 0 for k in ("added", "removed", "changed", "unchanged")}
         counts.update(dict(con.execute("SELECT k, count(*) FROM __d GROUP BY k").fetchall()))
         examples: dict[str, list] = {}
         if samples:
             for kind, rel in (("added", new), ("removed", old), ("changed", new)):
-                examples[kind] = con.sql(
-                    f"SELECT t.* FROM {rel} t SEMI JOIN (SELECT _id FROM __d WHERE k = '{kind}') USING (_id) "
-                    f"ORDER BY _id LIMIT {int(samples)}").to_arrow_table().to_pylist()
+                examples[kind] = (
+                    con.sql(
+                        f"SELECT t.* FROM {rel} t SEMI JOIN (SELECT _id FROM __d WHERE k = '{kind}') USING (_id) "
+                        f"ORDER BY _id LIMIT {int(samples)}"
+                    )
+                    .to_arrow_table()
+                    .to_pylist()
+                )
         return counts, examples
     finally:
         con.close()
 
 
-def versions(storage: Storage, asset: str, partition: str | None = None, instance: Any = None,
-             asset_key: Any = None) -> list[Version]:
+def versions(
+    storage: Storage, asset: str, partition: str | None = None, instance: Any = None, asset_key: Any = None
+) -> list[Version]:
     """Every recorded materialisation of ``asset``, oldest first: from the Dagster event log when an
     instance and key are given, else from the storage's append-only history."""
     if instance is not None and asset_key is not None:
-        from dataflow_dagster.audit import event_log_versions
+        from dataflow_dagster.core.audit import event_log_versions
 
         found = event_log_versions(instance, asset_key, partition)
         if found:
@@ -126,9 +141,16 @@ def _pick(found: list[Version], run: str | None, default_index: int, what: str, 
     return hits[-1]
 
 
-def diff_asset(storage: Storage, asset: str, from_run: str | None = None, to_run: str | None = None,
-               partition: str | None = None, instance: Any = None, asset_key: Any = None,
-               samples: int = 5) -> DiffResult:
+def diff_asset(
+    storage: Storage,
+    asset: str,
+    from_run: str | None = None,
+    to_run: str | None = None,
+    partition: str | None = None,
+    instance: Any = None,
+    asset_key: Any = None,
+    samples: int = 5,
+) -> DiffResult:
     """Diff two materialisations of ``asset`` (default: the previous one against the latest)."""
     found = versions(storage, asset, partition, instance, asset_key)
     if not found:
@@ -143,8 +165,10 @@ def diff_asset(storage: Storage, asset: str, from_run: str | None = None, to_run
         old = _pick(found, from_run, -2, "--from", asset)
     for v in (old, new):
         if v is not None and not Path(v.path).exists():
-            raise OperatorError(f"snapshot {v.path} of '{asset}' (run {v.run_id}) was deleted (gc?); "
-                                "it cannot be diffed any more")
+            raise OperatorError(
+                f"snapshot {v.path} of '{asset}' (run {v.run_id}) was deleted (gc?); it cannot be diffed any more"
+            )
     counts, examples = diff_paths(old.path if old else None, new.path, samples)
-    return DiffResult(asset, partition, old, new, counts["added"], counts["removed"], counts["changed"],
-                      counts["unchanged"], examples)
+    return DiffResult(
+        asset, partition, old, new, counts["added"], counts["removed"], counts["changed"], counts["unchanged"], examples
+    )

@@ -28,8 +28,8 @@ from dagster import (
     sensor,
 )
 
-from dataflow_dagster.partitions import FilePartitions, HashShards, dynamic_name
-from dataflow_dagster.pipeline import Pipeline
+from dataflow_dagster.core.partitions import FilePartitions, HashShards, dynamic_name
+from dataflow_dagster.core.pipeline import Pipeline
 
 
 @dataclass(frozen=True)
@@ -74,9 +74,13 @@ def source_sensor(pipeline: Pipeline, job_name: str, options: AutomationOptions)
     """
     status = DefaultSensorStatus.RUNNING if options.running else DefaultSensorStatus.STOPPED
 
-    @sensor(name=f"{pipeline.name}_source_sensor", job_name=job_name, default_status=status,
-            minimum_interval_seconds=options.sensor_interval_s,
-            description=f"Requests runs of {job_name} when files under {pipeline.source.path} appear or change")
+    @sensor(
+        name=f"{pipeline.name}_source_sensor",
+        job_name=job_name,
+        default_status=status,
+        minimum_interval_seconds=options.sensor_interval_s,
+        description=f"Requests runs of {job_name} when files under {pipeline.source.path} appear or change",
+    )
     def _sensor(context: SensorEvaluationContext) -> SensorResult | SkipReason:
         seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
         now = _watched(pipeline)
@@ -106,8 +110,13 @@ def pipeline_schedule(pipeline: Pipeline, job_name: str, options: AutomationOpti
     """A cron refresh of the whole pipeline: every partition gets a run request."""
     status = DefaultScheduleStatus.RUNNING if options.running else DefaultScheduleStatus.STOPPED
 
-    @schedule(name=f"{pipeline.name}_schedule", job_name=job_name, cron_schedule=options.schedule_cron or "0 3 * * *",
-              default_status=status, description=f"Refreshes {pipeline.name}; only new rows are processed")
+    @schedule(
+        name=f"{pipeline.name}_schedule",
+        job_name=job_name,
+        cron_schedule=options.schedule_cron or "0 3 * * *",
+        default_status=status,
+        description=f"Refreshes {pipeline.name}; only new rows are processed",
+    )
     def _schedule(context: ScheduleEvaluationContext) -> Iterator[RunRequest]:
         yield from _all_partition_requests(pipeline, context)
 
@@ -123,14 +132,18 @@ def _all_partition_requests(pipeline: Pipeline, context: Any) -> Iterator[RunReq
     if spec is None:
         yield RunRequest(run_key=tick)
         return
-    keys = spec.partition_keys() if isinstance(spec, HashShards) else context.instance.get_dynamic_partitions(
-        dynamic_name(pipeline))
+    keys = (
+        spec.partition_keys()
+        if isinstance(spec, HashShards)
+        else context.instance.get_dynamic_partitions(dynamic_name(pipeline))
+    )
     for k in keys:
         yield RunRequest(run_key=f"{k}:{tick}", partition_key=k)
 
 
-def automation_definitions(pipelines: list[Pipeline], options: AutomationOptions | None
-                           ) -> tuple[list[ScheduleDefinition], list[SensorDefinition]]:
+def automation_definitions(
+    pipelines: list[Pipeline], options: AutomationOptions | None
+) -> tuple[list[ScheduleDefinition], list[SensorDefinition]]:
     """Schedules and sensors for ``pipelines``, naming each pipeline's job ``<pipeline>_job``."""
     if options is None:
         return [], []

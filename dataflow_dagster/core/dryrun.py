@@ -9,7 +9,7 @@ missing template field fails here), answers are parsed and validated, and downst
 columns of the right names and types. No model is called and the user's cache is never touched.
 
 The row counts that reach each LLM step, scaled to the full source, give the call estimate; tokens
-are estimated from the rendered prompt length (characters / 4). ``dataflow_dagster.plan`` adds the
+are estimated from the rendered prompt length (characters / 4). ``dataflow_dagster.core.plan`` adds the
 cache-aware figures (real requests, response-cache hits, cost) for steps whose input exists.
 """
 
@@ -24,10 +24,10 @@ from typing import Any
 
 import duckdb
 
-from dataflow_dagster.io_formats import detect_format
-from dataflow_dagster.pipeline import Pipeline
-from dataflow_dagster.runner import check_metric, run_source, run_step
-from dataflow_dagster.storage import Storage
+from dataflow_dagster.core.io_formats import detect_format
+from dataflow_dagster.core.pipeline import Pipeline
+from dataflow_dagster.core.runner import check_metric, run_source, run_step
+from dataflow_dagster.core.storage import Storage
 from operators.core.contract import OperatorError, quote_literal
 from operators.core.llm import LLMRequest, LLMResponse
 
@@ -78,8 +78,14 @@ class PlaceholderLLM:
             value = placeholder_value(schema)
             text = json.dumps(value) if schema is not None else str(value)
             chars = sum(len(c) for _, c in req.messages)
-            out.append(LLMResponse(text=text, prompt_tokens=max(1, chars // CHARS_PER_TOKEN),
-                                   completion_tokens=max(1, len(text) // CHARS_PER_TOKEN), model=self.model_id))
+            out.append(
+                LLMResponse(
+                    text=text,
+                    prompt_tokens=max(1, chars // CHARS_PER_TOKEN),
+                    completion_tokens=max(1, len(text) // CHARS_PER_TOKEN),
+                    model=self.model_id,
+                )
+            )
         return out
 
 
@@ -121,15 +127,23 @@ class PlanReport:
         return f"step '{bad.step}' ({bad.op}): {bad.message}" if bad else ""
 
     def totals(self) -> dict[str, int]:
-        return {"calls": sum(s.est_calls for s in self.steps),
-                "prompt_tokens": sum(s.est_prompt_tokens for s in self.steps),
-                "completion_tokens_max": sum(s.est_completion_tokens_max for s in self.steps)}
+        return {
+            "calls": sum(s.est_calls for s in self.steps),
+            "prompt_tokens": sum(s.est_prompt_tokens for s in self.steps),
+            "completion_tokens_max": sum(s.est_completion_tokens_max for s in self.steps),
+        }
 
     def to_dict(self) -> dict[str, Any]:
-        return {"pipeline": self.pipeline, "ok": self.ok, "sample_rows": self.sample_rows,
-                "source_rows": self.source_rows, "source_error": self.source_error,
-                "estimate_note": self.estimate_note, "totals": self.totals(),
-                "steps": [s.__dict__ for s in self.steps]}
+        return {
+            "pipeline": self.pipeline,
+            "ok": self.ok,
+            "sample_rows": self.sample_rows,
+            "source_rows": self.source_rows,
+            "source_error": self.source_error,
+            "estimate_note": self.estimate_note,
+            "totals": self.totals(),
+            "steps": [s.__dict__ for s in self.steps],
+        }
 
 
 def _sample_source(pipeline: Pipeline, n: int, folder: Path) -> tuple[Path, int | None]:
@@ -139,9 +153,12 @@ def _sample_source(pipeline: Pipeline, n: int, folder: Path) -> tuple[Path, int 
         raise OperatorError(f"pipeline '{pipeline.name}': source file {path} does not exist")
     fmt = detect_format(path, pipeline.source.format)
     lit = quote_literal(str(path))
-    reader = {"jsonl": f"read_json({lit}, format='newline_delimited', records=true)",
-              "json": f"read_json({lit}, format='auto', records=true)",
-              "csv": f"read_csv({lit}, header=true)", "parquet": f"read_parquet({lit})"}[fmt]
+    reader = {
+        "jsonl": f"read_json({lit}, format='newline_delimited', records=true)",
+        "json": f"read_json({lit}, format='auto', records=true)",
+        "csv": f"read_csv({lit}, header=true)",
+        "parquet": f"read_parquet({lit})",
+    }[fmt]
     out = folder / "sample.parquet"
     con = duckdb.connect()
     try:
@@ -174,8 +191,9 @@ def dry_run(pipeline: Pipeline, sample_rows: int = 20, scratch: str | Path | Non
     try:
         try:
             sample, report.source_rows = _sample_source(pipeline, sample_rows, tmp)
-            trial = replace(pipeline, source=replace(pipeline.source, path=str(sample), format="parquet"),
-                            base_dir=None)
+            trial = replace(
+                pipeline, source=replace(pipeline.source, path=str(sample), format="parquet"), base_dir=None
+            )
             storage = Storage(tmp / "store")
             src = run_source(storage, trial, log=_quiet)
         except OperatorError as exc:
@@ -189,8 +207,9 @@ def dry_run(pipeline: Pipeline, sample_rows: int = 20, scratch: str | Path | Non
                 plan.message = "skipped: an upstream step failed"
                 continue
             try:
-                out = run_step(storage, trial, step.name, llm=PlaceholderLLM() if step.op.needs_llm else None,
-                               log=_quiet)
+                out = run_step(
+                    storage, trial, step.name, llm=PlaceholderLLM() if step.op.needs_llm else None, log=_quiet
+                )
                 plan.checks = {spec.name: check_metric(spec, out.refs) for spec in step.op.checks()}
             except (OperatorError, duckdb.Error, ValueError, KeyError, TypeError) as exc:
                 plan.status = "failed"
@@ -212,7 +231,8 @@ def dry_run(pipeline: Pipeline, sample_rows: int = 20, scratch: str | Path | Non
         report.estimate_note = (
             "calls = rows reaching each LLM step in the sample, scaled to the source row count (upper bound: "
             "placeholder answers pass every score gate); prompt tokens = rendered prompt characters / 4; "
-            "completion tokens are bounded by max_tokens")
+            "completion tokens are bounded by max_tokens"
+        )
         return report
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

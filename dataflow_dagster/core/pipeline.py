@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dataflow_dagster.partitions import FilePartitions, PartitionSpec
+from dataflow_dagster.core.partitions import FilePartitions, PartitionSpec
 from operators.core.contract import Operator, OperatorError
 from operators.core.prompt import PromptTemplate
 from operators.core.rowids import ID, PARENTS
@@ -75,7 +75,8 @@ class Pipeline:
         for step in self.steps:
             if not step.name.isidentifier() or "__" in step.name:
                 raise OperatorError(
-                    f"pipeline '{self.name}': step name '{step.name}' must be an identifier without '__'")
+                    f"pipeline '{self.name}': step name '{step.name}' must be an identifier without '__'"
+                )
             if step.name in seen:
                 raise OperatorError(f"pipeline '{self.name}': step name '{step.name}' is used twice")
             if step.after is None:
@@ -83,7 +84,8 @@ class Pipeline:
             if step.after not in seen:
                 raise OperatorError(
                     f"pipeline '{self.name}': step '{step.name}' comes after '{step.after}', which is not "
-                    f"an earlier step (known: {sorted(seen)})")
+                    f"an earlier step (known: {sorted(seen)})"
+                )
             seen.add(step.name)
             prev = step.name
 
@@ -123,7 +125,8 @@ class Pipeline:
                 mapped = getattr(step.op, "prompt_values", None)
                 if absent and mapped is None:
                     raise OperatorError(
-                        f"pipeline '{self.name}', step '{step.name}': prompt fields {absent} are not columns")
+                        f"pipeline '{self.name}', step '{step.name}': prompt fields {absent} are not columns"
+                    )
             out = list(available)
             if step.op.kind == "generate" and PARENTS not in out:
                 out.append(PARENTS)
@@ -135,6 +138,7 @@ class Pipeline:
         return {
             "name": self.name,
             "source": self.source.path,
-            "steps": [{"name": s.name, "op": s.op.name, "after": s.after, "config": s.op.config_dict()}
-                      for s in self.steps],
+            "steps": [
+                {"name": s.name, "op": s.op.name, "after": s.after, "config": s.op.config_dict()} for s in self.steps
+            ],
         }

@@ -24,10 +24,10 @@ from dagster import (
     TableSchema,
 )
 
+from dataflow_dagster.core.runner import StepOutcome
+from dataflow_dagster.core.storage import SnapshotRef, Storage
+from dataflow_dagster.defs.plots import PlotWriter, bar_png, column_distribution
 from dataflow_dagster.llm.prices import lineage_cost
-from dataflow_dagster.plots import PlotWriter, bar_png, column_distribution
-from dataflow_dagster.runner import StepOutcome
-from dataflow_dagster.storage import SnapshotRef, Storage
 from operators.core.contract import Kind, Operator
 from operators.core.rowids import ID, PARENTS
 
@@ -61,8 +61,9 @@ def table_value(rows: list[dict[str, Any]], max_chars: int = 100) -> MetadataVal
     """Rows as a Dagster table: the UI renders these inline (markdown over 1000 characters, and
     every image, sits behind a "[Show Markdown]" button instead)."""
     cols = list(dict.fromkeys(c for r in rows for c in r)) or ["(no rows)"]
-    types = {c: next((_TABLE_TYPES[type(r[c])] for r in rows if type(r.get(c)) in _TABLE_TYPES), "string")
-             for c in cols}
+    types = {
+        c: next((_TABLE_TYPES[type(r[c])] for r in rows if type(r.get(c)) in _TABLE_TYPES), "string") for c in cols
+    }
     records = [TableRecord({c: _cell(r.get(c), max_chars) for c in cols}) for r in rows]
     return MetadataValue.table(records, TableSchema(columns=[TableColumn(name=c, type=types[c]) for c in cols]))
 
@@ -75,8 +76,13 @@ def reason_prefix_sql(col: str = "_reason") -> str:
     return f"coalesce(nullif(trim(split_part({col}, ':', 1)), ''), '(none)')"
 
 
-def column_lineage(op: Operator, out_columns: Sequence[str], up_columns: Sequence[str],
-                   upstream: AssetKey, prompt_fields: Sequence[str] = ()) -> TableColumnLineage:
+def column_lineage(
+    op: Operator,
+    out_columns: Sequence[str],
+    up_columns: Sequence[str],
+    upstream: AssetKey,
+    prompt_fields: Sequence[str] = (),
+) -> TableColumnLineage:
     """Output column <- upstream columns: computed columns depend on the operator's inputs (and the
     prompt's fields), carried columns on their namesake, a generated row's ids on its parent's id."""
     up = set(up_columns)
@@ -148,10 +154,12 @@ class _Charts:
     def reasons(self, rejected: SnapshotRef) -> tuple[MetadataValue, MetadataValue]:
         rows = self.con.execute(
             f"SELECT {reason_prefix_sql()} AS reason, count(*) AS n, any_value(_reason) AS example "
-            f"FROM {rejected.read_sql()} GROUP BY 1 ORDER BY n DESC, reason LIMIT 20").fetchall()
+            f"FROM {rejected.read_sql()} GROUP BY 1 ORDER BY n DESC, reason LIMIT 20"
+        ).fetchall()
         table = table_value([{"reason": r, "rows": n, "example": e} for r, n, e in rows])
-        png = bar_png([r for r, _, _ in rows], {"rejected": [n for _, n, _ in rows]}, "rejected rows by reason",
-                      horizontal=True)
+        png = bar_png(
+            [r for r, _, _ in rows], {"rejected": [n for _, n, _ in rows]}, "rejected rows by reason", horizontal=True
+        )
         return table, self.image("rejected_reasons", png)
 
     def preview(self, ref: SnapshotRef, first: Sequence[str] = ()) -> MetadataValue:
@@ -161,29 +169,36 @@ class _Charts:
         rows = self.con.sql(f"SELECT {select} FROM {ref.read_sql()} LIMIT {PREVIEW_ROWS}").to_arrow_table()
         return table_value(rows.to_pylist(), max_chars=48)
 
-    def distribution(self, ref: SnapshotRef, column: str, rejected: SnapshotRef | None = None
-                     ) -> tuple[MetadataValue, float | None] | None:
+    def distribution(
+        self, ref: SnapshotRef, column: str, rejected: SnapshotRef | None = None
+    ) -> tuple[MetadataValue, float | None] | None:
         rel, group = ref.read_sql(), None
         if rejected is not None:
             cols = ", ".join(f'"{c}"' for c, _ in ref.columns)
-            rel = (f"(SELECT {cols}, 'kept' AS __g FROM {ref.read_sql()} UNION ALL BY NAME "
-                   f"SELECT {cols}, 'rejected' AS __g FROM {rejected.read_sql()})")
+            rel = (
+                f"(SELECT {cols}, 'kept' AS __g FROM {ref.read_sql()} UNION ALL BY NAME "
+                f"SELECT {cols}, 'rejected' AS __g FROM {rejected.read_sql()})"
+            )
             group = "__g"
         dist = column_distribution(self.con, rel, column, group)
         if dist is None:
             return None
         labels, series = dist
-        mean = self.con.execute(
-            f"SELECT avg(TRY_CAST(\"{column}\" AS DOUBLE)) FROM {ref.read_sql()}").fetchall()[0][0]
+        mean = self.con.execute(f'SELECT avg(TRY_CAST("{column}" AS DOUBLE)) FROM {ref.read_sql()}').fetchall()[0][0]
         png = bar_png(labels, series, f"{column} distribution", xlabel=column)
         where = "kept rows" if rejected is not None else "all rows"
         caption = f"mean over {where}: **{mean:.3f}**" if mean is not None else ""
         return self.image(f"dist_{column}", png, caption), (float(mean) if mean is not None else None)
 
 
-def outcome_metadata(outcome: StepOutcome, storage: Storage | None = None, op: Operator | None = None,
-                     upstream: AssetKey | None = None, up_columns: Sequence[str] = (),
-                     prompt_fields: Sequence[str] = ()) -> dict[str, Any]:
+def outcome_metadata(
+    outcome: StepOutcome,
+    storage: Storage | None = None,
+    op: Operator | None = None,
+    upstream: AssetKey | None = None,
+    up_columns: Sequence[str] = (),
+    prompt_fields: Sequence[str] = (),
+) -> dict[str, Any]:
     """Materialisation metadata for one step. Without ``storage`` no charts are drawn (no file to
     write them to); without ``op``/``upstream`` no column lineage is recorded."""
     lin = outcome.lineage
@@ -222,7 +237,8 @@ def outcome_metadata(outcome: StepOutcome, storage: Storage | None = None, op: O
         md["source_sha256"] = MetadataValue.text(lin["source_sha256"])
     if op is not None and upstream is not None and up_columns:
         md["dagster/column_lineage"] = MetadataValue.column_lineage(
-            column_lineage(op, [n for n, _ in table.columns], up_columns, upstream, prompt_fields))
+            column_lineage(op, [n for n, _ in table.columns], up_columns, upstream, prompt_fields)
+        )
     if storage is not None and op is not None:
         try:
             md.update(_chart_metadata(outcome, storage, op))

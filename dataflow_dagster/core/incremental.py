@@ -32,7 +32,7 @@ from typing import Any
 
 import duckdb
 
-from dataflow_dagster.storage import Storage, _atomic_write_text, _safe
+from dataflow_dagster.core.storage import Storage, _atomic_write_text, _safe
 from operators.core.contract import Kind, Operator, OperatorContext, quote_ident, quote_literal
 from operators.core.rowids import ID, PARENTS
 from operators.core.sql_ops import POS
@@ -43,9 +43,12 @@ FINAL_OUT, FINAL_REJ = "__memo_final_out", "__memo_final_rej"
 
 
 def _relations(con: duckdb.DuckDBPyConnection) -> set[str]:
-    return {r[0] for r in con.execute(
-        "SELECT table_name FROM duckdb_tables() UNION ALL SELECT view_name FROM duckdb_views() "
-        "WHERE NOT internal").fetchall()}
+    return {
+        r[0]
+        for r in con.execute(
+            "SELECT table_name FROM duckdb_tables() UNION ALL SELECT view_name FROM duckdb_views() WHERE NOT internal"
+        ).fetchall()
+    }
 
 
 def _schema(con: duckdb.DuckDBPyConnection, rel: str) -> list[list[str]]:
@@ -98,8 +101,10 @@ class RowMemo:
             return self._off(src, "operator is set-wise (row_local=False) without run_incremental")
         cols = [c for c, _ in _schema(con, src) if c != POS]
         packed = ", ".join(f"{quote_ident(c)} := {quote_ident(c)}" for c in cols)
-        con.execute(f"CREATE TABLE {KEYS} AS SELECT {POS}, {ID} AS __in_id, "
-                    f"md5(to_json(struct_pack({packed}))::VARCHAR) AS __in_key FROM {quote_ident(src)}")
+        con.execute(
+            f"CREATE TABLE {KEYS} AS SELECT {POS}, {ID} AS __in_id, "
+            f"md5(to_json(struct_pack({packed}))::VARCHAR) AS __in_key FROM {quote_ident(src)}"
+        )
         n, distinct = con.execute(f"SELECT count(*), count(DISTINCT __in_id) FROM {KEYS}").fetchall()[0]
         if n != distinct:
             return self._off(src, "input _id values are not unique")
@@ -118,10 +123,14 @@ class RowMemo:
                 self.reason = f"{gone} earlier input rows were removed or changed; set-wise step runs in full"
                 self.stats["reason"] = self.reason
                 return src
-        con.execute(f"CREATE VIEW {NEW} AS SELECT s.* FROM {quote_ident(src)} s SEMI JOIN "
-                    f"(SELECT {POS} FROM {KEYS} ANTI JOIN __memo_seen USING (__in_key)) k USING ({POS})")
-        con.execute(f"CREATE VIEW {PREV} AS SELECT s.* FROM {quote_ident(src)} s SEMI JOIN "
-                    f"(SELECT {POS} FROM {KEYS} SEMI JOIN __memo_seen USING (__in_key)) k USING ({POS})")
+        con.execute(
+            f"CREATE VIEW {NEW} AS SELECT s.* FROM {quote_ident(src)} s SEMI JOIN "
+            f"(SELECT {POS} FROM {KEYS} ANTI JOIN __memo_seen USING (__in_key)) k USING ({POS})"
+        )
+        con.execute(
+            f"CREATE VIEW {PREV} AS SELECT s.* FROM {quote_ident(src)} s SEMI JOIN "
+            f"(SELECT {POS} FROM {KEYS} SEMI JOIN __memo_seen USING (__in_key)) k USING ({POS})"
+        )
         new = _count(con, f"SELECT count(*) FROM {NEW}")
         self.mode, self.reason = "delta", ""
         self.stats.update(mode="delta", rows_processed=new, rows_reused=int(n) - new)
@@ -135,9 +144,17 @@ class RowMemo:
     def _step_key(self, input_schema: list[list[str]]) -> str:
         import hashlib
 
-        payload = json.dumps({"format": MEMO_FORMAT, "fingerprint": self.op.fingerprint(), "kind": str(self.op.kind),
-                              "prompt": self.prompt_hash, "model": self.model_id, "input": input_schema},
-                             sort_keys=True)
+        payload = json.dumps(
+            {
+                "format": MEMO_FORMAT,
+                "fingerprint": self.op.fingerprint(),
+                "kind": str(self.op.kind),
+                "prompt": self.prompt_hash,
+                "model": self.model_id,
+                "input": input_schema,
+            },
+            sort_keys=True,
+        )
         return hashlib.sha256(payload.encode()).hexdigest()
 
     def _load(self) -> dict[str, Any] | None:
@@ -174,8 +191,10 @@ class RowMemo:
     def _map_sql(self, rel: str) -> str:
         """``rel`` rows with the key and input position of the input row each came from."""
         link = f"o.{PARENTS}[1]" if self.op.kind == Kind.GENERATE else f"o.{ID}"
-        return (f"SELECT o.*, k.__in_key, k.{POS} AS __src_pos FROM {quote_ident(rel)} o "
-                f"JOIN {KEYS} k ON {link} = k.__in_id")
+        return (
+            f"SELECT o.*, k.__in_key, k.{POS} AS __src_pos FROM {quote_ident(rel)} o "
+            f"JOIN {KEYS} k ON {link} = k.__in_id"
+        )
 
     def combine(self, ctx: OperatorContext, out: str, rej: str | None, err: str | None) -> tuple[str, str | None]:
         """Relations to write as the step's table and rejected table (memo rows + processed rows).
@@ -189,8 +208,9 @@ class RowMemo:
             return self._give_up(out, rej, "generated rows carry no _parent_ids")
         parts = [(out, FINAL_OUT, "out")] + ([(rej, FINAL_REJ, "rej")] if rej else [])
         for rel, _final, _name in parts:
-            unmapped = _count(con, f"SELECT (SELECT count(*) FROM {quote_ident(rel)}) - "
-                                   f"(SELECT count(*) FROM ({self._map_sql(rel)}))")
+            unmapped = _count(
+                con, f"SELECT (SELECT count(*) FROM {quote_ident(rel)}) - (SELECT count(*) FROM ({self._map_sql(rel)}))"
+            )
             if unmapped:
                 return self._give_up(out, rej, f"{unmapped} rows of {rel} do not map to one input row")
         schemas = {name: _schema(con, rel) for rel, _f, name in parts}
@@ -198,8 +218,11 @@ class RowMemo:
             recorded = self._doc.get("schemas", {})
             if any(recorded.get(name) != schema for name, schema in schemas.items()):
                 return self._give_up(out, rej, "output schema differs from the memo's")
-        err_keys = (f"SELECT k.__in_key FROM {quote_ident(err)} e JOIN {KEYS} k ON e.{ID} = k.__in_id"
-                    if err else "SELECT NULL::VARCHAR AS __in_key WHERE false")
+        err_keys = (
+            f"SELECT k.__in_key FROM {quote_ident(err)} e JOIN {KEYS} k ON e.{ID} = k.__in_id"
+            if err
+            else "SELECT NULL::VARCHAR AS __in_key WHERE false"
+        )
         con.execute(f"CREATE TABLE __memo_err_keys AS {err_keys}")
         for rel, final, name in parts:
             schema = schemas[name]
@@ -208,8 +231,10 @@ class RowMemo:
             if self.mode == "delta" and self._doc is not None:
                 cast = ", ".join(f"CAST(m.{quote_ident(c)} AS {t}) AS {quote_ident(c)}" for c, t in schema)
                 memo = quote_literal(self._doc["files"][name])
-                sql += (f" UNION ALL SELECT {cast}, m.__in_key, k.{POS} AS __src_pos "
-                        f"FROM read_parquet({memo}) m JOIN {KEYS} k USING (__in_key)")
+                sql += (
+                    f" UNION ALL SELECT {cast}, m.__in_key, k.{POS} AS __src_pos "
+                    f"FROM read_parquet({memo}) m JOIN {KEYS} k USING (__in_key)"
+                )
             con.execute(f"CREATE VIEW {final}_keyed AS {sql}")
             con.execute(f"CREATE VIEW {final} AS SELECT {cols} FROM {final}_keyed ORDER BY __src_pos")
         self._out_schema = schemas["out"]
@@ -243,8 +268,13 @@ class RowMemo:
             cols = ", ".join(quote_ident(c) for c, _ in schema)
             files[name] = self._copy(con, f"SELECT {cols}, __in_key FROM {final}_keyed {keep}", f"{gen}-{name}")
         files["keys"] = self._copy(con, f"SELECT DISTINCT __in_key FROM {KEYS} {keep}", f"{gen}-keys")
-        doc = {"key": self._key, "asset": self.asset, "partition": self.partition, "files": files,
-               "schemas": {"out": self._out_schema, **({"rej": self._rej_schema} if self._rej_schema else {})}}
+        doc = {
+            "key": self._key,
+            "asset": self.asset,
+            "partition": self.partition,
+            "files": files,
+            "schemas": {"out": self._out_schema, **({"rej": self._rej_schema} if self._rej_schema else {})},
+        }
         old = self._load()
         _atomic_write_text(self.pointer, json.dumps(doc, indent=1))
         self._prune(keep={*files.values(), *((old or {}).get("files", {}).values())})
