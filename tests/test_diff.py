@@ -1,6 +1,8 @@
 """Row-level diffs between materialisations, from history and from the Dagster event log; the CLI."""
 
 import json
+import os
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -125,6 +127,15 @@ def test_cli_audit_and_diff(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     ok = runner.invoke(lineage, ["audit", "dif/words", "-m", "diffdefs_mod", "--plain", "--out", str(tmp_path / "r")])
     assert ok.exit_code == 0, ok.output
     assert "dif__words" in ok.output and (tmp_path / "r" / "audit-dif__words.md").exists()
+    # the default (rich) table reaches a plain pipe too: a real process, stdout not a terminal
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(Path(__file__).parents[1])])}
+    env.pop("DAGSTER_HOME", None)
+    exe = Path(sys.executable).with_name("dataflow-dagster")
+    piped = subprocess.run(
+        [str(exe), "audit", "dif/words", "-m", "diffdefs_mod"], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert piped.returncode == 0, piped.stdout + piped.stderr
+    assert "audit dif__words" in piped.stdout and "status" in piped.stdout, piped.stdout
     _write(src, ["one two three", "alpha beta gamma", "four five six"])
     _materialise(storage, _pipe(src))
     diff = runner.invoke(lineage, ["diff", "dif/words", "-m", "diffdefs_mod", "--json"])

@@ -4,7 +4,8 @@ graph's "Materialize all" button and read the result off the asset pages.
 Debian's chromium driven by Playwright (PyPI); no browser is ever downloaded. `dagster dev` runs on a
 free port with a fresh DAGSTER_HOME and DATAFLOW_HOME, under a wrapper that restores the default
 SIGINT/SIGTERM handlers in a new session, so it can be stopped even when pytest itself runs in the
-background (where SIGINT is inherited as ignored). Screenshots go to docs/screenshots/.
+background (where SIGINT is inherited as ignored). Screenshots go to a temp folder, or to docs/screenshots/
+with DATAFLOW_REFRESH_SCREENSHOTS=1.
 
 The run goes through the embedded model with an empty response cache; on a loaded 2-core machine it
 takes minutes, hence the generous timeouts. Set DATAFLOW_UI_TEST_TIMEOUT_S to change the run limit.
@@ -18,6 +19,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -29,7 +31,13 @@ import pytest
 from tests.conftest import REPO, free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
-SHOTS = REPO / "docs" / "screenshots"
+# The committed screenshots are refreshed only on request; a plain test run writes its pictures to a
+# temp folder, so running the suite never dirties the checkout.
+SHOTS = (
+    REPO / "docs" / "screenshots"
+    if os.environ.get("DATAFLOW_REFRESH_SCREENSHOTS") == "1"
+    else Path(tempfile.gettempdir()) / f"dataflow-dagster-screenshots-{os.getuid()}"
+)
 PIPELINE = "pretrain_qa"
 LOCATION = "__repository__@assets.definitions"  # workspace.yaml's python_module, a Definitions repo
 RUN_TIMEOUT_S = float(os.environ.get("DATAFLOW_UI_TEST_TIMEOUT_S", "2700"))

@@ -15,6 +15,7 @@ The first step whose replay differs is named with its causes, found by comparing
 (operator, version, config, prompt, model, sampling params, source file) with the current one.
 """
 
+import io
 import json
 import logging
 import shutil
@@ -172,11 +173,13 @@ class AuditResult:
         table = Table(*head, title=f"audit {self.asset}")
         for r in self.rows():
             table.add_row(*r, style="red" if r[1] == "FAIL" else "yellow" if r[1] == "WARN" else None)
-        console = Console(record=True, width=160)
-        with console.capture():
-            console.print(table)
-            console.print(self.summary())
-        return console.export_text()
+        # Render into a string buffer: the caller prints it, to a terminal or a plain pipe alike
+        # (a recording console inside capture() recorded nothing, so pipes got an empty string).
+        buffer = io.StringIO()
+        console = Console(file=buffer, width=160, force_terminal=False, color_system=None)
+        console.print(table)
+        console.print(self.summary())
+        return buffer.getvalue()
 
     def write(self, folder: str | Path) -> tuple[Path, Path]:
         folder = Path(folder)

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import duckdb
 from pydantic import BaseModel, ConfigDict
 
+from operators.core.code_identity import implementation_hash
+
 if TYPE_CHECKING:
     from operators.core.llm import LLMClient
     from operators.core.prompt import PromptTemplate
@@ -170,8 +172,17 @@ class Operator(ABC):
         return self.config.model_dump(mode="json")
 
     def fingerprint(self) -> str:
-        """Hash of what determines this operator's output apart from its input and prompt."""
-        payload = json.dumps({"op": self.name, "version": self.version, "config": self.config_dict()}, sort_keys=True)
+        """Hash of what determines this operator's output apart from its input and prompt: name, version,
+        config and the source of its implementation (``code_identity``), so a code edit changes it."""
+        payload = json.dumps(
+            {
+                "op": self.name,
+                "version": self.version,
+                "code": implementation_hash(type(self)),
+                "config": self.config_dict(),
+            },
+            sort_keys=True,
+        )
         return hashlib.sha256(payload.encode()).hexdigest()
 
     def describe(self) -> str:

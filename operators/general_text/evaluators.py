@@ -108,6 +108,7 @@ def _derive(filter_cls: type[MetricFilter]) -> type[Operator]:
             "__qualname__": name,
             "kind": Kind.EVALUATE,
             "name": name,
+            "delegates_to": (filter_cls,),  # its code identity includes the filter's (code_identity)
             "Config": Config,
             "tags": ("evaluate", *filter_cls.tags),
             "row_local": filter_cls.row_local,
