@@ -175,3 +175,21 @@ def test_llm_chain_replays_from_cache_and_a_prompt_edit_is_named(tmp_path: Path,
     assert drift.first_divergence.asset == "audllm__topic"
     assert drift.causes(drift.first_divergence) == ["prompt"]
     assert "prompt" in drift.to_markdown()
+
+
+def test_auditing_definitions_a_never_reads_definitions_b(tmp_path: Path):
+    """Two code locations in one process with a pipeline of the same name: the audit of A uses A's
+    pipeline and source, even when B was built last (a process-global table resolved B's)."""
+    from dataflow_dagster.cli.lineage_cmds import audit_definitions
+
+    a_src, b_src = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    a_src.write_text("".join(json.dumps({"text": t}) + "\n" for t in ["one two three four", "alpha beta gamma"]))
+    a_root, b_root = tmp_path / "a_store", tmp_path / "b_store"
+    with _instance(tmp_path) as instance:
+        defs_a = defs_for([rule_pipeline(a_src)], a_root)
+        assert run_job(defs_a, "aud_job", instance).success
+        defs_b = defs_for([rule_pipeline(b_src)], b_root)  # built later; b.jsonl does not even exist
+        result = audit_definitions(defs_a, "aud/dedup", instance=instance)
+        assert result.ok, result.render(plain=True)
+        assert not b_root.exists() and not b_src.exists()
+        assert defs_b is not None

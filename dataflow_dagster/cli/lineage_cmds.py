@@ -41,15 +41,18 @@ def location_from_definitions(
     defs: Any, asset: str, root: str | None = None, where: str = "the definitions"
 ) -> Location:
     """The pipeline, storage, LLM and prompt resources behind ``asset`` in Definitions built by the factory."""
-    from dataflow_dagster.defs.factory import LLM_KEY, PIPELINES, STORAGE_KEY, prompt_resource_key
+    from dataflow_dagster.defs.factory import LLM_KEY, STORAGE_KEY, pipelines_of, prompt_resource_key
 
+    if defs is None:
+        raise OperatorError(f"{where} has no Definitions object named 'defs'; pass --module MODULE")
+    pipelines = pipelines_of(defs)
     name, _, step = asset.replace("__", "/", 1).partition("/")
-    if name not in PIPELINES:
+    if name not in pipelines:
         raise OperatorError(
-            f"pipeline '{name}' is not defined by {where} (known: {sorted(PIPELINES)}); "
+            f"pipeline '{name}' is not defined by {where} (known: {sorted(pipelines)}); "
             "use PIPELINE/STEP, e.g. pretrain_qa/judge, or pass --module"
         )
-    pipeline = PIPELINES[name]
+    pipeline = pipelines[name]
     step = step or (pipeline.steps[-1].name if pipeline.steps else pipeline.source.name)
     if step != pipeline.source.name:
         pipeline.step(step)  # raises with the known steps

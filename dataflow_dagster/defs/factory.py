@@ -5,6 +5,7 @@ content hash becomes the asset's data version, so Dagster's staleness follows th
 code version (operator + config + prompt hash) follows the recipe.
 """
 
+import weakref
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -37,14 +38,25 @@ from dataflow_dagster.defs.checks import step_checks
 from dataflow_dagster.defs.metadata import dispatch_metadata, outcome_metadata
 from dataflow_dagster.defs.partitions import partition_key_of, partitions_def
 from dataflow_dagster.defs.resources import LLMResource, LocalLLMResource, PromptResource, StorageResource
-from operators.core.contract import Kind
 
 STORAGE_KEY = "dataflow_storage"
 LLM_KEY = "llm"
 
-# Pipelines by name, as last built into definitions: audits and diffs need the Pipeline objects
-# (operators, prompts) behind a code location's assets, which Definitions do not carry.
-PIPELINES: dict[str, Pipeline] = {}
+# The Pipeline behind each assets definition the factory made: audits and diffs need the Pipeline
+# objects (operators, prompts) behind a code location's assets, which Definitions do not carry. Keyed
+# by the assets definition itself (weakly), so two code locations built in one process never see each
+# other's pipelines, as they did with a process-global table by name.
+_PIPELINE_OF: "weakref.WeakKeyDictionary[AssetsDefinition, Pipeline]" = weakref.WeakKeyDictionary()
+
+
+def pipelines_of(defs: Definitions) -> dict[str, Pipeline]:
+    """The pipelines, by name, whose assets ``defs`` holds (built by this factory)."""
+    found: dict[str, Pipeline] = {}
+    for a in defs.assets or []:
+        pipeline = _PIPELINE_OF.get(a) if isinstance(a, AssetsDefinition) else None
+        if pipeline is not None:
+            found[pipeline.name] = pipeline
+    return found
 
 
 def prompt_resource_key(pipeline: Pipeline, step: Step) -> str:
@@ -187,8 +199,9 @@ def pipeline_definitions(
     automation: AutomationOptions | None = None,
 ) -> tuple[list[AssetsDefinition], list[Any], dict[str, Any], Any]:
     """Assets, checks, prompt resources and the job of one pipeline."""
-    PIPELINES[pipeline.name] = pipeline
     assets = [_source_asset(pipeline)] + [_step_asset(pipeline, s, automation) for s in pipeline.steps]
+    for a in assets:
+        _PIPELINE_OF[a] = pipeline
     checks = [c for s in pipeline.steps for c in step_checks(pipeline, s, asset_key(pipeline, s.name), STORAGE_KEY)]
     prompts = {
         prompt_resource_key(pipeline, s): PromptResource.from_template(s.effective_prompt)
@@ -237,4 +250,4 @@ def build_definitions(
     )
 
 
-__all__ = ["Kind", "build_definitions", "pipeline_definitions"]
+__all__ = ["build_definitions", "pipeline_definitions", "pipelines_of"]
