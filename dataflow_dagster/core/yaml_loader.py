@@ -17,6 +17,7 @@ Format (see docs/yaml.md)::
         prompt: "text with {fields}"   # optional prompt override (or {template:, system:})
 """
 
+import math
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -75,7 +76,31 @@ def _dotted(path: Path_) -> str:
     return out
 
 
-def _to_python(node: yaml.Node, path: Path_, lines: dict[Path_, int], file: Path) -> Any:
+# Bounds on what a pipeline file may expand to. Aliases make a small file stand for a huge tree (a
+# 420-byte "billion laughs" file once took 55 s and then a MemoryError at code-location load), and a
+# recursive alias or thousands of nested levels recursed until Python gave up. A real pipeline file
+# has a few hundred nodes and a depth under 10.
+MAX_NODES = 100_000
+MAX_DEPTH = 64
+
+
+def _to_python(node: yaml.Node, path: Path_, lines: dict[Path_, int], file: Path, budget: list[int]) -> Any:
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise PipelineFileError(
+            file,
+            node.start_mark.line + 1,
+            _dotted(path),
+            f"expands to more than {MAX_NODES} values (YAML aliases repeating large blocks?); "
+            "write the pipeline without such aliases",
+        )
+    if len(path) > MAX_DEPTH:
+        raise PipelineFileError(
+            file,
+            node.start_mark.line + 1,
+            _dotted(path[:3]) + "...",
+            f"nests deeper than {MAX_DEPTH} levels (a recursive alias?); a pipeline file is a few levels deep",
+        )
     lines[path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
@@ -90,18 +115,28 @@ def _to_python(node: yaml.Node, path: Path_, lines: dict[Path_, int], file: Path
                     _dotted((*path, key)),
                     "appears twice in the same mapping; keep one",
                 )
-            out[key] = _to_python(vnode, (*path, key), lines, file)
+            out[key] = _to_python(vnode, (*path, key), lines, file, budget)
             lines[(*path, key)] = knode.start_mark.line + 1
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_to_python(v, (*path, i), lines, file) for i, v in enumerate(node.value)]
+        return [_to_python(v, (*path, i), lines, file, budget) for i, v in enumerate(node.value)]
     # Scalars: the safe constructor resolves the tag (int, float, bool, null, str) as safe_load would.
-    return _SCALARS.construct_object(node, deep=True)
+    value = _SCALARS.construct_object(node, deep=True)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise PipelineFileError(
+            file,
+            node.start_mark.line + 1,
+            _dotted(path),
+            f"is {node.value}, not a finite number; thresholds and sizes must be finite (write a large number)",
+        )
+    return value
 
 
 def parse_yaml(text: str, file: Path) -> _Doc:
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except RecursionError:
+        raise PipelineFileError(file, None, "", f"nests too deeply to read (more than {MAX_DEPTH} levels)") from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
@@ -109,7 +144,7 @@ def parse_yaml(text: str, file: Path) -> _Doc:
     if node is None:
         raise PipelineFileError(file, 1, "", "the file is empty; a pipeline needs `pipeline`, `source` and `steps`")
     lines: dict[Path_, int] = {}
-    return _Doc(file, _to_python(node, (), lines, file), lines)
+    return _Doc(file, _to_python(node, (), lines, file, [MAX_NODES]), lines)
 
 
 def _require_map(doc: _Doc, value: Any, path: Path_, allowed: set[str], required: Iterable[str] = ()) -> dict:
