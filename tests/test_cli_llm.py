@@ -60,3 +60,27 @@ def test_run_with_the_embedded_model(small_reference: Path, tmp_path: Path, loca
     judge2 = json.loads((store / "refs" / "pretrain_qa_yaml__judge.json").read_text())
     assert judge2["lineage"]["cache"]["misses"] == 0  # second run answers from the cache
     assert judge2["lineage"]["content_hash"] == judge["lineage"]["content_hash"]
+
+
+def test_structured_output_option_reaches_the_client(monkeypatch):
+    """``--structured-output`` (and its env var) set the mode of the OpenAI-compatible client the
+    CLI builds; an unknown value is refused with the accepted ones."""
+    import click
+    from click.testing import CliRunner
+
+    from dataflow_dagster.cli.common import llm_options, make_llm
+
+    @click.command()
+    @llm_options
+    def probe(llm_base_url, llm_model):  # type: ignore[no-untyped-def]
+        client, _ = make_llm(llm_base_url, llm_model)
+        click.echo(f"mode={client.structured_output}")
+
+    monkeypatch.delenv("DATAFLOW_STRUCTURED_OUTPUT", raising=False)
+    url = ["--llm-base-url", "http://127.0.0.1:9/v1", "--llm-model", "m"]
+    assert "mode=auto" in CliRunner().invoke(probe, url).output
+    assert "mode=json_object" in CliRunner().invoke(probe, [*url, "--structured-output", "json_object"]).output
+    monkeypatch.setenv("DATAFLOW_STRUCTURED_OUTPUT", "none")
+    assert "mode=none" in CliRunner().invoke(probe, url).output
+    bad = CliRunner().invoke(probe, [*url, "--structured-output", "xml"])
+    assert bad.exit_code == 2 and "json_object" in bad.output

@@ -78,6 +78,18 @@ def test_openai_resource_against_real_llama_server(tmp_path: Path, topic_pipe, l
     assert labels <= set(TOPIC_PROMPT.output_schema["properties"]["topic"]["enum"])
 
 
+def test_default_structured_mode_works_against_real_llama_server(tmp_path: Path, topic_pipe, llama_server: str):
+    """The default mode ("auto") against llama-cpp-python's server, which answers json_schema with
+    HTTP 500: the client must fall back to json_object instead of sending every row to __errors."""
+    llm = OpenAIResource(base_url=llama_server, model="smollm2")
+    defs = defs_for([topic_pipe], tmp_path / ".dataflow", llm=llm)
+    result = run_job(defs, "resume_job")
+    assert result.success
+    meta = materialized(result)["resume/topic"]
+    assert meta["errors_rows"] == 0, meta
+    assert meta["dagster/row_count"] == len(TEXTS)
+
+
 def test_openai_client_reports_unreachable_server_as_row_errors():
     client = OpenAICompatClient("http://127.0.0.1:9/v1", "nope", max_retries=0, timeout_s=2)
     out = client.generate([LLMRequest.chat("hi")])

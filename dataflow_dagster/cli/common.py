@@ -67,7 +67,22 @@ def workspace_option(fn: Callable[..., Any]) -> Callable[..., Any]:
     )(fn)
 
 
+def _remember_mode(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value:
+        ctx.meta["dataflow.structured_output"] = value
+
+
 def llm_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    fn = click.option(
+        "--structured-output",
+        envvar="DATAFLOW_STRUCTURED_OUTPUT",
+        type=click.Choice(["auto", "json_schema", "json_object", "none"]),
+        default=None,
+        expose_value=False,
+        callback=_remember_mode,
+        help="How JSON output is asked of an OpenAI-compatible server: auto (json_schema, falling back to "
+        "json_object when the server refuses it), json_schema, json_object or none. Env DATAFLOW_STRUCTURED_OUTPUT.",
+    )(fn)
     fn = click.option(
         "--llm-model",
         envvar="DATAFLOW_LLM_MODEL",
@@ -86,7 +101,9 @@ def llm_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 def make_llm(base_url: str | None, model: str | None) -> tuple[LLMClient, dict[str, Any]]:
     from dataflow_dagster.defs.resources import llm_from_env
 
-    resource = llm_from_env(base_url, model).process_config_and_initialize()
+    ctx = click.get_current_context(silent=True)
+    mode = ctx.find_root().meta.get("dataflow.structured_output") if ctx else None
+    resource = llm_from_env(base_url, model, structured_output=mode).process_config_and_initialize()
     return resource.get_client(), resource.describe()
 
 

@@ -19,6 +19,7 @@ from dataflow_dagster.llm.openai_client import OpenAICompatClient
 from dataflow_dagster.llm.prices import load_price_table, price_for
 from dataflow_dagster.llm.vllm_offline import VLLMEngineConfig, VLLMOfflineClient
 from dataflow_dagster.llm.vllm_server import VLLMServer, VLLMServerSpec
+from operators.core.contract import OperatorError
 from operators.core.llm import LLMClient
 from operators.core.prompt import PromptTemplate
 
@@ -269,11 +270,14 @@ class PromptResource(ConfigurableResource):
         return PromptTemplate(self.name, self.template, self.system, schema)
 
 
-def llm_from_env(base_url: str | None = None, model: str | None = None) -> LLMResource:
+def llm_from_env(
+    base_url: str | None = None, model: str | None = None, structured_output: str | None = None
+) -> LLMResource:
     """The LLM resource a code location or the CLI uses when none is given in code.
 
     ``DATAFLOW_LLM_BASE_URL`` (+ ``DATAFLOW_LLM_MODEL``; ``OPENAI_API_KEY`` if the server wants one)
     selects an OpenAI-compatible server; otherwise the embedded local model.
+    ``DATAFLOW_STRUCTURED_OUTPUT`` (or ``structured_output``) sets how JSON output is asked for.
     """
     from dagster import EnvVar
 
@@ -281,6 +285,15 @@ def llm_from_env(base_url: str | None = None, model: str | None = None) -> LLMRe
     if not base_url:
         return LocalLLMResource()
     key = EnvVar("OPENAI_API_KEY") if os.environ.get("OPENAI_API_KEY") else "not-needed"
+    mode = structured_output or os.environ.get("DATAFLOW_STRUCTURED_OUTPUT") or "auto"
+    if mode not in ("auto", "json_schema", "json_object", "none"):
+        raise OperatorError(
+            f"DATAFLOW_STRUCTURED_OUTPUT={mode!r} is not a structured-output mode; "
+            "use auto, json_schema, json_object or none"
+        )
     return OpenAIResource(
-        base_url=base_url, model=model or os.environ.get("DATAFLOW_LLM_MODEL", "default"), api_key=key
-    )  # type: ignore[arg-type]
+        base_url=base_url,
+        model=model or os.environ.get("DATAFLOW_LLM_MODEL", "default"),
+        api_key=key,  # type: ignore[arg-type]
+        structured_output=mode,  # type: ignore[arg-type]
+    )

@@ -14,7 +14,10 @@ import jsonschema
 
 StructuredMode = Literal["auto", "json_schema", "json_object", "none"]
 
-_SCHEMA_REFUSAL_HINTS = ("response_format", "json_schema", "not supported", "unsupported")
+# What servers say when they do not take ``json_schema``: vLLM/OpenAI answer 400/422 naming
+# response_format; llama-cpp-python's server (0.3.x) answers 500 with a pydantic error "Input should
+# be 'text' or 'json_object'".
+_SCHEMA_REFUSAL_HINTS = ("response_format", "json_schema", "json_object", "not supported", "unsupported")
 
 
 def response_format(mode: str, schema: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -26,9 +29,9 @@ def response_format(mode: str, schema: dict[str, Any] | None) -> dict[str, Any] 
 
 
 def looks_like_schema_refusal(status: int | None, message: str) -> bool:
-    """A 400/422 complaining about response_format: the endpoint does not do json_schema."""
+    """A 400/422/500 complaining about response_format: the endpoint does not do json_schema."""
     text = message.lower()
-    return status in (400, 422) and any(h in text for h in _SCHEMA_REFUSAL_HINTS)
+    return status in (400, 422, 500) and any(h in text for h in _SCHEMA_REFUSAL_HINTS)
 
 
 @functools.lru_cache(maxsize=64)
