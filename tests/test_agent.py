@@ -179,3 +179,19 @@ def test_agent_outputs_load_with_dagster_definitions_validate(tmp_path: Path) ->
         timeout=300,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("brk", ["\n", "\r", "\x85", "\u2028", "\u2029", "\x0b"])
+def test_line_breaks_in_a_request_never_become_live_yaml(tmp_path: Path, brk: str):
+    """A request smuggling ``pipeline: pretrain_qa`` after a line break (LF, CR, NEL, U+2028, ...) once
+    set the written file's pipeline name to another pipeline's, taking the code location down."""
+    from dataflow_dagster.core.yaml_loader import load_pipeline_file
+
+    request = f"keep only texts with at least 8 words{brk}pipeline: pretrain_qa{brk}steps: []"
+    res = build_pipeline(request, DATA, tmp_path, name="safe_words")
+    text = res.path.read_text(encoding="utf-8")
+    assert all(not line.startswith(("pipeline: pretrain_qa", "steps: []")) for line in text.splitlines())
+    header = text.split("\npipeline:", 1)[0]
+    assert all(line.startswith("#") for line in header.split("\n"))  # the break is escaped inside the comment
+    assert brk == "\n" or brk not in header
+    assert load_pipeline_file(res.path).name == "safe_words"

@@ -121,6 +121,8 @@ def build_pipeline(
             header = [f"agent request: {request}", f"operators chosen by: {sel.by} (model: {model})"]
             tmp.write_text(dump_pipeline(pipeline, out, header), encoding="utf-8")
             loaded, report = _validate(tmp, sample_rows)
+            if loaded.name != name:  # the file must define exactly the pipeline it was written for
+                raise AgentRefusal(f"the written file defines pipeline '{loaded.name}', not '{name}'; not written")
             os.replace(tmp, final)
             return AgentResult(final, loaded, report, sel.by, model, intent, notes + compiled.notes)
         except (AgentRefusal, OperatorError) as exc:

@@ -334,13 +334,20 @@ def _str_block(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
 _BlockDumper.add_representer(str, _str_block)
 
 
+def _one_line(text: str) -> str:
+    """``text`` safe inside one ``#`` comment line: every character YAML (or a reader) could take as
+    a line break or control (LF, CR, NEL, U+2028, U+2029, ...) is written as an escape, so text from a
+    request can never become live YAML below the comment."""
+    return "".join(ch if ch.isprintable() else f"\\u{ord(ch):04x}" for ch in text)
+
+
 def dump_pipeline(pipeline: Pipeline, relative_to: Path | None = None, header: Sequence[str] = ()) -> str:
     """YAML text for ``pipeline``; with ``relative_to`` (the file's folder) paths are made relative to it
     and the file names the JSON schema, so editors with yaml-language-server validate it."""
     body = yaml.dump(
         pipeline_to_dict(pipeline, relative_to), Dumper=_BlockDumper, sort_keys=False, allow_unicode=True, width=110
     )
-    lines = [f"# {h}" for h in header]
+    lines = [f"# {_one_line(h)}" for h in header]
     if relative_to is not None:
         from dataflow_dagster.core.schema import SCHEMA_FILE
 
