@@ -40,3 +40,11 @@ def refine(op: Operator, texts: list[Any], key: str = "text") -> list[Any]:
     rows = con.execute(f'SELECT _id, "{key}" FROM out').fetchall()
     by = {int(r[0][1:]): r[1] for r in rows}
     return [by[i] for i in range(len(texts))]
+
+
+def test_progress_text_without_a_known_total_has_no_percentage():
+    from dataflow_dagster.core.runner import progress_text
+
+    assert progress_text("s", 2, None) == "s: 2 rows"
+    assert progress_text("s", 2, 0) == "s: 2 rows"
+    assert progress_text("s", 40, 100) == "s: 40/100 rows (40%)"

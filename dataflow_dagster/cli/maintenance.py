@@ -85,8 +85,18 @@ def _event_log_paths(dagster_home: str) -> set[str]:
     type=click.Path(file_okay=False),
     help="Keep every snapshot this Dagster instance's event log mentions; env DAGSTER_HOME.",
 )
+@click.option(
+    "--min-age",
+    "min_age_s",
+    default=600.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Keep snapshot files younger than this many seconds (a running step may not have published them yet).",
+)
 @click.option("--dry-run", is_flag=True, help="List what would be deleted; delete nothing.")
-def gc(storage_root: Path, keep_versions: int | None, dagster_home: str | None, dry_run: bool) -> None:
+def gc(
+    storage_root: Path, keep_versions: int | None, dagster_home: str | None, min_age_s: float, dry_run: bool
+) -> None:
     """Delete snapshot files nothing refers to any more.
 
     Kept: current refs, the storage history (all or --keep-versions N per asset) and, with a Dagster
@@ -98,12 +108,14 @@ def gc(storage_root: Path, keep_versions: int | None, dagster_home: str | None, 
         if not Path(dagster_home).is_dir():
             raise UserError(f"--dagster-home {dagster_home} is not a directory")
         keep |= _event_log_paths(dagster_home)
-    removed = storage.gc(keep, dry_run=dry_run)
+    removed = storage.gc(keep, dry_run=dry_run, min_age_s=min_age_s)
     for p in removed:
         click.echo(("would delete " if dry_run else "deleted ") + p)
+    current = storage.current_paths()
+    older = len(keep - current)
     click.echo(
-        f"{'would delete' if dry_run else 'deleted'} {len(removed)} snapshot file(s); kept {len(keep)} "
-        "referenced path(s)"
+        f"{'would delete' if dry_run else 'deleted'} {len(removed)} snapshot file(s); kept {len(current)} current "
+        f"and {older} older version(s) referenced by history or the event log, and files younger than {min_age_s:g}s"
     )
 
 

@@ -59,14 +59,21 @@ def source_code_version(pipeline: Pipeline) -> str:
     return "src-" + hashlib.sha256(payload.encode()).hexdigest()[:12]
 
 
+def progress_text(label: str, done: int, total: int | None) -> str:
+    """``label: 40/100 rows (40%)``, or ``label: 40 rows`` while the total is unknown (no ``-1%``)."""
+    if not total:
+        return f"{label}: {done} rows"
+    return f"{label}: {done}/{total} rows ({int(100 * done / total)}%)"
+
+
 def _progress_logger(log: logging.Logger, label: str) -> Callable[[int, int | None], None]:
     state = {"last": 0.0, "pct": -1}
 
     def report(done: int, total: int | None) -> None:
         now = time.monotonic()
         pct = int(100 * done / total) if total else -1
-        if done == total or now - state["last"] > 10 or (pct // 10) > (state["pct"] // 10):
-            log.info(f"{label}: {done}/{total if total is not None else '?'} rows ({pct}%)")
+        if done == total or now - state["last"] > 10 or (total and (pct // 10) > (state["pct"] // 10)):
+            log.info(progress_text(label, done, total))
             state["last"], state["pct"] = now, pct
 
     return report

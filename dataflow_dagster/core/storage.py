@@ -259,18 +259,28 @@ class Storage:
                 delay = min(delay * 2, 1.0)
 
     # ---- garbage collection ------------------------------------------------------------------
-    def gc(self, keep_paths: set[str] | None = None, dry_run: bool = False) -> list[str]:
+    def current_paths(self) -> set[str]:
+        """Snapshot files the current refs point at."""
+        return {t["path"] for doc in self.all_refs().values() for t in doc["tables"].values()}
+
+    def gc(self, keep_paths: set[str] | None = None, dry_run: bool = False, min_age_s: float = 0.0) -> list[str]:
         """Delete snapshot files referenced neither by current refs nor by ``keep_paths``
-        (e.g. every path the Dagster event log still mentions)."""
-        keep = set(keep_paths or ())
-        for doc in self.all_refs().values():
-            keep.update(t["path"] for t in doc["tables"].values())
+        (e.g. every path the Dagster event log still mentions).
+
+        Files younger than ``min_age_s`` are kept: a step writes its snapshot before it publishes the
+        ref, and a gc between the two would delete a file that is about to become current.
+        """
+        keep = set(keep_paths or ()) | self.current_paths()
+        newest = time.time() - min_age_s
         removed = []
         for f in (self.root / "snapshots").rglob("*.parquet"):
-            if str(f) not in keep and not f.name.startswith(".tmp-"):
-                removed.append(str(f))
-                if not dry_run:
-                    f.unlink()
+            if str(f) in keep or f.name.startswith(".tmp-"):
+                continue
+            if min_age_s > 0 and f.stat().st_mtime > newest:
+                continue
+            removed.append(str(f))
+            if not dry_run:
+                f.unlink()
         return sorted(removed)
 
 
