@@ -17,6 +17,7 @@ session's Authorization header; it is never logged, returned or put in an error.
 import asyncio
 import atexit
 import contextlib
+import dataclasses
 import json
 import random
 import threading
@@ -29,6 +30,7 @@ from typing import Any
 import aiohttp
 
 from dataflow_dagster.llm.limits import RateLimits, estimate_tokens
+from dataflow_dagster.llm.redact import Redactor
 from dataflow_dagster.llm.retry import GarbageResponse, HTTPStatusError, RetryPolicy, classify, parse_retry_after
 from dataflow_dagster.llm.stats import DispatchStats
 from dataflow_dagster.llm.structured import (
@@ -106,6 +108,7 @@ class OpenAICompatClient:
         self.base_urls = [u.rstrip("/") for u in urls]
         self.model = model
         self._api_key = api_key
+        self._redactor = Redactor([api_key])
         self.max_concurrency, self.timeout_s = max_concurrency, timeout_s
         self.structured_output = structured_output
         self.policy = RetryPolicy(max_retries, backoff_base_s, backoff_cap_s)
@@ -224,28 +227,39 @@ class OpenAICompatClient:
             try:
                 text, usage = await self._call(req, messages, schema)
             except _Failed as exc:
-                return LLMResponse(
-                    text=None, error=str(exc), prompt_tokens=pt, completion_tokens=ct, model=self.model_id
+                return self._clean(
+                    LLMResponse(text=None, error=str(exc), prompt_tokens=pt, completion_tokens=ct, model=self.model_id)
                 )
             pt, ct = pt + usage[0], ct + usage[1]
             if text is None:
-                return LLMResponse(
-                    text=None,
-                    error="empty completion (no message content)",
-                    prompt_tokens=pt,
-                    completion_tokens=ct,
-                    model=self.model_id,
+                return self._clean(
+                    LLMResponse(
+                        text=None,
+                        error="empty completion (no message content)",
+                        prompt_tokens=pt,
+                        completion_tokens=ct,
+                        model=self.model_id,
+                    )
                 )
             problem = schema_problem(text, req.schema) if req.schema is not None else None
             if problem is None:
-                return LLMResponse(text=text, prompt_tokens=pt, completion_tokens=ct, model=self.model_id)
-        return LLMResponse(
-            text=text,
-            error=f"answer {problem} (after {self.max_reasks} re-asks)",
-            prompt_tokens=pt,
-            completion_tokens=ct,
-            model=self.model_id,
+                return self._clean(LLMResponse(text=text, prompt_tokens=pt, completion_tokens=ct, model=self.model_id))
+        return self._clean(
+            LLMResponse(
+                text=text,
+                error=f"answer {problem} (after {self.max_reasks} re-asks)",
+                prompt_tokens=pt,
+                completion_tokens=ct,
+                model=self.model_id,
+            )
         )
+
+    def _clean(self, resp: LLMResponse) -> LLMResponse:
+        """The response with every secret removed from its text and error (servers echo keys)."""
+        text, error = self._redactor.clean(resp.text), self._redactor.clean(resp.error)
+        if text == resp.text and error == resp.error:
+            return resp
+        return dataclasses.replace(resp, text=text, error=error)
 
     def _pick(self) -> _Endpoint:
         low = min(ep.in_flight for ep in self._endpoints)
