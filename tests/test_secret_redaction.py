@@ -24,7 +24,7 @@ KEY = "sk-test-echo-0123456789abcdef"
 
 
 class _Echo(http.server.BaseHTTPRequestHandler):
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         length = int(self.headers.get("content-length") or 0)
         body = json.loads(self.rfile.read(length) or b"{}")
         auth = self.headers.get("authorization", "")
