@@ -7,7 +7,6 @@ import os
 import re
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from dataflow_dagster.core.dryrun import dry_run
 from dataflow_dagster.core.yaml_loader import load_pipeline_file
 from dataflow_dagster.llm.local import LlamaCppClient
 from dataflow_dagster.llm.openai_client import OpenAICompatClient
+from tests.helpers import loopback_server
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "tests" / "data" / "agent_test_data.json"
@@ -137,13 +137,8 @@ class _Garbage(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def garbage_endpoint() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Garbage)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    finally:
-        server.shutdown()
+    with loopback_server(_Garbage) as url:
+        yield url
 
 
 def test_invalid_model_answer_falls_back_to_retrieval(tmp_path: Path, garbage_endpoint: str) -> None:

@@ -8,7 +8,6 @@ the Dagster run database.
 
 import http.server
 import json
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from dagster import DagsterInstance, EnvVar
 from dataflow_dagster.core.pipeline import Pipeline, Source, Step
 from dataflow_dagster.defs.resources import OpenAIResource
 from operators.general_text.llm_qa import TopicClassifier
-from tests.helpers import defs_for, run_job
+from tests.helpers import defs_for, loopback_server, run_job
 
 KEY = "sk-test-echo-0123456789abcdef"
 
@@ -48,13 +47,8 @@ class _Echo(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def echo_url() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Echo)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    finally:
-        server.shutdown()
+    with loopback_server(_Echo) as url:
+        yield url
 
 
 def test_echoed_api_key_is_redacted_everywhere(tmp_path: Path, echo_url: str, monkeypatch, capsys):
