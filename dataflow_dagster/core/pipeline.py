@@ -45,6 +45,9 @@ class Step:
     # ``{column: {"type": "string"|"integer"|"float"|"numeric"|"boolean"|"any", "non_nullable": ...,
     # "unique": ..., "min_value": ..., "max_value": ..., "categories": [...]}}``; run as an asset check.
     schema: list[Any] | dict[str, dict[str, Any]] | None = None
+    # Key of the LLM resource that serves this step (e.g. "judge" for a stronger judging model);
+    # None = the code location's default "llm". Ignored by steps that need no model.
+    llm: str | None = None
 
     @property
     def effective_prompt(self) -> PromptTemplate | None:
@@ -76,6 +79,11 @@ class Pipeline:
             if not step.name.isidentifier() or "__" in step.name:
                 raise OperatorError(
                     f"pipeline '{self.name}': step name '{step.name}' must be an identifier without '__'"
+                )
+            if step.llm is not None and not step.llm.isidentifier():
+                raise OperatorError(
+                    f"pipeline '{self.name}': step '{step.name}' names LLM resource '{step.llm}', which is not "
+                    "a valid resource key (letters, digits, _)"
                 )
             if step.name in seen:
                 raise OperatorError(f"pipeline '{self.name}': step name '{step.name}' is used twice")

@@ -15,6 +15,7 @@ Format (see docs/yaml.md)::
         config: {input_key: text}  # validated by the operator's Config
         after: load                # optional; default: the previous step
         prompt: "text with {fields}"   # optional prompt override (or {template:, system:})
+        llm: judge                 # optional: LLM resource key serving this step (default: llm)
 """
 
 import math
@@ -34,7 +35,7 @@ from operators.core.registry import get as get_operator
 
 TOP_KEYS = {"pipeline", "description", "source", "steps"}
 SOURCE_KEYS = {"path", "format", "required_columns", "name"}
-STEP_KEYS = {"name", "op", "config", "after", "prompt", "description"}
+STEP_KEYS = {"name", "op", "config", "after", "prompt", "description", "llm"}
 PROMPT_KEYS = {"template", "system"}
 
 Path_ = tuple[str | int, ...]
@@ -207,16 +208,19 @@ def _step(doc: _Doc, raw: Any, i: int) -> Step:
             msg = f"{op_cls.name} setting `{field}`: {msg}"
         more = f" (and {len(exc.errors()) - 1} more problem(s))" if len(exc.errors()) > 1 else ""
         raise doc.error(key_path, msg + more) from None
-    name, after, desc = spec["name"], spec.get("after"), spec.get("description")
-    for key, val in (("name", name), ("after", after), ("description", desc)):
+    name, after, desc, llm = spec["name"], spec.get("after"), spec.get("description"), spec.get("llm")
+    for key, val in (("name", name), ("after", after), ("description", desc), ("llm", llm)):
         if val is not None and not isinstance(val, str):
             raise doc.error((*path, key), "must be text")
+    if llm is not None and not llm.isidentifier():
+        raise doc.error((*path, "llm"), f"'{llm}' is not a resource key (letters, digits, _), e.g. `llm: judge`")
     return Step(
         name,
         op,
         after=after,
         prompt=_prompt(doc, spec.get("prompt"), (*path, "prompt"), op_cls, name),
         description=desc,
+        llm=llm,
     )
 
 
@@ -310,6 +314,8 @@ def pipeline_to_dict(pipeline: Pipeline, relative_to: Path | None = None) -> dic
             entry["after"] = s.after
         if s.description:
             entry["description"] = s.description
+        if s.llm:
+            entry["llm"] = s.llm
         if s.prompt is not None:
             entry["prompt"] = {"template": s.prompt.template, "system": s.prompt.system}
         steps.append(entry)

@@ -73,6 +73,11 @@ def pipeline_schema() -> dict[str, Any]:
             "config": {"type": "object", "description": "the operator's settings"},
             "after": {"type": "string", "description": "upstream step (default: the previous step)"},
             "description": {"type": "string"},
+            "llm": {
+                "type": "string",
+                "pattern": IDENT,
+                "description": "LLM resource key serving this step (default: llm), e.g. judge for a stronger judge",
+            },
             "prompt": {
                 "description": "prompt override: template text, or {template, system}",
                 "oneOf": [
