@@ -232,25 +232,12 @@ def event_log_versions(instance: Any, asset_key: Any, partition: str | None) -> 
 
 
 def _history_records(storage: Storage, asset: str, partition: str | None) -> list[Record]:
-    path = storage.root / "history" / f"{asset}.jsonl"
     out = []
-    if path.exists():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            doc = json.loads(line)
-            if doc.get("partition") == partition and "table" in doc["tables"]:
-                t = doc["tables"]["table"]
-                out.append(
-                    Record(
-                        doc["lineage"],
-                        Version(
-                            t["path"],
-                            t["content_hash"],
-                            doc["lineage"].get("run_id"),
-                            doc.get("published_at"),
-                            "history",
-                        ),
-                    )
-                )
+    for doc in storage.history(asset):  # damaged lines are skipped with a warning naming them
+        if doc.get("partition") == partition and "table" in doc["tables"]:
+            t, lineage = doc["tables"]["table"], doc.get("lineage") or {}
+            version = Version(t["path"], t["content_hash"], lineage.get("run_id"), doc.get("published_at"), "history")
+            out.append(Record(lineage, version))
     return list(reversed(out))  # newest first, like the event log
 
 

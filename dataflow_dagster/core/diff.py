@@ -119,15 +119,13 @@ def versions(
         found = event_log_versions(instance, asset_key, partition)
         if found:
             return found
-    history = storage.root / "history" / f"{asset}.jsonl"
     out = []
-    if history.exists():
-        for line in history.read_text(encoding="utf-8").splitlines():
-            doc = json.loads(line)
-            if doc.get("partition") != partition or "table" not in doc["tables"]:
-                continue
-            t = doc["tables"]["table"]
-            out.append(Version(t["path"], t["content_hash"], doc["lineage"].get("run_id"), doc.get("published_at")))
+    for doc in storage.history(asset):  # damaged lines are skipped with a warning naming them
+        if doc.get("partition") != partition or "table" not in doc["tables"]:
+            continue
+        t = doc["tables"]["table"]
+        lineage = doc.get("lineage") or {}
+        out.append(Version(t["path"], t["content_hash"], lineage.get("run_id"), doc.get("published_at")))
     return out
 
 

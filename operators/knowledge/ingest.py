@@ -4,14 +4,23 @@ The pipeline's Source imports one table file; the documents to ingest are listed
 column), so ingestion is an ordinary generate step and re-running it after a file changes gives the
 new text a new row id. A listed directory expands to the supported files under it (sorted, so row
 order is stable). Reading a file is I/O per document by nature; rows are written in Arrow batches.
+
+Documents are hostile input: a 1 KB PDF can keep pypdf busy for a minute, a 29 KB docx can expand
+to gigabytes of XML, and parsers raise whatever they like (``LimitReachedError``, ``TypeError``,
+``RecursionError``). So each document is parsed in a worker process (``operators.core.isolated``)
+under ``timeout_s`` (wall clock; the worker is killed past it) and ``memory_mb`` (address space),
+a docx is refused before parsing when its parts expand beyond ``max_unzipped_mb``, and text longer
+than ``max_chars`` is refused. Every such failure is one row of the errors table naming the file.
 """
 
+import zipfile
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pyarrow as pa
 
 from operators.core.contract import Kind, OpConfig, Operator, OperatorContext, OperatorError, quote_ident
+from operators.core.isolated import IsolatedWorker, Outcome
 from operators.core.registry import register
 from operators.core.rowids import ID, PARENTS, derived_id_sql
 
@@ -27,8 +36,8 @@ FORMATS = {
 }
 
 
-def read_document(path: Path) -> tuple[str, str]:
-    """(format, text) of one file; raises ValueError with what went wrong."""
+def read_document(path: Path, max_unzipped_mb: int = 256) -> tuple[str, str]:
+    """(format, text) of one file; raises ValueError with what went wrong (runs in the worker)."""
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise ValueError(f"unsupported file type '{path.suffix}' (supported: {sorted(set(FORMATS))})")
@@ -54,7 +63,12 @@ def read_document(path: Path) -> tuple[str, str]:
             pages = [p.extract_text() or "" for p in reader.pages]
         except (PdfReadError, OSError, ValueError) as exc:
             raise ValueError(f"pypdf could not read the PDF: {exc}") from None
+        except (MemoryError, RecursionError):
+            raise
+        except Exception as exc:  # LimitReachedError, TypeError, KeyError...: pypdf's failures on hostile files
+            raise ValueError(f"pypdf could not read the PDF: {type(exc).__name__}: {exc}") from None
         return fmt, "\n\n".join(p.strip() for p in pages if p.strip())
+    _refuse_zip_bomb(path, max_unzipped_mb)
     import docx
 
     try:
@@ -68,12 +82,38 @@ def read_document(path: Path) -> tuple[str, str]:
     return fmt, "\n".join(parts)
 
 
+def _refuse_zip_bomb(path: Path, max_unzipped_mb: int) -> None:
+    """A docx is a zip: refuse one whose parts declare more than the limit before inflating any."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            total = sum(info.file_size for info in zf.infolist())
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise ValueError(f"not a valid docx (zip) file: {exc}") from None
+    if total > max_unzipped_mb * 2**20:
+        raise ValueError(
+            f"expands to {total / 2**20:.0f} MB uncompressed (max_unzipped_mb={max_unzipped_mb}); "
+            "a zip bomb, or raise max_unzipped_mb"
+        )
+
+
+def read_in_worker(path: str, max_unzipped_mb: int, max_chars: int) -> tuple[str, str]:
+    """Entry point inside the document worker."""
+    fmt, text = read_document(Path(path), max_unzipped_mb)
+    if len(text) > max_chars:
+        raise ValueError(f"extracted {len(text)} characters (max_chars={max_chars})")
+    return fmt, text
+
+
 class IngestConfig(OpConfig):
     input_key: str = "path"
     output_key: str = "text"
     base_dir: str | None = None  # relative paths resolve against this (default: the working directory)
     recursive: bool = True
     min_chars: int = 1  # documents with less extracted text go to the errors table
+    timeout_s: float = 30.0  # wall clock per document; the parser process is killed past it
+    memory_mb: int = 1024  # address-space limit of the parser process
+    max_unzipped_mb: int = 256  # a docx whose parts expand beyond this is refused unparsed
+    max_chars: int = 20_000_000  # extracted text longer than this is an error row
 
 
 @register
@@ -103,7 +143,25 @@ class FileIngestor(Operator):
             return sorted(f for f in p.glob(pattern) if f.is_file() and f.suffix.lower() in FORMATS)
         return [p]
 
+    def _parse(self, worker: IsolatedWorker, path: Path) -> tuple[str, str]:
+        """(format, text) from the worker, or ValueError saying which limit or parser failure hit."""
+        c = self.config
+        out: Outcome = worker.call(
+            "operators.knowledge.ingest:read_in_worker", (str(path), c.max_unzipped_mb, c.max_chars), c.timeout_s
+        )
+        if out.ok:
+            return out.value
+        if out.status == "timeout":
+            raise ValueError(f"parsing took longer than {c.timeout_s:g}s (timeout_s) and was stopped")
+        if out.status in ("memory", "crashed"):
+            raise ValueError(f"parsing needed more than {c.memory_mb} MB (memory_mb) and was stopped: {out.message}")
+        raise ValueError(out.message.removeprefix("ValueError: "))
+
     def run(self, ctx: OperatorContext) -> dict[str, Any]:
+        with IsolatedWorker(self.config.memory_mb, "document worker") as worker:
+            return self._run(ctx, worker)
+
+    def _run(self, ctx: OperatorContext, worker: IsolatedWorker) -> dict[str, Any]:
         c = self.config
         con = ctx.con
         docs, errs = f"{ctx.target}__docs", ctx.errors
@@ -113,12 +171,13 @@ class FileIngestor(Operator):
         )
         con.execute(f"CREATE TABLE {quote_ident(errs)} ({ID} VARCHAR, _error VARCHAR, _raw VARCHAR)")
         sel = f"SELECT {ID}, {quote_ident(c.input_key)} FROM {quote_ident(ctx.source or '')}"
-        n_docs = n_err = 0
+        n_docs = n_err = n_missing = 0
         for batch in con.cursor().sql(sel).to_arrow_reader(ctx.batch_size):
             good: dict[str, list[Any]] = {"__parent": [], "__n": [], "source_path": [], "format": [], c.output_key: []}
             bad: dict[str, list[Any]] = {ID: [], "_error": [], "_raw": []}
             for row_id, raw in zip(*(batch.column(i).to_pylist() for i in range(2)), strict=True):
                 if not raw:
+                    n_missing += 1
                     bad[ID].append(row_id)
                     bad["_error"].append(f"FileIngestor: column '{c.input_key}' is empty")
                     bad["_raw"].append(raw)
@@ -126,8 +185,9 @@ class FileIngestor(Operator):
                 for n, path in enumerate(self._expand(str(raw))):
                     try:
                         if not path.is_file():
+                            n_missing += 1
                             raise ValueError("file does not exist")
-                        fmt, text = read_document(path)
+                        fmt, text = self._parse(worker, path)
                         if len(text.strip()) < c.min_chars:
                             raise ValueError(f"extracted only {len(text.strip())} characters (min_chars={c.min_chars})")
                     except ValueError as exc:
@@ -151,7 +211,7 @@ class FileIngestor(Operator):
                     con.unregister("__ingest")
             n_docs += len(good["__parent"])
             n_err += len(bad[ID])
-        if n_docs == 0 and n_err:
+        if n_docs == 0 and n_err and n_missing == n_err:  # nothing listed exists: a configuration error
             first_err = con.execute(f"SELECT _error FROM {quote_ident(errs)} LIMIT 1").fetchall()[0][0]
             raise OperatorError(f"{ctx.step}: none of the listed files could be read; first problem: {first_err}")
         keep = [

@@ -27,8 +27,10 @@ class SQLExecutionFilter(Operator):
 
     Dropped (with the reason in ``_reason``): unparseable SQL, anything but a single SELECT
     (INSERT/UPDATE/DELETE/DROP/ATTACH/PRAGMA/CREATE/COPY/INSTALL/LOAD/..., also nested in CTEs),
-    file-reading functions, unknown ``db_id``, execution errors, timeouts and (by default) results
-    over ``max_rows``. Databases are opened read-only, so the files never change.
+    file-reading functions, unknown ``db_id``, execution errors, timeouts (``timeout_s``, wall clock,
+    enforced by killing the SQL worker process), results over ``max_result_bytes`` or beyond the
+    worker's ``memory_mb``, and (by default) results over ``max_rows``. Databases are opened
+    read-only, so the files never change.
     """
 
     kind: ClassVar[Kind] = Kind.FILTER
@@ -53,7 +55,7 @@ class SQLExecutionFilter(Operator):
             f"{quote_ident(ctx.source or '')}"
         )
         counts: dict[str, int] = {}
-        with open_databases(c.db_root) as dbs:
+        with open_databases(c.db_root, c.memory_mb, c.max_result_bytes) as dbs:
             for batch in con.cursor().sql(sel).to_arrow_reader(ctx.batch_size):
                 ids, db_ids, sqls = (batch.column(i).to_pylist() for i in range(3))
                 out: dict[str, list[Any]] = {ID: ids, "_status": [], "_reason": [], "_rows": []}
@@ -126,7 +128,7 @@ class SQLResultMatchEvaluator(Operator):
             f"SELECT {ID}, {quote_ident(c.db_id_key)}, {quote_ident(c.sql_key)}, {quote_ident(c.predicted_key)} "
             f"FROM {quote_ident(ctx.source or '')}"
         )
-        with open_databases(c.db_root) as dbs:
+        with open_databases(c.db_root, c.memory_mb, c.max_result_bytes) as dbs:
             for batch in con.cursor().sql(sel).to_arrow_reader(ctx.batch_size):
                 ids, db_ids, gold, pred = (batch.column(i).to_pylist() for i in range(4))
                 matches = []
