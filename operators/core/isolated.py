@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 _HEADER = struct.Struct("!Q")
+START_TIMEOUT_S = 60.0  # imports on a loaded 2-core machine; not counted against any call's deadline
 _ENV_KEEP = ("PATH", "PYTHONPATH", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "HOME", "VIRTUAL_ENV")
 _SAFE_GLOBALS = (
     {
@@ -69,8 +70,8 @@ class IsolatedWorker:
     alike). Use as a context manager or call ``close()``; a killed child is replaced lazily.
     """
 
-    def __init__(self, memory_mb: int = 1024, label: str = "worker") -> None:
-        self.memory_mb, self.label = memory_mb, label
+    def __init__(self, memory_mb: int = 1024, label: str = "worker", preload: tuple[str, ...] = ()) -> None:
+        self.memory_mb, self.label, self.preload = memory_mb, label, preload
         self._proc: subprocess.Popen[bytes] | None = None
         self.restarts = 0
 
@@ -86,19 +87,26 @@ class IsolatedWorker:
             paths = [p for p in sys.path if p]
             env["PYTHONPATH"] = os.pathsep.join(paths)
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "operators.core.isolated", str(self.memory_mb * 2**20)],
+                [sys.executable, "-m", "operators.core.isolated", str(self.memory_mb * 2**20), *self.preload],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
                 env=env,
                 close_fds=True,
             )
+            assert self._proc.stdout is not None
+            # The child answers once its imports are done: a call's deadline starts after that.
+            _read_frame(self._proc.stdout.fileno(), time.monotonic() + START_TIMEOUT_S)
         return self._proc
 
     def call(self, target: str, args: tuple[Any, ...], timeout_s: float) -> Outcome:
         """Run ``target`` (``"package.module:function"``) on ``args`` in the child within ``timeout_s``."""
+        try:
+            proc = self._start()
+        except (TimeoutError, EOFError, OSError):
+            code = self._kill()
+            return Outcome("crashed", message=f"the {self.label} did not start: {_death(code, self.memory_mb)}")
         started = time.monotonic()
-        proc = self._start()
         assert proc.stdin is not None and proc.stdout is not None
         payload = pickle.dumps((target, args), protocol=pickle.HIGHEST_PROTOCOL)
         try:
@@ -182,8 +190,14 @@ def _read_frame(fd: int, deadline: float | None) -> bytes:
     return _read_exact(fd, size, deadline)
 
 
-def _serve(memory_bytes: int) -> None:
-    """Child main loop: limit ourselves, then answer requests until stdin closes."""
+def _write_frame(fd: int, data: bytes) -> None:
+    view = memoryview(_HEADER.pack(len(data)) + data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _serve(memory_bytes: int, preload: list[str]) -> None:
+    """Child main loop: limit ourselves, import, say ready, then answer requests until stdin closes."""
     import resource
 
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
@@ -191,6 +205,9 @@ def _serve(memory_bytes: int) -> None:
     fin, fout = sys.stdin.buffer.fileno(), os.dup(1)
     # Anything a library prints (Python or C level) goes to /dev/null, never into the answer frames.
     os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+    for module in preload:
+        importlib.import_module(module)
+    _write_frame(fout, b"ready")
     while True:
         try:
             target, args = pickle.loads(_read_frame(fin, None))
@@ -211,11 +228,8 @@ def _serve(memory_bytes: int) -> None:
             data = pickle.dumps(("memory", None, "the answer needed more memory than the worker's limit"))
         except Exception as exc:
             data = pickle.dumps(("error", None, f"answer cannot be sent back: {type(exc).__name__}"))
-        frame = _HEADER.pack(len(data)) + data
-        view = memoryview(frame)
-        while view:
-            view = view[os.write(fout, view) :]
+        _write_frame(fout, data)
 
 
 if __name__ == "__main__":
-    _serve(int(sys.argv[1]))
+    _serve(int(sys.argv[1]), sys.argv[2:])

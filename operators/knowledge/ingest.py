@@ -158,7 +158,7 @@ class FileIngestor(Operator):
         raise ValueError(out.message.removeprefix("ValueError: "))
 
     def run(self, ctx: OperatorContext) -> dict[str, Any]:
-        with IsolatedWorker(self.config.memory_mb, "document worker") as worker:
+        with IsolatedWorker(self.config.memory_mb, "document worker", (__name__, "pypdf", "docx")) as worker:
             return self._run(ctx, worker)
 
     def _run(self, ctx: OperatorContext, worker: IsolatedWorker) -> dict[str, Any]:

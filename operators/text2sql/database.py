@@ -153,13 +153,15 @@ class Database:
         if problem is not None:
             return ExecResult(problem[0], message=problem[1])
         if self._worker is None:
-            self._worker = IsolatedWorker(self.memory_mb, "SQL worker")
+            self._worker = IsolatedWorker(self.memory_mb, "SQL worker", (__name__,))
         args = (str(self.path), sql, timeout_s, max_rows, self.max_result_bytes, self.memory_mb)
         out = self._worker.call("operators.text2sql.database:execute_in_worker", args, timeout_s + KILL_GRACE_S)
         if out.ok:
             status, cols, rows, message = out.value
             return ExecResult(status, list(cols), [tuple(r) for r in rows], message, out.seconds)
-        status = {"timeout": "timeout", "memory": "out_of_memory", "crashed": "out_of_memory"}.get(out.status, "error")
+        if out.status == "timeout":
+            return ExecResult("timeout", message=f"ran longer than {timeout_s:g}s; the SQL worker was killed")
+        status = "out_of_memory" if out.status in ("memory", "crashed") else "error"
         return ExecResult(status, message=out.message, seconds=out.seconds)
 
     def execute_local(self, sql: str, timeout_s: float, max_rows: int) -> ExecResult:
@@ -319,7 +321,7 @@ class DatabaseSet:
         self.root = Path(root)
         self.memory_mb, self.max_result_bytes = memory_mb, max_result_bytes
         self._dbs: dict[str, Database] = {}
-        self.worker = IsolatedWorker(memory_mb, "SQL worker")
+        self.worker = IsolatedWorker(memory_mb, "SQL worker", (__name__,))
 
     def path_of(self, db_id: str) -> Path:
         if not db_id or not _DB_ID.match(db_id):
