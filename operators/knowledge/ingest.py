@@ -13,7 +13,6 @@ a docx is refused before parsing when its parts expand beyond ``max_unzipped_mb`
 than ``max_chars`` is refused. Every such failure is one row of the errors table naming the file.
 """
 
-import zipfile
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -23,85 +22,10 @@ from operators.core.contract import Kind, OpConfig, Operator, OperatorContext, O
 from operators.core.isolated import IsolatedWorker, Outcome
 from operators.core.registry import register
 from operators.core.rowids import ID, PARENTS, derived_id_sql
+from operators.knowledge.parse import FORMATS, read_document
 
-FORMATS = {
-    ".txt": "txt",
-    ".text": "txt",
-    ".md": "markdown",
-    ".markdown": "markdown",
-    ".html": "html",
-    ".htm": "html",
-    ".pdf": "pdf",
-    ".docx": "docx",
-}
-
-
-def read_document(path: Path, max_unzipped_mb: int = 256) -> tuple[str, str]:
-    """(format, text) of one file; raises ValueError with what went wrong (runs in the worker)."""
-    fmt = FORMATS.get(path.suffix.lower())
-    if fmt is None:
-        raise ValueError(f"unsupported file type '{path.suffix}' (supported: {sorted(set(FORMATS))})")
-    if fmt in ("txt", "markdown"):
-        try:
-            return fmt, path.read_text(encoding="utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise ValueError(f"not valid UTF-8 at byte {exc.start}; re-encode the file as UTF-8") from None
-    if fmt == "html":
-        import trafilatura
-
-        html = path.read_bytes().decode("utf-8", errors="replace")
-        text = trafilatura.extract(html, include_comments=False, include_tables=True, favor_recall=True)
-        if not text:
-            raise ValueError("trafilatura found no main text in the HTML")
-        return fmt, text
-    if fmt == "pdf":
-        from pypdf import PdfReader
-        from pypdf.errors import PdfReadError
-
-        try:
-            reader = PdfReader(str(path))
-            pages = [p.extract_text() or "" for p in reader.pages]
-        except (PdfReadError, OSError, ValueError) as exc:
-            raise ValueError(f"pypdf could not read the PDF: {exc}") from None
-        except (MemoryError, RecursionError):
-            raise
-        except Exception as exc:  # LimitReachedError, TypeError, KeyError...: pypdf's failures on hostile files
-            raise ValueError(f"pypdf could not read the PDF: {type(exc).__name__}: {exc}") from None
-        return fmt, "\n\n".join(p.strip() for p in pages if p.strip())
-    _refuse_zip_bomb(path, max_unzipped_mb)
-    import docx
-
-    try:
-        document = docx.Document(str(path))
-    except Exception as exc:  # python-docx raises zipfile/KeyError/ValueError for broken files
-        raise ValueError(f"python-docx could not read the file: {type(exc).__name__}: {exc}") from None
-    parts = [p.text for p in document.paragraphs if p.text.strip()]
-    for table in document.tables:
-        for row in table.rows:
-            parts.append(" | ".join(cell.text.strip() for cell in row.cells))
-    return fmt, "\n".join(parts)
-
-
-def _refuse_zip_bomb(path: Path, max_unzipped_mb: int) -> None:
-    """A docx is a zip: refuse one whose parts declare more than the limit before inflating any."""
-    try:
-        with zipfile.ZipFile(path) as zf:
-            total = sum(info.file_size for info in zf.infolist())
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise ValueError(f"not a valid docx (zip) file: {exc}") from None
-    if total > max_unzipped_mb * 2**20:
-        raise ValueError(
-            f"expands to {total / 2**20:.0f} MB uncompressed (max_unzipped_mb={max_unzipped_mb}); "
-            "a zip bomb, or raise max_unzipped_mb"
-        )
-
-
-def read_in_worker(path: str, max_unzipped_mb: int, max_chars: int) -> tuple[str, str]:
-    """Entry point inside the document worker."""
-    fmt, text = read_document(Path(path), max_unzipped_mb)
-    if len(text) > max_chars:
-        raise ValueError(f"extracted {len(text)} characters (max_chars={max_chars})")
-    return fmt, text
+__all__ = ["FORMATS", "FileIngestor", "IngestConfig", "read_document"]
+_PRELOAD = ("operators.knowledge.parse", "pypdf", "docx")
 
 
 class IngestConfig(OpConfig):
@@ -112,7 +36,7 @@ class IngestConfig(OpConfig):
     min_chars: int = 1  # documents with less extracted text go to the errors table
     timeout_s: float = 30.0  # wall clock per document; the parser process is killed past it
     memory_mb: int = 1024  # address-space limit of the parser process
-    max_unzipped_mb: int = 256  # a docx whose parts expand beyond this is refused unparsed
+    max_unzipped_mb: int = 64  # a docx whose parts expand beyond this is refused unparsed
     max_chars: int = 20_000_000  # extracted text longer than this is an error row
 
 
@@ -147,7 +71,7 @@ class FileIngestor(Operator):
         """(format, text) from the worker, or ValueError saying which limit or parser failure hit."""
         c = self.config
         out: Outcome = worker.call(
-            "operators.knowledge.ingest:read_in_worker", (str(path), c.max_unzipped_mb, c.max_chars), c.timeout_s
+            "operators.knowledge.parse:read_in_worker", (str(path), c.max_unzipped_mb, c.max_chars), c.timeout_s
         )
         if out.ok:
             return out.value
@@ -158,7 +82,7 @@ class FileIngestor(Operator):
         raise ValueError(out.message.removeprefix("ValueError: "))
 
     def run(self, ctx: OperatorContext) -> dict[str, Any]:
-        with IsolatedWorker(self.config.memory_mb, "document worker", (__name__, "pypdf", "docx")) as worker:
+        with IsolatedWorker(self.config.memory_mb, "document worker", _PRELOAD) as worker:
             return self._run(ctx, worker)
 
     def _run(self, ctx: OperatorContext, worker: IsolatedWorker) -> dict[str, Any]:
