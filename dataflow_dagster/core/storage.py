@@ -132,11 +132,19 @@ class Storage:
         cols = [r[0] for r in con.execute(f"DESCRIBE {quote_ident(relation)}").fetchall()]
         keep = ", ".join(quote_ident(c) for c in cols if not c.startswith("__")) or "*"
         try:
-            con.execute(
-                f"COPY (SELECT {keep} FROM {quote_ident(relation)}) TO {quote_literal(str(tmp))} "
-                f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {SNAPSHOT_ROW_GROUP_ROWS})"
-            )
-            ref = self.describe_file(con, tmp)
+            try:
+                con.execute(
+                    f"COPY (SELECT {keep} FROM {quote_ident(relation)}) TO {quote_literal(str(tmp))} "
+                    f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {SNAPSHOT_ROW_GROUP_ROWS})"
+                )
+                ref = self.describe_file(con, tmp)
+            except duckdb.OutOfMemoryException as exc:
+                limit = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+                raise OperatorError(
+                    f"'{asset}' needs more memory than the step's DuckDB limit ({limit}); a single row with a "
+                    f"very large field (about 100 MB needs ~3GB) is the usual cause. Raise "
+                    f"StorageResource(memory_limit=...) or ${MEMORY_LIMIT_ENV}, e.g. '4GB'"
+                ) from exc
             final = folder / f"{ref.content_hash[:32]}.parquet"
             if final.exists() and self._holds(con, final, tmp, ref.content_hash):
                 tmp.unlink()
