@@ -48,6 +48,19 @@ def loopback_server(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterat
         server.shutdown()
 
 
+# ---- hostile SQL -------------------------------------------------------------------------------------
+# (engine, sql): each one used to run far past the deadline, or to allocate gigabytes in the step
+SQL_ATTACKS = [
+    ("sqlite", "SELECT length(randomblob(1000000000))"),
+    ("sqlite", "SELECT length(replace(hex(zeroblob(100000000)), '0', 'ab'))"),
+    ("sqlite", "SELECT zeroblob(100000000) FROM orders LIMIT 60"),
+    ("sqlite", "WITH RECURSIVE r(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM r) SELECT count(*) FROM r"),
+    ("duckdb", "SELECT length(replace(repeat('a', 100000000), 'a', 'bb'))"),
+    ("duckdb", "SELECT repeat('x', 100000000) FROM range(60)"),
+    ("duckdb", "SELECT count(*) FROM range(100000000000)"),
+]
+
+
 # ---- hostile documents (built by hand: a few hundred bytes to a few hundred KB each) ---------------
 def minimal_pdf(path: Path, content: bytes, filters: str = "", extra_page_keys: bytes = b"") -> Path:
     """A one-page PDF whose content stream is ``content`` (already encoded for ``filters``)."""

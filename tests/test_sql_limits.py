@@ -14,18 +14,9 @@ from dataflow_dagster.core.storage import Storage
 from operators.text2sql.database import Database, DatabaseSet
 from operators.text2sql.execution import SQLExecutionFilter
 from operators.text2sql.fixtures import build_all
+from tests.helpers import SQL_ATTACKS as ATTACKS
 
 TIMEOUT_S = 1.0
-# (engine, sql): each one used to run far past the deadline, or to allocate gigabytes in the step
-ATTACKS = [
-    ("sqlite", "SELECT length(randomblob(1000000000))"),
-    ("sqlite", "SELECT length(replace(hex(zeroblob(100000000)), '0', 'ab'))"),
-    ("sqlite", "SELECT zeroblob(100000000) FROM orders LIMIT 60"),
-    ("sqlite", "WITH RECURSIVE r(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM r) SELECT count(*) FROM r"),
-    ("duckdb", "SELECT length(replace(repeat('a', 100000000), 'a', 'bb'))"),
-    ("duckdb", "SELECT repeat('x', 100000000) FROM range(60)"),
-    ("duckdb", "SELECT count(*) FROM range(100000000000)"),
-]
 NORMAL = "SELECT name, city FROM customers ORDER BY name"
 
 
