@@ -111,8 +111,10 @@ def rebuild(storage: "Storage") -> dict[str, Any]:
         try:
             con = duckdb.connect(str(tmp))
             try:
+                con.execute("BEGIN")  # one commit for all views, not one WAL write each
                 for view, sql in _views(refs).items():
                     con.execute(f"CREATE VIEW {quote_ident(view)} AS {sql}")
+                con.execute("COMMIT")
             finally:
                 con.close()
             os.replace(tmp, target)

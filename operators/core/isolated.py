@@ -101,32 +101,52 @@ class IsolatedWorker:
 
     def call(self, target: str, args: tuple[Any, ...], timeout_s: float) -> Outcome:
         """Run ``target`` (``"package.module:function"``) on ``args`` in the child within ``timeout_s``."""
+        return self.call_many(target, [args], timeout_s)[0]
+
+    def call_many(self, target: str, many: list[tuple[Any, ...]], timeout_s: float) -> list[Outcome]:
+        """Run ``target`` on each of ``many`` in order, each within ``timeout_s`` of the previous answer.
+
+        The whole list goes over in one message and answers stream back, so on a busy machine the
+        cost is one process wake-up per batch rather than per call. A call past its deadline kills
+        the child; the calls after it go to a fresh one.
+        """
+        out: list[Outcome] = []
+        while len(out) < len(many):
+            out.extend(self._batch(target, many[len(out) :], timeout_s))
+        return out
+
+    def _batch(self, target: str, many: list[tuple[Any, ...]], timeout_s: float) -> list[Outcome]:
+        """Answers for a prefix of ``many`` (at least one): stops after a call that killed the child."""
         try:
             proc = self._start()
         except (TimeoutError, EOFError, OSError):
             code = self._kill()
-            return Outcome("crashed", message=f"the {self.label} did not start: {_death(code, self.memory_mb)}")
-        started = time.monotonic()
+            return [Outcome("crashed", message=f"the {self.label} did not start: {_death(code, self.memory_mb)}")]
         assert proc.stdin is not None and proc.stdout is not None
-        payload = pickle.dumps((target, args), protocol=pickle.HIGHEST_PROTOCOL)
+        payload = pickle.dumps([(target, args) for args in many], protocol=pickle.HIGHEST_PROTOCOL)
+        out: list[Outcome] = []
+        started = time.monotonic()
         try:
             proc.stdin.write(_HEADER.pack(len(payload)) + payload)
             proc.stdin.flush()
-            raw = _read_frame(proc.stdout.fileno(), started + timeout_s)
+            for _ in many:
+                raw = _read_frame(proc.stdout.fileno(), started + timeout_s)
+                try:
+                    status, value, message = _SafeUnpickler(io.BytesIO(raw)).load()
+                except Exception as exc:  # a malformed answer: the child is not trusted to be sane
+                    self._kill()
+                    msg = f"unreadable answer from the {self.label}: {exc}"
+                    return [*out, Outcome("error", message=msg, seconds=_since(started))]
+                out.append(Outcome(status, value, message, _since(started)))
+                started = time.monotonic()
         except TimeoutError:
             self._kill()
-            return Outcome(
-                "timeout", message=f"ran longer than {timeout_s:g}s; the worker was killed", seconds=_since(started)
-            )
+            msg = f"ran longer than {timeout_s:g}s; the worker was killed"
+            out.append(Outcome("timeout", message=msg, seconds=_since(started)))
         except (BrokenPipeError, EOFError, OSError):
             code = self._kill()
-            return Outcome("crashed", message=_death(code, self.memory_mb), seconds=_since(started))
-        try:
-            status, value, message = _SafeUnpickler(io.BytesIO(raw)).load()
-        except Exception as exc:  # a malformed answer: the child is not trusted to be sane
-            self._kill()
-            return Outcome("error", message=f"unreadable answer from the {self.label}: {exc}", seconds=_since(started))
-        return Outcome(status, value, message, _since(started))
+            out.append(Outcome("crashed", message=_death(code, self.memory_mb), seconds=_since(started)))
+        return out
 
     def _kill(self) -> int | None:
         proc, self._proc = self._proc, None
@@ -210,25 +230,31 @@ def _serve(memory_bytes: int, preload: list[str]) -> None:
     _write_frame(fout, b"ready")
     while True:
         try:
-            target, args = pickle.loads(_read_frame(fin, None))
+            calls = pickle.loads(_read_frame(fin, None))
         except EOFError:
             return
-        try:
-            module, func = target.split(":")
-            answer: tuple[str, Any, str] = ("ok", getattr(importlib.import_module(module), func)(*args), "")
-        except MemoryError:
-            answer = ("memory", None, "needed more memory than the worker's limit")
-        except RecursionError:
-            answer = ("error", None, "RecursionError: input nested too deeply")
-        except Exception as exc:
-            answer = ("error", None, f"{type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}")
-        try:
-            data = pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL)
-        except MemoryError:
-            data = pickle.dumps(("memory", None, "the answer needed more memory than the worker's limit"))
-        except Exception as exc:
-            data = pickle.dumps(("error", None, f"answer cannot be sent back: {type(exc).__name__}"))
-        _write_frame(fout, data)
+        for target, args in calls:
+            _answer(fout, target, args)
+
+
+def _answer(fout: int, target: str, args: tuple[Any, ...]) -> None:
+    """Run one call and write its answer frame; nothing raised here may end the loop."""
+    try:
+        module, func = target.split(":")
+        answer: tuple[str, Any, str] = ("ok", getattr(importlib.import_module(module), func)(*args), "")
+    except MemoryError:
+        answer = ("memory", None, "needed more memory than the worker's limit")
+    except RecursionError:
+        answer = ("error", None, "RecursionError: input nested too deeply")
+    except Exception as exc:
+        answer = ("error", None, f"{type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}")
+    try:
+        data = pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL)
+    except MemoryError:
+        data = pickle.dumps(("memory", None, "the answer needed more memory than the worker's limit"))
+    except Exception as exc:
+        data = pickle.dumps(("error", None, f"answer cannot be sent back: {type(exc).__name__}"))
+    _write_frame(fout, data)
 
 
 if __name__ == "__main__":

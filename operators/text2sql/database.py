@@ -26,7 +26,7 @@ from typing import Any
 import duckdb
 
 from operators.core.contract import OperatorError
-from operators.core.isolated import IsolatedWorker
+from operators.core.isolated import IsolatedWorker, Outcome
 from operators.text2sql.sql_gate import _sqlite_authorizer, read_only_violation
 
 __all__ = ["Database", "DatabaseSet", "ExecResult", "open_databases", "read_only_violation"]
@@ -154,15 +154,11 @@ class Database:
             return ExecResult(problem[0], message=problem[1])
         if self._worker is None:
             self._worker = IsolatedWorker(self.memory_mb, "SQL worker", (__name__,))
-        args = (str(self.path), sql, timeout_s, max_rows, self.max_result_bytes, self.memory_mb)
-        out = self._worker.call("operators.text2sql.database:execute_in_worker", args, timeout_s + KILL_GRACE_S)
-        if out.ok:
-            status, cols, rows, message = out.value
-            return ExecResult(status, list(cols), [tuple(r) for r in rows], message, out.seconds)
-        if out.status == "timeout":
-            return ExecResult("timeout", message=f"ran longer than {timeout_s:g}s; the SQL worker was killed")
-        status = "out_of_memory" if out.status in ("memory", "crashed") else "error"
-        return ExecResult(status, message=out.message, seconds=out.seconds)
+        out = self._worker.call(_TARGET, self.worker_args(sql, timeout_s, max_rows), timeout_s + KILL_GRACE_S)
+        return _from_outcome(out, timeout_s)
+
+    def worker_args(self, sql: str, timeout_s: float, max_rows: int) -> tuple[Any, ...]:
+        return (str(self.path), sql, timeout_s, max_rows, self.max_result_bytes, self.memory_mb)
 
     def execute_local(self, sql: str, timeout_s: float, max_rows: int) -> ExecResult:
         """The query path inside the worker: cooperative deadline, row and byte caps."""
@@ -295,6 +291,17 @@ class _TooLarge(Exception):
 
 
 _WORKER_DBS: dict[str, Database] = {}
+_TARGET = "operators.text2sql.database:execute_in_worker"
+
+
+def _from_outcome(out: Outcome, timeout_s: float) -> ExecResult:
+    if out.ok:
+        status, cols, rows, message = out.value
+        return ExecResult(status, list(cols), [tuple(r) for r in rows], message, out.seconds)
+    if out.status == "timeout":
+        return ExecResult("timeout", message=f"ran longer than {timeout_s:g}s; the SQL worker was killed")
+    status = "out_of_memory" if out.status in ("memory", "crashed") else "error"
+    return ExecResult(status, message=out.message, seconds=out.seconds)
 
 
 def execute_in_worker(
@@ -348,6 +355,30 @@ class DatabaseSet:
         except OperatorError as exc:
             return ExecResult("error", message=str(exc))
         return db.execute(sql, timeout_s, max_rows)
+
+    def execute_many(
+        self, queries: list[tuple[str | None, str | None]], timeout_s: float, max_rows: int
+    ) -> list[ExecResult]:
+        """``execute`` for a batch of ``(db_id, sql)``: one message to the worker for the whole batch
+        (each query still has its own deadline), which on a busy machine is most of the cost."""
+        results: list[ExecResult | None] = [None] * len(queries)
+        todo: list[int] = []
+        args: list[tuple[Any, ...]] = []
+        for i, (db_id, sql) in enumerate(queries):
+            try:
+                db = self.get(db_id or "")
+            except OperatorError as exc:
+                results[i] = ExecResult("error", message=str(exc))
+                continue
+            problem = read_only_violation(sql, db.dialect)
+            if problem is not None:
+                results[i] = ExecResult(problem[0], message=problem[1])
+                continue
+            todo.append(i)
+            args.append(db.worker_args(sql or "", timeout_s, max_rows))
+        for i, out in zip(todo, self.worker.call_many(_TARGET, args, timeout_s + KILL_GRACE_S), strict=True):
+            results[i] = _from_outcome(out, timeout_s)
+        return [r for r in results if r is not None]
 
     def close(self) -> None:
         for db in self._dbs.values():
