@@ -93,3 +93,90 @@ def llama_cpp_server(log: Path, alias: str = "smollm2") -> Iterator[str]:
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+# ---- hostile SQL -------------------------------------------------------------------------------------
+# (engine, sql): each one used to run far past the deadline, or to allocate gigabytes in the step
+SQL_ATTACKS = [
+    ("sqlite", "SELECT length(randomblob(1000000000))"),
+    ("sqlite", "SELECT length(replace(hex(zeroblob(100000000)), '0', 'ab'))"),
+    ("sqlite", "SELECT zeroblob(100000000) FROM orders LIMIT 60"),
+    ("sqlite", "WITH RECURSIVE r(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM r) SELECT count(*) FROM r"),
+    ("duckdb", "SELECT length(replace(repeat('a', 100000000), 'a', 'bb'))"),
+    ("duckdb", "SELECT repeat('x', 100000000) FROM range(60)"),
+    ("duckdb", "SELECT count(*) FROM range(100000000000)"),
+]
+
+
+# ---- hostile documents (built by hand: a few hundred bytes to a few hundred KB each) ---------------
+def minimal_pdf(path: Path, content: bytes, filters: str = "", extra_page_keys: bytes = b"") -> Path:
+    """A one-page PDF whose content stream is ``content`` (already encoded for ``filters``)."""
+    objs = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> " + extra_page_keys + b">>",
+        b"<< /Length %d %s>>\nstream\n" % (len(content), filters.encode()) + content + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out, offsets = bytearray(b"%PDF-1.7\n"), []
+    for i, body in enumerate(objs, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % i + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, xref)
+    path.write_bytes(bytes(out))
+    return path
+
+
+def hostile_pdfs(folder: Path) -> dict[str, Path]:
+    """PDFs that break or stall pypdf: a stream inflating past its limit, 5000-deep nesting, a page
+    tree with a number where a page belongs, and ~30 MB of text operators behind 60 KB of zlib."""
+    import zlib
+
+    folder.mkdir(parents=True, exist_ok=True)
+    bomb = zlib.compress(b"0" * 100_000_000, 9)
+    deep = b"[" * 5000 + b"]" * 5000
+    slow = zlib.compress(b"BT /F1 12 Tf 72 700 Td (a) Tj ET\n" * 1_000_000, 9)
+    out = {
+        "inflate_bomb": minimal_pdf(folder / "inflate_bomb.pdf", bomb, "/Filter /FlateDecode "),
+        "deep_nesting": minimal_pdf(
+            folder / "deep_nesting.pdf", b"BT (x) Tj ET", extra_page_keys=b"/Deep " + deep + b" "
+        ),
+        "slow_text": minimal_pdf(folder / "slow_text.pdf", slow, "/Filter /FlateDecode "),
+    }
+    broken = minimal_pdf(folder / "bad_tree.pdf", b"BT (x) Tj ET").read_bytes()
+    (folder / "bad_tree.pdf").write_bytes(broken.replace(b"/Kids [3 0 R]", b"/Kids [42 ]  "))
+    out["bad_tree"] = folder / "bad_tree.pdf"
+    return out
+
+
+def docx_bomb(path: Path, uncompressed_mb: int) -> Path:
+    """A real python-docx document whose main part is padded to ``uncompressed_mb`` of XML (the zip
+    holds it in well under 1 % of that)."""
+    import zipfile
+
+    import docx
+
+    base = path.with_suffix(".base.docx")
+    d = docx.Document()
+    d.add_paragraph("A document that is mostly padding.")
+    d.save(str(base))
+    para = b"<w:p><w:r><w:t>" + b"x" * 900 + b"</w:t></w:r></w:p>"
+    with zipfile.ZipFile(base) as src, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "word/document.xml":
+                head, tail = data.split(b"<w:body>", 1)
+                with dst.open(item.filename, "w", force_zip64=True) as fh:
+                    fh.write(head + b"<w:body>")
+                    chunk = para * 1000
+                    for _ in range(uncompressed_mb * 2**20 // len(chunk)):
+                        fh.write(chunk)
+                    fh.write(tail)
+            else:
+                dst.writestr(item, data)
+    base.unlink()
+    return path

@@ -97,6 +97,35 @@ def test_fifty_megabyte_single_row_is_accepted(tmp_path: Path):
     assert con.execute(f"SELECT max(length(text)) FROM {out.table.read_sql()}").fetchall()[0][0] == len(big)
 
 
+def _csv_with_field(path: Path, size: int) -> Path:
+    with open(path, "w") as fh:
+        fh.write('text,n\nshort,1\n"' + "x" * size + '",2\nafter,3\n')
+    return path
+
+
+def test_csv_with_a_hundred_megabyte_field_is_read(tmp_path: Path, monkeypatch):
+    """DuckDB's CSV reader stops at 2 MB lines by default and the explanation blamed Python's 128 KB
+    csv field limit ("fix the quoting"); a 100 MB cell is valid data and is read in full. Hashing
+    such a row needs more than the default 1GB step memory: the error says which setting to raise."""
+    f = _csv_with_field(tmp_path / "big.csv", 100_000_000)
+    with pytest.raises(OperatorError, match=r"'bad__load' needs more memory .* \$DATAFLOW_MEMORY_LIMIT, e\.g\. '4GB'"):
+        run_source(Storage(tmp_path / "small"), _pipe(f))
+    monkeypatch.setenv("DATAFLOW_MEMORY_LIMIT", "4GB")
+    out = run_source(Storage(tmp_path / "root"), _pipe(f))
+    con = duckdb.connect()
+    got = con.execute(f"SELECT n, length(text) FROM {out.table.read_sql()} ORDER BY n").fetchall()
+    assert got == [(1, 5), (2, 100_000_000), (3, 5)]
+
+
+def test_csv_field_over_the_record_limit_names_the_line_and_the_limit(tmp_path: Path, monkeypatch):
+    from dataflow_dagster.core import io_formats
+
+    monkeypatch.setattr(io_formats, "MAX_RECORD_BYTES", 4 * 2**20)  # same code path as 256 MB, smaller file
+    f = _csv_with_field(tmp_path / "huge.csv", 5 * 2**20)
+    with pytest.raises(OperatorError, match=r"huge\.csv: line 3 is longer than 4 MB, the most one CSV record"):
+        run_source(Storage(tmp_path / "root"), _pipe(f))
+
+
 @pytest.mark.parametrize("bad_name", ["x; DROP TABLE t", "a/../../b", 'q"uote', ""])
 def test_injection_in_pipeline_and_step_names_is_refused(bad_name: str, tmp_path: Path):
     with pytest.raises(OperatorError, match="must be"):

@@ -21,9 +21,12 @@ Why this is sound, and what keeps it so:
   retries them exactly as a full run would.
 - The combined output is ordered by input position, in full and in delta runs alike, so rows and
   therefore the content hash (which is order-independent anyway) equal a full run's.
+- A memo is only ever an optimisation: a damaged pointer or memo file is discarded with a warning
+  (in the log and in the step's ``incremental`` lineage) and the step runs in full.
 """
 
 import json
+import logging
 import os
 import uuid
 from dataclasses import dataclass, field
@@ -32,7 +35,8 @@ from typing import Any
 
 import duckdb
 
-from dataflow_dagster.core.storage import AssetAddress, Storage, _atomic_write_text
+from dataflow_dagster.core.integrity import atomic_write_text, parquet_problem
+from dataflow_dagster.core.storage import AssetAddress, Storage
 from operators.core.contract import Kind, Operator, OperatorContext, quote_ident, quote_literal
 from operators.core.rowids import ID, PARENTS
 from operators.core.sql_ops import POS
@@ -78,6 +82,7 @@ class RowMemo:
     _src: str = ""
     _out_schema: list[list[str]] = field(default_factory=list)
     _rej_schema: list[list[str]] = field(default_factory=list)
+    log: logging.Logger | None = None
 
     # ---- paths --------------------------------------------------------------------------------
     @property
@@ -115,7 +120,11 @@ class RowMemo:
             self.stats["reason"] = self.reason
             return src
         keys = quote_literal(self._doc["files"]["keys"])
-        con.execute(f"CREATE TABLE __memo_seen AS SELECT __in_key FROM read_parquet({keys})")
+        try:
+            con.execute(f"CREATE TABLE __memo_seen AS SELECT __in_key FROM read_parquet({keys})")
+        except duckdb.Error as exc:
+            self._doc = self._discard(f"memo file {self._doc['files']['keys']} cannot be read ({exc})")
+            return src
         if not self.op.row_local:
             gone = _count(con, f"SELECT count(*) FROM __memo_seen ANTI JOIN {KEYS} USING (__in_key)")
             if gone:
@@ -159,11 +168,32 @@ class RowMemo:
     def _load(self) -> dict[str, Any] | None:
         try:
             doc = json.loads(self.pointer.read_text(encoding="utf-8"))
-        except (FileNotFoundError, json.JSONDecodeError):
+        except FileNotFoundError:
             return None
-        if not all(Path(p).exists() for p in doc.get("files", {}).values()):
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            return self._discard(f"memo {self.pointer} is not valid JSON ({str(exc).splitlines()[0][:120]})")
+        files = doc.get("files") if isinstance(doc, dict) else None
+        if (
+            not isinstance(files, dict)
+            or not isinstance(doc.get("key"), str)
+            or not {"keys", "out"} <= set(files)
+            or not all(isinstance(p, str) for p in files.values())
+        ):
+            return self._discard(f"memo {self.pointer} lacks valid 'key'/'files' fields")
+        if not all(Path(p).exists() for p in files.values()):
             return None
+        for p in files.values():
+            if (problem := parquet_problem(p)) is not None:
+                return self._discard(f"memo file {p} {problem}")
         return doc
+
+    def _discard(self, problem: str) -> None:
+        """Forget a damaged memo: warn, drop the pointer, and let this run rebuild it in full."""
+        message = f"{self.asset}: row memo discarded, running every row: {problem}"
+        (self.log or logging.getLogger("dataflow")).warning(message)
+        self.stats["warning"] = message
+        self.invalidate()
+        return None
 
     # ---- run ----------------------------------------------------------------------------------
     def run(self, ctx: OperatorContext) -> dict[str, Any]:
@@ -275,7 +305,7 @@ class RowMemo:
             "schemas": {"out": self._out_schema, **({"rej": self._rej_schema} if self._rej_schema else {})},
         }
         old = self._load()
-        _atomic_write_text(self.pointer, json.dumps(doc, indent=1))
+        atomic_write_text(self.pointer, json.dumps(doc, indent=1))
         self._prune(keep={*files.values(), *((old or {}).get("files", {}).values())})
 
     def _copy(self, con: duckdb.DuckDBPyConnection, sql: str, stem: str) -> str:

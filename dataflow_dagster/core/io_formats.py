@@ -13,6 +13,9 @@ import duckdb
 from operators.core.contract import OperatorError, quote_ident, quote_literal
 
 MAX_JSON_DEPTH = 128  # DuckDB's JSON reader limit
+# Longest JSON object / CSV record we read (DuckDB's defaults are 16 MB and 2 MB: a 100 MB text field,
+# e.g. a whole book in one cell, is legitimate data). Beyond it the error names the line and its size.
+MAX_RECORD_BYTES = 256 * 2**20
 FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
 
 
@@ -43,9 +46,10 @@ def import_file(con: duckdb.DuckDBPyConnection, path: str | Path, name: str, fmt
         _check_text_encoding(p)
     lit = quote_literal(str(p))
     reader = {
-        "jsonl": f"read_json({lit}, format='newline_delimited', records=true, maximum_object_size=268435456)",
-        "json": f"read_json({lit}, format='auto', records=true, maximum_object_size=268435456)",
-        "csv": f"read_csv({lit}, header=true, strict_mode=true, quote='\"', escape='\"')",
+        "jsonl": f"read_json({lit}, format='newline_delimited', records=true, maximum_object_size={MAX_RECORD_BYTES})",
+        "json": f"read_json({lit}, format='auto', records=true, maximum_object_size={MAX_RECORD_BYTES})",
+        "csv": f"read_csv({lit}, header=true, strict_mode=true, quote='\"', escape='\"', "
+        f"max_line_size={MAX_RECORD_BYTES}, buffer_size={2 * MAX_RECORD_BYTES})",
         "parquet": f"read_parquet({lit})",
     }[kind]
     try:
@@ -54,6 +58,8 @@ def import_file(con: duckdb.DuckDBPyConnection, path: str | Path, name: str, fmt
         if kind == "jsonl":
             _explain_jsonl(p)
         if kind == "csv":
+            if "line size" in str(exc).lower():
+                _explain_long_line(p)
             _explain_csv(p)
         if kind == "json" and "non-record JSON" in str(exc):
             raise OperatorError(
@@ -128,10 +134,30 @@ def _explain_jsonl(p: Path) -> None:
         raise OperatorError(f"input file {p} has no rows (only blank lines)")
 
 
+def _explain_long_line(p: Path) -> None:
+    """Name the first physical line longer than MAX_RECORD_BYTES (read in 1 MB blocks, not per line)."""
+    lineno, length = 1, 0
+    with open(p, "rb") as fh:
+        while block := fh.read(1 << 20):
+            start = 0
+            while True:
+                nl = block.find(b"\n", start)
+                length += (len(block) if nl < 0 else nl) - start
+                if length > MAX_RECORD_BYTES:
+                    raise OperatorError(
+                        f"{p}: line {lineno} is longer than {MAX_RECORD_BYTES / 2**20:g} MB, the most one CSV "
+                        "record may hold; split that field, or keep such documents as files (or in Parquet/JSONL)"
+                    )
+                if nl < 0:
+                    break
+                lineno, length, start = lineno + 1, 0, nl + 1
+
+
 def _explain_csv(p: Path) -> None:
     """Find the first malformed CSV record (unterminated quote, wrong field count) after DuckDB refused."""
     import csv
 
+    csv.field_size_limit(MAX_RECORD_BYTES)  # the stdlib's 128 KB default would blame a long but valid field
     with open(p, encoding="utf-8-sig", newline="") as fh:
         reader = csv.reader(fh, strict=True)
         try:

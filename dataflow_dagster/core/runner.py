@@ -135,7 +135,7 @@ def run_source(
         con.close()
     if publish:
         storage.publish(AssetAddress(asset, partition), {"table": ref}, lineage)
-        storage.sync_catalog()
+        _sync_catalog(storage, log)
     log.info(f"{asset}: imported {ref.row_count} rows from {path}")
     return StepOutcome(asset, {"table": ref}, lineage, preview)
 
@@ -293,12 +293,21 @@ def _run_step(
         lineage["tokens"] = {"prompt": counters.prompt_tokens, "completion": counters.completion_tokens}
     if opts.publish:
         storage.publish(address, refs, lineage)
-        storage.sync_catalog()
+        _sync_catalog(storage, log)
     log.info(
         f"{asset}: {lineage['rows_in']} rows in, {lineage['rows_out']} out, "
         f"{lineage['rejected_rows']} rejected, {lineage['error_rows']} errors"
     )
     return StepOutcome(asset, refs, lineage, preview)
+
+
+def _sync_catalog(storage: Storage, log: logging.Logger) -> None:
+    """Refresh the catalog; a failure never fails the step (the ref is published) but is said."""
+    if not storage.sync_catalog():
+        log.warning(
+            f"catalog {storage.catalog_path} was not refreshed (its views lag behind the refs); "
+            "`dataflow-dagster catalog status` shows what is stale, `dataflow-dagster catalog sync` rebuilds it"
+        )
 
 
 def _sampling(op: Any) -> dict[str, Any]:

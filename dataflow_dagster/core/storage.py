@@ -5,12 +5,18 @@ in its own process. So no step ever writes a shared database: each materialisati
 snapshots (temp name, then atomic rename), publishes them by atomically replacing one small JSON
 *ref* file per asset, and only then refreshes the catalog's views in a short, retried write. The
 refs are the truth; the catalog is a convenience rebuilt from them, so a user holding the catalog
-open in a DuckDB shell delays nothing and loses nothing.
+open in a DuckDB shell delays nothing and loses nothing (see ``dataflow_dagster.core.catalog``).
+
+Every file here may be damaged from outside (disk full, half-restored backup, a file copied over a
+snapshot): refs, history lines and snapshots are checked cheaply when read (``core.integrity``), and
+a damaged one gives a one-line error naming the file and what to do instead of a traceback.
 """
 
 import contextlib
+import filecmp
 import hashlib
 import json
+import logging
 import os
 import time
 import uuid
@@ -20,6 +26,16 @@ from typing import Any
 
 import duckdb
 
+from dataflow_dagster.core import catalog as _catalog
+from dataflow_dagster.core.catalog import CatalogLockedError
+from dataflow_dagster.core.integrity import (
+    StateCorruptError,
+    atomic_write_text,
+    history_lines,
+    parquet_problem,
+    read_json_file,
+    require_keys,
+)
 from operators.core.contract import OperatorError, quote_ident, quote_literal
 
 TABLE_PARTS = ("table", "rejected", "errors")
@@ -29,9 +45,8 @@ DEFAULT_MEMORY_LIMIT = "1GB"
 # core (the text filter chain ran 1.9x slower). 16k rows of text is still ~10 MB a group.
 SNAPSHOT_ROW_GROUP_ROWS = 16_384
 
-
-class CatalogLockedError(OperatorError):
-    pass
+_atomic_write_text = atomic_write_text  # the name other engine modules import
+__all__ = ["CatalogLockedError", "SnapshotRef", "StateCorruptError", "Storage", "content_hash"]
 
 
 @dataclass(frozen=True)
@@ -68,6 +83,7 @@ class SnapshotRef:
     content_hash: str
     row_count: int
     columns: list[list[str]]  # [name, type] pairs
+    size: int | None = None  # bytes when written; None in refs written before sizes were recorded
 
     def read_sql(self) -> str:
         return f"read_parquet({quote_literal(self.path)})"
@@ -88,16 +104,6 @@ def content_hash(con: duckdb.DuckDBPyConnection, relation_sql: str) -> tuple[str
     cols = [[r[0], r[1]] for r in schema]
     digest = hashlib.sha256(json.dumps([int(n), str(lo), str(hi), cols]).encode()).hexdigest()
     return digest, int(n)
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 class Storage:
@@ -177,26 +183,65 @@ class Storage:
         cols = [r[0] for r in con.execute(f"DESCRIBE {quote_ident(relation)}").fetchall()]
         keep = ", ".join(quote_ident(c) for c in cols if not c.startswith("__")) or "*"
         try:
-            con.execute(
-                f"COPY (SELECT {keep} FROM {quote_ident(relation)}) TO {quote_literal(str(tmp))} "
-                f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {SNAPSHOT_ROW_GROUP_ROWS})"
-            )
-            ref = self.describe_file(con, tmp)
+            try:
+                con.execute(
+                    f"COPY (SELECT {keep} FROM {quote_ident(relation)}) TO {quote_literal(str(tmp))} "
+                    f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {SNAPSHOT_ROW_GROUP_ROWS})"
+                )
+                ref = self.describe_file(con, tmp)
+            except duckdb.OutOfMemoryException as exc:
+                limit = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+                raise OperatorError(
+                    f"'{asset}' needs more memory than the step's DuckDB limit ({limit}); a single row with a "
+                    f"very large field (about 100 MB needs ~3GB) is the usual cause. Raise "
+                    f"StorageResource(memory_limit=...) or ${MEMORY_LIMIT_ENV}, e.g. '4GB'"
+                ) from exc
             final = folder / f"{ref.content_hash[:32]}.parquet"
-            if final.exists():
+            if final.exists() and self._holds(con, final, tmp, ref.content_hash):
                 tmp.unlink()
-            else:
+            else:  # new, or the file under this name is damaged or swapped: the fresh copy replaces it
                 os.replace(tmp, final)
         finally:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
-        return SnapshotRef(str(final), ref.content_hash, ref.row_count, ref.columns)
+        return SnapshotRef(str(final), ref.content_hash, ref.row_count, ref.columns, final.stat().st_size)
+
+    def _holds(self, con: duckdb.DuckDBPyConnection, existing: Path, fresh: Path, digest: str) -> bool:
+        """Does the snapshot already stored under a content address really hold that content?
+
+        Byte-identical to the fresh copy (the usual re-run) is answered by a file compare; a
+        different layout of the same rows needs a re-hash. Anything else is logged and repaired.
+        """
+        problem = parquet_problem(existing)
+        if problem is None:
+            if existing.stat().st_size == fresh.stat().st_size and filecmp.cmp(existing, fresh, shallow=False):
+                return True
+            try:
+                if self.describe_file(con, existing).content_hash == digest:
+                    return True
+            except duckdb.Error as exc:
+                problem = f"cannot be read ({str(exc).splitlines()[0][:200]})"
+            else:
+                problem = "holds other rows than its name says"
+        logging.getLogger("dataflow").warning(f"snapshot {existing} {problem}; replacing it with the fresh copy")
+        return False
 
     def describe_file(self, con: duckdb.DuckDBPyConnection, path: Path | str) -> SnapshotRef:
         rel = f"read_parquet({quote_literal(str(path))})"
         digest, n = content_hash(con, rel)
         cols = [[r[0], r[1]] for r in con.execute(f"DESCRIBE SELECT * FROM {rel}").fetchall()]
-        return SnapshotRef(str(path), digest, n, cols)
+        return SnapshotRef(str(path), digest, n, cols, Path(path).stat().st_size)
+
+    def verify_snapshot(self, ref: SnapshotRef, asset: str) -> None:
+        """Cheap check before a step reads ``ref`` (size, Parquet header and footer): a truncated or
+        swapped file fails here with the way out, not as a DuckDB error mid-step or as wrong rows."""
+        problem = parquet_problem(ref.path, ref.size)
+        if problem is not None:
+            raise StateCorruptError(
+                f"snapshot {ref.path} of '{asset}' {problem}; re-materialise '{asset}' to rewrite it "
+                f"(the UI or `dataflow-dagster run PIPELINE`); `dataflow-dagster lineage audit {asset}` "
+                "re-hashes every stored table of its chain"
+            )
 
     # ---- refs --------------------------------------------------------------------------------
     def publish(self, address: Address, refs: dict[str, SnapshotRef], lineage: dict[str, Any]) -> None:
@@ -209,17 +254,51 @@ class Storage:
             "tables": {k: asdict(v) for k, v in refs.items()},
             "lineage": lineage,
         }
-        _atomic_write_text(self.ref_path(address), json.dumps(doc, indent=1, default=str))
+        atomic_write_text(self.ref_path(address), json.dumps(doc, indent=1, default=str))
         history = self.history_path(address.asset)
         history.parent.mkdir(parents=True, exist_ok=True)
-        with open(history, "a", encoding="utf-8") as fh:  # append-only log for audits without Dagster
-            fh.write(json.dumps(doc, default=str) + "\n")
+        with open(history, "a+b") as fh:  # append-only log for audits without Dagster
+            if fh.tell() > 0:
+                fh.seek(-1, os.SEEK_END)
+                if fh.read(1) != b"\n":  # a crash cut the last record short: start a fresh line
+                    fh.write(b"\n")
+            fh.write((json.dumps(doc, default=str) + "\n").encode())
+
+    def _history_docs(self, path: Path, strict: bool = False) -> list[dict[str, Any]]:
+        """Every publish record in one history file, oldest first. A damaged line stops a ``strict``
+        reader (gc: it cannot know which snapshots that line kept alive); others skip it with a warning."""
+        if not path.exists():
+            return []
+        docs = []
+        for lineno, doc, problem in history_lines(path):
+            if doc is not None:
+                docs.append(doc)
+                continue
+            fix = f"delete or repair line {lineno} of {path} (each line is one publish record)"
+            if strict:
+                raise StateCorruptError(f"{problem}; {fix}")
+            logging.getLogger("dataflow").warning(f"{problem}: skipped; {fix}")
+        return docs
 
     def current(self, address: Address) -> dict[str, Any] | None:
         path = self.ref_path(address)
         if not path.exists():
             return None
-        return json.loads(path.read_text(encoding="utf-8"))
+        return self._read_ref(path)
+
+    def _read_ref(self, path: Path) -> dict[str, Any]:
+        fix = (
+            f"re-materialise '{path.stem}' to rewrite it, or copy the last good line of "
+            f"{self.root / 'history' / path.stem.split('@')[0]}.jsonl into it"
+        )
+        doc = read_json_file(path, "ref file", fix)
+        require_keys(doc, path, "ref file", fix, asset=str, tables=dict)
+        for part, table in doc["tables"].items():
+            try:
+                SnapshotRef(**table)
+            except TypeError:
+                raise StateCorruptError(f"ref file {path}: table '{part}' is not a snapshot record; {fix}") from None
+        return doc
 
     def current_ref(self, address: Address, part: str = "table") -> SnapshotRef | None:
         doc = self.current(address)
@@ -246,14 +325,10 @@ class Storage:
             raise OperatorError(
                 f"snapshot {ref.path} of '{asset}' is missing (deleted by hand or gc?); re-materialise '{asset}'"
             )
+        self.verify_snapshot(ref, asset)
         return ref
 
     # ---- history ------------------------------------------------------------------------------
-    def _history_docs(self, path: Path) -> list[dict[str, Any]]:
-        if not path.exists():
-            return []
-        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
     def history(self, address: Address) -> list[dict[str, Any]]:
         """Every publish of ``address`` that has a table, oldest first (audits and diffs without Dagster)."""
         address = AssetAddress.of(address)
@@ -263,71 +338,46 @@ class Storage:
             if doc.get("partition") == address.partition and "table" in doc["tables"]
         ]
 
-    def all_history(self) -> dict[str, list[dict[str, Any]]]:
+    def all_history(self, strict: bool = False) -> dict[str, list[dict[str, Any]]]:
         """Every asset's publishes, all partitions, oldest first, keyed by the history file's asset."""
-        return {p.stem: self._history_docs(p) for p in sorted((self.root / "history").glob("*.jsonl"))}
+        return {p.stem: self._history_docs(p, strict) for p in sorted((self.root / "history").glob("*.jsonl"))}
 
     def all_refs(self) -> dict[str, dict[str, Any]]:
-        out = {}
+        """Every current ref; a damaged one raises (callers that delete things must not guess)."""
+        refs, problems = self.readable_refs()
+        if problems:
+            raise StateCorruptError(problems[0])
+        return refs
+
+    def readable_refs(self) -> tuple[dict[str, dict[str, Any]], list[str]]:
+        """Every ref that reads, plus one message per damaged ref (the catalog leaves those out, so
+        one bad ref does not take every other asset's view down with it)."""
+        out, problems = {}, []
         for p in sorted((self.root / "refs").glob("*.json")):
-            doc = json.loads(p.read_text(encoding="utf-8"))
+            try:
+                doc = self._read_ref(p)
+            except StateCorruptError as exc:
+                problems.append(str(exc))
+                continue
             name = doc["asset"] if not doc.get("partition") else f"{doc['asset']}@{doc['partition']}"
             out[name] = doc
-        return out
+        return out, problems
 
     # ---- catalog -----------------------------------------------------------------------------
     def sync_catalog(self) -> bool:
-        """Rebuild the catalog's views from the refs. Returns False (and leaves data safe) when the
-        catalog stays locked by another process for longer than ``lock_timeout_s``."""
+        """Rebuild the catalog from the refs and rename it into place (never waits on a user's DuckDB
+        session). Returns False, leaving data safe and the catalog reported stale by
+        ``catalog_status``, when another rebuild holds the lock too long or the write fails."""
         try:
-            con = self._open_catalog()
-        except CatalogLockedError:
+            _catalog.rebuild(self)
+        except (CatalogLockedError, OSError, duckdb.Error) as exc:
+            logging.getLogger("dataflow").warning(f"catalog not refreshed: {exc}")
             return False
-        try:
-            con.execute("BEGIN")
-            existing = {
-                r[0]
-                for r in con.execute(
-                    "SELECT view_name FROM duckdb_views() WHERE NOT internal AND schema_name='main'"
-                ).fetchall()
-            }
-            wanted: dict[str, str] = {}
-            partitions: dict[str, list[str]] = {}
-            for doc in self.all_refs().values():
-                for part, ref in doc["tables"].items():
-                    view = doc["asset"] if part == "table" else f"{doc['asset']}__{part}"
-                    if doc.get("partition"):
-                        partitions.setdefault(view, []).append(ref["path"])
-                    else:
-                        wanted[view] = f"SELECT * FROM read_parquet({quote_literal(ref['path'])})"
-            for view, paths in partitions.items():
-                files = ", ".join(quote_literal(p) for p in sorted(paths))
-                wanted.setdefault(view, f"SELECT * FROM read_parquet([{files}], union_by_name=true)")
-            for view, sql in wanted.items():
-                con.execute(f"CREATE OR REPLACE VIEW {quote_ident(view)} AS {sql}")
-            for stale in existing - set(wanted):
-                con.execute(f"DROP VIEW IF EXISTS {quote_ident(stale)}")
-            con.execute("COMMIT")
-        finally:
-            con.close()
         return True
 
-    def _open_catalog(self) -> duckdb.DuckDBPyConnection:
-        deadline, delay = time.monotonic() + self.lock_timeout_s, 0.05
-        while True:
-            try:
-                return duckdb.connect(str(self.catalog_path))
-            except duckdb.IOException as exc:
-                if "lock" not in str(exc).lower():
-                    raise
-                if time.monotonic() >= deadline:
-                    raise CatalogLockedError(
-                        f"catalog {self.catalog_path} is held open by another process ({_holder(exc)}); "
-                        "close that DuckDB session (snapshots are safe; views refresh on the next run or "
-                        "with `dataflow-dagster catalog sync`)"
-                    ) from exc
-                time.sleep(delay)
-                delay = min(delay * 2, 1.0)
+    def catalog_status(self) -> dict[str, Any]:
+        """``up_to_date``, ``built_at``, ``stale`` (assets newer than the catalog) and ``problems``."""
+        return _catalog.status(self)
 
     # ---- garbage collection ------------------------------------------------------------------
     def current_paths(self) -> set[str]:
@@ -361,10 +411,3 @@ def _safe(name: str) -> str:
     if cleaned in {"", ".", ".."}:
         raise OperatorError(f"'{name}' cannot be used as an asset or partition name in storage")
     return cleaned
-
-
-def _holder(exc: Exception) -> str:
-    text = str(exc)
-    marker = "PID "
-    i = text.find(marker)
-    return text[i:].split(")")[0] if i >= 0 else "lock conflict"

@@ -4,18 +4,23 @@ SQLite in WAL mode: many processes (Dagster's multiprocess executor, two runs at
 write concurrently, readers never block, writers wait on a short busy timeout. Each batch of answers
 is committed as soon as it arrives, so a crash loses at most the batch in flight, a re-run resumes
 for free, and an audit can replay a whole pipeline without calling a model.
+
+A damaged file (disk full mid-write, a partial copy) gives one error naming the file and the way
+out, never a raw ``sqlite3`` traceback from deep inside a step.
 """
 
+import contextlib
 import os
 import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from operators.core.contract import OperatorError
 from operators.core.llm import LLMClient, LLMRequest, LLMResponse
 
 SCHEMA = """
@@ -30,6 +35,27 @@ CREATE TABLE IF NOT EXISTS responses (
 """
 
 
+class CacheCorruptError(OperatorError):
+    """The response cache file cannot be used; the message says which file and what to do."""
+
+
+_DAMAGE_WORDS = ("not a database", "malformed", "disk image", "file is encrypted", "no such table", "no such column")
+
+
+@contextlib.contextmanager
+def _cache_errors(path: Path) -> Iterator[None]:
+    try:
+        yield
+    except sqlite3.DatabaseError as exc:
+        text = str(exc)
+        if any(w in text for w in _DAMAGE_WORDS):
+            raise CacheCorruptError(
+                f"LLM response cache {path} is damaged ({text}); move it aside (`mv {path} {path}.damaged`) "
+                "and re-run: answers are requested again (`sqlite3 FILE .recover` may salvage the old ones)"
+            ) from None
+        raise CacheCorruptError(f"LLM response cache {path}: {type(exc).__name__}: {text}") from exc
+
+
 class ResponseCache:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
@@ -39,89 +65,103 @@ class ResponseCache:
 
     def _conn(self) -> sqlite3.Connection:
         if self._con is None or self._pid != os.getpid():  # never share a connection across fork
-            con = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
+            with _cache_errors(self.path):
+                self._con, self._pid = self._open(), os.getpid()
+        return self._con
+
+    def _open(self) -> sqlite3.Connection:
+        con = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
+        try:
             con.execute("PRAGMA journal_mode=WAL")
             con.execute("PRAGMA synchronous=NORMAL")
             con.execute("PRAGMA busy_timeout=60000")
             con.execute(SCHEMA)
-            self._con, self._pid = con, os.getpid()
-        return self._con
+        except BaseException:
+            con.close()
+            raise
+        return con
 
     def get_many(self, keys: Sequence[str]) -> dict[str, LLMResponse]:
-        out: dict[str, LLMResponse] = {}
-        con = self._conn()
-        for i in range(0, len(keys), 500):
-            chunk = list(keys[i : i + 500])
-            marks = ",".join("?" * len(chunk))
-            for key, model, text, pt, ct in con.execute(
-                f"SELECT key, model, text, prompt_tokens, completion_tokens FROM responses WHERE key IN ({marks})",
-                chunk,
-            ):
-                out[key] = LLMResponse(text=text, prompt_tokens=pt, completion_tokens=ct, cached=True, model=model)
-        return out
+        with _cache_errors(self.path):
+            out: dict[str, LLMResponse] = {}
+            con = self._conn()
+            for i in range(0, len(keys), 500):
+                chunk = list(keys[i : i + 500])
+                marks = ",".join("?" * len(chunk))
+                for key, model, text, pt, ct in con.execute(
+                    f"SELECT key, model, text, prompt_tokens, completion_tokens FROM responses WHERE key IN ({marks})",
+                    chunk,
+                ):
+                    out[key] = LLMResponse(text=text, prompt_tokens=pt, completion_tokens=ct, cached=True, model=model)
+            return out
 
     def put_many(self, items: Iterable[tuple[str, LLMResponse]]) -> None:
-        rows = [(k, r.model, r.text, r.prompt_tokens, r.completion_tokens, time.time()) for k, r in items if r.ok]
-        if not rows:
-            return
-        con = self._conn()
-        con.execute("BEGIN IMMEDIATE")
-        try:
-            con.executemany("INSERT OR IGNORE INTO responses VALUES (?, ?, ?, ?, ?, ?)", rows)
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
+        with _cache_errors(self.path):
+            rows = [(k, r.model, r.text, r.prompt_tokens, r.completion_tokens, time.time()) for k, r in items if r.ok]
+            if not rows:
+                return
+            con = self._conn()
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                con.executemany("INSERT OR IGNORE INTO responses VALUES (?, ?, ?, ?, ?, ?)", rows)
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
 
     def contains(self, keys: Sequence[str]) -> set[str]:
         """Which of ``keys`` are cached (for dry-run plans: no texts loaded)."""
-        con, found = self._conn(), set()
-        for i in range(0, len(keys), 500):
-            chunk = list(keys[i : i + 500])
-            marks = ",".join("?" * len(chunk))
-            found.update(k for (k,) in con.execute(f"SELECT key FROM responses WHERE key IN ({marks})", chunk))
-        return found
+        with _cache_errors(self.path):
+            con, found = self._conn(), set()
+            for i in range(0, len(keys), 500):
+                chunk = list(keys[i : i + 500])
+                marks = ",".join("?" * len(chunk))
+                found.update(k for (k,) in con.execute(f"SELECT key FROM responses WHERE key IN ({marks})", chunk))
+            return found
 
     def stats(self) -> dict[str, Any]:
         """Totals plus a per-model breakdown; ``bytes`` is the database file with its WAL."""
-        con = self._conn()
-        row = con.execute(
-            "SELECT count(*), coalesce(sum(prompt_tokens),0), coalesce(sum(completion_tokens),0), "
-            "min(created), max(created) FROM responses"
-        ).fetchone()
-        per_model = {
-            m: {"entries": n, "prompt_tokens": pt, "completion_tokens": ct}
-            for m, n, pt, ct in con.execute(
-                "SELECT model, count(*), sum(prompt_tokens), sum(completion_tokens) FROM responses "
-                "GROUP BY model ORDER BY model"
-            )
-        }
-        size = sum(p.stat().st_size for p in (self.path, Path(f"{self.path}-wal")) if p.exists())
-        return {
-            "entries": row[0],
-            "prompt_tokens": row[1],
-            "completion_tokens": row[2],
-            "oldest": row[3],
-            "newest": row[4],
-            "bytes": size,
-            "models": per_model,
-        }
+        with _cache_errors(self.path):
+            con = self._conn()
+            row = con.execute(
+                "SELECT count(*), coalesce(sum(prompt_tokens),0), coalesce(sum(completion_tokens),0), "
+                "min(created), max(created) FROM responses"
+            ).fetchone()
+            per_model = {
+                m: {"entries": n, "prompt_tokens": pt, "completion_tokens": ct}
+                for m, n, pt, ct in con.execute(
+                    "SELECT model, count(*), sum(prompt_tokens), sum(completion_tokens) FROM responses "
+                    "GROUP BY model ORDER BY model"
+                )
+            }
+            size = sum(p.stat().st_size for p in (self.path, Path(f"{self.path}-wal")) if p.exists())
+            return {
+                "entries": row[0],
+                "prompt_tokens": row[1],
+                "completion_tokens": row[2],
+                "oldest": row[3],
+                "newest": row[4],
+                "bytes": size,
+                "models": per_model,
+            }
 
     def prune(self, older_than_s: float | None = None, model: str | None = None) -> int:
-        clauses, args = [], []
-        if older_than_s is not None:
-            clauses.append("created < ?")
-            args.append(time.time() - older_than_s)
-        if model is not None:
-            clauses.append("model = ?")
-            args.append(model)
-        where = " WHERE " + " AND ".join(clauses) if clauses else ""
-        cur = self._conn().execute(f"DELETE FROM responses{where}", args)
-        return cur.rowcount
+        with _cache_errors(self.path):
+            clauses, args = [], []
+            if older_than_s is not None:
+                clauses.append("created < ?")
+                args.append(time.time() - older_than_s)
+            if model is not None:
+                clauses.append("model = ?")
+                args.append(model)
+            where = " WHERE " + " AND ".join(clauses) if clauses else ""
+            cur = self._conn().execute(f"DELETE FROM responses{where}", args)
+            return cur.rowcount
 
     def vacuum(self) -> None:
         """Give pruned space back to the file system (takes a write lock briefly)."""
-        self._conn().execute("VACUUM")
+        with _cache_errors(self.path):
+            self._conn().execute("VACUUM")
 
 
 @dataclass

@@ -4,6 +4,13 @@ The pipeline's Source imports one table file; the documents to ingest are listed
 column), so ingestion is an ordinary generate step and re-running it after a file changes gives the
 new text a new row id. A listed directory expands to the supported files under it (sorted, so row
 order is stable). Reading a file is I/O per document by nature; rows are written in Arrow batches.
+
+Documents are hostile input: a 1 KB PDF can keep pypdf busy for a minute, a 29 KB docx can expand
+to gigabytes of XML, and parsers raise whatever they like (``LimitReachedError``, ``TypeError``,
+``RecursionError``). So each document is parsed in a worker process (``operators.core.isolated``)
+under ``timeout_s`` (wall clock; the worker is killed past it) and ``memory_mb`` (address space),
+a docx is refused before parsing when its parts expand beyond ``max_unzipped_mb``, and text longer
+than ``max_chars`` is refused. Every such failure is one row of the errors table naming the file.
 """
 
 from pathlib import Path
@@ -12,60 +19,13 @@ from typing import Any, ClassVar
 import pyarrow as pa
 
 from operators.core.contract import Kind, OpConfig, Operator, OperatorContext, OperatorError, quote_ident
+from operators.core.isolated import IsolatedWorker, Outcome
 from operators.core.registry import register
 from operators.core.rowids import ID, PARENTS, derived_id_sql
+from operators.knowledge.parse import FORMATS, read_document
 
-FORMATS = {
-    ".txt": "txt",
-    ".text": "txt",
-    ".md": "markdown",
-    ".markdown": "markdown",
-    ".html": "html",
-    ".htm": "html",
-    ".pdf": "pdf",
-    ".docx": "docx",
-}
-
-
-def read_document(path: Path) -> tuple[str, str]:
-    """(format, text) of one file; raises ValueError with what went wrong."""
-    fmt = FORMATS.get(path.suffix.lower())
-    if fmt is None:
-        raise ValueError(f"unsupported file type '{path.suffix}' (supported: {sorted(set(FORMATS))})")
-    if fmt in ("txt", "markdown"):
-        try:
-            return fmt, path.read_text(encoding="utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise ValueError(f"not valid UTF-8 at byte {exc.start}; re-encode the file as UTF-8") from None
-    if fmt == "html":
-        import trafilatura
-
-        html = path.read_bytes().decode("utf-8", errors="replace")
-        text = trafilatura.extract(html, include_comments=False, include_tables=True, favor_recall=True)
-        if not text:
-            raise ValueError("trafilatura found no main text in the HTML")
-        return fmt, text
-    if fmt == "pdf":
-        from pypdf import PdfReader
-        from pypdf.errors import PdfReadError
-
-        try:
-            reader = PdfReader(str(path))
-            pages = [p.extract_text() or "" for p in reader.pages]
-        except (PdfReadError, OSError, ValueError) as exc:
-            raise ValueError(f"pypdf could not read the PDF: {exc}") from None
-        return fmt, "\n\n".join(p.strip() for p in pages if p.strip())
-    import docx
-
-    try:
-        document = docx.Document(str(path))
-    except Exception as exc:  # python-docx raises zipfile/KeyError/ValueError for broken files
-        raise ValueError(f"python-docx could not read the file: {type(exc).__name__}: {exc}") from None
-    parts = [p.text for p in document.paragraphs if p.text.strip()]
-    for table in document.tables:
-        for row in table.rows:
-            parts.append(" | ".join(cell.text.strip() for cell in row.cells))
-    return fmt, "\n".join(parts)
+__all__ = ["FORMATS", "FileIngestor", "IngestConfig", "read_document"]
+_PRELOAD = ("operators.knowledge.parse", "pypdf", "docx")
 
 
 class IngestConfig(OpConfig):
@@ -74,6 +34,10 @@ class IngestConfig(OpConfig):
     base_dir: str | None = None  # relative paths resolve against this (default: the working directory)
     recursive: bool = True
     min_chars: int = 1  # documents with less extracted text go to the errors table
+    timeout_s: float = 30.0  # wall clock per document; the parser process is killed past it
+    memory_mb: int = 1024  # address-space limit of the parser process
+    max_unzipped_mb: int = 64  # a docx whose parts expand beyond this is refused unparsed
+    max_chars: int = 20_000_000  # extracted text longer than this is an error row
 
 
 @register
@@ -103,7 +67,25 @@ class FileIngestor(Operator):
             return sorted(f for f in p.glob(pattern) if f.is_file() and f.suffix.lower() in FORMATS)
         return [p]
 
+    def _parse(self, worker: IsolatedWorker, path: Path) -> tuple[str, str]:
+        """(format, text) from the worker, or ValueError saying which limit or parser failure hit."""
+        c = self.config
+        out: Outcome = worker.call(
+            "operators.knowledge.parse:read_in_worker", (str(path), c.max_unzipped_mb, c.max_chars), c.timeout_s
+        )
+        if out.ok:
+            return out.value
+        if out.status == "timeout":
+            raise ValueError(f"parsing took longer than {c.timeout_s:g}s (timeout_s) and was stopped")
+        if out.status in ("memory", "crashed"):
+            raise ValueError(f"parsing needed more than {c.memory_mb} MB (memory_mb) and was stopped: {out.message}")
+        raise ValueError(out.message.removeprefix("ValueError: "))
+
     def run(self, ctx: OperatorContext) -> dict[str, Any]:
+        with IsolatedWorker(self.config.memory_mb, "document worker", _PRELOAD) as worker:
+            return self._run(ctx, worker)
+
+    def _run(self, ctx: OperatorContext, worker: IsolatedWorker) -> dict[str, Any]:
         c = self.config
         con = ctx.con
         docs, errs = f"{ctx.target}__docs", ctx.errors
@@ -113,12 +95,13 @@ class FileIngestor(Operator):
         )
         con.execute(f"CREATE TABLE {quote_ident(errs)} ({ID} VARCHAR, _error VARCHAR, _raw VARCHAR)")
         sel = f"SELECT {ID}, {quote_ident(c.input_key)} FROM {quote_ident(ctx.source or '')}"
-        n_docs = n_err = 0
+        n_docs = n_err = n_missing = 0
         for batch in con.cursor().sql(sel).to_arrow_reader(ctx.batch_size):
             good: dict[str, list[Any]] = {"__parent": [], "__n": [], "source_path": [], "format": [], c.output_key: []}
             bad: dict[str, list[Any]] = {ID: [], "_error": [], "_raw": []}
             for row_id, raw in zip(*(batch.column(i).to_pylist() for i in range(2)), strict=True):
                 if not raw:
+                    n_missing += 1
                     bad[ID].append(row_id)
                     bad["_error"].append(f"FileIngestor: column '{c.input_key}' is empty")
                     bad["_raw"].append(raw)
@@ -126,8 +109,9 @@ class FileIngestor(Operator):
                 for n, path in enumerate(self._expand(str(raw))):
                     try:
                         if not path.is_file():
+                            n_missing += 1
                             raise ValueError("file does not exist")
-                        fmt, text = read_document(path)
+                        fmt, text = self._parse(worker, path)
                         if len(text.strip()) < c.min_chars:
                             raise ValueError(f"extracted only {len(text.strip())} characters (min_chars={c.min_chars})")
                     except ValueError as exc:
@@ -151,7 +135,7 @@ class FileIngestor(Operator):
                     con.unregister("__ingest")
             n_docs += len(good["__parent"])
             n_err += len(bad[ID])
-        if n_docs == 0 and n_err:
+        if n_docs == 0 and n_err and n_missing == n_err:  # nothing listed exists: a configuration error
             first_err = con.execute(f"SELECT _error FROM {quote_ident(errs)} LIMIT 1").fetchall()[0][0]
             raise OperatorError(f"{ctx.step}: none of the listed files could be read; first problem: {first_err}")
         keep = [

@@ -18,8 +18,10 @@ class DBConfig(OpConfig):
     db_root: str
     db_id_key: str = "db_id"
     sql_key: str = "sql"
-    timeout_s: float = 5.0
+    timeout_s: float = 5.0  # wall clock per query; the worker process is killed past it
     max_rows: int = 1000
+    memory_mb: int = 1024  # address-space limit of the SQL worker process
+    max_result_bytes: int = 16 * 2**20  # a result (or one value) larger than this is an error row
 
 
 class DBLLMConfig(LLMConfig):
@@ -30,6 +32,8 @@ class DBLLMConfig(LLMConfig):
     question_key: str = "question"
     timeout_s: float = 5.0
     max_rows: int = 1000
+    memory_mb: int = 1024
+    max_result_bytes: int = 16 * 2**20
     schema_sample_rows: int = 1
 
 
@@ -47,7 +51,8 @@ class DBLLMOperator(LLMOperator):
         return [c.db_id_key, *[keys[u] for u in self.uses]]  # type: ignore[attr-defined]
 
     def run(self, ctx: OperatorContext) -> dict[str, Any]:
-        self._dbs = DatabaseSet(self.config.db_root)  # type: ignore[attr-defined]
+        c = self.config
+        self._dbs = DatabaseSet(c.db_root, c.memory_mb, c.max_result_bytes)  # type: ignore[attr-defined]
         try:
             return super().run(ctx)
         finally:

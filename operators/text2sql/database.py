@@ -1,12 +1,16 @@
 """Read-only access to the SQLite and DuckDB databases Text-to-SQL rows refer to by ``db_id``.
 
-Model-written SQL is untrusted input, so every query passes four independent gates before a row of
-its result is read: the statement is parsed with sqlglot and must be one SELECT (or set operation)
-with no mutating or file-reading node anywhere in its tree; the database is opened read-only
-(SQLite ``mode=ro`` URI + ``PRAGMA query_only`` + an authorizer that only allows reads; DuckDB
-``read_only=True`` with external access disabled and the configuration locked); a deadline
-interrupts long queries (SQLite progress handler, DuckDB ``interrupt()`` from a timer); and at most
-``max_rows + 1`` rows are fetched. Any single gate failing still leaves the file unchanged.
+Model-written SQL is untrusted input, so every query passes independent gates before a row of its
+result is read: the statement is parsed with sqlglot and must be one SELECT (or set operation) with
+no mutating or file-reading node anywhere in its tree (``sql_gate``); the database is opened
+read-only (SQLite ``mode=ro`` URI + ``PRAGMA query_only`` + an authorizer that only allows reads;
+DuckDB ``read_only=True`` with external access disabled and the configuration locked); and the
+query runs in a worker process (``operators.core.isolated``) with an address-space limit that is
+SIGKILLed at its wall-clock deadline, so neither a slow function call nor a huge value can hold or
+kill the step. Inside the worker a cooperative deadline (SQLite progress handler, DuckDB
+``interrupt()``) answers the common slow query without a restart, SQLite refuses any string or
+blob over ``max_result_bytes``, and rows are fetched only up to ``max_rows + 1`` and
+``max_result_bytes``. Any single gate failing still leaves the file unchanged.
 """
 
 import re
@@ -20,88 +24,19 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import sqlglot
-from sqlglot import exp
 
 from operators.core.contract import OperatorError
+from operators.core.isolated import IsolatedWorker, Outcome
+from operators.text2sql.sql_gate import _sqlite_authorizer, read_only_violation
 
+__all__ = ["Database", "DatabaseSet", "ExecResult", "open_databases", "read_only_violation"]
+
+DEFAULT_MEMORY_MB = 1024
+DEFAULT_MAX_RESULT_BYTES = 16 * 2**20
+KILL_GRACE_S = 0.5  # the worker's own interrupt gets this long to answer before it is killed
 SQLITE_SUFFIXES = (".sqlite", ".sqlite3", ".db")
 DUCKDB_SUFFIXES = (".duckdb", ".ddb")
 _DB_ID = re.compile(r"^[A-Za-z0-9_\-]+$")
-
-# Statement kinds that change state or reach outside the database. The root must be a query anyway;
-# this walk catches them nested (e.g. ``WITH x AS (DELETE ... RETURNING *) SELECT ...``).
-_FORBIDDEN_NODES: tuple[type[exp.Expression], ...] = tuple(
-    getattr(exp, n)
-    for n in (
-        "Insert",
-        "Update",
-        "Delete",
-        "Merge",
-        "Drop",
-        "Create",
-        "Alter",
-        "AlterColumn",
-        "Attach",
-        "Detach",
-        "Pragma",
-        "Command",
-        "Copy",
-        "Set",
-        "Transaction",
-        "Commit",
-        "Rollback",
-        "Use",
-        "Install",
-        "Load",
-        "TruncateTable",
-        "Into",
-        "Export",
-        "LoadData",
-        "Grant",
-        "Revoke",
-    )
-    if hasattr(exp, n)
-)
-# Functions that read or write files, load code or inspect the host: refused even inside a SELECT.
-_FORBIDDEN_FUNCTIONS = {
-    "read_csv",
-    "read_csv_auto",
-    "read_parquet",
-    "parquet_scan",
-    "read_json",
-    "read_json_auto",
-    "read_json_objects",
-    "read_ndjson",
-    "read_ndjson_auto",
-    "read_text",
-    "read_blob",
-    "glob",
-    "sniff_csv",
-    "sqlite_scan",
-    "sqlite_attach",
-    "postgres_scan",
-    "mysql_scan",
-    "iceberg_scan",
-    "delta_scan",
-    "read_xlsx",
-    "st_read",
-    "load_extension",
-    "readfile",
-    "writefile",
-    "edit",
-    "fts5vocab",
-    "query",
-    "query_table",
-    "getenv",
-    "current_setting",
-    "duckdb_secrets",
-    "duckdb_settings",
-    "duckdb_extensions",
-    "pragma_database_list",
-    "which_secret",
-}
-_QUERY_ROOTS = (exp.Select, exp.Union, exp.Intersect, exp.Except, exp.Subquery)
 
 
 def engine_of(path: Path) -> str:
@@ -113,42 +48,10 @@ def engine_of(path: Path) -> str:
     raise OperatorError(f"{path}: unknown database type; use a {SQLITE_SUFFIXES} or {DUCKDB_SUFFIXES} file")
 
 
-def read_only_violation(sql: str | None, dialect: str) -> tuple[str, str] | None:
-    """``(status, reason)`` when ``sql`` may not run, None when it may.
-
-    status is ``error`` for SQL that cannot run at all (empty, unparseable) and ``unsafe`` for SQL
-    that would run but is not a single read-only query.
-    """
-    if sql is None or not sql.strip():
-        return "error", "empty SQL"
-    try:
-        statements = [s for s in sqlglot.parse(sql, read=dialect) if s is not None]
-    except sqlglot.errors.SqlglotError as exc:
-        return "error", f"does not parse as {dialect} SQL: {str(exc).splitlines()[0][:200]}"
-    if len(statements) != 1:
-        return "unsafe", f"expected exactly one statement, found {len(statements)}"
-    root = statements[0]
-    if not isinstance(root, _QUERY_ROOTS):
-        return "unsafe", f"not a read-only query: statement is {root.key.upper()}"
-    for node in root.walk():
-        if isinstance(node, _FORBIDDEN_NODES):
-            return "unsafe", f"not a read-only query: contains {node.key.upper()}"
-        if isinstance(node, exp.Func):
-            name = (node.name if isinstance(node, exp.Anonymous) else node.sql_name()).lower()
-            if name in _FORBIDDEN_FUNCTIONS:
-                return "unsafe", f"function {name}() reads files or host state"
-        if (
-            isinstance(node, exp.Table)
-            and isinstance(node.this, exp.Identifier)
-            and ("/" in node.name or "." in node.name or "\\" in node.name)
-        ):
-            return "unsafe", f"table name '{node.name}' looks like a file path"
-    return None
-
-
 @dataclass
 class ExecResult:
-    """Outcome of one guarded execution. ``status`` is ok | unsafe | error | timeout | too_many_rows."""
+    """Outcome of one guarded execution. ``status`` is ok | unsafe | error | timeout | too_many_rows |
+    too_large (result bytes over the cap) | out_of_memory (the worker hit its memory limit or died)."""
 
     status: str
     columns: list[str] = field(default_factory=list)
@@ -180,9 +83,19 @@ def _norm(v: Any) -> str:
 
 
 class Database:
-    """One database file opened read-only, with the schema text prompts show the model."""
+    """One database file opened read-only, with the schema text prompts show the model.
 
-    def __init__(self, path: str | Path) -> None:
+    ``execute`` runs model-written SQL in ``worker`` (one is started on first use when none is
+    given); ``execute_local`` is the same query path in this process, which is what the worker runs.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        worker: IsolatedWorker | None = None,
+        memory_mb: int = DEFAULT_MEMORY_MB,
+        max_result_bytes: int = DEFAULT_MAX_RESULT_BYTES,
+    ) -> None:
         self.path = Path(path)
         if not self.path.is_file():
             raise OperatorError(
@@ -191,6 +104,8 @@ class Database:
             )
         self.engine = engine_of(self.path)
         self.dialect = self.engine
+        self.memory_mb, self.max_result_bytes = memory_mb, max_result_bytes
+        self._worker, self._own_worker = worker, worker is None
         self._con: Any = None
         self._schema: str | None = None
 
@@ -205,6 +120,8 @@ class Database:
         con = sqlite3.connect(uri, uri=True, check_same_thread=False)
         con.execute("PRAGMA query_only = ON")
         con.set_authorizer(_sqlite_authorizer)
+        # No string or blob (zeroblob(1e9), replace(hex(...))) may grow past the result cap.
+        con.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, max(self.max_result_bytes, 1 << 16))
         return con
 
     def _open_duckdb(self) -> duckdb.DuckDBPyConnection:
@@ -215,6 +132,8 @@ class Database:
                 "enable_external_access": False,
                 "autoload_known_extensions": False,
                 "autoinstall_known_extensions": False,
+                "memory_limit": f"{max(self.memory_mb // 2, 64)}MB",
+                "threads": 2,
                 "lock_configuration": True,
             },
         )
@@ -223,14 +142,26 @@ class Database:
         if self._con is not None:
             self._con.close()
             self._con = None
+        if self._own_worker and self._worker is not None:
+            self._worker.close()
+            self._worker = None
 
     # ---- execution ---------------------------------------------------------------------------
     def execute(self, sql: str | None, timeout_s: float = 5.0, max_rows: int = 1000) -> ExecResult:
-        """Run ``sql`` through every gate; never raises for a bad query, returns the reason."""
+        """Run ``sql`` through every gate in the worker; never raises for a bad query, returns why."""
         problem = read_only_violation(sql, self.dialect)
         if problem is not None:
             return ExecResult(problem[0], message=problem[1])
-        assert sql is not None
+        if self._worker is None:
+            self._worker = IsolatedWorker(self.memory_mb, "SQL worker", (__name__,))
+        out = self._worker.call(_TARGET, self.worker_args(sql, timeout_s, max_rows), timeout_s + KILL_GRACE_S)
+        return _from_outcome(out, timeout_s)
+
+    def worker_args(self, sql: str, timeout_s: float, max_rows: int) -> tuple[Any, ...]:
+        return (str(self.path), sql, timeout_s, max_rows, self.max_result_bytes, self.memory_mb)
+
+    def execute_local(self, sql: str, timeout_s: float, max_rows: int) -> ExecResult:
+        """The query path inside the worker: cooperative deadline, row and byte caps."""
         started = time.monotonic()
         try:
             if self.engine == "sqlite":
@@ -240,13 +171,33 @@ class Database:
         except _Timeout:
             res = ExecResult("timeout", message=f"ran longer than {timeout_s:g}s and was interrupted")
         except (sqlite3.Error, duckdb.Error) as exc:
-            res = ExecResult("error", message=f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}")
+            text = str(exc).splitlines()[0][:300]
+            if "too big" in text or "Out of Memory" in text:
+                res = ExecResult("too_large", message=f"{type(exc).__name__}: {text}")
+            else:
+                res = ExecResult("error", message=f"{type(exc).__name__}: {text}")
         res.seconds = round(time.monotonic() - started, 4)
         if res.ok and len(res.rows) > max_rows:
             res = ExecResult(
                 "too_many_rows", res.columns, res.rows[:max_rows], f"returns more than {max_rows} rows", res.seconds
             )
         return res
+
+    def _fetch(self, cur: Any, max_rows: int) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """Up to ``max_rows + 1`` rows, stopping as soon as they exceed ``max_result_bytes``."""
+        cols = [d[0] for d in cur.description or []]
+        rows: list[tuple[Any, ...]] = []
+        size = 0
+        while len(rows) <= max_rows:
+            chunk = cur.fetchmany(min(256, max_rows + 1 - len(rows)))
+            if not chunk:
+                break
+            for r in chunk:
+                size += sum(len(v) if isinstance(v, (str, bytes)) else 16 for v in r)
+                if size > self.max_result_bytes:
+                    raise _TooLarge(f"result exceeds {self.max_result_bytes} bytes after {len(rows)} rows")
+                rows.append(tuple(r))
+        return cols, rows
 
     def _run_sqlite(self, sql: str, timeout_s: float, max_rows: int) -> ExecResult:
         con = self.connection()
@@ -262,16 +213,17 @@ class Database:
         con.set_progress_handler(handler, 1000)
         try:
             cur = con.execute(sql)
-            rows = cur.fetchmany(max_rows + 1)
-            cols = [d[0] for d in cur.description or []]
+            cols, rows = self._fetch(cur, max_rows)
             cur.close()
+        except _TooLarge as exc:
+            return ExecResult("too_large", message=f"{exc}; select fewer or smaller columns")
         except sqlite3.OperationalError:
             if fired["t"]:
                 raise _Timeout() from None
             raise
         finally:
             con.set_progress_handler(None, 0)
-        return ExecResult("ok", cols, [tuple(r) for r in rows])
+        return ExecResult("ok", cols, rows)
 
     def _run_duckdb(self, sql: str, timeout_s: float, max_rows: int) -> ExecResult:
         con = self.connection()
@@ -285,15 +237,16 @@ class Database:
         timer.start()
         try:
             cur = con.execute(sql)
-            cols = [d[0] for d in cur.description or []]
-            rows = cur.fetchmany(max_rows + 1)
+            cols, rows = self._fetch(cur, max_rows)
+        except _TooLarge as exc:
+            return ExecResult("too_large", message=f"{exc}; select fewer or smaller columns")
         except duckdb.Error:
             if fired.is_set():
                 raise _Timeout() from None
             raise
         finally:
             timer.cancel()
-        return ExecResult("ok", cols, [tuple(r) for r in rows])
+        return ExecResult("ok", cols, rows)
 
     # ---- schema ------------------------------------------------------------------------------
     def schema_text(self, sample_rows: int = 1) -> str:
@@ -333,24 +286,49 @@ class _Timeout(Exception):
     pass
 
 
-def _sqlite_authorizer(action: int, arg1: str | None, arg2: str | None, db: str | None, trigger: str | None) -> int:
-    allowed = {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION, sqlite3.SQLITE_RECURSIVE}
-    if action == sqlite3.SQLITE_PRAGMA and arg1 == "query_only":  # our own setup statement
-        return sqlite3.SQLITE_OK
-    if action == sqlite3.SQLITE_FUNCTION and arg2 and arg2.lower() in _FORBIDDEN_FUNCTIONS:
-        return sqlite3.SQLITE_DENY
-    return sqlite3.SQLITE_OK if action in allowed else sqlite3.SQLITE_DENY
+class _TooLarge(Exception):
+    pass
+
+
+_WORKER_DBS: dict[str, Database] = {}
+_TARGET = "operators.text2sql.database:execute_in_worker"
+
+
+def _from_outcome(out: Outcome, timeout_s: float) -> ExecResult:
+    if out.ok:
+        status, cols, rows, message = out.value
+        return ExecResult(status, list(cols), [tuple(r) for r in rows], message, out.seconds)
+    if out.status == "timeout":
+        return ExecResult("timeout", message=f"ran longer than {timeout_s:g}s; the SQL worker was killed")
+    status = "out_of_memory" if out.status in ("memory", "crashed") else "error"
+    return ExecResult(status, message=out.message, seconds=out.seconds)
+
+
+def execute_in_worker(
+    path: str, sql: str, timeout_s: float, max_rows: int, max_bytes: int, memory_mb: int
+) -> tuple[str, list[str], list[tuple[Any, ...]], str]:
+    """Entry point inside the SQL worker; connections stay open across calls."""
+    key = f"{path}|{max_bytes}|{memory_mb}"
+    if key not in _WORKER_DBS:
+        _WORKER_DBS[key] = Database(path, memory_mb=memory_mb, max_result_bytes=max_bytes)
+    res = _WORKER_DBS[key].execute_local(sql, timeout_s, max_rows)
+    return res.status, res.columns, res.rows, res.message
 
 
 class DatabaseSet:
     """``db_id`` -> read-only ``Database`` under one root folder, opened lazily and closed together.
 
     Accepted layouts: ``<root>/<db_id>.<ext>`` and Spider/BIRD's ``<root>/<db_id>/<db_id>.<ext>``.
+    All databases of the set share one SQL worker process (started on the first query).
     """
 
-    def __init__(self, root: str | Path) -> None:
+    def __init__(
+        self, root: str | Path, memory_mb: int = DEFAULT_MEMORY_MB, max_result_bytes: int = DEFAULT_MAX_RESULT_BYTES
+    ) -> None:
         self.root = Path(root)
+        self.memory_mb, self.max_result_bytes = memory_mb, max_result_bytes
         self._dbs: dict[str, Database] = {}
+        self.worker = IsolatedWorker(memory_mb, "SQL worker", (__name__,))
 
     def path_of(self, db_id: str) -> Path:
         if not db_id or not _DB_ID.match(db_id):
@@ -368,7 +346,7 @@ class DatabaseSet:
 
     def get(self, db_id: str) -> Database:
         if db_id not in self._dbs:
-            self._dbs[db_id] = Database(self.path_of(db_id))
+            self._dbs[db_id] = Database(self.path_of(db_id), self.worker, self.memory_mb, self.max_result_bytes)
         return self._dbs[db_id]
 
     def execute(self, db_id: str | None, sql: str | None, timeout_s: float, max_rows: int) -> ExecResult:
@@ -378,15 +356,42 @@ class DatabaseSet:
             return ExecResult("error", message=str(exc))
         return db.execute(sql, timeout_s, max_rows)
 
+    def execute_many(
+        self, queries: list[tuple[str | None, str | None]], timeout_s: float, max_rows: int
+    ) -> list[ExecResult]:
+        """``execute`` for a batch of ``(db_id, sql)``: one message to the worker for the whole batch
+        (each query still has its own deadline), which on a busy machine is most of the cost."""
+        results: list[ExecResult | None] = [None] * len(queries)
+        todo: list[int] = []
+        args: list[tuple[Any, ...]] = []
+        for i, (db_id, sql) in enumerate(queries):
+            try:
+                db = self.get(db_id or "")
+            except OperatorError as exc:
+                results[i] = ExecResult("error", message=str(exc))
+                continue
+            problem = read_only_violation(sql, db.dialect)
+            if problem is not None:
+                results[i] = ExecResult(problem[0], message=problem[1])
+                continue
+            todo.append(i)
+            args.append(db.worker_args(sql or "", timeout_s, max_rows))
+        for i, out in zip(todo, self.worker.call_many(_TARGET, args, timeout_s + KILL_GRACE_S), strict=True):
+            results[i] = _from_outcome(out, timeout_s)
+        return [r for r in results if r is not None]
+
     def close(self) -> None:
         for db in self._dbs.values():
             db.close()
         self._dbs.clear()
+        self.worker.close()
 
 
 @contextmanager
-def open_databases(root: str | Path) -> Iterator[DatabaseSet]:
-    dbs = DatabaseSet(root)
+def open_databases(
+    root: str | Path, memory_mb: int = DEFAULT_MEMORY_MB, max_result_bytes: int = DEFAULT_MAX_RESULT_BYTES
+) -> Iterator[DatabaseSet]:
+    dbs = DatabaseSet(root, memory_mb, max_result_bytes)
     try:
         yield dbs
     finally:

@@ -241,7 +241,7 @@ class SQLExecutionClassifier(DBLLMOperator):
             raise OperatorError(f"{self.name} needs an LLM resource and a prompt")
         from operators.text2sql.database import DatabaseSet
 
-        self._dbs = DatabaseSet(c.db_root)
+        self._dbs = DatabaseSet(c.db_root, c.memory_mb, c.max_result_bytes)
         con, tbl = ctx.con, f"{ctx.target}__labels"
         k = c.output_key
         con.execute(

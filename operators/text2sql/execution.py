@@ -27,8 +27,10 @@ class SQLExecutionFilter(Operator):
 
     Dropped (with the reason in ``_reason``): unparseable SQL, anything but a single SELECT
     (INSERT/UPDATE/DELETE/DROP/ATTACH/PRAGMA/CREATE/COPY/INSTALL/LOAD/..., also nested in CTEs),
-    file-reading functions, unknown ``db_id``, execution errors, timeouts and (by default) results
-    over ``max_rows``. Databases are opened read-only, so the files never change.
+    file-reading functions, unknown ``db_id``, execution errors, timeouts (``timeout_s``, wall clock,
+    enforced by killing the SQL worker process), results over ``max_result_bytes`` or beyond the
+    worker's ``memory_mb``, and (by default) results over ``max_rows``. Databases are opened
+    read-only, so the files never change.
     """
 
     kind: ClassVar[Kind] = Kind.FILTER
@@ -53,12 +55,11 @@ class SQLExecutionFilter(Operator):
             f"{quote_ident(ctx.source or '')}"
         )
         counts: dict[str, int] = {}
-        with open_databases(c.db_root) as dbs:
+        with open_databases(c.db_root, c.memory_mb, c.max_result_bytes) as dbs:
             for batch in con.cursor().sql(sel).to_arrow_reader(ctx.batch_size):
                 ids, db_ids, sqls = (batch.column(i).to_pylist() for i in range(3))
                 out: dict[str, list[Any]] = {ID: ids, "_status": [], "_reason": [], "_rows": []}
-                for db_id, sql in zip(db_ids, sqls, strict=True):
-                    res = dbs.execute(db_id, sql, c.timeout_s, c.max_rows)
+                for res in dbs.execute_many(list(zip(db_ids, sqls, strict=True)), c.timeout_s, c.max_rows):
                     status = res.status
                     if status == "too_many_rows" and not c.drop_over_max_rows:
                         status = "ok"
@@ -126,14 +127,16 @@ class SQLResultMatchEvaluator(Operator):
             f"SELECT {ID}, {quote_ident(c.db_id_key)}, {quote_ident(c.sql_key)}, {quote_ident(c.predicted_key)} "
             f"FROM {quote_ident(ctx.source or '')}"
         )
-        with open_databases(c.db_root) as dbs:
+        with open_databases(c.db_root, c.memory_mb, c.max_result_bytes) as dbs:
             for batch in con.cursor().sql(sel).to_arrow_reader(ctx.batch_size):
                 ids, db_ids, gold, pred = (batch.column(i).to_pylist() for i in range(4))
-                matches = []
-                for d, g, p in zip(db_ids, gold, pred, strict=True):
-                    rg = dbs.execute(d, g, c.timeout_s, c.max_rows)
-                    rp = dbs.execute(d, p, c.timeout_s, c.max_rows) if rg.ok else rg
-                    matches.append(bool(rg.ok and rp.ok and rg.row_set() == rp.row_set()))
+                golds = dbs.execute_many(list(zip(db_ids, gold, strict=True)), c.timeout_s, c.max_rows)
+                ok = [i for i, rg in enumerate(golds) if rg.ok]
+                pred_res = dbs.execute_many([(db_ids[i], pred[i]) for i in ok], c.timeout_s, c.max_rows)
+                preds = dict(zip(ok, pred_res, strict=True))
+                matches = [
+                    bool(rg.ok and preds[i].ok and rg.row_set() == preds[i].row_set()) for i, rg in enumerate(golds)
+                ]
                 con.register("__match_batch", pa.table({ID: ids, c.output_key: matches}))
                 con.execute(f"INSERT INTO {quote_ident(tbl)} SELECT * FROM __match_batch")
                 con.unregister("__match_batch")
