@@ -11,8 +11,11 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
+from pathlib import Path
+
 import click
 
+from dataflow_dagster.cli.common import UserError
 from dataflow_dagster.core.audit import AuditResult, audit_asset
 from dataflow_dagster.core.diff import diff_asset
 from dataflow_dagster.core.pipeline import Pipeline
@@ -30,11 +33,51 @@ class Location:
     prompts: dict[str, PromptTemplate]
 
 
+def _yaml_spec(asset: str) -> tuple[Path, str] | None:
+    """``pipelines/x.yaml`` or ``pipelines/x.yaml/STEP`` -> (file, step or ''); None for a name."""
+    parts = Path(asset).parts
+    for i, part in enumerate(parts):
+        if part.lower().endswith((".yaml", ".yml")):
+            return Path(*parts[: i + 1]), "/".join(parts[i + 1 :])
+    return None
+
+
+def import_location_module(module: str) -> Any:
+    """Import a code location module the way ``dagster -m`` does (the working directory on the path),
+    so ``audit`` works from the project root without PYTHONPATH=.; a missing module is a usage error."""
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name and module.split(".")[0] != exc.name.split(".")[0]:
+            raise  # the module exists but imports something missing: a real bug, keep the traceback
+        raise OperatorError(
+            f"cannot import code location module '{module}' ({exc}); run from the project root, set "
+            "PYTHONPATH, pass -m MODULE, or give a YAML pipeline file instead of PIPELINE/STEP"
+        ) from None
+
+
 def load_location(module: str, asset: str, root: str | None = None) -> Location:
-    """Resolve ``pipeline/step`` (or ``pipeline__step``) against the module's ``defs``."""
-    return location_from_definitions(
-        getattr(importlib.import_module(module), "defs", None), asset, root, f"module {module}"
-    )
+    """Resolve ``pipeline/step`` (or ``pipeline__step``) against the module's ``defs``, or a YAML
+    pipeline file (``x.yaml`` or ``x.yaml/STEP``) on the storage and LLM the CLI's ``run`` uses."""
+    spec = _yaml_spec(asset)
+    if spec is not None:
+        return _yaml_location(spec[0], spec[1], root)
+    return location_from_definitions(getattr(import_location_module(module), "defs", None), asset, root, f"module {module}")
+
+
+def _yaml_location(path: Path, step: str, root: str | None) -> Location:
+    from dataflow_dagster.cli.common import make_llm
+    from dataflow_dagster.core.yaml_loader import load_pipeline_file
+
+    pipeline = load_pipeline_file(path)
+    step = step or pipeline.final_step
+    if step != pipeline.source.name:
+        pipeline.step(step)  # raises with the known steps
+    storage = Storage(root or os.environ.get("DATAFLOW_HOME") or ".dataflow")
+    llm = make_llm(None, None)[0] if any(s.op.needs_llm for s in pipeline.steps) else None
+    return Location(pipeline, step, storage, llm, {})
 
 
 def location_from_definitions(
@@ -53,7 +96,7 @@ def location_from_definitions(
             "use PIPELINE/STEP, e.g. pretrain_qa/judge, or pass --module"
         )
     pipeline = pipelines[name]
-    step = step or (pipeline.steps[-1].name if pipeline.steps else pipeline.source.name)
+    step = step or pipeline.final_step
     if step != pipeline.source.name:
         pipeline.step(step)  # raises with the known steps
     resources = dict(getattr(defs, "resources", None) or {})
@@ -133,7 +176,7 @@ def audit_command(
             prompts=loc.prompts,
         )
     except OperatorError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise UserError(str(exc)) from None
     click.echo(result.render(plain=plain))
     js, md = result.write(out or loc.storage.root / "audits")
     click.echo(f"reports: {js} {md}")
@@ -177,7 +220,7 @@ def diff_command(
             samples,
         )
     except OperatorError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise UserError(str(exc)) from None
     click.echo(result.to_json() if as_json else result.to_markdown())
 
 

@@ -26,9 +26,9 @@ import duckdb
 
 from dataflow_dagster.core.io_formats import detect_format
 from dataflow_dagster.core.pipeline import Pipeline
-from dataflow_dagster.core.runner import check_metric, run_source, run_step
+from dataflow_dagster.core.runner import StepOutcome, check_metric, run_source, run_step
 from dataflow_dagster.core.storage import Storage
-from operators.core.contract import OperatorError, quote_literal
+from operators.core.contract import Kind, OperatorError, quote_literal
 from operators.core.llm import LLMRequest, LLMResponse
 
 CHARS_PER_TOKEN = 4
@@ -183,6 +183,18 @@ def _descendants(pipeline: Pipeline, name: str) -> set[str]:
     return out
 
 
+def _pass_through(storage: Storage, pipeline: Pipeline, step_name: str, out: StepOutcome) -> None:
+    """Publish an LLM filter's input as its output. Placeholder answers cannot say which rows a judge
+    would keep (the smallest valid answer is often "no"), so rejecting on them would zero every
+    estimate downstream; keeping every row makes the plan an upper bound instead."""
+    step = pipeline.step(step_name)
+    up = storage.require_ref(pipeline.asset_name(step.after or pipeline.source.name))
+    refs = {**out.refs, "table": up}
+    refs.pop("rejected", None)
+    storage.publish(out.asset, refs, {**out.lineage, "rows_out": up.row_count, "rejected_rows": 0})
+    out.refs = refs
+
+
 def dry_run(pipeline: Pipeline, sample_rows: int = 20, scratch: str | Path | None = None) -> PlanReport:
     """Run every step on ``sample_rows`` source rows in throw-away storage; never raises for step errors."""
     steps = [StepPlan(s.name, s.op.name, str(s.op.kind), s.op.needs_llm) for s in pipeline.steps]
@@ -218,20 +230,26 @@ def dry_run(pipeline: Pipeline, sample_rows: int = 20, scratch: str | Path | Non
                 blocked |= _descendants(pipeline, step.name)
                 continue
             lin = out.lineage
-            plan.status, plan.rows_in, plan.rows_out = "ok", lin["rows_in"], lin["rows_out"]
+            if step.op.needs_llm and step.op.kind == Kind.FILTER:
+                _pass_through(storage, trial, step.name, out)
+                plan.message = "LLM filter counted as pass-through (every row kept): downstream is an upper bound"
+            plan.status, plan.rows_in, plan.rows_out = "ok", lin["rows_in"], out.table.row_count
             plan.columns = [c for c, _ in out.table.columns]
             plan.est_rows_in = round(lin["rows_in"] * scale, 1)
             if step.op.needs_llm:
-                calls = lin["rows_in"]
+                cache = lin.get("cache") or {}
+                # requests actually sent (n samples per row for CoT-style generators), not rows
+                calls = int(cache.get("hits", 0)) + int(cache.get("misses", 0)) or lin["rows_in"]
                 avg_prompt = lin["tokens"]["prompt"] / calls if calls else 0
                 plan.est_calls = round(calls * scale)
                 plan.est_prompt_tokens = round(avg_prompt * plan.est_calls)
                 max_tokens = int(getattr(step.op.config, "max_tokens", 256))
                 plan.est_completion_tokens_max = max_tokens * plan.est_calls
         report.estimate_note = (
-            "calls = rows reaching each LLM step in the sample, scaled to the source row count (upper bound: "
-            "placeholder answers pass every score gate); prompt tokens = rendered prompt characters / 4; "
-            "completion tokens are bounded by max_tokens"
+            "calls = requests each LLM step sends for the sample, scaled to the source row count; an upper "
+            "bound: LLM filters are counted as keeping every row and placeholder answers pass every score "
+            "gate (a real run sends fewer); prompt tokens = rendered prompt characters / 4; completion "
+            "tokens are bounded by max_tokens"
         )
         return report
     finally:

@@ -20,6 +20,7 @@ from dataflow_dagster.core.storage import Storage
 from dataflow_dagster.llm.cache import ResponseCache
 from dataflow_dagster.llm.limits import estimate_tokens
 from dataflow_dagster.llm.prices import Price, load_price_table, price_for
+from operators.core.contract import Kind
 from operators.core.llm import LLMRequest
 
 
@@ -118,6 +119,15 @@ def _requests(
         ]
 
 
+def _requests_per_row(step: Step) -> int:
+    """Requests one input row costs: ``num_samples`` for n-sample generators (CoT, question synthesis),
+    one per listed value for fan-out operators (SQL variations, complexities), else one."""
+    fan_values = getattr(step.op, "fan_values", None)
+    if callable(fan_values):
+        return max(1, len(fan_values()))
+    return max(1, int(getattr(step.op.config, "num_samples", 1) or 1))
+
+
 def _cost(price: Price | None, pt: int, ct: int) -> float | None:
     return round(price.cost(pt, ct), 6) if price is not None else None
 
@@ -149,7 +159,8 @@ def plan(
                 rows_in = int(con.execute(f"SELECT count(*) FROM {relation}").fetchall()[0][0])
             else:
                 rows_in = est_rows.get(step.after or "", 0)
-            est_rows[step.name] = rows_in
+            fan = _requests_per_row(step)
+            est_rows[step.name] = rows_in * (fan if step.op.kind == Kind.GENERATE else 1)
             if not step.op.needs_llm or step.effective_prompt is None:
                 continue
             if not hasattr(step.op, "prompt_values"):
@@ -176,14 +187,14 @@ def plan(
                     step.op.sampling(),
                     step.effective_prompt.output_schema,
                 )  # type: ignore[attr-defined]
-                pt = (estimate_tokens(req) - req.params.max_tokens) * rows_in
-                ct = req.params.max_tokens * rows_in
+                pt = (estimate_tokens(req) - req.params.max_tokens) * rows_in * fan
+                ct = req.params.max_tokens * rows_in * fan
                 out.steps.append(
                     StepPlan(
                         asset,
                         step.op.name,
                         rows_in,
-                        rows_in,
+                        rows_in * fan,
                         0,
                         pt,
                         ct,
