@@ -9,9 +9,8 @@ import importlib
 import os
 import sys
 from dataclasses import dataclass
-from typing import Any
-
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -64,7 +63,9 @@ def load_location(module: str, asset: str, root: str | None = None) -> Location:
     spec = _yaml_spec(asset)
     if spec is not None:
         return _yaml_location(spec[0], spec[1], root)
-    return location_from_definitions(getattr(import_location_module(module), "defs", None), asset, root, f"module {module}")
+    return location_from_definitions(
+        getattr(import_location_module(module), "defs", None), asset, root, f"module {module}"
+    )
 
 
 def _yaml_location(path: Path, step: str, root: str | None) -> Location:

@@ -35,7 +35,7 @@ def grammar_depth(gbnf: str) -> int:
     i, n = 0, len(gbnf)
     while i < n:
         ch = gbnf[i]
-        if ch in "\"[":
+        if ch in '"[':
             close = '"' if ch == '"' else "]"
             i += 1
             while i < n and gbnf[i] != close:
