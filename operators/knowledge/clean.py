@@ -1,9 +1,10 @@
 """Knowledge cleaning refiners: a rule cleaner (SQL) for extraction debris and an LLM cleaner after
 DataFlow's KBCTextCleaner for what rules cannot fix."""
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from operators.core.contract import Kind
+from operators.core.degenerate import echoed_instruction, token_recall
 from operators.core.llm_ops import LLMConfig, LLMOperator
 from operators.core.prompt import PromptTemplate
 from operators.core.registry import register
@@ -59,6 +60,9 @@ class LLMCleanConfig(LLMConfig):
     input_key: str = "chunk"
     max_tokens: int = 256  # with the 600-char cap: llama.cpp's grammar sampler crashed on a 1500-char cap
     min_parsed_share: float = 0.0  # a row whose answer fails keeps its original text (coalesce)
+    # a rewrite must keep this share of the original's distinct words, else it is refused (the row
+    # keeps its text and lands in the errors table): cleaning removes debris, not content
+    min_token_recall: float = 0.5
 
 
 @register
@@ -74,3 +78,16 @@ class LLMKnowledgeCleaner(LLMOperator):
 
     def outputs(self) -> dict[str, str]:
         return {"cleaned": self.config.input_key}
+
+    def answer_problem(self, row: dict[str, Any], values: dict[str, Any], prompt: PromptTemplate) -> str | None:
+        original, cleaned = row.get(self.config.input_key), values.get(self.config.input_key)
+        parrot = echoed_instruction(cleaned, prompt, original)
+        if parrot:
+            return f"rewrite refused: it copies the prompt's instructions ('{parrot}' ...); the text is kept"
+        recall = token_recall(original, cleaned)
+        if recall < self.config.min_token_recall:
+            return (
+                f"rewrite refused: it keeps {recall:.0%} of the original's words "
+                f"(< {self.config.min_token_recall:.0%}); the text is kept"
+            )
+        return None
