@@ -119,7 +119,7 @@ def _requests(
         ]
 
 
-def _requests_per_row(step: Step) -> int:
+def requests_per_row(step: Step) -> int:
     """Requests one input row costs: ``num_samples`` for n-sample generators (CoT, question synthesis),
     one per listed value for fan-out operators (SQL variations, complexities), else one."""
     fan_values = getattr(step.op, "fan_values", None)
@@ -138,11 +138,14 @@ def plan(
     model_id: str,
     prices: dict[str, Any] | None = None,
     steps: Sequence[str] | None = None,
+    estimated_rows: dict[str, float] | None = None,
 ) -> PipelinePlan:
     """Estimate calls, tokens and cost of the pipeline's LLM steps against ``storage``'s cache.
 
     ``model_id`` is the client's (``resource.get_client().model_id``): it is part of every cache key.
-    ``prices`` is a price table as in ``LLMResource.prices``.
+    ``prices`` is a price table as in ``LLMResource.prices``. ``estimated_rows`` (step -> rows in, from
+    a dry run) replaces the upstream-row-count guess for steps whose input does not exist yet: a dry
+    run knows how generators multiply rows and what rule filters drop.
     """
     table = load_price_table(prices)
     served = model_id.split("/", 1)[-1]
@@ -157,9 +160,11 @@ def plan(
             relation = _input_rows(con, storage, pipeline, step)
             if relation is not None:
                 rows_in = int(con.execute(f"SELECT count(*) FROM {relation}").fetchall()[0][0])
+            elif estimated_rows and step.name in estimated_rows:
+                rows_in = round(estimated_rows[step.name])
             else:
                 rows_in = est_rows.get(step.after or "", 0)
-            fan = _requests_per_row(step)
+            fan = requests_per_row(step)
             est_rows[step.name] = rows_in * (fan if step.op.kind == Kind.GENERATE else 1)
             if not step.op.needs_llm or step.effective_prompt is None:
                 continue
