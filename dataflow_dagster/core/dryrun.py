@@ -152,7 +152,7 @@ class PlanReport:
         }
 
 
-def _sample_source(pipeline: Pipeline, n: int, folder: Path) -> tuple[Path, int | None]:
+def sample_source(pipeline: Pipeline, n: int, folder: Path) -> tuple[Path, int | None]:
     """The first ``n`` rows as Parquet, and the full row count (None when the file cannot be counted)."""
     path = pipeline.source_path()
     if not path.exists():
@@ -208,7 +208,7 @@ def dry_run(pipeline: Pipeline, sample_rows: int = 20, scratch: str | Path | Non
     tmp = Path(tempfile.mkdtemp(prefix="dataflow-plan-", dir=scratch))
     try:
         try:
-            sample, report.source_rows = _sample_source(pipeline, sample_rows, tmp)
+            sample, report.source_rows = sample_source(pipeline, sample_rows, tmp)
             trial = replace(
                 pipeline, source=replace(pipeline.source, path=str(sample), format="parquet"), base_dir=None
             )
