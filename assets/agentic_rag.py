@@ -8,6 +8,7 @@ from pathlib import Path
 
 from dataflow_dagster.core.pipeline import Pipeline, Source, Step
 from operators.core.generic import ThresholdFilter
+from operators.rag.echo import QAEchoFilter
 from operators.rag.metrics import QAExactMatchEvaluator, QAF1Evaluator
 from operators.rag.multihop import AtomicQAGenerator, DocAnswerGenerator, HopDocumentLinker, MultiHopQAGenerator
 
@@ -32,6 +33,7 @@ def agentic_rag_pipeline(
                     min_parsed_share=0.5,
                 ),
             ),
+            Step("no_echo", QAEchoFilter(question_key="question", answer_keys=["answer", "golden_doc_answer"])),
             Step(
                 "atomic_f1",
                 QAF1Evaluator(prediction_key="golden_doc_answer", golden_key="answer", output_key="atomic_f1"),
@@ -47,6 +49,10 @@ def agentic_rag_pipeline(
                     output_key="multihop_doc_answer",
                     min_parsed_share=0.5,
                 ),
+            ),
+            Step(
+                "multihop_no_echo",
+                QAEchoFilter(question_key="multihop_question", answer_keys=["multihop_answer", "multihop_doc_answer"]),
             ),
             Step(
                 "multihop_f1",

@@ -23,7 +23,7 @@ from assets.reasoning import reasoning_pipeline
 from assets.reference import reference_pipeline
 from assets.text2sql import text2sql_pipeline
 from assets.text_sft import text_sft_pipeline
-from dataflow_dagster.core.yaml_loader import load_pipeline_dir
+from dataflow_dagster.core.yaml_loader import BrokenPipelineFile, load_pipeline_dir
 from dataflow_dagster.defs.automation import AutomationOptions
 from dataflow_dagster.defs.factory import build_definitions
 from dataflow_dagster.defs.resources import LLMResource, LocalLLMResource, OpenAIResource
@@ -37,6 +37,9 @@ def _llm() -> LLMResource:
     return OpenAIResource(base_url=base_url, model=os.environ.get("DATAFLOW_LLM_MODEL", "default"), api_key=key)
 
 
+# A YAML file that does not load (e.g. an agent's draft) becomes a failing placeholder asset with
+# its error, instead of taking every other pipeline of this code location down with it.
+BROKEN_FILES: list[BrokenPipelineFile] = []
 PIPELINES = [
     reference_pipeline(),
     reasoning_pipeline(),
@@ -45,9 +48,9 @@ PIPELINES = [
     agentic_rag_pipeline(),
     knowledge_pipeline(),
     text_sft_pipeline(),
-    *load_pipeline_dir(Path(__file__).parent / "pipelines"),
+    *load_pipeline_dir(Path(__file__).parent / "pipelines", broken=BROKEN_FILES),
 ]
 AUTOMATION = AutomationOptions(
     eager=True, sensor=True, schedule_cron=os.environ.get("DATAFLOW_REFRESH_CRON", "0 3 * * *")
 )
-defs = build_definitions(PIPELINES, llm=_llm(), automation=AUTOMATION)
+defs = build_definitions(PIPELINES, llm=_llm(), automation=AUTOMATION, broken_files=BROKEN_FILES)

@@ -10,6 +10,7 @@ from operators.knowledge.chunk import TextChunker
 from operators.knowledge.clean import LLMKnowledgeCleaner, RuleKnowledgeCleaner
 from operators.knowledge.ingest import FileIngestor
 from operators.knowledge.sft_table import ChunkQAExtractor, SFTTableAssembler
+from operators.rag.echo import QAEchoFilter
 from operators.sft.synthesis import SFTQualityJudge
 
 DATA_DIR = Path(__file__).parent / "data" / "knowledge"
@@ -32,6 +33,7 @@ def knowledge_pipeline(
             Step("chunk", TextChunker(input_key="text", unit="words", size=chunk_words, overlap=overlap_words)),
             Step("llm_clean", LLMKnowledgeCleaner(input_key="chunk")),
             Step("qa", ChunkQAExtractor(input_key="chunk")),
+            Step("no_echo", QAEchoFilter(question_key="question", answer_keys=["answer"])),
             Step(
                 "sft",
                 SFTTableAssembler(

@@ -7,6 +7,18 @@ load -> content_null -> decontaminate (n-gram overlap with benchmark questions)
      -> answer_format -> pseudo_answer (majority vote) -> verify (math-verify vs golden, else pseudo)
      -> keep_verified
 Synthesised questions have no golden answer, so they are verified against the majority vote.
+
+Sized to run in minutes on 2 CPU cores with the embedded model (about 40 LLM calls): the shipped
+source is ``reasoning_math_sample.jsonl`` (5 seed rows: a benchmark leak that decontamination drops, a
+null row, three real seeds), 3 CoT samples of at most 300 characters. Scale up with
+``reasoning_pipeline(DATA_DIR / "reasoning_math_seed.jsonl", num_samples=5, solution_chars=600)``
+(47 seeds, ~600 calls: hours on 2 cores, minutes on a GPU server).
+
+Checks: ``difficulty``/``category`` block when fewer than half of the judgements parse and every
+LLM step blocks when more than 10% of its calls fail for good (a broken model or endpoint); the
+verification shares are reported, not gated, because a 135M model solves few problems. A pseudo
+answer needs a real majority (>= 2 agreeing samples and more than half), so a lone sample never
+verifies itself.
 """
 
 from pathlib import Path
@@ -30,7 +42,7 @@ def reasoning_pipeline(
     num_samples: int = 3,
     synth_per_seed: int = 1,
     min_parsed_share: float = 0.5,
-    solution_chars: int = 600,
+    solution_chars: int = 300,
     question_chars: int = 250,
 ) -> Pipeline:
     """``num_samples`` CoT samples per question; ``synth_per_seed`` new questions per seed question;
@@ -39,7 +51,7 @@ def reasoning_pipeline(
     return Pipeline(
         name=name,
         description="Math questions -> decontaminated, synthesised, judged, solved (n samples), verified",
-        source=Source(path=str(source_path or DATA_DIR / "reasoning_math_seed.jsonl"), required_columns=[Q]),
+        source=Source(path=str(source_path or DATA_DIR / "reasoning_math_sample.jsonl"), required_columns=[Q]),
         steps=[
             Step("content_null", ContentNullFilter(input_key=Q)),
             Step("decontaminate", NgramContaminationFilter(input_key=Q, n=5, max_overlap=0.5)),

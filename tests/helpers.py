@@ -2,6 +2,7 @@
 
 import contextlib
 import http.server
+import json
 import os
 import socket
 import subprocess
@@ -9,7 +10,7 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -180,3 +181,39 @@ def docx_bomb(path: Path, uncompressed_mb: int) -> Path:
                 dst.writestr(item, data)
     base.unlink()
     return path
+
+
+def scripted_chat_handler(answer: Callable[[str], dict[str, Any]]) -> type[http.server.BaseHTTPRequestHandler]:
+    """An OpenAI-compatible /chat/completions handler whose JSON answer is ``answer(last user message)``.
+
+    For injecting degenerate but schema-valid model output (a parroted prompt, an echoed answer) that
+    the embedded model produces only by chance, so the guards against it can be tested every time.
+    """
+
+    class _Scripted(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers.get("content-length") or 0)
+            body = json.loads(self.rfile.read(length) or b"{}")
+            prompt = str(body.get("messages", [{}])[-1].get("content", ""))
+            content = json.dumps(answer(prompt))
+            data = json.dumps(
+                {
+                    "id": "x",
+                    "object": "chat.completion",
+                    "model": body.get("model", "scripted"),
+                    "choices": [
+                        {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
+                    ],
+                    "usage": {"prompt_tokens": len(prompt) // 4, "completion_tokens": len(content) // 4},
+                }
+            ).encode()
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    return _Scripted

@@ -111,7 +111,8 @@ def test_majority_vote_then_verification(tmp_path):
     for r in rows:
         r["normalized_answer"] = con.execute(f"SELECT {normalize_sql('?')}", [r["extracted_answer"]]).fetchall()[0][0]
     voted, _ = run_op(tmp_path / "v", rows, PseudoAnswerGenerator())
-    assert [r["pseudo_answer"] for r in voted] == ["0.5", "0.5", "7 cm", "7 cm", "7 cm", None]
+    # q1's 1:1 tie is no majority (no pseudo answer; its golden answer decides below)
+    assert [r["pseudo_answer"] for r in voted] == [None, None, "7 cm", "7 cm", "7 cm", None]
     assert [r["pseudo_answer_votes"] for r in voted][2:5] == [2, 2, 2]
     assert voted[2]["pseudo_answer_share"] == pytest.approx(2 / 3)
     checked, _ = run_op(tmp_path / "c", voted, AnswerVerifier())
@@ -122,6 +123,28 @@ def test_majority_vote_then_verification(tmp_path):
     assert sorted(r["_reason"] for r in rej) == ["VerifiedAnswerFilter: answer not equivalent to the reference"] * 2 + [
         "VerifiedAnswerFilter: no reference answer to verify"
     ]
+
+
+def test_single_vote_is_no_majority_and_cannot_verify_itself(tmp_path):
+    """A question with one usable sample (the others failed extraction) used to get that sample as its
+    pseudo answer with share 1.0 and then "verify" it against itself."""
+    from operators.reasoning.answers import normalize_sql
+
+    rows = [
+        {"question_id": "lone", "golden_answer": None, "extracted_answer": "41"},
+        {"question_id": "split", "golden_answer": None, "extracted_answer": "1"},
+        {"question_id": "split", "golden_answer": None, "extracted_answer": "2"},
+        {"question_id": "split", "golden_answer": None, "extracted_answer": "2"},
+        {"question_id": "split", "golden_answer": None, "extracted_answer": "3"},
+    ]
+    con = duckdb.connect()
+    for r in rows:
+        r["normalized_answer"] = con.execute(f"SELECT {normalize_sql('?')}", [r["extracted_answer"]]).fetchall()[0][0]
+    voted, _ = run_op(tmp_path / "v", rows, PseudoAnswerGenerator())
+    assert [r["pseudo_answer"] for r in voted] == [None] * 5  # 1 vote; 2 of 4 is no majority
+    checked, _ = run_op(tmp_path / "c", voted, AnswerVerifier())
+    kept, _ = run_op(tmp_path / "f", checked, VerifiedAnswerFilter())
+    assert kept == []
 
 
 def test_contamination_filter_rejects_benchmark_questions(tmp_path):

@@ -13,7 +13,7 @@ import yaml
 
 from dataflow_dagster.core.pipeline import Pipeline
 from dataflow_dagster.core.storage import Storage
-from dataflow_dagster.core.yaml_loader import load_pipeline_dir, load_pipeline_file
+from dataflow_dagster.core.yaml_loader import BrokenPipelineFile, load_pipeline_dir, load_pipeline_file
 from operators.core.contract import OperatorError
 from operators.core.llm import LLMClient
 
@@ -142,19 +142,35 @@ def _location_module(workspace: Path) -> Any:
     raise OperatorError(f"{workspace}: no python_module or python_file entry under load_from")
 
 
-def known_pipelines(workspace: Path) -> dict[str, Pipeline]:
-    """Pipelines by name: the workspace location's ``PIPELINES`` list, else YAML files in ./pipelines."""
+def _pipelines_of(workspace: Path) -> tuple[dict[str, Pipeline], list[str]]:
+    """Pipelines by name, and notes on why a name may be missing (broken files, no PIPELINES list)."""
     found: dict[str, Pipeline] = {}
+    notes: list[str] = []
     if workspace.is_file():
         module = _location_module(workspace)
-        for p in getattr(module, "PIPELINES", []) or []:
+        listed = getattr(module, "PIPELINES", None)
+        for p in listed or []:
             found[p.name] = p
+        for b in getattr(module, "BROKEN_FILES", None) or []:
+            notes.append(f"{b.path} did not load: {b.error}")
         if found:
-            return found
+            return found, notes
+        if listed is None:
+            notes.append(
+                f"the code location of {workspace} ({module.__name__}) has no PIPELINES list: add "
+                "`PIPELINES = [my_pipeline, ...]` beside `defs = build_definitions(PIPELINES)`"
+            )
     for d in PIPELINE_DIRS:
-        for p in load_pipeline_dir(d):
+        broken: list[BrokenPipelineFile] = []
+        for p in load_pipeline_dir(d, broken=broken):
             found.setdefault(p.name, p)
-    return found
+        notes += [f"{b.path} did not load: {b.error}" for b in broken]
+    return found, notes
+
+
+def known_pipelines(workspace: Path) -> dict[str, Pipeline]:
+    """Pipelines by name: the workspace location's ``PIPELINES`` list, else YAML files in ./pipelines."""
+    return _pipelines_of(workspace)[0]
 
 
 def resolve_pipeline(spec: str, workspace: Path) -> Pipeline:
@@ -162,11 +178,16 @@ def resolve_pipeline(spec: str, workspace: Path) -> Pipeline:
     path = Path(spec)
     if path.suffix.lower() in (".yaml", ".yml") or path.is_file():
         return load_pipeline_file(path)
-    pipelines = known_pipelines(workspace)
+    pipelines, notes = _pipelines_of(workspace)
     if spec in pipelines:
         return pipelines[spec]
     names = ", ".join(sorted(pipelines)) or "none found"
-    raise OperatorError(f"no pipeline named '{spec}' (known: {names}); pass a YAML file path or one of those names")
+    hint = "".join(f"; note: {n}" for n in notes)
+    raise OperatorError(
+        f"no pipeline named '{spec}' (known: {names}); names come from the PIPELINES list of the code "
+        f"location {workspace} loads (add your Pipeline there) and from YAML files in "
+        f"{' and '.join(PIPELINE_DIRS)}; or pass a YAML file path{hint}"
+    )
 
 
 def make_console() -> "Any":

@@ -9,10 +9,12 @@ import importlib
 import os
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import click
 
+from dataflow_dagster.cli.common import UserError
 from dataflow_dagster.core.audit import AuditResult, audit_asset
 from dataflow_dagster.core.diff import diff_asset
 from dataflow_dagster.core.pipeline import Pipeline
@@ -32,11 +34,53 @@ class Location:
     llms: dict[str, Any] = field(default_factory=dict)  # step -> client of a step served by another model
 
 
+def _yaml_spec(asset: str) -> tuple[Path, str] | None:
+    """``pipelines/x.yaml`` or ``pipelines/x.yaml/STEP`` -> (file, step or ''); None for a name."""
+    parts = Path(asset).parts
+    for i, part in enumerate(parts):
+        if part.lower().endswith((".yaml", ".yml")):
+            return Path(*parts[: i + 1]), "/".join(parts[i + 1 :])
+    return None
+
+
+def import_location_module(module: str) -> Any:
+    """Import a code location module the way ``dagster -m`` does (the working directory on the path),
+    so ``audit`` works from the project root without PYTHONPATH=.; a missing module is a usage error."""
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name and module.split(".")[0] != exc.name.split(".")[0]:
+            raise  # the module exists but imports something missing: a real bug, keep the traceback
+        raise OperatorError(
+            f"cannot import code location module '{module}' ({exc}); run from the project root, set "
+            "PYTHONPATH, pass -m MODULE, or give a YAML pipeline file instead of PIPELINE/STEP"
+        ) from None
+
+
 def load_location(module: str, asset: str, root: str | None = None) -> Location:
-    """Resolve ``pipeline/step`` (or ``pipeline__step``) against the module's ``defs``."""
+    """Resolve ``pipeline/step`` (or ``pipeline__step``) against the module's ``defs``, or a YAML
+    pipeline file (``x.yaml`` or ``x.yaml/STEP``) on the storage and LLM the CLI's ``run`` uses."""
+    spec = _yaml_spec(asset)
+    if spec is not None:
+        return _yaml_location(spec[0], spec[1], root)
     return location_from_definitions(
-        getattr(importlib.import_module(module), "defs", None), asset, root, f"module {module}"
+        getattr(import_location_module(module), "defs", None), asset, root, f"module {module}"
     )
+
+
+def _yaml_location(path: Path, step: str, root: str | None) -> Location:
+    from dataflow_dagster.cli.common import make_llm
+    from dataflow_dagster.core.yaml_loader import load_pipeline_file
+
+    pipeline = load_pipeline_file(path)
+    step = step or pipeline.final_step
+    if step != pipeline.source.name:
+        pipeline.step(step)  # raises with the known steps
+    storage = Storage(root or os.environ.get("DATAFLOW_HOME") or ".dataflow")
+    llm = make_llm(None, None)[0] if any(s.op.needs_llm for s in pipeline.steps) else None
+    return Location(pipeline, step, storage, llm, {})
 
 
 def location_from_definitions(
@@ -62,7 +106,7 @@ def location_from_definitions(
             "use PIPELINE/STEP, e.g. pretrain_qa/judge, or pass --module"
         )
     pipeline = pipelines[name]
-    step = step or (pipeline.steps[-1].name if pipeline.steps else pipeline.source.name)
+    step = step or pipeline.final_step
     if step != pipeline.source.name:
         pipeline.step(step)  # raises with the known steps
     resources = dict(getattr(defs, "resources", None) or {})
@@ -157,7 +201,7 @@ def audit_command(
             llms=loc.llms,
         )
     except OperatorError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise UserError(str(exc)) from None
     click.echo(result.render(plain=plain))
     js, md = result.write(out or loc.storage.root / "audits")
     click.echo(f"reports: {js} {md}")
@@ -201,7 +245,7 @@ def diff_command(
             samples,
         )
     except OperatorError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise UserError(str(exc)) from None
     click.echo(result.to_json() if as_json else result.to_markdown())
 
 

@@ -90,7 +90,8 @@ def plan(
     report = dry_run(p, sample_rows)
     client, _ = make_llm(llm_base_url, llm_model)
     # cache-aware figures: renders the real requests where inputs exist and counts response-cache hits
-    costs = cost_plan(p, Storage(storage_root), client.model_id)
+    estimated = {s.step: s.est_rows_in for s in report.steps if s.est_rows_in is not None}
+    costs = cost_plan(p, Storage(storage_root), client.model_id, estimated_rows=estimated)
     if as_json:
         click.echo(json.dumps({**report.to_dict(), "cost_plan": costs.as_dict()}, indent=1, default=str))
     else:

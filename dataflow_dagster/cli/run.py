@@ -7,6 +7,7 @@ factory's asset checks, and a failed gate skips everything downstream of it, as 
 
 import logging
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -82,8 +83,12 @@ def execute(
     verbose: bool = False,
     console: Console | None = None,
 ) -> list[dict[str, Any]]:
-    """Run every step; returns one status row per asset (status ok | failed | check_failed | skipped)."""
-    console = console or console()
+    """Run every step; returns one status row per asset (status ok | failed | check_failed | skipped).
+
+    Every published snapshot records the same fresh ``run_id`` (``cli-<uuid4>``), so ``diff --from/--to``
+    and the history can tell CLI runs apart as they do Dagster runs."""
+    console = console or make_console()
+    run_id = f"cli-{uuid.uuid4()}"
     log = logging.getLogger(f"dataflow.cli.{pipeline.name}")
     log.setLevel(logging.INFO)
     log.propagate = False
@@ -105,7 +110,7 @@ def execute(
         task = progress.add_task(f"{pipeline.name}", total=len(pipeline.steps) + 1)
         started = time.time()
         try:
-            out = run_source(storage, pipeline, log=log)
+            out = run_source(storage, pipeline, log=log, run_id=run_id)
             results.append(
                 {
                     "asset": out.asset,
@@ -113,6 +118,7 @@ def execute(
                     "rows_in": None,
                     "rows_out": out.table.row_count,
                     "note": f"imported from {pipeline.source_path()}",
+                    "run_id": run_id,
                 }
             )
         except OperatorError as exc:
@@ -131,7 +137,13 @@ def execute(
             progress.update(task, description=f"{pipeline.name}: {step.name} ({step.op.name})")
             try:
                 out = run_step(
-                    storage, pipeline, step.name, llm=client if step.op.needs_llm else None, log=log, llm_info=info
+                    storage,
+                    pipeline,
+                    step.name,
+                    llm=client if step.op.needs_llm else None,
+                    log=log,
+                    llm_info=info,
+                    run_id=run_id,
                 )
             except (OperatorError, duckdb.Error) as exc:
                 results.append({"asset": asset, "status": "failed", "note": str(exc).splitlines()[0]})
@@ -208,7 +220,7 @@ def run(
             f"{first['asset']}: {first['status']}: {first.get('note', '')} "
             f"({len(bad)} of {len(results)} assets not materialised)"
         )
-    out.print(f"materialised {len(results)} assets into {storage.root}")
+    out.print(f"materialised {len(results)} assets into {storage.root} (run {results[0].get('run_id', '')})")
 
 
 commands = [run]

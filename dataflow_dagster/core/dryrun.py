@@ -13,6 +13,7 @@ are estimated from the rendered prompt length (characters / 4). ``dataflow_dagst
 cache-aware figures (real requests, response-cache hits, cost) for steps whose input exists.
 """
 
+import hashlib
 import json
 import logging
 import shutil
@@ -26,9 +27,10 @@ import duckdb
 
 from dataflow_dagster.core.io_formats import detect_format
 from dataflow_dagster.core.pipeline import Pipeline
-from dataflow_dagster.core.runner import check_metric, run_source, run_step
+from dataflow_dagster.core.plan import requests_per_row
+from dataflow_dagster.core.runner import StepOutcome, check_metric, run_source, run_step
 from dataflow_dagster.core.storage import Storage
-from operators.core.contract import OperatorError, quote_literal
+from operators.core.contract import Kind, OperatorError, quote_literal
 from operators.core.llm import LLMRequest, LLMResponse
 
 CHARS_PER_TOKEN = 4
@@ -37,11 +39,13 @@ _quiet.addHandler(logging.NullHandler())
 _quiet.propagate = False
 
 
-def placeholder_value(schema: dict[str, Any] | None) -> Any:
+def placeholder_value(schema: dict[str, Any] | None, salt: str = "") -> Any:
     """A value the schema accepts; the last enum option / the maximum, so score gates let rows through
-    and downstream estimates are upper bounds."""
+    and downstream estimates are upper bounds. Strings carry ``salt`` (a hash of the request) and are
+    at least 48 characters where the schema allows: identical or tiny placeholders would be removed by
+    dedup and length filters downstream and make the estimate collapse."""
     if not schema:
-        return "dry-run"
+        return f"dry-run {salt}".strip()
     if "enum" in schema:
         return schema["enum"][-1]
     if "const" in schema:
@@ -50,9 +54,9 @@ def placeholder_value(schema: dict[str, Any] | None) -> Any:
     kind = kind[0] if isinstance(kind, list) else kind
     if kind == "object":
         props = schema.get("properties", {})
-        return {k: placeholder_value(v) for k, v in props.items()}
+        return {k: placeholder_value(v, salt) for k, v in props.items()}
     if kind == "array":
-        return [placeholder_value(schema.get("items")) for _ in range(int(schema.get("minItems", 1)))]
+        return [placeholder_value(schema.get("items"), salt) for _ in range(int(schema.get("minItems", 1)))]
     if kind in ("integer", "number"):
         v = schema.get("maximum", schema.get("minimum", 1))
         return int(v) if kind == "integer" else float(v)
@@ -60,9 +64,10 @@ def placeholder_value(schema: dict[str, Any] | None) -> Any:
         return True
     if kind == "null":
         return None
-    text = "dry-run"
+    text = f"dry-run placeholder {salt} ".lstrip()
     lo, hi = int(schema.get("minLength", 0)), int(schema.get("maxLength", 10_000))
-    text = (text * (lo // len(text) + 1))[: max(lo, len(text))]
+    want = max(lo, 48)
+    text = (text * (want // len(text) + 1))[:want]
     return text[:hi]
 
 
@@ -75,7 +80,8 @@ class PlaceholderLLM:
         out = []
         for req in requests:
             schema = req.schema_dict()
-            value = placeholder_value(schema)
+            salt = hashlib.sha256(repr(req.messages).encode()).hexdigest()[:8]
+            value = placeholder_value(schema, salt)
             text = json.dumps(value) if schema is not None else str(value)
             chars = sum(len(c) for _, c in req.messages)
             out.append(
@@ -146,7 +152,7 @@ class PlanReport:
         }
 
 
-def _sample_source(pipeline: Pipeline, n: int, folder: Path) -> tuple[Path, int | None]:
+def sample_source(pipeline: Pipeline, n: int, folder: Path) -> tuple[Path, int | None]:
     """The first ``n`` rows as Parquet, and the full row count (None when the file cannot be counted)."""
     path = pipeline.source_path()
     if not path.exists():
@@ -183,6 +189,18 @@ def _descendants(pipeline: Pipeline, name: str) -> set[str]:
     return out
 
 
+def _pass_through(storage: Storage, pipeline: Pipeline, step_name: str, out: StepOutcome) -> None:
+    """Publish an LLM filter's input as its output. Placeholder answers cannot say which rows a judge
+    would keep (the smallest valid answer is often "no"), so rejecting on them would zero every
+    estimate downstream; keeping every row makes the plan an upper bound instead."""
+    step = pipeline.step(step_name)
+    up = storage.require_ref(pipeline.asset_name(step.after or pipeline.source.name))
+    refs = {**out.refs, "table": up}
+    refs.pop("rejected", None)
+    storage.publish(out.asset, refs, {**out.lineage, "rows_out": up.row_count, "rejected_rows": 0})
+    out.refs = refs
+
+
 def dry_run(pipeline: Pipeline, sample_rows: int = 20, scratch: str | Path | None = None) -> PlanReport:
     """Run every step on ``sample_rows`` source rows in throw-away storage; never raises for step errors."""
     steps = [StepPlan(s.name, s.op.name, str(s.op.kind), s.op.needs_llm) for s in pipeline.steps]
@@ -190,7 +208,7 @@ def dry_run(pipeline: Pipeline, sample_rows: int = 20, scratch: str | Path | Non
     tmp = Path(tempfile.mkdtemp(prefix="dataflow-plan-", dir=scratch))
     try:
         try:
-            sample, report.source_rows = _sample_source(pipeline, sample_rows, tmp)
+            sample, report.source_rows = sample_source(pipeline, sample_rows, tmp)
             trial = replace(
                 pipeline, source=replace(pipeline.source, path=str(sample), format="parquet"), base_dir=None
             )
@@ -218,20 +236,25 @@ def dry_run(pipeline: Pipeline, sample_rows: int = 20, scratch: str | Path | Non
                 blocked |= _descendants(pipeline, step.name)
                 continue
             lin = out.lineage
-            plan.status, plan.rows_in, plan.rows_out = "ok", lin["rows_in"], lin["rows_out"]
+            if step.op.needs_llm and step.op.kind == Kind.FILTER:
+                _pass_through(storage, trial, step.name, out)
+                plan.message = "LLM filter counted as pass-through (every row kept): downstream is an upper bound"
+            plan.status, plan.rows_in, plan.rows_out = "ok", lin["rows_in"], out.table.row_count
             plan.columns = [c for c, _ in out.table.columns]
             plan.est_rows_in = round(lin["rows_in"] * scale, 1)
             if step.op.needs_llm:
-                calls = lin["rows_in"]
-                avg_prompt = lin["tokens"]["prompt"] / calls if calls else 0
+                # requests, not rows: n samples per row for CoT-style generators, one per listed variation
+                calls = lin["rows_in"] * requests_per_row(step)
+                avg_prompt = lin["tokens"]["prompt"] / max(1, lin["cache"]["misses"])  # tokens of sent requests
                 plan.est_calls = round(calls * scale)
                 plan.est_prompt_tokens = round(avg_prompt * plan.est_calls)
                 max_tokens = int(getattr(step.op.config, "max_tokens", 256))
                 plan.est_completion_tokens_max = max_tokens * plan.est_calls
         report.estimate_note = (
-            "calls = rows reaching each LLM step in the sample, scaled to the source row count (upper bound: "
-            "placeholder answers pass every score gate); prompt tokens = rendered prompt characters / 4; "
-            "completion tokens are bounded by max_tokens"
+            "calls = requests each LLM step sends for the sample, scaled to the source row count; an upper "
+            "bound: LLM filters are counted as keeping every row and placeholder answers pass every score "
+            "gate (a real run sends fewer); prompt tokens = rendered prompt characters / 4; completion "
+            "tokens are bounded by max_tokens"
         )
         return report
     finally:

@@ -106,6 +106,18 @@ class Pipeline:
                 return s
         raise OperatorError(f"pipeline '{self.name}' has no step '{name}'")
 
+    @property
+    def final_step(self) -> str:
+        """The end of the main chain: the last step before the first branch (a step whose ``after``
+        names something other than the step just before it). ``pretrain_qa``'s is ``keep_good``, not
+        the ``topic`` branch listed after it; a pipeline without steps ends at its source."""
+        last = self.source.name
+        for step in self.steps:
+            if step.after != last:
+                break
+            last = step.name
+        return last
+
     def source_path(self, partition: str | None = None) -> Path:
         """The file to import; for file partitions, the partition's file inside the source folder."""
         path = self.source.resolved_path(self.base_dir)

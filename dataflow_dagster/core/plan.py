@@ -20,6 +20,7 @@ from dataflow_dagster.core.storage import Storage
 from dataflow_dagster.llm.cache import ResponseCache
 from dataflow_dagster.llm.limits import estimate_tokens
 from dataflow_dagster.llm.prices import Price, load_price_table, price_for
+from operators.core.contract import Kind
 from operators.core.llm import LLMRequest
 
 
@@ -118,6 +119,15 @@ def _requests(
         ]
 
 
+def requests_per_row(step: Step) -> int:
+    """Requests one input row costs: ``num_samples`` for n-sample generators (CoT, question synthesis),
+    one per listed value for fan-out operators (SQL variations, complexities), else one."""
+    fan_values = getattr(step.op, "fan_values", None)
+    if callable(fan_values):
+        return max(1, len(fan_values()))
+    return max(1, int(getattr(step.op.config, "num_samples", 1) or 1))
+
+
 def _cost(price: Price | None, pt: int, ct: int) -> float | None:
     return round(price.cost(pt, ct), 6) if price is not None else None
 
@@ -128,11 +138,14 @@ def plan(
     model_id: str,
     prices: dict[str, Any] | None = None,
     steps: Sequence[str] | None = None,
+    estimated_rows: dict[str, float] | None = None,
 ) -> PipelinePlan:
     """Estimate calls, tokens and cost of the pipeline's LLM steps against ``storage``'s cache.
 
     ``model_id`` is the client's (``resource.create_client().model_id``): it is part of every cache key.
-    ``prices`` is a price table as in ``LLMResource.prices``.
+    ``prices`` is a price table as in ``LLMResource.prices``. ``estimated_rows`` (step -> rows in, from
+    a dry run) replaces the upstream-row-count guess for steps whose input does not exist yet: a dry
+    run knows how generators multiply rows and what rule filters drop.
     """
     table = load_price_table(prices)
     served = model_id.split("/", 1)[-1]
@@ -147,9 +160,12 @@ def plan(
             relation = _input_rows(con, storage, pipeline, step)
             if relation is not None:
                 rows_in = int(con.execute(f"SELECT count(*) FROM {relation}").fetchall()[0][0])
+            elif estimated_rows and step.name in estimated_rows:
+                rows_in = round(estimated_rows[step.name])
             else:
                 rows_in = est_rows.get(step.after or "", 0)
-            est_rows[step.name] = rows_in
+            fan = requests_per_row(step)
+            est_rows[step.name] = rows_in * (fan if step.op.kind == Kind.GENERATE else 1)
             if not step.op.needs_llm or step.effective_prompt is None:
                 continue
             if not hasattr(step.op, "prompt_values"):
@@ -176,14 +192,14 @@ def plan(
                     step.op.sampling(),
                     step.effective_prompt.output_schema,
                 )  # type: ignore[attr-defined]
-                pt = (estimate_tokens(req) - req.params.max_tokens) * rows_in
-                ct = req.params.max_tokens * rows_in
+                pt = (estimate_tokens(req) - req.params.max_tokens) * rows_in * fan
+                ct = req.params.max_tokens * rows_in * fan
                 out.steps.append(
                     StepPlan(
                         asset,
                         step.op.name,
                         rows_in,
-                        rows_in,
+                        rows_in * fan,
                         0,
                         pt,
                         ct,

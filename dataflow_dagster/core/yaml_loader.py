@@ -18,6 +18,7 @@ Format (see docs/yaml.md)::
         llm: judge                 # optional: LLM resource key serving this step (default: llm)
 """
 
+import logging
 import math
 import os
 from collections.abc import Iterable, Sequence
@@ -32,6 +33,8 @@ from dataflow_dagster.core.pipeline import Pipeline, Source, Step
 from operators.core.contract import OperatorError
 from operators.core.prompt import PromptTemplate
 from operators.core.registry import get as get_operator
+
+_log = logging.getLogger("dataflow.yaml")
 
 TOP_KEYS = {"pipeline", "description", "source", "steps"}
 SOURCE_KEYS = {"path", "format", "required_columns", "name"}
@@ -280,14 +283,37 @@ def pipeline_files(directory: str | os.PathLike[str]) -> list[Path]:
     return sorted([*d.glob("*.yaml"), *d.glob("*.yml")]) if d.is_dir() else []
 
 
-def load_pipeline_dir(directory: str | os.PathLike[str]) -> list[Pipeline]:
-    """Every pipeline file of a directory, refusing two files that declare the same pipeline name."""
+@dataclass(frozen=True)
+class BrokenPipelineFile:
+    """A pipeline file that failed to load, and why (the message names the file, line and key)."""
+
+    path: Path
+    error: str
+
+
+def load_pipeline_dir(
+    directory: str | os.PathLike[str], broken: list[BrokenPipelineFile] | None = None
+) -> list[Pipeline]:
+    """Every pipeline file of a directory, refusing two files that declare the same pipeline name.
+
+    With ``broken`` given, a file that does not load (bad YAML, unknown operator, a name already used)
+    is appended there and logged as a warning instead of raising: one bad file in a folder, e.g. an
+    agent's draft, must not take down every other pipeline of the code location. Without it the
+    first bad file raises (``dataflow-dagster plan``/tests want that).
+    """
     out: list[Pipeline] = []
     seen: dict[str, Path] = {}
     for f in pipeline_files(directory):
-        p = load_pipeline_file(f)
-        if p.name in seen:
-            raise OperatorError(f"{f}: pipeline name '{p.name}' is already used by {seen[p.name]}; rename one")
+        try:
+            p = load_pipeline_file(f)
+            if p.name in seen:
+                raise OperatorError(f"{f}: pipeline name '{p.name}' is already used by {seen[p.name]}; rename one")
+        except (OperatorError, ValueError, OSError) as exc:  # ValueError: a file that is not UTF-8
+            if broken is None:
+                raise
+            broken.append(BrokenPipelineFile(f, str(exc)))
+            _log.warning(f"skipped pipeline file {f}: {exc}")
+            continue
         seen[p.name] = f
         out.append(p)
     return out

@@ -26,8 +26,10 @@ from dagster import (
     AssetSelection,
     DataVersion,
     Definitions,
+    Failure,
     MaterializeResult,
     MetadataValue,
+    asset,
     define_asset_job,
     multi_asset,
 )
@@ -36,6 +38,7 @@ from dataflow_dagster.core.diff import diff_paths
 from dataflow_dagster.core.pipeline import Pipeline, Step
 from dataflow_dagster.core.runner import StepOptions, StepOutcome, run_source, run_step
 from dataflow_dagster.core.storage import AssetAddress, SnapshotRef, Storage
+from dataflow_dagster.core.yaml_loader import BrokenPipelineFile
 from dataflow_dagster.defs.automation import AutomationOptions, automation_definitions
 from dataflow_dagster.defs.checks import step_checks
 from dataflow_dagster.defs.metadata import dispatch_metadata, outcome_metadata
@@ -264,6 +267,24 @@ def _with_automation(translator: DataflowTranslator | None, automation: Automati
     return translator
 
 
+def broken_file_asset(broken: BrokenPipelineFile) -> AssetsDefinition:
+    """Stands in for a pipeline file that failed to load: the code location still loads with every
+    other pipeline, and the UI shows this asset (group ``broken_pipeline_files``) with the error in its
+    description; materialising it fails with the same message."""
+    name = "".join(c if c.isalnum() else "_" for c in broken.path.stem)
+
+    @asset(
+        key=AssetKey(["broken_pipeline_files", name]),
+        group_name="broken_pipeline_files",
+        description=f"**{broken.path} did not load**: {broken.error}\n\nFix the file and reload the code location.",
+        metadata={"file": MetadataValue.path(str(broken.path)), "error": MetadataValue.text(broken.error)},
+    )
+    def _asset() -> None:
+        raise Failure(description=f"{broken.path} did not load: {broken.error}")
+
+    return _asset
+
+
 def build_definitions(
     pipelines: Sequence[Pipeline],
     llm: LLMResource | None = None,
@@ -271,6 +292,7 @@ def build_definitions(
     resources: dict[str, Any] | None = None,
     automation: AutomationOptions | None = None,
     translator: DataflowTranslator | None = None,
+    broken_files: Sequence[BrokenPipelineFile] = (),
     **definitions_kwargs: Any,
 ) -> Definitions:
     """Definitions for ``pipelines``; the embedded local model is the default LLM.
@@ -279,9 +301,11 @@ def build_definitions(
     ``resources["judge"]``, which must be given. ``translator`` decides keys, groups, tags and other
     policy (see ``DataflowTranslator``). ``automation`` adds automation conditions, a schedule and a
     source sensor per pipeline (schedules and sensors stopped unless ``running``).
+    ``broken_files`` (from ``load_pipeline_dir(dir, broken=...)``) become one failing placeholder asset
+    each, so a bad YAML file is reported in the UI instead of breaking the whole code location.
     """
     translator = _with_automation(translator, automation)
-    all_assets: list[Any] = []
+    all_assets: list[Any] = [broken_file_asset(b) for b in broken_files]
     all_checks: list[Any] = []
     all_resources: dict[str, Any] = {STORAGE_KEY: storage or StorageResource(), LLM_KEY: llm or LocalLLMResource()}
     jobs = []

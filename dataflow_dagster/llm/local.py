@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from dataflow_dagster.llm.grammar_limits import fit_schema, warn_once
 from operators.core.contract import OperatorError
 from operators.core.llm import LLMRequest, LLMResponse
 
@@ -73,6 +74,9 @@ class LlamaCppClient:
             kwargs: dict[str, Any] = {}
             schema = req.schema_dict()
             if schema is not None:
+                schema, note = fit_schema(schema)  # a grammar llama.cpp cannot compile segfaults it
+                if note is not None:
+                    warn_once(note)
                 kwargs["response_format"] = {"type": "json_object", "schema": schema}
             p = req.params
             try:

@@ -86,6 +86,11 @@ class LLMOperator(Operator):
             raise ValueError(f"response fails the output schema: {exc.message}") from None
         return {col: obj.get(prop) for prop, col in self.outputs().items()}
 
+    def answer_problem(self, row: dict[str, Any], values: dict[str, Any], prompt: PromptTemplate) -> str | None:
+        """Why a schema-valid answer is still unusable (e.g. a rewrite that parrots the prompt); None
+        when it is fine. Such rows go to the errors table like unparsable ones."""
+        return None
+
     def error_share_check(self) -> CheckSpec:
         """Share of rows that still failed after retries; generators' tables hold only successes."""
         sent = "count(*) + (SELECT count(*) FROM errors)" if self.kind == Kind.GENERATE else "count(*)"
@@ -153,6 +158,9 @@ class LLMOperator(Operator):
                     if not resp.ok:
                         raise ValueError(resp.error or "no response")
                     values = self.parse(resp, schema)
+                    problem = self.answer_problem(row, values, prompt)
+                    if problem:
+                        raise ValueError(problem)
                 except ValueError as exc:
                     bad[ID].append(row[ID])
                     bad["_error"].append(str(exc))

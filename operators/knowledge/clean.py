@@ -1,9 +1,10 @@
 """Knowledge cleaning refiners: a rule cleaner (SQL) for extraction debris and an LLM cleaner after
 DataFlow's KBCTextCleaner for what rules cannot fix."""
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from operators.core.contract import Kind
+from operators.core.contract import CheckSpec, Kind
+from operators.core.degenerate import echoed_instruction, token_recall
 from operators.core.llm_ops import LLMConfig, LLMOperator
 from operators.core.prompt import PromptTemplate
 from operators.core.registry import register
@@ -55,10 +56,16 @@ CLEAN_PROMPT = PromptTemplate(
 )
 
 
+REFUSED = "rewrite refused:"
+
+
 class LLMCleanConfig(LLMConfig):
     input_key: str = "chunk"
     max_tokens: int = 256  # with the 600-char cap: llama.cpp's grammar sampler crashed on a 1500-char cap
     min_parsed_share: float = 0.0  # a row whose answer fails keeps its original text (coalesce)
+    # a rewrite must keep this share of the original's distinct words, else it is refused (the row
+    # keeps its text and lands in the errors table): cleaning removes debris, not content
+    min_token_recall: float = 0.5
 
 
 @register
@@ -74,3 +81,43 @@ class LLMKnowledgeCleaner(LLMOperator):
 
     def outputs(self) -> dict[str, str]:
         return {"cleaned": self.config.input_key}
+
+    def checks(self) -> list[CheckSpec]:
+        """Blocking: calls that failed (transport, unparsable JSON) stay rare. Not blocking: the share of
+        rewrites refused as degenerate. A refused row keeps its original text, so refusals cost
+        cleaning, never content; the embedded 135M model has most of its rewrites refused (it tends to
+        answer with the instruction), a real model few, so that share is reported, not gated."""
+        refused = f"(SELECT count(*) FROM errors WHERE _error LIKE '{REFUSED}%')"
+        return [
+            CheckSpec(
+                name="error_share",
+                metric_sql=f"coalesce(((SELECT count(*) FROM errors) - {refused})::DOUBLE / nullif(count(*), 0), 0.0)",
+                op="<=",
+                threshold=self.config.max_error_share,
+                description="share of rows whose LLM call failed after all retries (refused rewrites excluded)",
+                parts=("errors",),
+            ),
+            CheckSpec(
+                name="refused_share",
+                metric_sql=f"coalesce({refused}::DOUBLE / nullif(count(*), 0), 0.0)",
+                op="<=",
+                threshold=0.5,
+                description="share of rewrites refused as degenerate (copied the prompt, lost the content); "
+                "those rows keep their original text",
+                blocking=False,
+                parts=("errors",),
+            ),
+        ]
+
+    def answer_problem(self, row: dict[str, Any], values: dict[str, Any], prompt: PromptTemplate) -> str | None:
+        original, cleaned = row.get(self.config.input_key), values.get(self.config.input_key)
+        parrot = echoed_instruction(cleaned, prompt, original)
+        if parrot:
+            return f"{REFUSED} it copies the prompt's instructions ('{parrot}' ...); the text is kept"
+        recall = token_recall(original, cleaned)
+        if recall < self.config.min_token_recall:
+            return (
+                f"{REFUSED} it keeps {recall:.0%} of the original's words "
+                f"(< {self.config.min_token_recall:.0%}); the text is kept"
+            )
+        return None

@@ -29,7 +29,7 @@ CHUNK_QA_PROMPT = PromptTemplate(
 
 class ChunkQAConfig(LLMConfig):
     input_key: str = "chunk"
-    max_tokens: int = 192
+    max_tokens: int = 288  # the schema allows 500 characters; 192 tokens truncated long answers (bad JSON)
 
 
 @register

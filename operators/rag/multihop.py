@@ -63,7 +63,7 @@ MULTIHOP_QA = PromptTemplate(
 
 class AtomicQAConfig(LLMConfig):
     input_key: str = "contents"
-    max_tokens: int = 160
+    max_tokens: int = 224  # the schema allows 360 characters; a truncated answer is unparsable JSON
 
 
 @register
@@ -81,7 +81,7 @@ class DocAnswerConfig(LLMConfig):
     input_key: str = "question"
     document_keys: list[str] = ["contents"]
     output_key: str = "golden_doc_answer"
-    max_tokens: int = 48
+    max_tokens: int = 96  # 80 characters of answer + the JSON around it; 48 truncated real answers
 
 
 @register
@@ -177,7 +177,7 @@ class MultiHopConfig(LLMConfig):
     document_key: str = "hop2_contents"
     question_out: str = "multihop_question"
     answer_out: str = "multihop_answer"
-    max_tokens: int = 160
+    max_tokens: int = 224  # the schema allows 320 characters
 
 
 @register

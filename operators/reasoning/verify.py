@@ -12,6 +12,7 @@ import threading
 from typing import Any, ClassVar
 
 import pyarrow as pa
+from pydantic import Field
 
 from operators.core.contract import CheckSpec, Kind, OpConfig, Operator, OperatorContext, quote_ident
 from operators.core.registry import register
@@ -148,12 +149,18 @@ class PseudoAnswerConfig(OpConfig):
     votes_key: str = "pseudo_answer_votes"
     share_key: str = "pseudo_answer_share"
     min_share: float = 0.0  # below this agreement no pseudo answer is given
+    # A pseudo answer needs a real majority: at least ``min_votes`` samples agreeing, and more than half
+    # of the question's samples. One surviving sample would otherwise "win" alone and then verify
+    # itself (share 1.0), which is how a single wrong answer became a verified training row.
+    min_votes: int = Field(default=2, ge=1)
 
 
 @register
 class PseudoAnswerGenerator(Operator):
     """Majority vote over each question's sampled answers (by normalised form; ties go to the first
-    sample); adds the winning answer, its vote count and its share of the samples."""
+    sample); adds the winning answer, its vote count and its share of the samples. No pseudo answer
+    (NULL) unless the winner has ``min_votes`` votes and more than half of the question's samples:
+    the rows without one are unverifiable downstream, never self-verified."""
 
     kind: ClassVar[Kind] = Kind.EVALUATE
     Config = PseudoAnswerConfig
@@ -184,8 +191,10 @@ class PseudoAnswerGenerator(Operator):
                 SELECT *, sum(__votes) OVER (PARTITION BY __g) AS __total,
                        row_number() OVER (PARTITION BY __g ORDER BY __votes DESC, __first) AS __rank
                 FROM votes),
-            best AS (SELECT __g, __rep, __votes, __votes / __total AS __share FROM ranked
-                     WHERE __rank = 1 AND __votes / __total >= {float(c.min_share)!r})
+            samples AS (SELECT {g} AS __g, count(*) AS __samples FROM {src} GROUP BY ALL),
+            best AS (SELECT r.__g, __rep, __votes, __votes / __total AS __share FROM ranked r JOIN samples USING (__g)
+                     WHERE __rank = 1 AND __votes / __total >= {float(c.min_share)!r}
+                       AND __votes >= {int(c.min_votes)} AND 2 * __votes > __samples)
             SELECT s.*{excl}, b.__rep AS {quote_ident(c.output_key)}, b.__votes::INTEGER AS {quote_ident(c.votes_key)},
                    b.__share::DOUBLE AS {quote_ident(c.share_key)}
             FROM {src} s LEFT JOIN best b ON s.{g} = b.__g""")

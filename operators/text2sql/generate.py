@@ -123,6 +123,11 @@ class VariationConfig(DBLLMConfig):
     max_tokens: int = 160
 
 
+def _sql_shape(col: str) -> str:
+    """SQL text with case, runs of whitespace and trailing semicolons ignored (for identity tests)."""
+    return f"trim(regexp_replace(regexp_replace(lower({col}), '[;\\s]+$', ''), '\\s+', ' ', 'g'))"
+
+
 @register
 class SQLVariationGenerator(FanOutMixin, DBLLMOperator):
     """Writes variants of each SQL query (one per listed variation); the variant replaces ``sql`` and the
@@ -145,7 +150,11 @@ class SQLVariationGenerator(FanOutMixin, DBLLMOperator):
         return [self.fan_column, "source_sql", self.config.output_key]
 
     def run(self, ctx: OperatorContext) -> dict[str, Any]:
-        return super().run(self.fan_out(ctx))
+        stats = super().run(self.fan_out(ctx))
+        count = "SELECT (SELECT count(*) FROM {}) - (SELECT count(*) FROM {})"
+        pre, tgt = quote_ident(ctx.target + "__pre"), quote_ident(ctx.target)
+        stats["identical_variations_dropped"] = int(ctx.con.execute(count.format(pre, tgt)).fetchall()[0][0])
+        return stats
 
     def assemble(self, ctx: OperatorContext, cols: list[str]) -> None:
         super().assemble(ctx, cols)
@@ -153,7 +162,9 @@ class SQLVariationGenerator(FanOutMixin, DBLLMOperator):
         tgt, key = quote_ident(ctx.target), quote_ident(self.config.sql_key)
         out = quote_ident(self.config.output_key)
         ctx.con.execute(f"ALTER VIEW {tgt} RENAME TO {quote_ident(ctx.target + '__pre')}")
+        # a "variation" that is its source again (modulo case, spacing, a trailing ';') adds nothing: dropped
+        same = f"{_sql_shape(key)} = {_sql_shape('__variant_sql')}"
         ctx.con.execute(
             f"CREATE VIEW {tgt} AS SELECT * EXCLUDE ({key}, __variant_sql), {key} AS source_sql, "
-            f"__variant_sql AS {out} FROM {quote_ident(ctx.target + '__pre')}"
+            f"__variant_sql AS {out} FROM {quote_ident(ctx.target + '__pre')} WHERE NOT coalesce({same}, false)"
         )
