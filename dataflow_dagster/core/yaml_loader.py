@@ -159,12 +159,12 @@ def _require_map(doc: _Doc, value: Any, path: Path_, allowed: set[str], required
     return value
 
 
-def _prompt(doc: _Doc, raw: Any, path: Path_, op_cls: type, step_name: str) -> PromptTemplate | None:
+def _prompt(doc: _Doc, raw: Any, path: Path_, op: Any, step_name: str) -> PromptTemplate | None:
     if raw is None:
         return None
-    base = op_cls.default_prompt
+    base = op.default_prompt  # the instance's: prompted operators build theirs from the config
     if base is None:
-        raise doc.error(path, f"operator {op_cls.name} does not use a prompt; remove `prompt`")
+        raise doc.error(path, f"operator {op.name} does not use a prompt; remove `prompt`")
     if isinstance(raw, str):
         text, system = raw, base.system
     else:
@@ -199,7 +199,7 @@ def _step(doc: _Doc, raw: Any, i: int) -> Step:
         loc = tuple(first["loc"])
         key_path = (*path, "config", *loc)
         field = ".".join(str(x) for x in loc) or "config"
-        msg = first["msg"]
+        msg = first["msg"].removeprefix("Value error, ")
         if first["type"] == "extra_forbidden":
             allowed = sorted(op_cls.Config.model_fields)
             msg = f"{op_cls.name} has no setting `{field}`; its settings are {allowed}"
@@ -215,7 +215,7 @@ def _step(doc: _Doc, raw: Any, i: int) -> Step:
         name,
         op,
         after=after,
-        prompt=_prompt(doc, spec.get("prompt"), (*path, "prompt"), op_cls, name),
+        prompt=_prompt(doc, spec.get("prompt"), (*path, "prompt"), op, name),
         description=desc,
     )
 
