@@ -30,7 +30,7 @@ from pydantic import ValidationError
 from dataflow_dagster.core.pipeline import Pipeline, Source, Step
 from operators.core.contract import OperatorError
 from operators.core.prompt import PromptTemplate
-from operators.core.registry import get as get_operator
+from operators.core.registry import resolve as resolve_operator
 
 TOP_KEYS = {"pipeline", "description", "source", "steps"}
 SOURCE_KEYS = {"path", "format", "required_columns", "name"}
@@ -186,12 +186,17 @@ def _step(doc: _Doc, raw: Any, i: int) -> Step:
     spec = _require_map(doc, raw, path, STEP_KEYS, ["name", "op"])
     op_name = spec["op"]
     try:
-        op_cls = get_operator(str(op_name))
+        op_cls, alias = resolve_operator(str(op_name))
     except OperatorError as exc:
         raise doc.error((*path, "op"), str(exc)) from None
     config = spec.get("config") or {}
     if not isinstance(config, dict):
         raise doc.error((*path, "config"), f"must be a mapping of {op_cls.name}'s settings")
+    if alias is not None:  # a DataFlow name: its keys become ours
+        try:
+            config = alias.translate(str(op_name), config)
+        except ValueError as exc:
+            raise doc.error((*path, "config"), f"{op_name} (our {op_cls.name}): {exc}") from None
     try:
         op = op_cls(op_cls.Config(**config))
     except ValidationError as exc:

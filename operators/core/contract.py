@@ -199,6 +199,10 @@ class Operator(ABC):
     # anything with a window over other rows) keep False and are recomputed over the whole input,
     # unless they implement ``run_incremental``.
     row_local: ClassVar[bool] = False
+    # How this operator relates to DataFlow's class of the same name (when it has one): "same" semantics,
+    # or "approximated" with ``dataflow_note`` saying how; `dataflow-dagster ops dataflow` reports both.
+    dataflow_fidelity: ClassVar[str] = "same"
+    dataflow_note: ClassVar[str] = ""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
