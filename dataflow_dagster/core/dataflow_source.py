@@ -20,7 +20,7 @@ from operators.core.contract import OperatorError
 
 DATAFLOW_VERSION = "1.0.13"
 CACHE_ENV = "DATAFLOW_COMPAT_CACHE"
-PIPELINE_DIRS = ("cpu_pipelines", "api_pipelines", "gpu_pipelines")
+PIPELINE_DIRS = ("cpu_pipelines", "api_pipelines", "gpu_pipelines", "core_text")
 
 
 def cache_dir() -> Path:
@@ -98,7 +98,8 @@ def registry(wheel: Path | None = None) -> dict[str, DataflowOperator]:
 
 
 def shipped_pipelines(wheel: Path | None = None) -> dict[str, str]:
-    """DataFlow's shipped pipeline files (statics/pipelines/{cpu,api,gpu}_pipelines/**.py): path -> source."""
+    """DataFlow's shipped pipeline files (statics/pipelines/{cpu,api,gpu}_pipelines/**.py and the prompted
+    examples in core_text/): path -> source."""
     out: dict[str, str] = {}
     with zipfile.ZipFile(wheel or wheel_path()) as zf:
         for member in sorted(zf.namelist()):
