@@ -16,8 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import duckdb
 from pydantic import ValidationError
 
+from dataflow_dagster.core.io_formats import import_file
 from dataflow_dagster.core.pipeline import Pipeline, Source, Step
 from operators.core.contract import Kind, OperatorError
 from operators.core.registry import resolve
@@ -176,7 +178,34 @@ def read_dataflow_pipeline(file: Path, data_root: Path | None = None, name: str 
     pipeline = Pipeline(
         pipe_name, source, steps, description=f"converted from DataFlow's {file.name}", base_dir=file.parent
     )
+    _check_columns(file, pipeline, {s.name: declared[t][0] for s, (t, _, _) in zip(steps, runs, strict=True)}, notes)
     return ConvertedPipeline(pipeline, notes, storage_path)
+
+
+def _check_columns(file: Path, pipeline: Pipeline, dataflow_ops: dict[str, str], notes: list[str]) -> None:
+    """Refuse a conversion whose steps would not find their columns (an approximated operator that writes
+    fewer columns than DataFlow's, say), naming the DataFlow operators involved; the input file's
+    columns are read when it exists."""
+    path = pipeline.source_path()
+    if not path.is_file():
+        notes.append(f"source {path} was not found: the steps' columns were not checked against it")
+        return
+    con = duckdb.connect()
+    try:
+        import_file(con, path, "__source", pipeline.source.format)
+        columns = [r[0] for r in con.execute("DESCRIBE __source").fetchall()]
+    finally:
+        con.close()
+    try:
+        pipeline.check(columns)
+    except OperatorError as exc:
+        names = [s.name for s in pipeline.steps]
+        bad = next((n for n in names if f"step '{n}'" in str(exc)), names[-1])
+        before = ", ".join(f"{n}={dataflow_ops[n]}" for n in names[: names.index(bad)]) or "none"
+        raise ImportRefused(
+            f"{file}: step {bad} (DataFlow's {dataflow_ops[bad]}) would not find its columns once converted: {exc}. "
+            f"The operators before it ({before}) do not all write what DataFlow's do; see `dataflow-dagster ops dataflow`"
+        ) from None
 
 
 def _step(file: Path, step: str, op_name: str, raw: dict[str, Any], line: int, notes: list[str]) -> Step:
