@@ -204,7 +204,7 @@ def _check_columns(file: Path, pipeline: Pipeline, dataflow_ops: dict[str, str],
         before = ", ".join(f"{n}={dataflow_ops[n]}" for n in names[: names.index(bad)]) or "none"
         raise ImportRefused(
             f"{file}: step {bad} (DataFlow's {dataflow_ops[bad]}) would not find its columns once converted: {exc}. "
-            f"The operators before it ({before}) do not all write what DataFlow's do; see `dataflow-dagster ops dataflow`"
+            f"The operators before it ({before}) do not all write what DataFlow's do (`dataflow-dagster ops dataflow`)"
         ) from None
 
 
