@@ -14,7 +14,19 @@ from dataflow_dagster.core.storage import Storage
 from dataflow_dagster.llm.local import LlamaCppClient, default_model_path
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data" / "dataflow-examples"
+# DataFlow's example data beside the checkout (../shared, or ../../shared from a worktree); $DATAFLOW_EXAMPLES wins
+SHARED_DATA = next(
+    (
+        p
+        for p in (
+            Path(os.environ.get("DATAFLOW_EXAMPLES", "/nonexistent")),
+            REPO.parent / "shared" / "data" / "dataflow-examples",
+            REPO.parent.parent / "shared" / "data" / "dataflow-examples",
+        )
+        if p.is_dir()
+    ),
+    REPO.parent / "shared" / "data" / "dataflow-examples",
+)
 
 
 def free_port() -> int:
