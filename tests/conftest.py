@@ -10,7 +10,19 @@ from dataflow_dagster.llm.local import LlamaCppClient
 from tests.helpers import free_port, llama_cpp_server  # noqa: F401  (free_port: re-exported for tests)
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data" / "dataflow-examples"
+# DataFlow's example data beside the checkout (../shared, or ../../shared from a worktree); $DATAFLOW_EXAMPLES wins
+SHARED_DATA = next(
+    (
+        p
+        for p in (
+            Path(os.environ.get("DATAFLOW_EXAMPLES", "/nonexistent")),
+            REPO.parent / "shared" / "data" / "dataflow-examples",
+            REPO.parent.parent / "shared" / "data" / "dataflow-examples",
+        )
+        if p.is_dir()
+    ),
+    REPO.parent / "shared" / "data" / "dataflow-examples",
+)
 
 
 @pytest.fixture

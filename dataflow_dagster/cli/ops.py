@@ -160,3 +160,43 @@ def ops_search(
 
 
 commands = [ops]
+
+
+@ops.command("dataflow")
+@click.option(
+    "--status",
+    type=click.Choice(["same", "approximated", "unsupported", "missing"]),
+    help="Only DataFlow operators with this status.",
+)
+@_json_opt
+def ops_dataflow(status: str | None, as_json: bool) -> None:
+    """DataFlow's operator names (open-dataflow's registry, read from the real package) and ours.
+
+    Each DataFlow operator is covered with the same semantics, approximated (the note says how),
+    unsupported (why, and what to use instead) or missing. The package is downloaded once with
+    `pip download --no-deps` into ~/.cache/dataflow-dagster/open-dataflow ($DATAFLOW_COMPAT_CACHE).
+    """
+    from dataflow_dagster.core.dataflow_coverage import coverage, summary
+    from dataflow_dagster.core.dataflow_source import DATAFLOW_VERSION, registry
+
+    rows = coverage(registry())
+    totals = summary(rows)
+    shown = [r for r in rows if status is None or r.status == status]
+    if as_json:
+        click.echo(
+            json.dumps(
+                {"version": DATAFLOW_VERSION, "summary": totals, "operators": [r.as_dict() for r in shown]}, indent=1
+            )
+        )
+        return
+    t = Table(show_lines=False)
+    for col in ("dataflow", "family", "status", "ours", "note"):
+        t.add_column(col, overflow="fold")
+    for r in shown:
+        t.add_row(*[escape(str(c or "")) for c in (r.dataflow, r.family, r.status, r.ours, r.note)])
+    make_console().print(t)
+    click.echo(
+        f"open-dataflow {DATAFLOW_VERSION}: {totals['covered']} of {totals['dataflow_operators']} operators covered "
+        f"({totals['same']} same semantics, {totals['approximated']} approximated); "
+        f"{totals['unsupported']} unsupported with a reason; {totals['missing']} missing"
+    )

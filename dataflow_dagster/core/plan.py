@@ -107,7 +107,9 @@ def _requests(
     cols = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()}
     needed = sorted({*op.input_columns(), *[f for f in prompt.fields() if f in cols]} & cols)
     select = ", ".join(f'"{c}"' for c in needed) or "1"
-    for b in con.cursor().sql(f"SELECT {select} FROM {relation}").to_arrow_reader(batch):
+    where = op.request_where_sql() if hasattr(op, "request_where_sql") else None  # rows the step would skip
+    query = f"SELECT {select} FROM {relation}" + (f" WHERE {where}" if where else "")
+    for b in con.cursor().sql(query).to_arrow_reader(batch):
         yield [
             LLMRequest.chat(
                 prompt.render(op.prompt_values(r, prompt)),

@@ -32,7 +32,7 @@ from pydantic import ValidationError
 from dataflow_dagster.core.pipeline import Pipeline, Source, Step
 from operators.core.contract import OperatorError
 from operators.core.prompt import PromptTemplate
-from operators.core.registry import get as get_operator
+from operators.core.registry import resolve as resolve_operator
 
 _log = logging.getLogger("dataflow.yaml")
 
@@ -163,12 +163,12 @@ def _require_map(doc: _Doc, value: Any, path: Path_, allowed: set[str], required
     return value
 
 
-def _prompt(doc: _Doc, raw: Any, path: Path_, op_cls: type, step_name: str) -> PromptTemplate | None:
+def _prompt(doc: _Doc, raw: Any, path: Path_, op: Any, step_name: str) -> PromptTemplate | None:
     if raw is None:
         return None
-    base = op_cls.default_prompt
+    base = op.default_prompt  # the instance's: prompted operators build theirs from the config
     if base is None:
-        raise doc.error(path, f"operator {op_cls.name} does not use a prompt; remove `prompt`")
+        raise doc.error(path, f"operator {op.name} does not use a prompt; remove `prompt`")
     if isinstance(raw, str):
         text, system = raw, base.system
     else:
@@ -190,12 +190,17 @@ def _step(doc: _Doc, raw: Any, i: int) -> Step:
     spec = _require_map(doc, raw, path, STEP_KEYS, ["name", "op"])
     op_name = spec["op"]
     try:
-        op_cls = get_operator(str(op_name))
+        op_cls, alias = resolve_operator(str(op_name))
     except OperatorError as exc:
         raise doc.error((*path, "op"), str(exc)) from None
     config = spec.get("config") or {}
     if not isinstance(config, dict):
         raise doc.error((*path, "config"), f"must be a mapping of {op_cls.name}'s settings")
+    if alias is not None:  # a DataFlow name: its keys become ours
+        try:
+            config = alias.translate(str(op_name), config)
+        except ValueError as exc:
+            raise doc.error((*path, "config"), f"{op_name} (our {op_cls.name}): {exc}") from None
     try:
         op = op_cls(op_cls.Config(**config))
     except ValidationError as exc:
@@ -203,7 +208,7 @@ def _step(doc: _Doc, raw: Any, i: int) -> Step:
         loc = tuple(first["loc"])
         key_path = (*path, "config", *loc)
         field = ".".join(str(x) for x in loc) or "config"
-        msg = first["msg"]
+        msg = first["msg"].removeprefix("Value error, ")
         if first["type"] == "extra_forbidden":
             allowed = sorted(op_cls.Config.model_fields)
             msg = f"{op_cls.name} has no setting `{field}`; its settings are {allowed}"
@@ -221,7 +226,7 @@ def _step(doc: _Doc, raw: Any, i: int) -> Step:
         name,
         op,
         after=after,
-        prompt=_prompt(doc, spec.get("prompt"), (*path, "prompt"), op_cls, name),
+        prompt=_prompt(doc, spec.get("prompt"), (*path, "prompt"), op, name),
         description=desc,
         llm=llm,
     )

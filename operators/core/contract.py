@@ -16,7 +16,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import duckdb
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from operators.core.code_identity import implementation_hash
 
@@ -36,10 +36,82 @@ class OperatorError(Exception):
     """A problem a user can fix: the message says what, where and what to do."""
 
 
+@dataclass(frozen=True)
+class DataflowKey:
+    """How one of DataFlow's constructor or ``run()`` keys maps onto an operator's config.
+
+    ``to``: our key with the same meaning (the value is copied). ``convert``: value -> our settings,
+    or None to refuse the value. ``accept``: values that already are our behaviour (nothing to set),
+    any other value is refused. ``refuse``: why the key (or value) cannot be honoured and what to
+    write instead. A key is never dropped silently: it is mapped, accepted as our behaviour, or refused.
+    """
+
+    to: str | None = None
+    convert: Callable[[Any], dict[str, Any] | None] | None = None
+    accept: tuple[Any, ...] | None = None
+    refuse: str = ""
+    note: str = ""
+
+    def apply(self, key: str, value: Any) -> dict[str, Any]:
+        if self.accept is not None:
+            if any(value == ok and type(value) is type(ok) for ok in self.accept):
+                return {}
+            raise ValueError(f"DataFlow setting `{key}={value!r}` is not supported: {self.refuse or self.note}")
+        if self.convert is not None:
+            out = self.convert(value)
+            if out is None:
+                raise ValueError(f"DataFlow setting `{key}={value!r}` is not supported: {self.refuse or self.note}")
+            return out
+        if self.to is not None:
+            return {self.to: value}
+        raise ValueError(f"DataFlow setting `{key}` is not supported: {self.refuse or self.note}")
+
+
 class OpConfig(BaseModel):
-    """Base for operator configs; unknown keys are refused so a typo never silently falls back."""
+    """Base for operator configs; unknown keys are refused so a typo never silently falls back.
+
+    ``dataflow_keys`` lets a config take DataFlow's own keys for the same operator (constructor and
+    ``run()`` arguments): renamed, converted, accepted where they name our behaviour, or refused with
+    what to write instead. Subclasses' tables extend their parents'. The key ``"**"`` collects every
+    other unknown key into the dict setting it names (DataFlow's ``run(**input_keys)``).
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+    dataflow_keys: ClassVar[dict[str, DataflowKey]] = {}
+
+    @classmethod
+    def all_dataflow_keys(cls) -> dict[str, DataflowKey]:
+        table: dict[str, DataflowKey] = {}
+        for klass in reversed(cls.__mro__):
+            table.update(getattr(klass, "__dict__", {}).get("dataflow_keys", {}))
+        return table
+
+    @model_validator(mode="before")
+    @classmethod
+    def _dataflow_keys(cls, data: Any) -> Any:
+        table = cls.all_dataflow_keys()
+        if not table or not isinstance(data, dict):
+            return data
+        out = {k: v for k, v in data.items() if k in cls.model_fields}
+        rest = {k: v for k, v in data.items() if k not in cls.model_fields}
+        spill = table.get("**")
+        for key, value in rest.items():
+            entry = table.get(key)
+            if entry is None and spill is not None and spill.to is not None:
+                out.setdefault(spill.to, {})
+                out[spill.to] = {**out[spill.to], key: value}
+                continue
+            if entry is None:
+                out[key] = value  # unknown: the model refuses it with the list of settings
+                continue
+            for ours, val in entry.apply(key, value).items():
+                if ours in out and out[ours] != val:
+                    raise ValueError(
+                        f"DataFlow setting `{key}={value!r}` means `{ours}={val!r}` but `{ours}={out[ours]!r}` "
+                        "is also given; keep one"
+                    )
+                out[ours] = val
+        return out
 
 
 @dataclass(frozen=True)
@@ -127,6 +199,10 @@ class Operator(ABC):
     # anything with a window over other rows) keep False and are recomputed over the whole input,
     # unless they implement ``run_incremental``.
     row_local: ClassVar[bool] = False
+    # How this operator relates to DataFlow's class of the same name (when it has one): "same" semantics,
+    # or "approximated" with ``dataflow_note`` saying how; `dataflow-dagster ops dataflow` reports both.
+    dataflow_fidelity: ClassVar[str] = "same"
+    dataflow_note: ClassVar[str] = ""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

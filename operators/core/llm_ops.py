@@ -68,6 +68,12 @@ class LLMOperator(Operator):
             return {fields[0]: row.get(self.config.input_key)}  # type: ignore[attr-defined]
         return {f: row.get(f) for f in fields}
 
+    def request_where_sql(self) -> str | None:
+        """SQL predicate over the input naming the rows worth a request (None: every row). Rows left out
+        get no answer: evaluators keep them with NULL scores, refiners keep their text, generators
+        make nothing from them, so an empty input never costs a call."""
+        return None
+
     def sampling(self) -> SamplingParams:
         c = self.config
         return SamplingParams(temperature=c.temperature, max_tokens=c.max_tokens, seed=c.seed)  # type: ignore[attr-defined]
@@ -140,7 +146,9 @@ class LLMOperator(Operator):
         needed = sorted({ID, *self.input_columns(), *[f for f in prompt.fields() if f in ctx.columns()]})
         select = ", ".join(quote_ident(c) for c in needed)
         reader = con.cursor()  # its own cursor: the loop below writes through ``con`` meanwhile
-        arrow_reader = reader.sql(f"SELECT {select} FROM {quote_ident(ctx.source or '')}").to_arrow_reader(
+        where = self.request_where_sql()
+        query = f"SELECT {select} FROM {quote_ident(ctx.source or '')}" + (f" WHERE {where}" if where else "")
+        arrow_reader = reader.sql(query).to_arrow_reader(
             max(ctx.batch_size, int(getattr(ctx.llm, "preferred_batch", 0) or 0))
         )  # keep every slot busy
         params = self.sampling()
@@ -176,6 +184,8 @@ class LLMOperator(Operator):
                     con.unregister("__batch")
             done += len(rows)
             ctx.progress(done, total)
+        if done < total:  # rows the where clause left out are done too
+            ctx.progress(total, total)
         self.assemble(ctx, list(types))
         n_err = con.execute(f"SELECT count(*) FROM {err}").fetchall()[0][0]
         return {"llm_rows": done, "llm_failed_rows": int(n_err)}

@@ -9,9 +9,12 @@ import os
 import tomllib
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from operators.core.contract import Kind, Operator, OperatorError
+
+if TYPE_CHECKING:
+    from operators.core.dataflow_names import Alias
 
 ENTRY_POINT_GROUP = "dataflow_dagster.operators"
 # A project's own operator modules: the package here is called ``operators``, so a user's project
@@ -91,8 +94,25 @@ def load_user_modules() -> None:
 
 
 def get(name: str) -> type[Operator]:
+    """The operator registered as ``name``; a DataFlow name we offer under another name resolves to
+    that operator (see ``resolve`` for its key translation), one we do not offer raises with the reason."""
+    return resolve(name)[0]
+
+
+def resolve(name: str) -> "tuple[type[Operator], Alias | None]":
+    """``(operator, alias)``: ``alias`` is set when ``name`` is a DataFlow name for an operator of ours
+    registered under another name; its ``translate`` turns DataFlow's config keys into ours."""
+    from operators.core.dataflow_names import Alias, resolve_dataflow
+
     load_entry_points()
     load_user_modules()
+    if name in _REGISTRY:
+        return _REGISTRY[name], None
+    known = resolve_dataflow(name)
+    if isinstance(known, Alias) and known.ours in _REGISTRY:
+        return _REGISTRY[known.ours], known
+    if known is not None and not isinstance(known, Alias):
+        raise OperatorError(known.message(name))
     try:
         return _REGISTRY[name]
     except KeyError:

@@ -15,7 +15,8 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 from pydantic import Field
 
-from operators.core.contract import Kind, Operator, OperatorContext, quote_ident
+from operators.core.contract import DataflowKey, Kind, Operator, OperatorContext, quote_ident
+from operators.core.dataflow_names import DEDUP_KEYS
 from operators.core.registry import register
 from operators.core.rowids import ID
 from operators.core.sql_ops import POS, TextConfig
@@ -59,6 +60,7 @@ class _DedupBase(Operator):
 
 
 class NgramHashConfig(TextConfig):
+    dataflow_keys: ClassVar[dict[str, DataflowKey]] = DEDUP_KEYS
     n_gram: int = Field(3, ge=1)
     hash_func: Literal["md5", "sha256", "xxh3"] = "md5"
     diff_size: int = Field(1, ge=1)
@@ -95,6 +97,7 @@ class NgramHashDeduplicateFilter(_DedupBase):
 
 
 class SimHashConfig(TextConfig):
+    dataflow_keys: ClassVar[dict[str, DataflowKey]] = DEDUP_KEYS
     fingerprint_size: Literal[64] = 64
     bound: float = Field(0.1, ge=0, lt=0.5)
 

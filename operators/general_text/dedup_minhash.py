@@ -21,7 +21,8 @@ import numpy as np
 import pyarrow as pa
 from pydantic import Field
 
-from operators.core.contract import Kind, Operator, OperatorContext, OperatorError, quote_ident
+from operators.core.contract import DataflowKey, Kind, Operator, OperatorContext, OperatorError, quote_ident
+from operators.core.dataflow_names import DEDUP_KEYS
 from operators.core.registry import register
 from operators.core.rowids import ID
 from operators.core.sql_ops import POS, TextConfig
@@ -32,6 +33,11 @@ from operators.general_text.shingles import char_ngram_hashes
 
 
 class MinHashConfig(TextConfig):
+    dataflow_keys: ClassVar[dict[str, DataflowKey]] = {
+        **DEDUP_KEYS,
+        # DataFlow shingles characters: n-grams of `ngram` characters, or single characters without n-grams
+        "use_n_gram": DataflowKey(convert=lambda v: {} if v is True else ({"ngram": 1} if v is False else None)),
+    }
     num_perm: int = Field(128, ge=8, le=1024)
     threshold: float = Field(0.9, gt=0, le=1)
     ngram: int = Field(5, ge=1, le=32)

@@ -11,12 +11,13 @@ The work is quadratic in rows: meant for SFT-sized tables, not pretraining corpo
 import importlib.util
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from pydantic import Field
 
-from operators.core.contract import OperatorContext, OperatorError, quote_ident
+from operators.core.contract import DataflowKey, OperatorContext, OperatorError, quote_ident
+from operators.core.dataflow_names import DEDUP_KEYS, NO_EFFECT
 from operators.core.registry import register
 from operators.core.sql_ops import POS, TextConfig
 from operators.general_text.dedup_hash import _DedupBase
@@ -71,6 +72,14 @@ def embed(texts: list[str], model_path: str | None = None, n_ctx: int = 512) -> 
 
 
 class SemDedupConfig(TextConfig):
+    dataflow_keys: ClassVar[dict[str, DataflowKey]] = {
+        **DEDUP_KEYS,
+        "model_cache_dir": NO_EFFECT,
+        "device": NO_EFFECT,
+        "model_name": DataflowKey(
+            refuse="embeddings come from a local GGUF model: set model_path (default: the embedded one)"
+        ),
+    }
     eps: float = Field(0.05, gt=0, lt=1)  # duplicates have cosine similarity >= 1 - eps
     model_path: str | None = None
     batch_rows: int = Field(64, ge=1)

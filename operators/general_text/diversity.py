@@ -16,6 +16,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from operators.core.contract import DataflowKey
+from operators.core.dataflow_names import LEXICAL_KEYS
 from operators.core.registry import register
 from operators.core.sql_ops import TextConfig
 from operators.general_text.base import BatchMetricFilter
@@ -156,6 +158,7 @@ def hdd(codes: np.ndarray, offsets: np.ndarray, sample: int = 42) -> np.ndarray:
 
 
 class LexicalDiversityConfig(TextConfig):
+    dataflow_keys: ClassVar[dict[str, DataflowKey]] = LEXICAL_KEYS
     min_mtld: float = 50
     max_mtld: float = 99999
     min_hdd: float = 0.8

@@ -5,8 +5,10 @@ inclusive) and tokenisation: a "word" is a ``str.split()`` token unless the docs
 Empty or NULL text is rejected (DataFlow's ``if text: ... else: reject``) unless stated.
 """
 
-from typing import Literal
+from typing import ClassVar, Literal
 
+from operators.core.contract import DataflowKey
+from operators.core.dataflow_names import WHITESPACE_WORDS
 from operators.core.registry import register
 from operators.core.sql_ops import TextConfig
 from operators.general_text import native
@@ -214,6 +216,7 @@ class CurlyBracketFilter(MetricFilter):
 
 
 class CapitalWordsConfig(TextConfig):
+    dataflow_keys: ClassVar[dict[str, DataflowKey]] = WHITESPACE_WORDS
     threshold: float = 0.2
 
 
@@ -257,6 +260,12 @@ class UniqueWordsFilter(MetricFilter):
 
 
 class AlphaWordsConfig(TextConfig):
+    dataflow_keys: ClassVar[dict[str, DataflowKey]] = {
+        "use_tokenizer": DataflowKey(
+            convert=lambda v: {"tokenizer": "whitespace"} if v is False else None,
+            refuse="NLTK's word_tokenize needs a download; write tokenizer: wordpunct (closest) or whitespace",
+        )
+    }
     threshold: float = 0.5
     # DataFlow's use_tokenizer=True means NLTK word_tokenize (needs a punkt download); we offer
     # whitespace (use_tokenizer=False) and wordpunct; see docs/general_text.md.

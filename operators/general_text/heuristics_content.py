@@ -1,8 +1,10 @@
 # ruff: noqa: RUF001, RUF002  (the confusable characters are the point: DataFlow matches them)
 """Content filters: markup residue, identity documents, watermarks, placeholders, stop and block words."""
 
-from typing import Literal
+from typing import ClassVar, Literal
 
+from operators.core.contract import DataflowKey
+from operators.core.dataflow_names import WHITESPACE_WORDS
 from operators.core.registry import register
 from operators.core.sql_ops import TextConfig
 from operators.general_text import native
@@ -124,6 +126,7 @@ class LoremIpsumFilter(MetricFilter):
 
 
 class StopWordConfig(TextConfig):
+    dataflow_keys: ClassVar[dict[str, DataflowKey]] = WHITESPACE_WORDS
     threshold: float = 0.3
     path: str | None = None  # one stop word a line; default: NLTK's English list (bundled)
 
@@ -147,6 +150,7 @@ class StopWordFilter(MetricFilter):
 
 
 class BlocklistConfig(TextConfig):
+    dataflow_keys: ClassVar[dict[str, DataflowKey]] = WHITESPACE_WORDS
     language: Literal["en", "zh"] = "en"
     threshold: int = 1
     path: str | None = None  # one entry a line; default: the bundled list for `language`

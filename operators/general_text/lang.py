@@ -14,7 +14,8 @@ from typing import Any, ClassVar
 
 import pyarrow as pa
 
-from operators.core.contract import OperatorError
+from operators.core.contract import DataflowKey, OperatorError
+from operators.core.dataflow_names import NO_EFFECT
 from operators.core.registry import register
 from operators.core.sql_ops import TextConfig
 from operators.general_text.base import BatchMetricFilter
@@ -49,6 +50,7 @@ def predict(texts: list[str], k: int) -> list[list[str]]:
 
 
 class LanguageConfig(TextConfig):
+    dataflow_keys: ClassVar[dict[str, DataflowKey]] = {"model_cache_dir": NO_EFFECT}  # fastText ships in the wheel
     allowed_languages: list[str] = ["en"]
     top_k: int = 5  # DataFlow keeps a row when any of the model's top-5 labels is allowed
 

@@ -8,6 +8,8 @@ Names and street addresses, which need NER, are not detected; docs/general_text.
 
 from typing import ClassVar, Literal
 
+from operators.core.contract import DataflowKey
+from operators.core.dataflow_names import NO_EFFECT, accept
 from operators.core.registry import register
 from operators.core.sql_ops import SQLRefiner, TextConfig
 from operators.general_text.base import MetricFilter
@@ -50,6 +52,12 @@ ORDER: tuple[str, ...] = ("EMAIL", "IBAN", "CN_ID", "CREDIT_CARD", "US_SSN", "IP
 
 
 class PIIConfig(TextConfig):
+    dataflow_keys: ClassVar[dict[str, DataflowKey]] = {
+        "lang": accept("en", why="only English patterns"),
+        "device": NO_EFFECT,
+        "model_cache_dir": NO_EFFECT,
+        "model_name": DataflowKey(refuse="PII is found by regular expressions (types:), not a BERT NER model"),
+    }
     types: list[PiiType] = list(ORDER)  # type: ignore[arg-type]
 
 

@@ -9,7 +9,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from operators.core.contract import quote_ident, quote_literal
+from operators.core.contract import DataflowKey, quote_ident, quote_literal
 from operators.core.prompt import PromptTemplate
 from operators.core.registry import register
 from operators.reasoning.fanout import FanOutConfig, FanOutLLMOperator
@@ -60,6 +60,10 @@ COT_PROMPT = PromptTemplate(
 
 class QuestionGeneratorConfig(FanOutConfig):
     input_key: str = "instruction"
+    dataflow_keys: ClassVar[dict[str, DataflowKey]] = {
+        "num_prompts": DataflowKey("num_samples"),
+        "output_synth_or_input_flag": DataflowKey("flag_key"),
+    }
     num_samples: int = Field(default=1, ge=1, le=5)  # new questions per seed question (DataFlow: 1-5)
     keep_inputs: bool = True
     flag_key: str = "synth_or_input"

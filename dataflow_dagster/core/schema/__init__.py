@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from operators.core.dataflow_names import ALIASES
 from operators.core.registry import all_operators
 
 SCHEMA_FILE = Path(__file__).with_name("pipeline.schema.json")
@@ -69,7 +70,10 @@ def pipeline_schema() -> dict[str, Any]:
                 "not": {"pattern": "__"},
                 "description": "step name; the asset key is [pipeline, name]",
             },
-            "op": {"enum": sorted(ops), "description": "registered operator (`dataflow-dagster ops list`)"},
+            "op": {
+                "enum": sorted([*ops, *(a for a, al in ALIASES.items() if al.ours in ops and a not in ops)]),
+                "description": "registered operator (`dataflow-dagster ops list`) or a DataFlow name we offer",
+            },
             "config": {"type": "object", "description": "the operator's settings"},
             "after": {"type": "string", "description": "upstream step (default: the previous step)"},
             "description": {"type": "string"},
