@@ -7,11 +7,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import duckdb
 from dagster import DagsterInstance, Definitions
 
-from dataflow_dagster.core.pipeline import Pipeline
+from dataflow_dagster.core.pipeline import Pipeline, Source, Step
+from dataflow_dagster.core.runner import run_source, run_step
+from dataflow_dagster.core.storage import Storage
 from dataflow_dagster.defs.factory import build_definitions
 from dataflow_dagster.defs.resources import LLMResource, StorageResource
+from operators.core.contract import Operator
+from operators.core.llm import LLMClient
 
 
 def defs_for(pipelines: list[Pipeline], root: Path, llm: LLMResource | None = None) -> Definitions:
@@ -46,3 +51,28 @@ def loopback_server(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterat
         yield f"http://127.0.0.1:{server.server_address[1]}/v1"
     finally:
         server.shutdown()
+
+
+def run_steps(
+    tmp_path: Path, rows: list[dict[str, Any]], ops: list[Operator], llm: LLMClient | None = None
+) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """Run ``ops`` as a chain of steps s0, s1, ... through the real runner over ``rows`` (a JSONL
+    source in tmp storage); per step, its published parts ("table", "rejected", "errors") as rows."""
+    import json
+
+    src = tmp_path / "in.jsonl"
+    src.parent.mkdir(parents=True, exist_ok=True)
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    pipe = Pipeline("t", Source(str(src)), [Step(f"s{i}", op) for i, op in enumerate(ops)])
+    storage = Storage(tmp_path / ".df")
+    run_source(storage, pipe)
+    con = duckdb.connect()
+    out: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for i in range(len(ops)):
+        res = run_step(storage, pipe, f"s{i}", llm=llm)
+        out[f"s{i}"] = {
+            part: con.sql(f"SELECT * FROM {ref.read_sql()}").to_arrow_table().to_pylist()
+            for part, ref in res.refs.items()
+        }
+        out[f"s{i}"]["_stats"] = [res.lineage.get("stats", {})]
+    return out
