@@ -32,7 +32,7 @@ USER_PROMPT = PromptTemplate(
     template="Your goal: {task}\n\nWrite the first message you send to the assistant to get this done.",
     output_schema={
         "type": "object",
-        "properties": {"message": {"type": "string", "minLength": 4, "maxLength": 300}},
+        "properties": {"message": {"type": "string", "minLength": 4, "maxLength": 160}},
         "required": ["message"],
     },
 )
@@ -54,11 +54,11 @@ TOOL_PROMPT = PromptTemplate(
     ),
     output_schema={
         "type": "object",
-        "properties": {"result": {"type": "string", "minLength": 1, "maxLength": 200}},
+        "properties": {"result": {"type": "string", "minLength": 1, "maxLength": 100}},
         "required": ["result"],
     },
 )
-_STR_MAX = 60  # generation-time bound for string arguments: the stored schema stays as defined
+_STR_MAX = 40  # generation-time bound for string arguments: the stored schema stays as defined
 
 
 def _bounded(schema: dict[str, Any]) -> dict[str, Any]:
@@ -87,7 +87,7 @@ def turn_schema(funcs: dict[str, dict[str, Any]], allow_call: bool, allow_final:
                 "type": "object",
                 "properties": {
                     "action": {"const": "final"},
-                    "answer": {"type": "string", "minLength": 4, "maxLength": 400},
+                    "answer": {"type": "string", "minLength": 4, "maxLength": 200},
                 },
                 "required": ["action", "answer"],
             }
@@ -114,7 +114,7 @@ class MultiTurnConfig(LLMConfig):
     input_functions_key: str = "functions"
     output_conversations_key: str = "conversations"
     max_turns: int = Field(3, ge=2, le=10)  # assistant turns; DataFlow stops after 5 rounds
-    max_tokens: int = 320
+    max_tokens: int = 200
 
 
 @register
@@ -218,7 +218,7 @@ EVAL_PROMPT = PromptTemplate(
         "type": "object",
         "properties": {
             "score": {"type": "integer", "enum": [1, 2, 3, 4, 5]},
-            "explanation": {"type": "string", "maxLength": 120},
+            "explanation": {"type": "string", "maxLength": 60},
         },
         "required": ["score", "explanation"],
     },

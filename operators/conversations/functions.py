@@ -28,7 +28,7 @@ def function_form_schema(max_functions: int, max_params: int) -> dict[str, Any]:
         "properties": {
             "name": {"type": "string", "minLength": 1, "maxLength": 30},
             "type": {"type": "string", "enum": list(PARAM_TYPES)},
-            "description": {"type": "string", "maxLength": 80},
+            "description": {"type": "string", "maxLength": 40},
             "required": {"type": "boolean"},
         },
         "required": ["name", "type", "description", "required"],
@@ -37,7 +37,7 @@ def function_form_schema(max_functions: int, max_params: int) -> dict[str, Any]:
         "type": "object",
         "properties": {
             "name": {"type": "string", "minLength": 3, "maxLength": 40},
-            "description": {"type": "string", "minLength": 4, "maxLength": 120},
+            "description": {"type": "string", "minLength": 4, "maxLength": 80},
             "parameters": {"type": "array", "minItems": 1, "maxItems": max_params, "items": param},
         },
         "required": ["name", "description", "parameters"],

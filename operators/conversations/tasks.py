@@ -39,30 +39,30 @@ EXTRACT_SCENARIO = _prompt(
     "func_call_extract_scenario",
     "Conversation:\n{chat}\n\nDescribe in one or two sentences the real-world scenario of this conversation: "
     "who the user is and what they are trying to get done.",
-    {"scenario": 300},
+    {"scenario": 160},
 )
 EXPAND_SCENARIO = _prompt(
     "func_call_expand_scenario",
     "Scenario:\n{scenario}\n\nWrite a different but related scenario: same domain, a new situation or goal.",
-    {"modified_scenario": 300},
+    {"modified_scenario": 160},
 )
 ATOM_TASK = _prompt(
     "func_call_atom_task",
     "Scenario:\n{scenario}\n\nWrite one concrete, self-contained task in this scenario that a single "
     "software function could complete (for example: look something up, book, convert, send).",
-    {"atom_task": 200},
+    {"atom_task": 120},
 )
 SEQUENTIAL_TASK = _prompt(
     "func_call_sequential_task",
     "Task:\n{task}\n\nWrite a follow-up task that needs the result of this task, and one composed task that "
     "a user would ask for and that is done by this task followed by the follow-up task.",
-    {"subsequent_task": 200, "composition_task": 300},
+    {"subsequent_task": 120, "composition_task": 160},
 )
 PARA_SEQ_TASK = _prompt(
     "func_call_parallel_sequential_task",
     "Task:\n{task}\n\nWrite a parallel task that can run at the same time as this task, a follow-up task that "
     "needs its result, and one composed task that combines all three.",
-    {"parallel_task": 200, "subsequent_task": 200, "composition_task": 300},
+    {"parallel_task": 120, "subsequent_task": 120, "composition_task": 160},
 )
 COMPOSITION_CHECK = PromptTemplate(
     name="func_call_composition_check",

@@ -21,13 +21,16 @@ from pydantic import Field
 from operators.core.contract import OpConfig, OperatorError
 
 
-class ModelSourceConfig(OpConfig):
-    model_path: str | None = None  # a GGUF file; default: the embedded SmolLM2-135M-Instruct
+class EndpointConfig(OpConfig):
     base_url: str | None = None  # e.g. http://127.0.0.1:8000/v1 (vLLM, llama.cpp server)
     model: str = "default"  # the served model name at base_url
     api_key_env: str | None = None  # name of the environment variable holding the key, if any
     timeout_s: float = Field(120.0, gt=0)
     max_retries: int = Field(3, ge=0)
+
+
+class ModelSourceConfig(EndpointConfig):
+    model_path: str | None = None  # a GGUF file; default: the embedded SmolLM2-135M-Instruct
     n_ctx: int = Field(512, ge=32)  # tokens per text for the local model (longer texts are truncated)
 
 
@@ -40,7 +43,7 @@ def source_id(c: ModelSourceConfig) -> str:
     return f"llama.cpp/{resolve_model_path(c.model_path).name}"
 
 
-def post_json(c: ModelSourceConfig, path: str, body: dict[str, Any]) -> Any:
+def post_json(c: EndpointConfig, path: str, body: dict[str, Any]) -> Any:
     """POST to ``base_url + path`` with retries on 429/5xx/connection errors; errors name the URL, never the key."""
     assert c.base_url
     url = c.base_url.rstrip("/") + path
