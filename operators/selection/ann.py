@@ -29,7 +29,7 @@ def _index(dim: int) -> Index:
     """Cosine HNSW over 8-bit quantised vectors: 4-10x faster to build and search than f32 here
     (bench/selection.py), and only used to propose candidates; every distance that decides anything
     is recomputed exactly from the float32 vectors."""
-    return Index(ndim=dim, metric="cos", dtype="i8", connectivity=8, expansion_add=32, expansion_search=48)
+    return Index(ndim=dim, metric="cos", dtype="i8", connectivity=16, expansion_add=32, expansion_search=64)
 
 
 def _exact_l2sq(emb: np.ndarray, rows: np.ndarray, others: np.ndarray) -> np.ndarray:
@@ -43,7 +43,10 @@ def knn_pairs(emb: np.ndarray, k: int, threads: int = 0) -> tuple[np.ndarray, np
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty, np.zeros(0, dtype=np.float32)
     index = _index(emb.shape[1])
-    index.add(np.arange(n, dtype=np.uint64), emb, threads=threads)
+    # one thread for the build: a multi-threaded HNSW build depends on thread timing, and the kept
+    # rows must not change from run to run (content hashes, audits); searches are per query, so
+    # they may run in parallel
+    index.add(np.arange(n, dtype=np.uint64), emb, threads=1)
     res = index.search(emb, min(k + 1, n), threads=threads)
     keys = np.asarray(res.keys, dtype=np.int64).reshape(n, -1)
     counts = np.asarray(res.counts, dtype=np.int64)

@@ -87,9 +87,7 @@ def input_embeddings(ctx: OperatorContext, c: SelectionConfig, where: str) -> tu
     """``__pos`` of every input row (in order) and its embedding matrix, rows aligned."""
     src = quote_ident(ctx.source or "")
     if c.embedding_key:
-        tbl = ctx.con.execute(
-            f"SELECT {POS}, {quote_ident(c.embedding_key)} FROM {src} ORDER BY {POS}"
-        ).to_arrow_table()
+        tbl = ctx.con.sql(f"SELECT {POS}, {quote_ident(c.embedding_key)} FROM {src} ORDER BY {POS}").to_arrow_table()
         return tbl.column(0).to_numpy(), matrix(tbl.column(1), f"{where}, column '{c.embedding_key}'")
     reader = (
         ctx.con.cursor().sql(f"SELECT {POS}, {quote_ident(c.input_key)} FROM {src} ORDER BY {POS}").to_arrow_reader(64)
