@@ -13,8 +13,7 @@ import pytest
 
 from dataflow_dagster.llm.cache import CachedLLM, ResponseCache
 from operators.benchmark.answers import BenchAnswerGenerator
-from operators.benchmark.evaluate import UnifiedBenchDatasetEvaluator, parse_choice
-from operators.core.contract import OperatorError
+from operators.benchmark.evaluate import UnifiedBenchDatasetEvaluator
 from operators.text_pt import quality_judges as pt
 from operators.text_sft import selection_judges as sft
 from tests.helpers import run_steps
@@ -117,41 +116,6 @@ def test_bench_answer_generation_and_unified_evaluation(tmp_path: Path, cached: 
     assert stats["total_samples"] == 3 and stats["valid_samples"] == 3
     scores = [r["eval_score"] for r in ev["table"]]
     assert stats["accuracy"] == pytest.approx(sum(scores) / 3)
-
-    # the evaluator on hand-written predictions: references decide, not the model
-    rows = [
-        {"question": "q", "target": "\\frac{1}{2}", "generated_ans": "The answer is 0.5"},
-        {"question": "q", "target": "7", "generated_ans": "8"},
-        {"question": "q", "target": "Rome", "generated_ans": ""},
-    ]
-    res = run_steps(tmp_path / "rule", rows, [UnifiedBenchDatasetEvaluator(input_target_key="target")])["s0"]
-    assert [r["eval_score"] for r in res["table"]] == [1.0, 0.0, None]
-    assert [r["eval_valid"] for r in res["table"]] == [True, True, False]
-    assert res["_stats"][0]["accuracy"] == 0.5
-
-    mc = [
-        {"question": "Color of the sky?", "choices": ["green", "blue"], "label": 1, "generated_ans": "B"},
-        {"question": "2+2?", "choices": ["4", "5", "6"], "label": "A", "generated_ans": "Answer: 3"},
-        {
-            "question": "Pick fruits",
-            "choices": ["apple", "rock", "pear"],
-            "labels": ["A", "C"],
-            "generated_ans": "A, C",
-        },
-    ]
-    single = UnifiedBenchDatasetEvaluator(
-        eval_type="key3_q_choices_a", input_choices_key="choices", input_label_key="label"
-    )
-    res = run_steps(tmp_path / "mc", mc[:2], [single])["s0"]
-    assert [r["eval_score"] for r in res["table"]] == [1.0, 0.0]  # "3" is the third option, C
-    multi = UnifiedBenchDatasetEvaluator(
-        eval_type="key3_q_choices_as", input_choices_key="choices", input_labels_key="labels"
-    )
-    res = run_steps(tmp_path / "ms", mc[2:], [multi])["s0"]
-    assert res["table"][0]["eval_score"] == 1.0 and res["table"][0]["eval_pred"] == "A,C"
-    assert parse_choice("b", 2) == 1 and parse_choice("Z", 3) is None
-    with pytest.raises(OperatorError, match="needs input_target_key"):
-        UnifiedBenchDatasetEvaluator().input_columns()
 
     pairs = [{"question": "Q: What colour is grass?\nA:", "better": " Grass is green.", "rejected": " qq zz xx vv."}]
     pref = UnifiedBenchDatasetEvaluator(

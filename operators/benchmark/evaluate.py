@@ -16,6 +16,7 @@ DataFlow's default for single choice scores choices by log-likelihood when it ha
 generated answer is parsed, which is DataFlow's behaviour without one.
 """
 
+import json
 import re
 from typing import Any, ClassVar, Literal
 
@@ -60,10 +61,30 @@ def parse_choice_set(text: Any, n: int) -> set[int]:
     return {ord(ch) - 65 for ch in re.findall(r"\b([A-J])\b", str(text or "").upper()) if ord(ch) - 65 < n}
 
 
+def unjson(value: Any) -> Any:
+    """A value from a JSON-typed column (mixed types in a JSONL source) arrives as JSON text."""
+    if isinstance(value, str) and value[:1] in ('"', "["):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
 def label_index(label: Any, n: int) -> int | None:
-    if isinstance(label, int) and not isinstance(label, bool):
-        return label if 0 <= label < n else None
-    return parse_choice(label, n)
+    """A reference label as a 0-based option index, as DataFlow reads it: a number is 0-based when
+    in range (else 1-based), a single letter is A = 0."""
+    label = unjson(label)
+    if label is None or isinstance(label, bool):
+        return None
+    text = str(label).strip()
+    if isinstance(label, int) or text.isdigit():
+        v = int(text)
+        return v if 0 <= v < n else v - 1 if 1 <= v <= n else None
+    if len(text) == 1 and text.isalpha():
+        idx = ord(text.upper()) - 65
+        return idx if 0 <= idx < n else None
+    return None
 
 
 class UnifiedBenchConfig(ModelSourceConfig):
@@ -161,10 +182,10 @@ class UnifiedBenchDatasetEvaluator(Operator):
         if t == "key2_qa":
             return (True, None, str(pred), float(qa_match(pred, r.get(c.input_target_key), c.metric_type)))
         if t == "key2_q_ma":
-            refs = r.get(c.input_targets_key) or []
+            refs = unjson(r.get(c.input_targets_key)) or []
             refs = refs if isinstance(refs, list) else [refs]
             return (True, None, str(pred), float(any(qa_match(pred, ref, c.metric_type) for ref in refs)))
-        choices = r.get(c.input_choices_key) or []
+        choices = unjson(r.get(c.input_choices_key)) or []
         n = len(choices) if isinstance(choices, list) else 0
         if not n:
             return (False, "no choices", None, None)
@@ -173,7 +194,7 @@ class UnifiedBenchDatasetEvaluator(Operator):
             if got is None or gold is None:
                 return (False, "unparsable prediction" if got is None else "label out of range", None, None)
             return (True, None, LETTERS[got], float(got == gold))
-        labels = r.get(c.input_labels_key) or []
+        labels = unjson(r.get(c.input_labels_key)) or []
         gold_set = {i for i in (label_index(x, n) for x in labels) if i is not None}
         got_set = parse_choice_set(pred, n)
         return (True, None, ",".join(LETTERS[i] for i in sorted(got_set)), float(got_set == gold_set))
