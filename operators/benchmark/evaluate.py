@@ -25,6 +25,7 @@ from pydantic import Field
 from operators.benchmark.answers import LETTERS, EvalType
 from operators.core.batches import insert_rows
 from operators.core.contract import CheckSpec, Kind, Operator, OperatorContext, OperatorError, quote_ident
+from operators.core.judge_filter import join_columns
 from operators.core.registry import register
 from operators.core.rowids import ID
 from operators.reasoning.verify import answers_equivalent
@@ -218,14 +219,7 @@ class UnifiedBenchDatasetEvaluator(Operator):
             insert_rows(ctx, out, data)
             done += len(rows)
             ctx.progress(done, total)
-        present = set(ctx.columns())
-        clash = [v for v in cols.values() if v in present]
-        excl = f" EXCLUDE ({', '.join(quote_ident(x) for x in clash)})" if clash else ""
-        added = ", ".join(f"o.{quote_ident(v)}" for v in cols.values())
-        ctx.con.execute(
-            f"CREATE VIEW {quote_ident(ctx.target)} AS SELECT s.*{excl}, {added} "
-            f"FROM {quote_ident(ctx.source or '')} s LEFT JOIN {quote_ident(out)} o USING ({ID})"
-        )
+        join_columns(ctx, out, {v: f"o.{quote_ident(v)}" for v in cols.values()})
         s, v = quote_ident(cols["score"]), quote_ident(cols["valid"])
         n_valid, acc = ctx.con.execute(
             f"SELECT count(*) FILTER (WHERE {v}), avg({s}) FILTER (WHERE {v}) FROM {quote_ident(out)}"

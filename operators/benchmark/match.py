@@ -12,6 +12,7 @@ from typing import Any, ClassVar, Literal
 
 from operators.core.batches import insert_rows
 from operators.core.contract import Kind, OpConfig, Operator, OperatorContext, OperatorError, quote_ident
+from operators.core.judge_filter import join_columns
 from operators.core.registry import register
 from operators.core.rowids import ID
 from operators.reasoning.verify import answers_equivalent
@@ -64,12 +65,7 @@ class BenchDatasetEvaluator(Operator):
             insert_rows(ctx, out, {ID: ids, "result": results})
             done += len(ids)
             ctx.progress(done, total)
-        key = quote_ident(c.output_key)
-        excl = f" EXCLUDE ({key})" if c.output_key in ctx.columns() else ""
-        ctx.con.execute(
-            f"CREATE VIEW {quote_ident(ctx.target)} AS SELECT s.*{excl}, o.result AS {key} "
-            f"FROM {quote_ident(ctx.source or '')} s LEFT JOIN {quote_ident(out)} o USING ({ID})"
-        )
+        join_columns(ctx, out, {c.output_key: "o.result"})
         matched = ctx.con.execute(f"SELECT count(*) FILTER (WHERE result) FROM {quote_ident(out)}").fetchall()[0][0]
         return {"total_samples": done, "matched": int(matched), "accuracy": round(matched / done, 6) if done else None}
 

@@ -42,3 +42,18 @@ def assemble_keep(
         f"THEN coalesce(__why, 'rejected') ELSE 'no usable answer for this row (see the step''s __errors table)' "
         f"END AS _reason FROM ({joined}) WHERE NOT __keep"
     )
+
+
+def join_columns(ctx: OperatorContext, answers: str, columns: dict[str, str]) -> None:
+    """Create ``ctx.target``: every input row plus ``columns`` (output name -> SQL over the answers
+    table aliased ``o``, matched by ``_id``; NULL where a row has no answer), replacing same-named
+    input columns. The evaluator counterpart of ``assemble_keep``."""
+    src = quote_ident(ctx.source or "")
+    existing = set(ctx.columns())
+    clash = [c for c in columns if c in existing]
+    excl = f" EXCLUDE ({', '.join(quote_ident(c) for c in clash)})" if clash else ""
+    added = "".join(f", ({expr}) AS {quote_ident(col)}" for col, expr in columns.items())
+    ctx.con.execute(
+        f"CREATE VIEW {quote_ident(ctx.target)} AS SELECT s.*{excl}{added} "
+        f"FROM {src} s LEFT JOIN {quote_ident(answers)} o USING ({ID})"
+    )

@@ -4,7 +4,7 @@ Both sources answer the same question, "how surprised is the model by ``text`` a
 the embedded/GGUF model by a forward pass (``local.continuation_logprobs``), an endpoint by the
 legacy completions API with ``echo: true, logprobs: 0, max_tokens: 1``, which returns the prompt's
 own tokens with their log-probabilities and character offsets; the tokens at or past
-``len(prefix)`` (and inside the prompt) are the continuation. Perplexity is ``exp(mean NLL)``.
+``len(prefix)``, or overlapping it, and inside the prompt are the continuation. Perplexity is ``exp(mean NLL)``.
 """
 
 import math
@@ -33,10 +33,12 @@ def _endpoint_logprobs(c: ModelSourceConfig, prefix: str, text: str) -> np.ndarr
             "on /v1/completions (vLLM does; llama.cpp's Python server needs --logits_all true)"
         ) from None
     start = len(prefix)
+    # a token overlapping the boundary (merged across it) belongs to the continuation, as in the
+    # local scorer; tokens at or past len(prompt) are the generated one
     picked = [
         v
         for i, (tok, v, off) in enumerate(zip(tokens, values, offsets, strict=False))
-        if v is not None and i > 0 and start <= off < len(prompt) and tok
+        if v is not None and i > 0 and tok and off + len(tok) > start and off < len(prompt)
     ]
     return np.asarray(picked, dtype=np.float64)
 

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 from operators.core.batches import insert_rows
 from operators.core.contract import Kind, OpConfig, Operator, OperatorContext, quote_ident
-from operators.core.judge_filter import assemble_keep
+from operators.core.judge_filter import assemble_keep, join_columns
 from operators.core.rowids import ID
 
 
@@ -74,10 +74,5 @@ class BatchScoreOperator(Operator):
             why = f"'{key}=' || coalesce(round(o.score, 4)::VARCHAR, 'NULL (nothing to score)') || ' outside the range'"
             assemble_keep(ctx, self.name, keep, {key: "o.score"}, why, answers=out)
         else:
-            src, k = quote_ident(ctx.source or ""), quote_ident(key)
-            excl = f" EXCLUDE ({k})" if key in present else ""
-            ctx.con.execute(
-                f"CREATE VIEW {quote_ident(ctx.target)} AS SELECT s.*{excl}, o.score AS {k} "
-                f"FROM {src} s LEFT JOIN {quote_ident(out)} o USING ({ID})"
-            )
+            join_columns(ctx, out, {key: "o.score"})
         return {"scored_rows": scored, "unscored_rows": done - scored}

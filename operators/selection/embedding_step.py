@@ -13,6 +13,7 @@ import pyarrow as pa
 from pydantic import Field
 
 from operators.core.contract import Kind, Operator, OperatorContext, quote_ident
+from operators.core.judge_filter import join_columns
 from operators.core.registry import register
 from operators.core.rowids import ID
 from operators.core.sql_ops import POS
@@ -67,12 +68,7 @@ class EmbeddingGenerator(Operator):
             ctx.con.unregister("__vec_batch")
             done += len(texts)
             ctx.progress(done, total)
-        key = quote_ident(c.output_key)
-        excl = f" EXCLUDE ({key})" if c.output_key in ctx.columns() else ""
-        ctx.con.execute(
-            f"CREATE VIEW {quote_ident(ctx.target)} AS SELECT s.*{excl}, o.vec AS {key} "
-            f"FROM {quote_ident(ctx.source or '')} s LEFT JOIN {out} o USING ({ID})"
-        )
+        join_columns(ctx, f"{ctx.target}__vectors", {c.output_key: "o.vec"})
         return {"embedded_rows": done, "embedding_dim": dim}
 
 
