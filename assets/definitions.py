@@ -18,6 +18,7 @@ from dagster import EnvVar
 
 from assets.agentic_rag import agentic_rag_pipeline
 from assets.code import code_pipeline
+from assets.function_calling import function_calling_pipeline
 from assets.knowledge import knowledge_pipeline
 from assets.reasoning import reasoning_pipeline
 from assets.reference import reference_pipeline
@@ -48,6 +49,7 @@ PIPELINES = [
     agentic_rag_pipeline(),
     knowledge_pipeline(),
     text_sft_pipeline(),
+    function_calling_pipeline(),
     *load_pipeline_dir(Path(__file__).parent / "pipelines", broken=BROKEN_FILES),
 ]
 AUTOMATION = AutomationOptions(

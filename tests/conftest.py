@@ -1,5 +1,7 @@
 """Shared fixtures: real DuckDB files in tmp dirs, the real embedded model, real local servers."""
 
+import contextlib
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -36,13 +38,29 @@ def local_llm() -> LlamaCppClient:
     return LlamaCppClient()
 
 
-@pytest.fixture(scope="session")
-def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+@contextlib.contextmanager
+def start_llama_server(log: Path, *extra: str) -> Iterator[str]:
     """llama-cpp-python's OpenAI-compatible server with the embedded model on 127.0.0.1.
 
     Yields the base URL (``http://127.0.0.1:PORT/v1``); the served model name is ``smollm2``.
+    ``extra`` adds server flags (e.g. ``--logits_all true`` for prompt log-probabilities).
     """
-    with llama_cpp_server(tmp_path_factory.mktemp("llama_server") / "server.log") as url:
+    with llama_cpp_server(log, extra=extra) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The llama.cpp server with default settings (chat completions); see ``start_llama_server``."""
+    with start_llama_server(tmp_path_factory.mktemp("llama_server") / "server.log") as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def llama_scoring_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A llama.cpp server that returns prompt log-probabilities (``echo`` + ``logprobs``)."""
+    log = tmp_path_factory.mktemp("llama_scoring_server") / "server.log"
+    with start_llama_server(log, "--logits_all", "true") as url:
         yield url
 
 

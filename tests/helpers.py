@@ -10,15 +10,20 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import duckdb
 from dagster import DagsterInstance, Definitions
 
-from dataflow_dagster.core.pipeline import Pipeline
+from dataflow_dagster.core.pipeline import Pipeline, Source, Step
+from dataflow_dagster.core.runner import run_source, run_step
+from dataflow_dagster.core.storage import Storage
 from dataflow_dagster.defs.factory import build_definitions
 from dataflow_dagster.defs.resources import LLMResource, StorageResource
+from operators.core.contract import Operator
+from operators.core.llm import LLMClient
 
 
 def defs_for(pipelines: list[Pipeline], root: Path, llm: LLMResource | None = None) -> Definitions:
@@ -75,14 +80,15 @@ def wait_http(url: str, timeout_s: float = 120.0, proc: subprocess.Popen | None 
 
 
 @contextlib.contextmanager
-def llama_cpp_server(log: Path, alias: str = "smollm2") -> Iterator[str]:
+def llama_cpp_server(log: Path, alias: str = "smollm2", extra: Sequence[str] = ()) -> Iterator[str]:
     """llama-cpp-python's OpenAI-compatible server with the embedded model on 127.0.0.1, serving it as
-    ``alias``; yields the base URL (``http://127.0.0.1:PORT/v1``). Its access log goes to ``log``."""
+    ``alias``; yields the base URL (``http://127.0.0.1:PORT/v1``). Its access log goes to ``log``.
+    ``extra`` adds server flags (e.g. ``--logits_all true`` for prompt log-probabilities)."""
     from dataflow_dagster.llm.local import default_model_path
 
     port = free_port()
     cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(default_model_path()), "--model_alias", alias]
-    cmd += ["--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--seed", "0"]
+    cmd += ["--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--seed", "0", *extra]
     with open(log, "wb") as fh:
         proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
@@ -217,3 +223,28 @@ def scripted_chat_handler(answer: Callable[[str], dict[str, Any]]) -> type[http.
             pass
 
     return _Scripted
+
+
+def run_steps(
+    tmp_path: Path, rows: list[dict[str, Any]], ops: list[Operator], llm: LLMClient | None = None
+) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """Run ``ops`` as a chain of steps s0, s1, ... through the real runner over ``rows`` (a JSONL
+    source in tmp storage); per step, its published parts ("table", "rejected", "errors") as rows."""
+    import json
+
+    src = tmp_path / "in.jsonl"
+    src.parent.mkdir(parents=True, exist_ok=True)
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    pipe = Pipeline("t", Source(str(src)), [Step(f"s{i}", op) for i, op in enumerate(ops)])
+    storage = Storage(tmp_path / ".df")
+    run_source(storage, pipe)
+    con = duckdb.connect()
+    out: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for i in range(len(ops)):
+        res = run_step(storage, pipe, f"s{i}", llm=llm)
+        out[f"s{i}"] = {
+            part: con.sql(f"SELECT * FROM {ref.read_sql()}").to_arrow_table().to_pylist()
+            for part, ref in res.refs.items()
+        }
+        out[f"s{i}"]["_stats"] = [res.lineage.get("stats", {})]
+    return out

@@ -71,6 +71,22 @@ def embed(texts: list[str], model_path: str | None = None, n_ctx: int = 512) -> 
     return vecs / np.where(norms == 0, 1, norms)
 
 
+def similar_pairs_exact(emb: np.ndarray, eps: float, block_rows: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+    """Every pair (a < b) of unit vectors with cosine similarity >= 1 - eps, block by block."""
+    a_all, b_all = [], []
+    for s in range(0, len(emb), block_rows):
+        block = emb[s : s + block_rows]
+        sims = block @ emb[: s + len(block)].T  # this block against itself and everything earlier
+        bi, aj = np.nonzero(sims >= 1 - eps)
+        b_idx = bi + s
+        earlier = aj < b_idx
+        a_all.append(aj[earlier])
+        b_all.append(b_idx[earlier])
+    a = np.concatenate(a_all) if a_all else np.zeros(0, dtype=np.int64)
+    b = np.concatenate(b_all) if b_all else np.zeros(0, dtype=np.int64)
+    return a, b
+
+
 class SemDedupConfig(TextConfig):
     dataflow_keys: ClassVar[dict[str, DataflowKey]] = {
         **DEDUP_KEYS,
@@ -106,17 +122,7 @@ class SemDeduplicateFilter(_DedupBase):
             chunks.append(embed([t or "" for t in batch.column(0).to_pylist()], cfg.model_path))
             ctx.progress(sum(len(c) for c in chunks), len(pos))
         emb = np.concatenate(chunks) if chunks else np.zeros((0, 1), dtype=np.float32)
-        a_all, b_all = [], []
-        for s in range(0, len(emb), cfg.block_rows):
-            block = emb[s : s + cfg.block_rows]
-            sims = block @ emb[: s + len(block)].T  # this block against itself and everything earlier
-            bi, aj = np.nonzero(sims >= 1 - cfg.eps)
-            b_idx = bi + s
-            earlier = aj < b_idx
-            a_all.append(aj[earlier])
-            b_all.append(b_idx[earlier])
-        a = np.concatenate(a_all) if a_all else np.zeros(0, dtype=np.int64)
-        b = np.concatenate(b_all) if b_all else np.zeros(0, dtype=np.int64)
+        a, b = similar_pairs_exact(emb, cfg.eps, cfg.block_rows)
         dup_of = greedy_resolve(len(pos), a, b)
         return self._finish(
             ctx, pos, ids, dup_of, f"cosine similarity >= {1 - cfg.eps:g} to", {"similar_pairs": int(a.size)}

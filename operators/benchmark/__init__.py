@@ -1,0 +1,1 @@
+"""Benchmark evaluation: answer generation and dataset-level scoring against references."""

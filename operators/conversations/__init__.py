@@ -1,0 +1,1 @@
+"""Conversation and function-calling data: scenarios, tasks, functions, tool-use dialogues, checks."""

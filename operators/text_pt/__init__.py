@@ -1,0 +1,1 @@
+"""Pretraining-data quality: perplexity and model/judge quality scores (DataFlow's text_pt family)."""

@@ -1,0 +1,1 @@
+"""SFT data selection scorers and filters (DataFlow's text_sft family)."""
