@@ -35,6 +35,7 @@ from dataflow_dagster.core.runner import (
 from dataflow_dagster.core.storage import SnapshotRef
 from dataflow_dagster.defs.automation import AutomationOptions, asset_condition, automation_definitions
 from dataflow_dagster.defs.checks import step_checks
+from dataflow_dagster.defs.export import HUB_KEY, default_hub_resource, export_asset_def
 from dataflow_dagster.defs.metadata import dispatch_metadata, outcome_metadata
 from dataflow_dagster.defs.partitions import partition_key_of, partitions_def
 from dataflow_dagster.defs.resources import LLMResource, LocalLLMResource, PromptResource, StorageResource
@@ -200,6 +201,7 @@ def pipeline_definitions(
 ) -> tuple[list[AssetsDefinition], list[Any], dict[str, Any], Any]:
     """Assets, checks, prompt resources and the job of one pipeline."""
     assets = [_source_asset(pipeline)] + [_step_asset(pipeline, s, automation) for s in pipeline.steps]
+    assets += [export_asset_def(pipeline, s, STORAGE_KEY, automation) for s in pipeline.steps if s.export]
     for a in assets:
         _PIPELINE_OF[a] = pipeline
     checks = [c for s in pipeline.steps for c in step_checks(pipeline, s, asset_key(pipeline, s.name), STORAGE_KEY)]
@@ -239,6 +241,8 @@ def build_definitions(
         all_checks += checks
         all_resources.update(prompts)
         jobs.append(job)
+    if any(s.export and s.export.push_repo for p in pipelines for s in p.steps):
+        all_resources[HUB_KEY] = default_hub_resource()
     all_resources.update(resources or {})
     schedules, sensors = automation_definitions(list(pipelines), automation)
     if schedules:

@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from dataflow_dagster.core.export_options import ExportOptions
 from operators.core.registry import all_operators
 
 SCHEMA_FILE = Path(__file__).with_name("pipeline.schema.json")
@@ -73,6 +74,10 @@ def pipeline_schema() -> dict[str, Any]:
             "config": {"type": "object", "description": "the operator's settings"},
             "after": {"type": "string", "description": "upstream step (default: the previous step)"},
             "description": {"type": "string"},
+            "export": {
+                "$ref": "#/$defs/ExportOptions",
+                "description": "publish this step as a Hugging Face dataset (docs/export.md)",
+            },
             "prompt": {
                 "description": "prompt override: template text, or {template, system}",
                 "oneOf": [
@@ -111,7 +116,7 @@ def pipeline_schema() -> dict[str, Any]:
             },
             "steps": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/step"}},
         },
-        "$defs": {"step": step, **defs},
+        "$defs": {"step": step, "ExportOptions": ExportOptions.model_json_schema(), **defs},
     }
 
 
