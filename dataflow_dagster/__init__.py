@@ -14,6 +14,8 @@ _PUBLIC = {
     "Source": "dataflow_dagster.core.pipeline",
     "Step": "dataflow_dagster.core.pipeline",
     "Storage": "dataflow_dagster.core.storage",
+    "ExportOptions": "dataflow_dagster.core.export_options",
+    "HubResource": "dataflow_dagster.defs.export",
     "HashShards": "dataflow_dagster.core.partitions",
     "FilePartitions": "dataflow_dagster.core.partitions",
     "build_definitions": "dataflow_dagster.defs.factory",

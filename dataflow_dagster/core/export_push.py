@@ -54,7 +54,8 @@ def push_export(
             f"pushing to the Hub needs a token with write access in ${TOKEN_ENV}; it is read from the environment "
             "only and never stored (create one at https://huggingface.co/settings/tokens)"
         )
-    api = HfApi(token=token)
+    # Read per call (huggingface_hub reads $HF_ENDPOINT once, at import).
+    api = HfApi(endpoint=os.environ.get("HF_ENDPOINT") or None, token=token)
     files = [p for p in out_dir.rglob("*") if p.is_file() and p.relative_to(out_dir).parts[0] in MANAGED]
     try:
         api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
