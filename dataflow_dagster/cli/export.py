@@ -4,6 +4,9 @@ Loads the same code location module as ``audit`` (default ``assets.definitions``
 audit command names the module and storage the data came from and runs as written.
 """
 
+import logging
+import sys
+
 import click
 
 from dataflow_dagster.cli.lineage_cmds import load_location
@@ -73,7 +76,16 @@ def export_command(
         raise click.UsageError(str(exc).splitlines()[-1] if "validation error" in str(exc) else str(exc)) from None
     # Unknown asset, missing materialisation, bad split column: OperatorError, exit 2 (the CLI's rule).
     loc = load_location(module, asset, root)
-    result = export_asset(loc.storage, loc.pipeline, loc.step, out_dir, options, module=module, partition=partition)
+    log = logging.getLogger("dataflow.cli.export")
+    if not log.handlers:  # progress per split / shard on stderr, so stdout stays the summary
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        log.propagate = False
+    result = export_asset(
+        loc.storage, loc.pipeline, loc.step, out_dir, options, module=module, partition=partition, log=log
+    )
     click.echo(
         f"exported {result.asset}: {result.rows} rows "
         f"({', '.join(f'{s.name} {s.rows} in {len(s.files)} shard(s)' for s in result.splits)}) to {result.out_dir}"
@@ -85,7 +97,7 @@ def export_command(
 
         message = f"dataflow-dagster export of {result.asset} ({result.content_hash[:12]})"
         try:
-            pushed = push_export(result.out_dir, push_repo, private, message)
+            pushed = push_export(result.out_dir, push_repo, private, message, log=log)
         except OperatorError as exc:  # the export is written; only the upload failed: exit 1
             raise click.ClickException(str(exc)) from None
         click.echo(f"pushed {pushed.files} files to {pushed.repo_id}: {pushed.commit_url}")
