@@ -14,7 +14,6 @@ The new files are built in a temporary folder beside OUT_DIR and moved into plac
 failed export leaves the previous export untouched.
 """
 
-import hashlib
 import logging
 import math
 import shlex
@@ -32,6 +31,7 @@ import pyarrow.parquet as pq
 from dataflow_dagster.core.export_lineage import StepRecord, gather_chain
 from dataflow_dagster.core.export_options import SPLIT_NAME, ExportOptions
 from dataflow_dagster.core.pipeline import Pipeline
+from dataflow_dagster.core.runner import file_sha256
 from dataflow_dagster.core.storage import Storage
 from operators.core.contract import OperatorError, quote_ident, quote_literal
 from operators.core.rowids import ID, PARENTS
@@ -79,14 +79,6 @@ def audit_command(pipeline: Pipeline, step: str, root: Path, module: str, partit
     parts = ["dataflow-dagster", "audit", f"{pipeline.name}/{step}", "--module", module, "--root", str(root)]
     parts += ["--no-event-log", *(["--partition", partition] if partition else [])]
     return shlex.join(parts)
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _split_sql(con: duckdb.DuckDBPyConnection, options: ExportOptions, asset: str) -> tuple[str, list[str]]:
@@ -274,7 +266,7 @@ def export_asset(
     try:
         for p in sorted(tmp.rglob("*.parquet")):
             rel = p.relative_to(tmp).as_posix()
-            result.file_sha256[rel], result.file_size[rel] = sha256_file(p), p.stat().st_size
+            result.file_sha256[rel], result.file_size[rel] = file_sha256(str(p)), p.stat().st_size
         write_card(tmp / "README.md", result, pipeline, options)
         write_croissant(tmp / "croissant.json", result, pipeline, options)
         _swap_into(tmp, out_dir)
