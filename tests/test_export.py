@@ -218,3 +218,16 @@ def test_export_asset_pushes_with_the_envvar_token(tmp_path: Path, monkeypatch: 
     assert "me/from-dagster/commit/" in str(md["pushed_to"]) and "README.md" in HubStandIn.files
     assert SECRET not in json.dumps(md, default=str)
     assert any(c["auth"] == f"Bearer {SECRET}" for c in HubStandIn.calls)
+
+
+def test_a_column_datasets_cannot_represent_is_named(tmp_path: Path):
+    import pyarrow as pa
+
+    src = tmp_path / "rows.parquet"
+    tags = pa.array([[("a", 1)], [("b", 2)]], type=pa.map_(pa.string(), pa.int64()))
+    pq.write_table(pa.table({"text": ["one two three four", "five six seven eight"], "tags": tags}), src)
+    pipe = Pipeline("mp", Source(str(src), required_columns=["text"]), [Step("words", WordNumberFilter(min_words=3))])
+    storage = _materialise(tmp_path / ".dataflow", pipe)
+    with pytest.raises(OperatorError, match=r"export of 'mp__words': column 'tags' has type map<.*cast it in a step"):
+        export_asset(storage, pipe, "words", tmp_path / "out", ExportOptions())
+    assert not (tmp_path / "out").exists() and not [p for p in tmp_path.iterdir() if ".tmp-" in p.name]

@@ -14,6 +14,7 @@ The new files are built in a temporary folder beside OUT_DIR and moved into plac
 failed export leaves the previous export untouched.
 """
 
+import json
 import logging
 import math
 import shlex
@@ -113,12 +114,25 @@ def _batches(con: duckdb.DuckDBPyConnection, sql: str, schema: pa.Schema | None)
         yield batch if schema is None else batch.cast(schema)
 
 
-def _hf_schema(schema: pa.Schema) -> tuple[pa.Schema, dict[str, Any]]:
+def _hf_schema(schema: pa.Schema, asset: str) -> tuple[pa.Schema, dict[str, Any]]:
     """The Arrow schema with `datasets`' features in its metadata (what push_to_hub writes too)."""
-    from datasets import Features
-
+    try:
+        from datasets import Features
+    except ImportError:
+        raise OperatorError(
+            "exporting needs the `export` extra (datasets, huggingface_hub, mlcroissant): "
+            "pip install 'dataflow-dagster[export]' (scripts/install.sh installs it)"
+        ) from None
+    for f in schema:
+        try:
+            Features.from_arrow_schema(pa.schema([f]))
+        except Exception as exc:
+            raise OperatorError(
+                f"export of '{asset}': column '{f.name}' has type {f.type}, which Hugging Face datasets cannot "
+                f"represent ({exc}); cast it in a step (e.g. to VARCHAR or DOUBLE) or drop it"
+            ) from None
     features = Features.from_arrow_schema(schema)
-    meta = {b"huggingface": __import__("json").dumps({"info": {"features": features.to_dict()}}).encode()}
+    meta = {b"huggingface": json.dumps({"info": {"features": features.to_dict()}}).encode()}
     return schema.with_metadata(meta), features.to_dict()
 
 
@@ -233,7 +247,7 @@ def export_asset(
         schema = pa.schema(
             [f.remove_metadata() for f in con.sql(f"SELECT {cols} FROM __src LIMIT 0").to_arrow_table().schema]
         )
-        schema, features = _hf_schema(schema)
+        schema, features = _hf_schema(schema, final.asset)
         splits = []
         for s in names:
             if not SPLIT_NAME.match(s):
