@@ -1,9 +1,11 @@
-"""R1 crash safety: kill -9 an LLM materialisation at random points, re-run, compare.
+"""R1 crash safety: kill -9 an LLM materialisation in the middle of its dispatch, re-run, compare.
 
 A 2,000-row pipeline (source -> rule filter -> LLM evaluator) runs in a worker process against a
 local OpenAI-compatible server (tests/fault_server.py with faults off: it answers deterministically
-from the prompt, so any difference in the result is ours). Each trial kills the worker with SIGKILL
-at a seeded random moment, re-runs it to completion and checks that
+from the prompt, so any difference in the result is ours). The uninterrupted run makes N requests;
+each trial draws a seeded k with 0 < k < N, kills the worker with SIGKILL as soon as the server has
+answered k requests (so every trial kills mid-dispatch, never before the LLM step or after it), re-runs
+it to completion and checks that
   - the final table's content hash equals an uninterrupted run's,
   - requests re-sent after the crash are at most one batch,
   - the catalog, the response cache and every published snapshot are still readable and intact.
@@ -24,6 +26,7 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
@@ -73,22 +76,24 @@ def make_source(path: Path, n: int, seed: int) -> None:
             fh.write(json.dumps({"text": f"doc {i}: {text}"}) + "\n")
 
 
-def run_worker(src: Path, root: Path, base_url: str, kill_after: float | None) -> tuple[str | None, float]:
+def run_worker(src: Path, root: Path, server: Any, kill_after: int | None) -> tuple[str | None, float]:
+    """Run the worker; with ``kill_after`` = k, SIGKILL it once the server has answered k requests."""
     t0 = time.monotonic()
     proc = subprocess.Popen(
-        [sys.executable, "-c", WORKER, str(src), str(root), base_url, str(BATCH)],
+        [sys.executable, "-c", WORKER, str(src), str(root), server.base_url, str(BATCH)],
         cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL if kill_after is not None else subprocess.PIPE,
+        stderr=subprocess.DEVNULL if kill_after is not None else subprocess.PIPE,
         text=True,
     )
     if kill_after is not None:
-        try:
-            out, _ = proc.communicate(timeout=kill_after)
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.communicate()
-            return None, time.monotonic() - t0
+        while proc.poll() is None and server.answered() < kill_after:
+            time.sleep(0.005)
+        if proc.poll() is not None:
+            return "finished", time.monotonic() - t0  # it finished before k answers: not a mid-dispatch kill
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        return None, time.monotonic() - t0
     else:
         out, err = proc.communicate()
         if proc.returncode != 0:
@@ -137,26 +142,28 @@ def main() -> None:
     make_source(src, rows, args.seed)
     ok_trials, worst_resent, killed = 0, 0, 0
     with fault_server(fault_rate=0.0, latency=0.01, seed=args.seed) as server:
-        ref_hash, ref_wall = run_worker(src, work / "reference", server.base_url, None)
-        print(f"uninterrupted run: {ref_wall:.1f}s, hash {ref_hash[:16]}")
+        ref_hash, ref_wall = run_worker(src, work / "reference", server, None)
+        n_requests = server.answered()
+        print(f"uninterrupted run: {ref_wall:.1f}s, {n_requests} LLM requests, hash {ref_hash[:16]}")
         for trial in range(trials):
             server.reset()
             root = work / f"trial{trial}"
-            kill_at = rng.uniform(0.15, 0.95) * ref_wall
-            h, _wall = run_worker(src, root, server.base_url, kill_at)
+            kill_at = rng.randint(1, n_requests - 1)  # 0 < k < N: always inside the LLM dispatch
+            h, _wall = run_worker(src, root, server, kill_at)
             was_killed = h is None
             killed += was_killed
-            before = len(server.stats()["prompts"])
+            before = server.answered()
             intact_after_kill = storage_intact(root)
-            h, _ = run_worker(src, root, server.base_url, None)
+            h, _ = run_worker(src, root, server, None)
             prompts = server.stats()["prompts"]
             resent = sum(c - 1 for c in Counter(prompts).values() if c > 1)
             worst_resent = max(worst_resent, resent)
-            ok = h == ref_hash and resent <= BATCH and intact_after_kill and storage_intact(root)
+            ok = was_killed and h == ref_hash and resent <= BATCH and intact_after_kill and storage_intact(root)
             ok_trials += ok
             print(
-                f"trial {trial}: kill at {kill_at:5.2f}s ({'killed' if was_killed else 'finished first'}), "
-                f"{before} requests before kill, {resent} re-sent after, hash "
+                f"trial {trial}: kill after {kill_at}/{n_requests} answers "
+                f"({'killed' if was_killed else 'finished first'}), "
+                f"{before} answered before the kill, {resent} re-sent after, hash "
                 f"{'equal' if h == ref_hash else 'DIFFERENT'}, storage {'intact' if intact_after_kill else 'BROKEN'}"
                 f" -> {'ok' if ok else 'FAIL'}"
             )

@@ -4,11 +4,11 @@ One run measures, on the same server (tests/fault_server.py with faults off, in 
   ours        OpenAICompatClient behind the response cache (CachedLLM: every answer committed to a
               fresh SQLite cache in sub-batches, as in a real step) at ``--concurrency``;
   ideal       concurrency / latency rows per second (every slot busy, zero overhead);
-  sequential  one blocking ``requests.post`` after another;
-  threads10   DataFlow's scheme (APILLMServing_request): a 10-worker ThreadPoolExecutor of blocking
-              ``requests.post`` calls.
-The baselines run on fewer rows (their rate is what counts; a sequential loop over thousands of rows
-at 0.25 s each would take minutes) — sizes are printed.
+  pool        DataFlow's scheme (APILLMServing_request: a ThreadPoolExecutor of blocking
+              ``requests.post`` calls) at *our* concurrency, on the same rows: the measured baseline;
+  threads10   the same pool at DataFlow's default 10 workers, printed for context only: against a
+              fixed-latency server its rate is ~10 / latency by construction, so a ratio to it would
+              only restate the concurrency, and it is not a GOAL line (nor is a sequential loop).
 
     python bench/llm_dispatch.py [--quick] [--latency 0.25] [--concurrency 64]
 """
@@ -81,22 +81,17 @@ def _post(session: requests.Session, url: str, req: LLMRequest) -> str:
     return r.json()["choices"][0]["message"]["content"]
 
 
-def sequential(url: str, n: int) -> float:
+def thread_pool(url: str, n: int, workers: int, tag: str) -> float:
+    """DataFlow's dispatch: blocking requests.post calls in a ThreadPoolExecutor of ``workers``."""
+    reqs = _requests(n, tag)
     s = requests.Session()
-    reqs = _requests(n, "seq")
-    t0 = time.perf_counter()
-    for r in reqs:
-        json.loads(_post(s, url, r))
-    return n / (time.perf_counter() - t0)
-
-
-def threads10(url: str, n: int) -> float:
-    reqs = _requests(n, "thr")
-    s = requests.Session()
-    t0 = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=10) as pool:
+    adapter = requests.adapters.HTTPAdapter(pool_connections=workers, pool_maxsize=workers)
+    s.mount("http://", adapter)  # one kept-alive connection per worker, as our client has per slot
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        list(pool.map(lambda r: json.loads(_post(s, url, r)), _requests(workers, f"{tag}-warm")))
+        t0 = time.perf_counter()
         list(pool.map(lambda r: json.loads(_post(s, url, r)), reqs))
-    return n / (time.perf_counter() - t0)
+        return n / (time.perf_counter() - t0)
 
 
 def main() -> None:
@@ -106,12 +101,12 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=64)
     a = ap.parse_args()
     n = 600 if a.quick else 4000
-    n_seq, n_thr = (8, 60) if a.quick else (24, 300)
+    n_thr = 60 if a.quick else 300
     ideal = a.concurrency / a.latency
     with fault_server(fault_rate=0.0, latency=a.latency) as fs:
         r_ours = ours(fs.base_url, n, a.concurrency)
-        r_seq = sequential(fs.base_url, n_seq)
-        r_thr = threads10(fs.base_url, n_thr)
+        r_pool = thread_pool(fs.base_url, n, a.concurrency, "pool")
+        r_thr = thread_pool(fs.base_url, n_thr, 10, "thr")
     q = " quick" if a.quick else ""
     load = os.getloadavg()[0]  # other work on the box competes for the same cores: say how much
     print(
@@ -119,13 +114,12 @@ def main() -> None:
         f"loadavg1={load:.1f} latency={a.latency}s concurrency={a.concurrency}"
     )
     print(
-        f"# rows/s: ours={r_ours:.1f} (n={n}) ideal={ideal:.1f} sequential={r_seq:.2f} (n={n_seq}) "
-        f"threads10={r_thr:.1f} (n={n_thr})"
+        f"# rows/s: ours={r_ours:.1f} (n={n}) ideal={ideal:.1f} dataflow_pool@{a.concurrency}={r_pool:.1f} (n={n}) "
+        f"dataflow_pool@10={r_thr:.1f} (n={n_thr}, context only: ~10/latency by construction)"
     )
     for goal, measured, target, unit in [
         ("P4", r_ours / ideal, 0.9, "x_ideal_concurrency_over_latency"),
-        ("P4", r_ours / r_seq, 0.9 * a.concurrency, "x_vs_sequential_loop"),
-        ("P4", r_ours / r_thr, 0.9 * a.concurrency / 10, "x_vs_threadpool10_dataflow"),
+        ("P4-pool", r_ours / r_pool, 0.9, f"x_vs_dataflow_threadpool_at_{a.concurrency}_workers"),
     ]:
         status = "PASS" if measured >= target else "SHORT"
         print(f"GOAL {goal} measured={measured:.3f} target>={target:g} unit={unit} size={n} {status}{q}")

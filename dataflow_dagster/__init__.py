@@ -16,6 +16,8 @@ _PUBLIC = {
     "Storage": "dataflow_dagster.core.storage",
     "AssetAddress": "dataflow_dagster.core.storage",
     "StepOptions": "dataflow_dagster.core.runner",
+    "ExportOptions": "dataflow_dagster.core.export_options",
+    "HubResource": "dataflow_dagster.defs.export",
     "HashShards": "dataflow_dagster.core.partitions",
     "FilePartitions": "dataflow_dagster.core.partitions",
     "build_definitions": "dataflow_dagster.defs.factory",

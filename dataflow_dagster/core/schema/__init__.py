@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from dataflow_dagster.core.export_options import ExportOptions
 from operators.core.dataflow_names import ALIASES
 from operators.core.registry import all_operators
 
@@ -82,6 +83,10 @@ def pipeline_schema() -> dict[str, Any]:
                 "pattern": IDENT,
                 "description": "LLM resource key serving this step (default: llm), e.g. judge for a stronger judge",
             },
+            "export": {
+                "$ref": "#/$defs/ExportOptions",
+                "description": "publish this step as a Hugging Face dataset (docs/export.md)",
+            },
             "prompt": {
                 "description": "prompt override: template text, or {template, system}",
                 "oneOf": [
@@ -120,7 +125,7 @@ def pipeline_schema() -> dict[str, Any]:
             },
             "steps": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/step"}},
         },
-        "$defs": {"step": step, **defs},
+        "$defs": {"step": step, "ExportOptions": ExportOptions.model_json_schema(), **defs},
     }
 
 
