@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import random
+import re
 import signal
 import sqlite3
 import subprocess
@@ -98,8 +99,9 @@ def run_worker(src: Path, root: Path, server: Any, kill_after: int | None) -> tu
         out, err = proc.communicate()
         if proc.returncode != 0:
             raise RuntimeError(f"worker failed: {err[-2000:]}")
-    lines = [ln.split()[1] for ln in out.splitlines() if ln.startswith("HASH ")]
-    return (lines[-1] if lines else None), time.monotonic() - t0
+    # DuckDB's progress bar (long queries) shares stdout and need not end its line: search, don't split.
+    found = re.findall(r"HASH ([0-9a-f]{64})", out)
+    return (found[-1] if found else None), time.monotonic() - t0
 
 
 def storage_intact(root: Path) -> bool:

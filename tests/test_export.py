@@ -98,20 +98,25 @@ def test_shards_are_bounded_and_named_n_of_m(made):
 
 def test_split_column_and_internal_columns(made):
     tmp, pipe, storage = made
-    res = export_asset(storage, pipe, "dedup", tmp / "out", ExportOptions(split_column="part"))
+    res = export_asset(storage, pipe, "dedup", tmp / "out", ExportOptions(split_column="part", max_shard_bytes=1000))
     con = duckdb.connect()
     ref = storage.current_ref("exp__dedup")
     want = dict(con.execute(f"SELECT part, count(*) FROM {ref.read_sql()} GROUP BY 1").fetchall())
     assert {s.name: s.rows for s in res.splits} == want and [s.name for s in res.splits] == ["train", "test"]
+    assert all(len(s.files) > 1 for s in res.splits)
     ds = datasets.load_dataset(str(tmp / "out"))
     assert list(ds["train"].features) == ["text", "n"]  # the split column and _id are not data
+    # every exported row, found by (file, row) through lineage/row_ids.parquet, is its _id's stored row
+    exported = {
+        (f, i): (r["text"], r["n"])
+        for s in res.splits
+        for f in s.files
+        for i, r in enumerate(pq.read_table(tmp / "out" / f).to_pylist())
+    }
     ids = pq.read_table(tmp / "out" / "lineage" / "row_ids.parquet").to_pylist()
-    first = ids[0]
-    row = pq.read_table(tmp / "out" / first["file"]).slice(first["row"], 1).to_pylist()[0]
-    stored = con.execute(f"SELECT text, n FROM {ref.read_sql()} WHERE _id = ?", [first["_id"]]).fetchone()
-    assert (row["text"], row["n"]) == stored
-    stored_ids = con.execute(f"SELECT _id FROM {ref.read_sql()}").fetchall()
-    assert sorted(r["_id"] for r in ids) == sorted(r[0] for r in stored_ids)
+    stored = {r[0]: (r[1], r[2]) for r in con.execute(f"SELECT _id, text, n FROM {ref.read_sql()}").fetchall()}
+    assert len(ids) == len(exported) == len(stored) == 90
+    assert {(r["file"], r["row"]): stored[r["_id"]] for r in ids} == exported
     kept = export_asset(storage, pipe, "dedup", tmp / "kept", ExportOptions(keep_internal=True))
     assert kept.columns[0] == "_id" and not (tmp / "kept" / "lineage").exists()
 

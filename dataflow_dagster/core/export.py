@@ -50,6 +50,7 @@ class SplitFiles:
     num_bytes: int  # Arrow (in-memory) size, what `datasets` calls num_bytes
     files: list[str] = field(default_factory=list)  # paths relative to OUT_DIR
     file_bytes: int = 0
+    per_shard: int = 1  # rows in each shard but the last
 
 
 @dataclass
@@ -144,13 +145,12 @@ def _write_split(
     max_bytes: int,
     tmp: Path,
     log: logging.Logger,
-) -> list[tuple[str, str, int]]:
-    """Write one split's shards; returns (split, file, row) of every row in order, for the row-id sidecar."""
+) -> None:
+    """Write one split's shards, streaming batches: rows are cut evenly into ceil(bytes / bound) shards."""
     n_shards = max(1, math.ceil(split.num_bytes / max_bytes))
     per_shard = max(1, math.ceil(split.rows / n_shards)) if split.rows else 1
     n_shards = max(1, math.ceil(split.rows / per_shard)) if split.rows else 1
     names = [f"data/{split.name}-{i:05d}-of-{n_shards:05d}.parquet" for i in range(n_shards)]
-    placements: list[tuple[str, str, int]] = []
     shard, in_shard, writer = 0, 0, pq.ParquetWriter(tmp / names[0], schema, compression="zstd")
     try:
         for batch in _batches(con, select, schema):
@@ -162,29 +162,41 @@ def _write_split(
                     writer = pq.ParquetWriter(tmp / names[shard], schema, compression="zstd")
                 take = min(per_shard - in_shard, batch.num_rows - start)
                 writer.write_batch(batch.slice(start, take))
-                placements += [(split.name, names[shard], in_shard + i) for i in range(take)]
                 in_shard, start = in_shard + take, start + take
     finally:
         writer.close()
-    split.files = names
+    split.files, split.per_shard = names, per_shard
     split.file_bytes = sum((tmp / n).stat().st_size for n in names)
     log.info(f"export: split {split.name}: {split.rows} rows in {n_shards} shard(s), {split.file_bytes} bytes")
-    return placements
 
 
-def _write_row_ids(con: duckdb.DuckDBPyConnection, tmp: Path, order: str, placements: list, has_parents: bool) -> None:
-    """Row ids of the dropped internal columns, so audits can still join exported rows to storage."""
-    ids = [r[0] for r in con.execute(f"SELECT {ID} FROM __split ORDER BY {order}").fetchall()]
-    cols: dict[str, Any] = {
-        "split": [p[0] for p in placements],
-        "file": [p[1] for p in placements],
-        "row": [p[2] for p in placements],
-        ID: ids,
-    }
-    if has_parents:
-        cols[PARENTS] = [r[0] for r in con.execute(f"SELECT {PARENTS} FROM __split ORDER BY {order}").fetchall()]
+def _write_row_ids(
+    con: duckdb.DuckDBPyConnection, tmp: Path, splits: list[SplitFiles], order: str, parents: bool
+) -> None:
+    """Row ids of the dropped internal columns (split, file, row -> _id), so audits can still join
+    exported rows to storage. Computed in SQL from each split's shard layout and streamed to Parquet."""
+    extra = f", {PARENTS}" if parents else ""
+    parts = []
+    for k, s in enumerate(splits):
+        file = f"'data/{s.name}-' || lpad((__r // {s.per_shard})::VARCHAR, 5, '0') || '-of-{len(s.files):05d}.parquet'"
+        parts.append(
+            f"SELECT {k} AS __k, __r, {quote_literal(s.name)} AS split, {file} AS file, "
+            f"(__r % {s.per_shard})::BIGINT AS row, {ID}{extra} FROM (SELECT *, row_number() OVER "
+            f"(ORDER BY {order}) - 1 AS __r FROM __split WHERE __split_name = {quote_literal(s.name)})"
+        )
+    sql = f"SELECT split, file, row, {ID}{extra} FROM ({' UNION ALL '.join(parts)}) ORDER BY __k, __r"
     (tmp / "lineage").mkdir(exist_ok=True)
-    pq.write_table(pa.table(cols), tmp / ROW_IDS_FILE, compression="zstd")
+    writer = None
+    try:
+        for batch in _batches(con, sql, None):
+            if writer is None:
+                writer = pq.ParquetWriter(tmp / ROW_IDS_FILE, batch.schema, compression="zstd")
+            writer.write_batch(batch)
+        if writer is None:  # no rows at all: still a readable (empty) file
+            pq.write_table(con.sql(f"{sql} LIMIT 0").to_arrow_table(), tmp / ROW_IDS_FILE, compression="zstd")
+    finally:
+        if writer is not None:
+            writer.close()
 
 
 def _swap_into(tmp: Path, out_dir: Path) -> None:
@@ -256,12 +268,10 @@ def export_asset(
             for batch in _batches(con, select_of[s], schema):
                 rows, nbytes = rows + batch.num_rows, nbytes + batch.nbytes
             splits.append(SplitFiles(s, rows, nbytes))
-        placements = []
         for split in splits:
-            placements += _write_split(con, select_of[split.name], split, schema, options.max_shard_bytes, tmp, log)
+            _write_split(con, select_of[split.name], split, schema, options.max_shard_bytes, tmp, log)
         if not options.keep_internal and ID in all_cols:
-            case = " ".join(f"WHEN {quote_literal(s)} THEN {i}" for i, s in enumerate(names))
-            _write_row_ids(con, tmp, f"CASE __split_name {case} END, {order}", placements, PARENTS in all_cols)
+            _write_row_ids(con, tmp, splits, order, PARENTS in all_cols)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
