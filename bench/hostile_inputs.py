@@ -138,6 +138,11 @@ def catalog_bench(root: Path) -> float:
         )
         try:
             assert holder.stdout is not None and holder.stdout.readline().strip() == "open"
+            con = storage.connect()  # a new publish, so the refresh has something to rebuild
+            con.execute("CREATE TABLE t AS SELECT 1 AS _id")
+            name = f"p__held_{read_only}"
+            storage.publish(name, {"table": storage.write_snapshot(con, "t", name)}, {})
+            con.close()
             t0 = time.perf_counter()
             assert storage.sync_catalog() and storage.catalog_status()["up_to_date"]
             took = time.perf_counter() - t0
