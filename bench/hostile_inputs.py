@@ -66,7 +66,8 @@ def sql_bench(root: Path, n: int) -> tuple[float, int, int]:
             batch = [("shop", QUERIES[i % 3]) for i in range(n)]
             t0 = time.perf_counter()
             for i in range(0, n, 64):  # what the execution operators send: one message per Arrow batch
-                assert all(r.ok for r in ds.execute_many(batch[i : i + 64], 5.0, 1000))
+                bad = [r for r in ds.execute_many(batch[i : i + 64], 5.0, 1000) if not r.ok]
+                assert not bad, bad[0]
             worker = time.perf_counter() - t0
         added = max(added, (worker - inproc) / n * 1000)
         print(
