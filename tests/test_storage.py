@@ -141,3 +141,24 @@ def test_step_connections_are_memory_bounded_and_spill(tmp_path, monkeypatch):
     assert Storage(tmp_path / "c", memory_limit="512MB").memory_limit == "512MB"
     with pytest.raises(Exception, match="not a DuckDB size"):
         Storage(tmp_path / "d", memory_limit="lots").connect()
+
+
+def test_concurrent_catalog_rebuilds_end_with_every_asset(tmp_path: Path):
+    """Rebuilds serialise on the lock file, so the last rename reflects every ref published before
+    it: eight steps publishing and rebuilding at once leave all eight views."""
+    import concurrent.futures
+
+    storage = Storage(tmp_path / "root")
+    refs = {f"p__s{i}": _snap(storage, f"SELECT {i} AS _id", f"p__s{i}") for i in range(8)}
+
+    def publish_and_sync(name: str) -> bool:
+        storage.publish(name, {"table": refs[name]}, {})
+        return Storage(tmp_path / "root").sync_catalog()
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        assert all(pool.map(publish_and_sync, refs))
+    con = duckdb.connect(str(storage.catalog_path), read_only=True)
+    assert {r[0] for r in con.execute("SHOW TABLES").fetchall()} == set(refs)
+    con.close()
+    assert storage.catalog_status()["up_to_date"] is True
+    assert not list(storage.catalog_path.parent.glob(".catalog.duckdb.*.tmp*"))

@@ -107,6 +107,10 @@ def rebuild(storage: "Storage") -> dict[str, Any]:
     target.parent.mkdir(parents=True, exist_ok=True)
     with _rebuild_lock(storage):
         refs, problems = storage.readable_refs()
+        digest = refs_digest(refs)
+        previous = _read_state(storage)
+        if target.exists() and previous.get("refs_digest") == digest and previous.get("problems") == problems:
+            return previous  # a rebuild queued behind ours already reflects every ref we see
         tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
         try:
             con = duckdb.connect(str(tmp))
@@ -125,7 +129,7 @@ def rebuild(storage: "Storage") -> dict[str, Any]:
         state = {
             "catalog": str(target),
             "built_at": time.time(),
-            "refs_digest": refs_digest(refs),
+            "refs_digest": digest,
             "views": len(_views(refs)),
             "problems": problems,
         }
@@ -133,15 +137,23 @@ def rebuild(storage: "Storage") -> dict[str, Any]:
     return state
 
 
+def _read_state(storage: "Storage") -> dict[str, Any]:
+    try:
+        state = json.loads(state_path(storage).read_text(encoding="utf-8"))
+    except (FileNotFoundError, ValueError):
+        return {}
+    return state if isinstance(state, dict) else {}
+
+
 def status(storage: "Storage") -> dict[str, Any]:
     """Is the catalog current? ``stale`` lists assets published after the last successful rebuild."""
     refs, problems = storage.readable_refs()
     out: dict[str, Any] = {"catalog": str(storage.catalog_path), "problems": problems}
+    state = _read_state(storage)
     try:
-        state = json.loads(state_path(storage).read_text(encoding="utf-8"))
         built_at = float(state["built_at"])
         digest = str(state["refs_digest"])
-    except (FileNotFoundError, ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError):
         out.update(built_at=None, up_to_date=False, stale=sorted(refs))
         return out
     current = refs_digest(refs) == digest

@@ -73,6 +73,7 @@ class IsolatedWorker:
     def __init__(self, memory_mb: int = 1024, label: str = "worker", preload: tuple[str, ...] = ()) -> None:
         self.memory_mb, self.label, self.preload = memory_mb, label, preload
         self._proc: subprocess.Popen[bytes] | None = None
+        self._frames = _Frames(-1)
         self.restarts = 0
 
     def __enter__(self) -> "IsolatedWorker":
@@ -95,8 +96,9 @@ class IsolatedWorker:
                 close_fds=True,
             )
             assert self._proc.stdout is not None
+            self._frames = _Frames(self._proc.stdout.fileno())
             # The child answers once its imports are done: a call's deadline starts after that.
-            _read_frame(self._proc.stdout.fileno(), time.monotonic() + START_TIMEOUT_S)
+            self._frames.read(time.monotonic() + START_TIMEOUT_S)
         return self._proc
 
     def call(self, target: str, args: tuple[Any, ...], timeout_s: float) -> Outcome:
@@ -130,7 +132,7 @@ class IsolatedWorker:
             proc.stdin.write(_HEADER.pack(len(payload)) + payload)
             proc.stdin.flush()
             for _ in many:
-                raw = _read_frame(proc.stdout.fileno(), started + timeout_s)
+                raw = self._frames.read(started + timeout_s)
                 try:
                     status, value, message = _SafeUnpickler(io.BytesIO(raw)).load()
                 except Exception as exc:  # a malformed answer: the child is not trusted to be sane
@@ -190,24 +192,30 @@ def _death(code: int | None, memory_mb: int) -> str:
     return f"the worker exited with code {code} (out of memory under its {memory_mb} MB limit, or a crash)"
 
 
-def _read_exact(fd: int, n: int, deadline: float | None) -> bytes:
-    chunks, left = [], n
-    while left:
-        if deadline is not None:
-            wait = deadline - time.monotonic()
-            if wait <= 0 or not select.select([fd], [], [], wait)[0]:
-                raise TimeoutError
-        chunk = os.read(fd, min(left, 1 << 20))
-        if not chunk:
-            raise EOFError
-        chunks.append(chunk)
-        left -= len(chunk)
-    return b"".join(chunks)
+class _Frames:
+    """Length-prefixed frames from a pipe, read in large chunks (many small answers per syscall)."""
 
+    def __init__(self, fd: int) -> None:
+        self.fd, self.buf = fd, bytearray()
 
-def _read_frame(fd: int, deadline: float | None) -> bytes:
-    (size,) = _HEADER.unpack(_read_exact(fd, _HEADER.size, deadline))
-    return _read_exact(fd, size, deadline)
+    def _fill(self, n: int, deadline: float | None) -> None:
+        while len(self.buf) < n:
+            if deadline is not None:
+                wait = deadline - time.monotonic()
+                if wait <= 0 or not select.select([self.fd], [], [], wait)[0]:
+                    raise TimeoutError
+            chunk = os.read(self.fd, max(n - len(self.buf), 1 << 16))
+            if not chunk:
+                raise EOFError
+            self.buf += chunk
+
+    def read(self, deadline: float | None) -> bytes:
+        self._fill(_HEADER.size, deadline)
+        (size,) = _HEADER.unpack_from(self.buf)
+        self._fill(_HEADER.size + size, deadline)
+        frame = bytes(self.buf[_HEADER.size : _HEADER.size + size])
+        del self.buf[: _HEADER.size + size]
+        return frame
 
 
 def _write_frame(fd: int, data: bytes) -> None:
@@ -222,7 +230,7 @@ def _serve(memory_bytes: int, preload: list[str]) -> None:
 
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    fin, fout = sys.stdin.buffer.fileno(), os.dup(1)
+    frames, fout = _Frames(sys.stdin.buffer.fileno()), os.dup(1)
     # Anything a library prints (Python or C level) goes to /dev/null, never into the answer frames.
     os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
     for module in preload:
@@ -230,7 +238,7 @@ def _serve(memory_bytes: int, preload: list[str]) -> None:
     _write_frame(fout, b"ready")
     while True:
         try:
-            calls = pickle.loads(_read_frame(fin, None))
+            calls = pickle.loads(frames.read(None))
         except EOFError:
             return
         for target, args in calls:

@@ -299,7 +299,8 @@ def _from_outcome(out: Outcome, timeout_s: float) -> ExecResult:
         status, cols, rows, message = out.value
         return ExecResult(status, list(cols), [tuple(r) for r in rows], message, out.seconds)
     if out.status == "timeout":
-        return ExecResult("timeout", message=f"ran longer than {timeout_s:g}s; the SQL worker was killed")
+        msg = f"ran longer than {timeout_s:g}s; the SQL worker was killed"
+        return ExecResult("timeout", message=msg, seconds=out.seconds)
     status = "out_of_memory" if out.status in ("memory", "crashed") else "error"
     return ExecResult(status, message=out.message, seconds=out.seconds)
 
