@@ -57,3 +57,11 @@ def test_loader_reports_broken_files_instead_of_raising(tmp_path: Path) -> None:
     assert "not valid YAML" in broken[0].error and "already used" in broken[1].error
     defs = build_definitions(pipes, broken_files=broken)
     assert defs.resolve_job_def("pretrain_qa_yaml_job") is not None
+
+
+def test_agent_writes_outside_the_reference_location_by_default(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dataflow_dagster.cli.agent import _default_out
+
+    assert _default_out() == Path("pipelines")  # a scaffolded project: the agent's file joins it
+    monkeypatch.chdir(Path(__file__).resolve().parents[1])
+    assert _default_out() == Path("agent_pipelines")  # this repo: never assets/pipelines/
