@@ -2,6 +2,14 @@
 
 load (id, contents) -> atomic -> doc_answer -> atomic_f1 -> verified -> link -> multihop
     -> multihop_answer -> multihop_f1 -> multihop_em
+(``no_echo`` after doc_answer and ``multihop_no_echo`` after multihop_answer drop QA whose question
+contains its answer or its document answer: such a pair would score F1 = 1.0 against itself.)
+
+Sized for the embedded model: DataFlow's 9 example documents, ~30 calls. Checks: every LLM step
+blocks when more than 10% of its calls fail for good and the document-answer steps when fewer than
+half parse; the F1/EM means are recorded per step (``min_mean`` gates them; 0 by default because a
+135M model rarely reproduces an answer). Scale up: ``agentic_rag_pipeline(source_path=...)`` with
+``id``/``contents`` rows; the linker is quadratic in the number of documents.
 """
 
 from pathlib import Path

@@ -6,6 +6,14 @@ load -> length -> autogen -> encoded_data -> composition -> doc_quality -> file_
      -> keep_passing
 The rule filters read DataFlow's file-level records (``text``, ``lines``, ``language``, ``filetype``,
 ``filename``, ``line_count`` ...); the generated code is judged by an LLM and then by running it.
+
+Sized for the embedded model: 8 source files, 5 pass the rule filters, ~25 calls. ``max_code_chars``
+stays 1500 (DataFlow's scale); its JSON grammar is deeper than llama.cpp compiles, so the embedded
+model's resource shortens the bound to 1001 characters with a warning instead of crashing
+(``dataflow_dagster/llm/grammar_limits.py``). Checks: every LLM step blocks when more than 10% of its
+calls fail for good and the LLM refiners/judge when fewer than half of their answers parse;
+``execute`` blocks unless every row got an execution verdict (a sandbox that dies is a failure, a
+failing test is data). Scale up: ``code_pipeline(source_path=...)`` on your file-level records.
 """
 
 from pathlib import Path

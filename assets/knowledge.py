@@ -1,6 +1,14 @@
 """Knowledge cleaning: local documents -> cleaned chunks -> QA pairs -> an instruction/input/output table.
 
-load (paths) -> ingest -> rule_clean -> chunk -> llm_clean -> qa -> sft -> judge
+load (paths) -> ingest -> rule_clean -> chunk -> llm_clean -> qa -> no_echo -> sft -> judge
+
+Sized for the embedded model: three small documents (markdown, HTML, text), 4 chunks, ~12 calls.
+Checks: every LLM step blocks when more than 10% of its calls fail for good. ``llm_clean`` refuses
+rewrites that copy the prompt's instructions or keep under half of the chunk's words (the chunk keeps
+its text, the refusal is listed in ``__errors``); their share is reported by a non-blocking
+``refused_share`` check, because the 135M model has most rewrites refused. ``no_echo`` drops QA
+pairs whose question contains its answer. ``judge`` blocks when fewer than half of its scores parse.
+Scale up: ``knowledge_pipeline(source_path=..., base_dir=...)`` on a table of your documents' paths.
 """
 
 from pathlib import Path

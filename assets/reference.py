@@ -4,6 +4,12 @@ load -> content_null -> word_count -> symbol_ratio -> dedup -> qa (LLM generator
      -> judge (LLM evaluator, blocking parsed-share check) -> keep_good (score filter)
 and, beside the main chain, dedup -> topic (LLM evaluator), so two LLM steps read the same upstream
 table and run at the same time under the multiprocess executor.
+
+Sized for the embedded model: 13 passages (10 of DataFlow's + 3 that exercise the filters), 8 reach
+the LLM, ~24 calls. Checks: every LLM step blocks when more than 10% of its calls fail for good (a
+dead endpoint, a schema the model cannot meet); ``judge`` and ``topic`` block when fewer than 80% of
+their answers parse (a judge that stopped answering would otherwise pass every row to keep_good).
+Scale up: ``reference_pipeline(source_path=...)`` on your own JSONL with a ``raw_content`` column.
 """
 
 from pathlib import Path

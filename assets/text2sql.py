@@ -4,6 +4,13 @@ load (db_id, sql seeds) -> exec_filter -> question -> consistency -> cot -> cot_
     -> component_difficulty -> exec_difficulty
 branches: load -> generated_sql -> generated_exec (SQL synthesis from the schema)
           exec_filter -> variation -> variation_exec (SQL augmentation)
+
+Sized for the embedded model: 6 seed queries on two fixture databases, k=2 sampled answers per
+question, ~35 calls. Checks: every LLM generator blocks when more than 10% of its calls fail for
+good; ``cot_match`` and ``exec_difficulty`` block unless every row got a verdict;
+``component_difficulty`` blocks when under 90% of the SQL parses (seed SQL is known-good, so this
+catches a broken parser or a wrong column). Variations identical to their source are dropped.
+Scale up: ``text2sql_pipeline(source_path=..., db_root=..., num_generations=10)``.
 """
 
 from pathlib import Path

@@ -3,6 +3,11 @@ beside it, the same passages turned into continuation pairs by rule.
 
 load -> not_empty -> synth -> judge -> keep_good
                  \\-> continuation
+
+Sized for the embedded model: the 13 passages of pt_input.jsonl, ~26 calls. Checks: ``synth`` and
+``judge`` block when more than 10% of calls fail for good; ``judge`` blocks when fewer than half of
+its scores parse (without scores keep_good would silently drop everything). Scale up:
+``text_sft_pipeline(source_path=...)``; ``min_quality`` is the keep threshold (1-5).
 """
 
 from pathlib import Path

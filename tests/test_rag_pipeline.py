@@ -37,12 +37,22 @@ def test_agentic_rag_pipeline_end_to_end(tmp_path: Path) -> None:
     con = duckdb.connect()
     atomic = con.execute(f"SELECT count(*), count(DISTINCT id) FROM {table('atomic_f1')}").fetchall()[0]
     assert atomic[0] >= 2 and atomic[1] == atomic[0]
+    ids = {d["id"] for d in docs}
+    linked = con.execute(
+        f"SELECT id, hop2_doc_id, multihop_question, multihop_answer FROM {table('multihop_answer')}"
+    ).fetchall()
+    assert linked, "two-hop questions were written"
+    for doc, hop2, q, a in linked:
+        assert doc != hop2 and hop2 in ids and q and a
+    # a pair whose question contains its answer is dropped before scoring (the 135M model writes many)
+    echo = storage.current("agentic_rag__multihop_no_echo")
+    assert echo is not None
+    dropped = con.execute(f"SELECT count(*) FROM read_parquet('{echo['tables']['rejected']['path']}')").fetchall()
     rows = con.execute(
         f"SELECT id, hop2_doc_id, multihop_question, multihop_answer, multihop_doc_answer, "
         f"multihop_f1, multihop_em FROM {table('multihop_em')}"
     ).fetchall()
-    assert rows
-    ids = {d["id"] for d in docs}
+    assert len(rows) + dropped[0][0] == len(linked)
     for doc, hop2, q, a, _pred, f1, em in rows:
         assert doc != hop2 and hop2 in ids
         assert q and a and 0.0 <= f1 <= 1.0 and em in (0.0, 1.0)

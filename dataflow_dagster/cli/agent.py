@@ -7,7 +7,6 @@ from rich.markup import escape
 
 from dataflow_dagster.agent import AgentRefusal, build_pipeline
 from dataflow_dagster.cli.common import (
-    PIPELINE_DIRS,
     AgentRefusalExit,
     UserError,
     llm_options,
@@ -16,9 +15,13 @@ from dataflow_dagster.cli.common import (
 )
 from dataflow_dagster.cli.plan import plan_table
 
+AGENT_OUT = Path("agent_pipelines")
+
 
 def _default_out() -> Path:
-    return next((Path(d) for d in PIPELINE_DIRS if Path(d).is_dir()), Path("."))
+    """A scaffolded project's ./pipelines (the agent's file joins that code location), else
+    ./agent_pipelines: never assets/pipelines/, whose files the reference code location loads."""
+    return Path("pipelines") if Path("pipelines").is_dir() else AGENT_OUT
 
 
 def _default_data() -> Path | None:
@@ -41,7 +44,7 @@ def _default_data() -> Path | None:
     "out_dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Folder for the YAML file (default: ./pipelines, ./assets/pipelines or .).",
+    help="Folder for the YAML file (default: ./pipelines if it exists, else ./agent_pipelines).",
 )
 @click.option("--name", default=None, help="Pipeline name (default: derived from the request).")
 @click.option("--force", is_flag=True, help="Replace an existing file of the same name.")
