@@ -2,16 +2,21 @@
 
 import contextlib
 import http.server
+import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import duckdb
 from dagster import DagsterInstance, Definitions
 
-from dataflow_dagster.core.pipeline import Pipeline
+from dataflow_dagster.core.pipeline import Pipeline, Source, Step
+from dataflow_dagster.core.runner import run_source, run_step
+from dataflow_dagster.core.storage import Storage
 from dataflow_dagster.defs.factory import build_definitions
 from dataflow_dagster.defs.resources import LLMResource, StorageResource
+from operators.core.contract import Operator
 
 
 def defs_for(pipelines: list[Pipeline], root: Path, llm: LLMResource | None = None) -> Definitions:
@@ -46,3 +51,22 @@ def loopback_server(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterat
         yield f"http://127.0.0.1:{server.server_address[1]}/v1"
     finally:
         server.shutdown()
+
+
+def run_op(tmp_path: Path, rows: list[dict], op: Operator) -> tuple[list[dict], list[dict], dict]:
+    """One operator as a one-step pipeline over ``rows`` (real storage, real DuckDB): (kept, rejected, lineage)."""
+    src = tmp_path / "in.jsonl"
+    src.parent.mkdir(parents=True, exist_ok=True)
+    src.write_text("".join(json.dumps({"row_no": i, **r}) + "\n" for i, r in enumerate(rows)))
+    p = Pipeline("t", Source(str(src)), [Step("s", op)])
+    st = Storage(tmp_path / ".df")
+    run_source(st, p)
+    out = run_step(st, p, "s")
+    con = duckdb.connect()
+    kept = con.sql(f"SELECT * FROM {out.refs['table'].read_sql()}").to_arrow_table().to_pylist()
+    rej = (
+        con.sql(f"SELECT * FROM {out.refs['rejected'].read_sql()}").to_arrow_table().to_pylist()
+        if "rejected" in out.refs
+        else []
+    )
+    return sorted(kept, key=lambda r: r["row_no"]), sorted(rej, key=lambda r: r["row_no"]), out.lineage
