@@ -16,7 +16,6 @@
 
 import argparse
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -28,8 +27,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from operators.code.sandbox import Sandbox, SandboxLimits, claim_uids  # noqa: E402
-from operators.code.sandbox_audit import run_corpus_as_user, run_hostile_corpus  # noqa: E402
-from operators.code.sandbox_isolation import MODES, SETPRIV, mode_gaps  # noqa: E402
+from operators.code.sandbox_audit import python_for_uid, run_corpus_as_user, run_hostile_corpus  # noqa: E402
+from operators.code.sandbox_isolation import MODES, mode_gaps  # noqa: E402
 
 HOSTILE = REPO / "tests" / "data" / "hostile_snippets"
 LIMITS = SandboxLimits(cpu_s=2, wall_s=10, memory_mb=256, nproc=16)
@@ -73,14 +72,6 @@ def overhead_as_root(mode: str, runs: int) -> float:
     return statistics.median(walls)
 
 
-def python_for(uid: int) -> str | None:
-    for py in (sys.executable, shutil.which("python3") or "/usr/bin/python3"):
-        cmd = [SETPRIV, f"--reuid={uid}", f"--regid={uid}", "--clear-groups", py, "-c", "pass"]
-        if subprocess.run(cmd, capture_output=True, env={}).returncode == 0:
-            return py
-    return None
-
-
 def overhead_as_user(uid: int, python: str, mode: str, runs: int) -> float:
     with tempfile.TemporaryDirectory(prefix="dataflow-trivial-") as d:
         os.chmod(d, 0o755)
@@ -120,7 +111,7 @@ def main() -> None:
 
     held: list[int] = []
     uid = claim_uids(1, 65100, held)[0] if root else None
-    user_py = python_for(uid) if uid is not None else None
+    user_py = python_for_uid(uid) if uid is not None else None
     if uid is not None and user_py is not None:
         wall = overhead_as_user(uid, user_py, "bwrap", runs)
         print(f"OVERHEAD mode=bwrap user=uid{uid} run_ms={wall * 1000:.0f} (python {user_py}){q}")

@@ -8,16 +8,13 @@ where ``kill(-1)`` and ``/proc/<ppid>/environ`` differ from a root run.
 """
 
 import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from operators.code import sandbox_isolation
 from operators.code.sandbox import Sandbox, SandboxLimits, claim_uids
-from operators.code.sandbox_audit import run_corpus_as_user, run_hostile_corpus
+from operators.code.sandbox_audit import python_for_uid, run_corpus_as_user, run_hostile_corpus
 from operators.code.sandbox_isolation import MODE_ENV, MODES, SandboxUnavailable, mode_gaps
 
 HOSTILE = Path(__file__).parent / "data" / "hostile_snippets"
@@ -26,12 +23,10 @@ needs_root = pytest.mark.skipif(not AS_ROOT, reason="dropping to another uid nee
 
 
 def _python_for(uid: int) -> str:
-    """An interpreter the dropped uid can execute (ours may live under a private home)."""
-    for py in (sys.executable, shutil.which("python3") or "/usr/bin/python3"):
-        cmd = [sandbox_isolation.SETPRIV, f"--reuid={uid}", f"--regid={uid}", "--clear-groups", py, "-c", "pass"]
-        if subprocess.run(cmd, capture_output=True, env={}).returncode == 0:
-            return py
-    pytest.fail(f"no Python interpreter is executable by uid {uid}; install python3 system-wide")
+    py = python_for_uid(uid)
+    if py is None:
+        pytest.fail(f"no Python interpreter is usable by uid {uid}; install python3 system-wide")
+    return py
 
 
 @pytest.fixture(scope="module")

@@ -221,6 +221,25 @@ def summary_line(verdicts: list[Verdict]) -> str:
     )
 
 
+def python_for_uid(uid: int) -> str | None:
+    """An interpreter that ``uid`` can run programs with: ours, else the system's (ours may live under
+    a home directory that other users cannot traverse)."""
+    from operators.code.sandbox_isolation import SETPRIV
+
+    usable = (
+        "import os, sys; ok = all(os.access(p, os.R_OK | os.X_OK) for p in "
+        "(os.path.realpath(sys.executable), sys.base_prefix, sys.prefix)); sys.exit(0 if ok else 1)"
+    )
+    for py in (sys.executable, "/usr/bin/python3", shutil.which("python3") or "python3"):
+        cmd = [SETPRIV, f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--", py, "-I", "-c", usable]
+        try:
+            if subprocess.run(cmd, capture_output=True, env={}, timeout=30).returncode == 0:
+                return py
+        except (OSError, subprocess.SubprocessError):
+            continue
+    return None
+
+
 def run_corpus_as_user(
     uid: int, mode: str, python: str, directory: str | os.PathLike[str], timeout_s: float = 600
 ) -> list[dict[str, object]]:

@@ -1,6 +1,6 @@
 # expect: pass fail crash
 # ruff: noqa
-# Lists the command lines of every process it can see (other users' jobs, the evaluator).
+# Reads the command lines of every process it can see and prints those that look like they carry secrets.
 import json, os, subprocess, sys
 
 ctx = json.loads(sys.stdin.read() or "{}")
@@ -24,5 +24,9 @@ def child(code):
 
 
 child(
-    "import glob\nfor p in glob.glob('/proc/[0-9]*/cmdline'):\n    try:\n        print(p, open(p, 'rb').read().replace(bytes(1), b' ').decode(errors='replace'))\n    except OSError:\n        pass"
+    "import glob\nfound = 0\nfor p in glob.glob('/proc/[0-9]*/cmdline'):\n    try:\n"
+    "        line = open(p, 'rb').read().replace(bytes(1), b' ').decode(errors='replace')\n"
+    "    except OSError:\n        continue\n    found += 1\n"
+    "    if any(w in line.lower() for w in ('secret', 'key', 'token', 'password')):\n        print(p, line[:300])\n"
+    "print('processes seen:', found)"
 )
