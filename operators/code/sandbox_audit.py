@@ -2,7 +2,8 @@
 
 A sandbox is only as good as the attacks it has been shown to stop, so the audit runs each snippet
 of a corpus (one file per attack, first line ``# expect: STATUS ...``; a line ``# ---- tests ----``
-splits a solution from the tests the harness runs against it) and then checks, from outside, that
+splits a solution from the tests the harness runs against it; ``# prelude: NAME`` inserts the shared
+``NAME.prelude``) and then checks, from outside, that
 nothing escaped: the status is an expected one (a wrong solution never ``pass``), no process left
 alive in any slot, no planted secret in the output (this process's environment, a fake storage root,
 another row's input file, a repository file, a decoy process's command line), a canary directory
@@ -54,6 +55,18 @@ def expected_statuses(code: str, name: str) -> tuple[str, ...]:
     if bad or not found:
         raise ValueError(f"hostile snippet {name}: unknown expected status {bad}; use {STATUSES}")
     return found
+
+
+def with_preludes(code: str, directory: Path) -> str:
+    """Replace each ``# prelude: NAME ...`` line with ``NAME.prelude`` from the corpus directory, so
+    snippets share their helper code instead of repeating it."""
+    out = []
+    for line in code.splitlines(keepends=True):
+        if line.startswith("# prelude: "):
+            name = line.split()[2]
+            line = (directory / f"{name}.prelude").read_text(encoding="utf-8").rstrip("\n") + "\n\n\n"
+        out.append(line)
+    return "".join(out)
 
 
 def split_snippet(code: str) -> tuple[str, str | None]:
@@ -196,7 +209,7 @@ def run_hostile_corpus(
     verdicts = []
     try:
         for path in snippets:
-            code = path.read_text(encoding="utf-8")
+            code = with_preludes(path.read_text(encoding="utf-8"), path.parent)
             expected = expected_statuses(code, path.name)
             if progress is not None:
                 with progress.open("a") as fh:
