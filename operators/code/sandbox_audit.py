@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -253,6 +254,17 @@ def python_for_uid(uid: int) -> str | None:
     return None
 
 
+def _reap_uid(uid: int) -> None:
+    from operators.code.sandbox_isolation import alive, kill_all, pids_of_uid
+
+    for _ in range(100):
+        pids = alive(pids_of_uid(uid))
+        if not pids:
+            return
+        kill_all(pids)
+        time.sleep(0.02)
+
+
 def run_corpus_as_user(
     uid: int, mode: str, python: str, directory: str | os.PathLike[str], timeout_s: float = 600
 ) -> list[dict[str, object]]:
@@ -277,6 +289,7 @@ def run_corpus_as_user(
             env = {"PYTHONPATH": str(Path(__file__).resolve().parents[2]), SECRET_ENV: secret, "OPENAI_API_KEY": secret}
             env["DATAFLOW_AUDIT_NAMES"] = ",".join(names)
             proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout_s, cwd=work)
+            _reap_uid(uid)  # a killed evaluator cannot clean up after itself; the uid is ours alone
             done = [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
             results += done
             finished = {str(d["name"]) for d in done}
