@@ -53,6 +53,17 @@ ATTACKS_WITH_TESTS = {
         TESTS,
     ),
     "test_function_never_called": (WRONG, "def check(candidate):\n    assert candidate(2, 3) == 5\n"),
+    "reads_tests_to_hardcode": (
+        "import glob, os, re, sys\nseen = []\n"
+        "for p in ['tests.py', 'main.py', '/.dataflow-in/tests.py', sys.argv[0], *glob.glob('*.py')]:\n"
+        "    try:\n        seen.append(open(p).read())\n    except OSError:\n        pass\n"
+        "for fd in range(3, 64):\n    try:\n        os.lseek(fd, 0, 0)\n"
+        "        seen.append(os.read(fd, 65536).decode(errors='replace'))\n    except OSError:\n        pass\n"
+        "pattern = r'add\\((\\d+), (\\d+)\\) == (\\d+)'\n"
+        "answers = {(int(a), int(b)): int(w) for t in seen for a, b, w in re.findall(pattern, t)}\n"
+        "def add(a, b):\n    return answers.get((a, b), a - b)\n",
+        "assert add(2, 3) == 5\nassert add(10, 7) == 17\n",
+    ),
 }
 CONTROLS = {
     "plain": (RIGHT, TESTS),

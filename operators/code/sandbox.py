@@ -205,8 +205,6 @@ class Sandbox:
         fds: list[int] = []
         try:
             files = {"sandbox_harness.py": HARNESS_SOURCE, "solution.py": code}
-            if tests is not None:
-                files["tests.py"] = tests
             for name, text in files.items():
                 (workdir / name).write_text(text, encoding="utf-8")
             with open(os.open(stdin_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w", encoding="utf-8") as fh:
@@ -222,10 +220,21 @@ class Sandbox:
             os.write(token_w, token)
             os.close(token_w)
             fds.remove(token_w)
+            # The tests reach the harness as an open, already-unlinked file: there is no path a solution
+            # could read them from to hard-code the expected answers.
+            tests_fd = -1
+            if tests is not None:
+                tests_path = self.root / f".tests-{workdir.name}"
+                tests_fd = os.open(tests_path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+                fds.append(tests_fd)
+                tests_path.unlink()
+                os.write(tests_fd, tests.encode("utf-8"))
+                os.lseek(tests_fd, 0, os.SEEK_SET)
+            child_fds = (token_r, verdict_w) if tests_fd < 0 else (token_r, verdict_w, tests_fd)
             indir = self.isolation.inside_input or str(workdir)
             net = "0" if self.isolation.blocks_network_by_namespace else "1"
             mode = "script" if tests is None else "tests"
-            argv = [f"{indir}/sandbox_harness.py", mode, str(verdict_w), str(token_r), indir, net]
+            argv = [f"{indir}/sandbox_harness.py", mode, str(verdict_w), str(token_r), indir, net, str(tests_fd)]
             cmd = self.isolation.command(self.limits, slot.uid, slot.cgroup.procs_files, str(workdir), argv)
             oom_before = slot.cgroup.oom_kills()
             started = time.monotonic()
@@ -239,9 +248,9 @@ class Sandbox:
                     stderr=subprocess.PIPE,
                     start_new_session=True,
                     close_fds=True,
-                    pass_fds=(token_r, verdict_w),
+                    pass_fds=child_fds,
                 )
-            for fd in (token_r, verdict_w):
+            for fd in child_fds:
                 os.close(fd)
                 fds.remove(fd)
             try:

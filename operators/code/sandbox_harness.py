@@ -2,9 +2,10 @@
 
 The evaluator never trusts an exit status: ``raise SystemExit(main())``, ``os._exit(0)``, an ``atexit``
 hook or an always-True ``__eq__`` all look like success from outside. Instead this script (copied into
-the sandbox and run as ``python -I -B sandbox_harness.py MODE VERDICT_FD TOKEN_FD INDIR``):
+the sandbox and run as ``python -I -B sandbox_harness.py MODE VERDICT_FD TOKEN_FD INDIR NET TESTS_FD``):
 
-1. reads a per-run random token from ``TOKEN_FD`` into a bytearray and closes that descriptor;
+1. reads a per-run random token from ``TOKEN_FD`` into a bytearray, and the tests from ``TESTS_FD`` (an
+   unlinked file, so a solution cannot read them to hard-code answers), and closes both;
 2. compiles the tests with every comparison, truth test, arithmetic operand and argument of a
    numeric/truth builtin routed through checks that accept only plain builtin values (so a forged
    ``__eq__``, ``__bool__``, ``__sub__`` or ``__float__`` never decides anything), and with pristine
@@ -49,9 +50,12 @@ def _main() -> None:
     with open(os.path.join(indir, "solution.py"), encoding="utf-8") as fh:
         solution_src = fh.read()
     tests_src = None
-    if mode == "tests":
-        with open(os.path.join(indir, "tests.py"), encoding="utf-8") as fh:
-            tests_src = fh.read()
+    if mode == "tests":  # an unlinked file: once this descriptor is closed the tests exist only here
+        tests_fd, chunks = int(sys.argv[6]), []
+        while chunk := os.read(tests_fd, 1 << 16):
+            chunks.append(chunk)
+        os.close(tests_fd)
+        tests_src = b"".join(chunks).decode("utf-8", "replace")
 
     # -- plain values: the only things whose ==, <, truth and arithmetic the harness trusts ---------
     scalar = frozenset({type(None), bool, int, float, complex, str, bytes, range, type(...)})
