@@ -13,9 +13,11 @@ from pathlib import Path
 import pytest
 
 from operators.code import sandbox_isolation
+from operators.code.execution import CodeExecutionEvaluator
 from operators.code.sandbox import Sandbox, SandboxLimits, claim_uids
 from operators.code.sandbox_audit import python_for_uid, run_corpus_as_user, run_hostile_corpus
 from operators.code.sandbox_isolation import MODE_ENV, MODES, SandboxUnavailable, mode_gaps
+from tests.helpers import run_op
 
 HOSTILE = Path(__file__).parent / "data" / "hostile_snippets"
 AS_ROOT = os.geteuid() == 0
@@ -90,3 +92,11 @@ def test_without_bubblewrap_auto_refuses_and_says_what_to_do(monkeypatch):
 def test_unknown_mode_is_an_error():
     with pytest.raises(SandboxUnavailable, match="unknown sandbox mode 'jail'"):
         Sandbox(workers=1, mode="jail")
+
+
+def test_evaluator_option_picks_the_mode_and_refuses_weak_ones_by_short_name(tmp_path):
+    rows = [{"generated_code": "def f():\n    return 1\n", "test_code": "assert f() == 1\n"}]
+    out, _, lineage = run_op(tmp_path / "a", rows, CodeExecutionEvaluator(sandbox="rlimits-unsafe", workers=1))
+    assert lineage["stats"]["isolation"] == "rlimits-unsafe" and out[0]["exec_status"] == "pass"
+    with pytest.raises(Exception, match="rlimits-unsafe"):
+        run_op(tmp_path / "b", rows, CodeExecutionEvaluator(sandbox="rlimits", workers=1))
