@@ -288,6 +288,7 @@ def run_corpus_as_user(
             cmd += [python, "-B", "-m", "operators.code.sandbox_audit", mode, str(directory), str(progress), str(out)]
             env = {"PYTHONPATH": str(Path(__file__).resolve().parents[2]), SECRET_ENV: secret, "OPENAI_API_KEY": secret}
             env["DATAFLOW_AUDIT_NAMES"] = ",".join(names)
+            env["TMPDIR"] = str(work)  # what a killed evaluator leaves behind goes when ``work`` does
             proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout_s, cwd=work)
             _reap_uid(uid)  # a killed evaluator cannot clean up after itself; the uid is ours alone
             done = [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
