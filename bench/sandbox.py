@@ -51,9 +51,16 @@ def throughput(n: int, workers: int) -> tuple[float, float, int]:
     for w in (1, workers):
         with Sandbox(LIMITS, workers=w) as box:
             t = time.perf_counter()
-            got = [r.status for r in box.run_many(code, None, tests)]
+            results = box.run_many(code, None, tests)
             times.append(time.perf_counter() - t)
-        wrong += sum(a != e for a, e in zip(got, expected, strict=True))
+        for i, (r, e) in enumerate(zip(results, expected, strict=True)):
+            if r.status != e:
+                wrong += 1
+                if wrong <= 5:  # say what went wrong, not just how often
+                    print(
+                        f"wrong verdict: workers={w} program {i} expected {e} got {r.status} "
+                        f"rc={r.returncode} wall={r.wall_s}s {r.detail[:160]!r} {r.stderr[-200:]!r}"
+                    )
     return times[0], times[1], wrong
 
 
