@@ -12,7 +12,6 @@ same sandbox serves the Dagster asset, the CLI, tests and ``bench/sandbox.py``.
 """
 
 import contextlib
-import fcntl
 import os
 import queue
 import secrets
@@ -36,6 +35,7 @@ from operators.code.sandbox_isolation import (
     kill_all,
     pids_of_uid,
 )
+from operators.code.sandbox_uids import claim_uids
 
 STATUSES = ("pass", "fail", "timeout", "crash", "oom")
 HARNESS_SOURCE = (Path(__file__).parent / "sandbox_harness.py").read_text(encoding="utf-8")
@@ -43,7 +43,7 @@ _TOKEN_BYTES = 32
 _EXIT_GRACE_S = 0.2  # after the program exits, how long detached children may keep its pipes open
 _OOM_MARKERS = ("MemoryError", "Cannot allocate memory", "std::bad_alloc", "out of memory")
 
-__all__ = ["STATUSES", "Sandbox", "SandboxLimits", "SandboxResult"]
+__all__ = ["STATUSES", "Sandbox", "SandboxLimits", "SandboxResult", "claim_uids"]
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,12 @@ class Sandbox:
         # steps, a test beside a bench) never share a uid, and so never reap each other's programs.
         self._uid_locks: list[int] = []
         uids = claim_uids(self.workers, uid_base, self._uid_locks) if os.geteuid() == 0 else []
-        self.isolation = isolation or detect_isolation(python, uids[0] if uids else uid_base, mode)
+        try:
+            self.isolation = isolation or detect_isolation(python, uids[0] if uids else uid_base, mode)
+        except BaseException:
+            for fd in self._uid_locks:  # a refused mode must not keep the slot uids claimed
+                os.close(fd)
+            raise
         self.root = Path(tempfile.mkdtemp(prefix="dataflow-sandbox-", dir=base_dir))
         self.root.chmod(0o711)  # slots may enter their own directory but not list or touch others
         self._slots: queue.Queue[_Slot] = queue.Queue()
@@ -352,40 +357,6 @@ class Sandbox:
         else:
             status, detail = "crash", f"exit code {rc}" + (": " + last if last else "")
         return SandboxResult(status, rc, out, err, round(wall, 4), detail, got.over_output)
-
-
-UID_LOCK_DIR = Path(tempfile.gettempdir()) / "dataflow-sandbox-uids"
-UID_RANGE = 1000
-
-
-def claim_uids(n: int, base: int, held: list[int]) -> list[int]:
-    """Claim ``n`` unused uids from ``base``..``base + 999``, each by an exclusive flock on a lock file
-    (released when the descriptor is closed or the process dies); descriptors are added to ``held``."""
-    UID_LOCK_DIR.mkdir(mode=0o700, exist_ok=True)
-    uids: list[int] = []
-    for uid in range(base, base + UID_RANGE):
-        if len(uids) == n:
-            break
-        fd = os.open(UID_LOCK_DIR / f"{uid}.lock", os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
-            continue
-        if pids_of_uid(uid):  # a leftover from a crashed run: not safe to reuse until it is gone
-            os.close(fd)
-            continue
-        held.append(fd)
-        uids.append(uid)
-    if len(uids) < n:
-        for fd in held:
-            os.close(fd)
-        held.clear()
-        raise RuntimeError(
-            f"could not claim {n} sandbox uids in {base}..{base + UID_RANGE - 1}; "
-            f"too many sandboxes are running (see {UID_LOCK_DIR})"
-        )
-    return uids
 
 
 def _read_all(fd: int) -> bytes:
