@@ -265,7 +265,10 @@ class Sandbox:
             wall = time.monotonic() - started
             oom = slot.cgroup.oom_kills() > oom_before
             verdict = _read_all(verdict_r)
-            return self._classify(proc.returncode, got, wall, oom, verdict == token, bool(verdict))
+            rc = proc.returncode
+            if self.isolation.mode == "bwrap" and rc is not None and 128 < rc < 128 + 65:
+                rc = 128 - rc  # bubblewrap reports its child's death by signal N as exit status 128 + N
+            return self._classify(rc, got, wall, oom, verdict == token, bool(verdict))
         finally:
             for fd in fds:
                 with contextlib.suppress(OSError):
