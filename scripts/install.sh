@@ -4,6 +4,20 @@
 # the first token on some Xeon VMs (see DESIGN.md). pip caches the built wheel for the next run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The code-execution sandbox confines programs with bubblewrap (docs/security.md); without it the
+# sandbox refuses to run unless a weaker mode is chosen by name.
+if ! command -v bwrap >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing bubblewrap for the code-execution sandbox"
+    apt-get install -y -q bubblewrap >/dev/null 2>&1 \
+      || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q bubblewrap >/dev/null 2>&1; } \
+      || echo "WARNING: apt-get could not install bubblewrap; the code sandbox will refuse to run (see docs/security.md)"
+  else
+    echo "WARNING: bubblewrap (bwrap) is missing and this script can install it only as root with apt-get." \
+      "Install it (e.g. sudo apt-get install bubblewrap); until then the code sandbox refuses to run unless" \
+      "DATAFLOW_SANDBOX=unshare-unsafe or rlimits-unsafe is set (what they do not contain: docs/security.md)."
+  fi
+fi
 PY="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip

@@ -328,3 +328,20 @@ class HubStandIn(http.server.BaseHTTPRequestHandler):
             )
         else:
             self._reply({"error": f"not a stand-in route: {self.path}"}, 404)
+def run_op(tmp_path: Path, rows: list[dict], op: Operator) -> tuple[list[dict], list[dict], dict]:
+    """One operator as a one-step pipeline over ``rows`` (real storage, real DuckDB): (kept, rejected, lineage)."""
+    src = tmp_path / "in.jsonl"
+    src.parent.mkdir(parents=True, exist_ok=True)
+    src.write_text("".join(json.dumps({"row_no": i, **r}) + "\n" for i, r in enumerate(rows)))
+    p = Pipeline("t", Source(str(src)), [Step("s", op)])
+    st = Storage(tmp_path / ".df")
+    run_source(st, p)
+    out = run_step(st, p, "s")
+    con = duckdb.connect()
+    kept = con.sql(f"SELECT * FROM {out.refs['table'].read_sql()}").to_arrow_table().to_pylist()
+    rej = (
+        con.sql(f"SELECT * FROM {out.refs['rejected'].read_sql()}").to_arrow_table().to_pylist()
+        if "rejected" in out.refs
+        else []
+    )
+    return sorted(kept, key=lambda r: r["row_no"]), sorted(rej, key=lambda r: r["row_no"]), out.lineage

@@ -7,12 +7,8 @@ import re
 from collections import Counter
 from pathlib import Path
 
-import duckdb
 import pytest
 
-from dataflow_dagster.core.pipeline import Pipeline, Source, Step
-from dataflow_dagster.core.runner import run_source, run_step
-from dataflow_dagster.core.storage import Storage
 from operators.code.doc_quality import DocQualityFilter
 from operators.code.execution import CodeExecutionEvaluator, ExecutionStatusFilter
 from operators.code.filters import (
@@ -24,27 +20,9 @@ from operators.code.filters import (
     DataPatternFilter,
     FileTypeFilter,
 )
-from operators.core.contract import Operator
+from tests.helpers import run_op
 
 CODE_INPUT = Path(__file__).resolve().parents[1] / "assets" / "data" / "code_input.jsonl"
-
-
-def run_op(tmp_path: Path, rows: list[dict], op: Operator) -> tuple[list[dict], list[dict], dict]:
-    src = tmp_path / "in.jsonl"
-    src.parent.mkdir(parents=True, exist_ok=True)
-    src.write_text("".join(json.dumps({"row_no": i, **r}) + "\n" for i, r in enumerate(rows)))
-    p = Pipeline("t", Source(str(src)), [Step("s", op)])
-    st = Storage(tmp_path / ".df")
-    run_source(st, p)
-    out = run_step(st, p, "s")
-    con = duckdb.connect()
-    kept = con.sql(f"SELECT * FROM {out.refs['table'].read_sql()}").to_arrow_table().to_pylist()
-    rej = (
-        con.sql(f"SELECT * FROM {out.refs['rejected'].read_sql()}").to_arrow_table().to_pylist()
-        if "rejected" in out.refs
-        else []
-    )
-    return sorted(kept, key=lambda r: r["row_no"]), sorted(rej, key=lambda r: r["row_no"]), out.lineage
 
 
 # --- DataFlow's rules restated in plain Python: the reference the SQL must agree with ----------------

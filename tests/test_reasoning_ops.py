@@ -10,32 +10,17 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from dataflow_dagster.core.pipeline import Pipeline, Source, Step
-from dataflow_dagster.core.runner import run_source, run_step
-from dataflow_dagster.core.storage import Storage
 from operators.core.contract import Operator
 from operators.reasoning.answers import AnswerExtractor, AnswerFormatFilter, ReasoningLengthFilter
 from operators.reasoning.contamination import DEFAULT_BENCHMARK, NgramContaminationFilter, load_benchmark
 from operators.reasoning.verify import AnswerVerifier, PseudoAnswerGenerator, VerifiedAnswerFilter, answers_equivalent
+from tests import helpers
 
 
 def run_op(tmp_path: Path, rows: list[dict], op: Operator) -> tuple[list[dict], list[dict]]:
     """(kept/output rows, rejected rows) of one operator over ``rows``, in input order."""
-    src = tmp_path / "in.jsonl"
-    src.parent.mkdir(parents=True, exist_ok=True)
-    src.write_text("".join(json.dumps({"row_no": i, **r}) + "\n" for i, r in enumerate(rows)))
-    p = Pipeline("t", Source(str(src)), [Step("s", op)])
-    st = Storage(tmp_path / ".df")
-    run_source(st, p)
-    out = run_step(st, p, "s")
-    con = duckdb.connect()
-    kept = con.sql(f"SELECT * FROM {out.refs['table'].read_sql()}").to_arrow_table().to_pylist()
-    rej = (
-        con.sql(f"SELECT * FROM {out.refs['rejected'].read_sql()}").to_arrow_table().to_pylist()
-        if "rejected" in out.refs
-        else []
-    )
-    return sorted(kept, key=lambda r: r["row_no"]), sorted(rej, key=lambda r: r["row_no"])
+    kept, rejected, _ = helpers.run_op(tmp_path, rows, op)
+    return kept, rejected
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,8 @@
 """The execution evaluator: runs each row's code (plus its tests) in the sandbox.
 
-After DataFlow's CodeSandboxSampleEvaluator, with the confinement described in ``sandbox``. Every row
+After DataFlow's CodeSandboxSampleEvaluator, with the confinement described in ``sandbox``. The code is
+imported as a module and its tests run by the sandbox's harness, which alone can declare a pass (an
+early ``SystemExit``/``os._exit`` or a forged ``__eq__`` cannot). Every row
 gets a status (``pass | fail | timeout | crash | oom``) and the evidence (exit code, output tails,
 time); a row whose program misbehaves in any way is a result, never an exception, so one hostile
 sample cannot fail the step. Programs run in parallel on a bounded pool, a batch at a time, so the
@@ -23,7 +25,8 @@ TAIL_CHARS = 2000
 
 class ExecConfig(OpConfig):
     input_key: str = "generated_code"
-    tests_key: str | None = "test_code"  # appended after the code; None runs the code alone
+    tests_key: str | None = "test_code"  # run against the code by the harness; None runs the code alone
+    sandbox: str = "auto"  # bwrap (auto) | unshare-unsafe | rlimits-unsafe: weaker modes only by name
     stdin_key: str | None = None
     status_key: str = "exec_status"
     prefix: str = "exec_"
@@ -87,9 +90,6 @@ class CodeExecutionEvaluator(Operator):
             output_bytes=c.output_bytes,
         )
 
-    def program(self, code: str | None, tests: str | None) -> str:
-        return (code or "") + ("\n\n" + tests if tests else "") + "\n"
-
     def run(self, ctx: OperatorContext) -> dict[str, Any]:
         c = self.config
         con, src = ctx.con, quote_ident(ctx.source or "")
@@ -106,16 +106,15 @@ class CodeExecutionEvaluator(Operator):
         )
         total, done = ctx.count(), 0
         counts = dict.fromkeys(STATUSES, 0)
-        with Sandbox(self.limits(), workers=c.workers) as sandbox:
+        mode = None if c.sandbox == "auto" else c.sandbox
+        with Sandbox(self.limits(), workers=c.workers, mode=mode) as sandbox:
             ctx.log.info(f"{self.name}: sandbox {sandbox.description}")
             for batch in reader:
                 data = batch.to_pydict()
-                programs = [
-                    self.program(code, data[c.tests_key][i] if c.tests_key else None)
-                    for i, code in enumerate(data[c.input_key])
-                ]
+                programs = [code or "" for code in data[c.input_key]]
+                tests = [t or None for t in data[c.tests_key]] if c.tests_key else None
                 stdins = data[c.stdin_key] if c.stdin_key else None
-                results = sandbox.run_many(programs, stdins)
+                results = sandbox.run_many(programs, stdins, tests)
                 for r in results:
                     counts[r.status] += 1
                 out = {

@@ -12,9 +12,9 @@ same sandbox serves the Dagster asset, the CLI, tests and ``bench/sandbox.py``.
 """
 
 import contextlib
-import fcntl
 import os
 import queue
+import secrets
 import selectors
 import shutil
 import signal
@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from operators.code.sandbox_isolation import (
-    SOCKET_BLOCK_PRELUDE,
     CgroupSlot,
     Isolation,
     SandboxLimits,
@@ -36,12 +35,15 @@ from operators.code.sandbox_isolation import (
     kill_all,
     pids_of_uid,
 )
+from operators.code.sandbox_uids import claim_uids
 
 STATUSES = ("pass", "fail", "timeout", "crash", "oom")
+HARNESS_SOURCE = (Path(__file__).parent / "sandbox_harness.py").read_text(encoding="utf-8")
+_TOKEN_BYTES = 32
 _EXIT_GRACE_S = 0.2  # after the program exits, how long detached children may keep its pipes open
 _OOM_MARKERS = ("MemoryError", "Cannot allocate memory", "std::bad_alloc", "out of memory")
 
-__all__ = ["STATUSES", "Sandbox", "SandboxLimits", "SandboxResult"]
+__all__ = ["STATUSES", "Sandbox", "SandboxLimits", "SandboxResult", "claim_uids"]
 
 
 @dataclass(frozen=True)
@@ -85,20 +87,28 @@ class Sandbox:
         base_dir: str | None = None,
         uid_base: int = 64000,
         isolation: Isolation | None = None,
+        mode: str | None = None,
     ) -> None:
+        """``mode``: one of ``MODES`` or ``auto`` (default: ``$DATAFLOW_SANDBOX``, else ``auto`` = bwrap);
+        raises ``SandboxUnavailable`` rather than silently running with a weaker mode."""
         self.limits = limits or SandboxLimits()
         self.workers = max(1, workers or os.cpu_count() or 1)
         # Slot uids are claimed with flocks so that two sandboxes on one machine (parallel Dagster
         # steps, a test beside a bench) never share a uid, and so never reap each other's programs.
         self._uid_locks: list[int] = []
         uids = claim_uids(self.workers, uid_base, self._uid_locks) if os.geteuid() == 0 else []
-        self.isolation = isolation or detect_isolation(python, uids[0] if uids else uid_base)
+        try:
+            self.isolation = isolation or detect_isolation(python, uids[0] if uids else uid_base, mode)
+        except BaseException:
+            for fd in self._uid_locks:  # a refused mode must not keep the slot uids claimed
+                os.close(fd)
+            raise
         self.root = Path(tempfile.mkdtemp(prefix="dataflow-sandbox-", dir=base_dir))
         self.root.chmod(0o711)  # slots may enter their own directory but not list or touch others
         self._slots: queue.Queue[_Slot] = queue.Queue()
         self._all: list[_Slot] = []
         for i in range(self.workers):
-            uid = uids[i] if self.isolation.mode == "root" and uids else None
+            uid = uids[i] if uids else None
             slot = _Slot(i, uid, CgroupSlot(f"{self.root.name}-slot{i}", self.limits))
             self._all.append(slot)
             self._slots.put(slot)
@@ -128,25 +138,38 @@ class Sandbox:
             os.close(fd)  # closing the descriptor releases the flock
         self._uid_locks.clear()
 
-    def run(self, code: str, stdin: str | None = None) -> SandboxResult:
-        """Run one program; every failure, including the sandbox's own, becomes a result."""
+    def run(self, code: str, stdin: str | None = None, tests: str | None = None) -> SandboxResult:
+        """Run one program; every failure, including the sandbox's own, becomes a result.
+
+        With ``tests`` the code is imported as the module ``solution`` and the tests run against it
+        (pass = every assert ran and held); without, the code runs as ``__main__`` (pass = it reached
+        its end). Either way only the in-sandbox harness can report a pass (see ``sandbox_harness``).
+        """
         slot = self._slots.get()
         try:
-            return self._run_in_slot(slot, code, stdin or "")
+            return self._run_in_slot(slot, code, stdin or "", tests)
         except Exception as exc:
             return SandboxResult("crash", None, "", "", 0.0, f"sandbox error: {type(exc).__name__}: {exc}")
         finally:
             self._slots.put(slot)
 
-    def run_many(self, programs: Sequence[str], stdins: Sequence[str | None] | None = None) -> list[SandboxResult]:
+    def run_many(
+        self,
+        programs: Sequence[str],
+        stdins: Sequence[str | None] | None = None,
+        tests: Sequence[str | None] | None = None,
+    ) -> list[SandboxResult]:
         """Run programs in parallel on the bounded pool; results come back in input order."""
         inputs = list(stdins) if stdins is not None else [None] * len(programs)
-        if len(inputs) != len(programs):
-            raise ValueError(f"run_many got {len(programs)} programs but {len(inputs)} stdin values")
+        checks = list(tests) if tests is not None else [None] * len(programs)
+        if len(inputs) != len(programs) or len(checks) != len(programs):
+            raise ValueError(
+                f"run_many got {len(programs)} programs, {len(inputs)} stdin values and {len(checks)} test sets"
+            )
         if self.workers == 1:
-            return [self.run(p, s) for p, s in zip(programs, inputs, strict=True)]
+            return [self.run(*args) for args in zip(programs, inputs, checks, strict=True)]
         with ThreadPoolExecutor(self.workers, thread_name_prefix="sandbox") as pool:
-            return list(pool.map(self.run, programs, inputs))
+            return list(pool.map(self.run, programs, inputs, checks))
 
     def leftover_processes(self) -> set[int]:
         """Processes still alive in any slot (a test hook: it must be empty between runs)."""
@@ -181,19 +204,43 @@ class Sandbox:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=5)
 
-    def _run_in_slot(self, slot: _Slot, code: str, stdin: str) -> SandboxResult:
+    def _run_in_slot(self, slot: _Slot, code: str, stdin: str, tests: str | None) -> SandboxResult:
         workdir = Path(tempfile.mkdtemp(prefix=f"s{slot.index}-", dir=self.root))
+        stdin_path = self.root / f".stdin-{workdir.name}"
+        fds: list[int] = []
         try:
-            script = workdir / "main.py"
-            prelude = "" if self.isolation.blocks_network_by_namespace else SOCKET_BLOCK_PRELUDE
-            script.write_text(prelude + code, encoding="utf-8")
-            stdin_path = self.root / f".stdin-{workdir.name}"
-            stdin_path.write_text(stdin, encoding="utf-8")
+            files = {"sandbox_harness.py": HARNESS_SOURCE, "solution.py": code}
+            for name, text in files.items():
+                (workdir / name).write_text(text, encoding="utf-8")
+            with open(os.open(stdin_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w", encoding="utf-8") as fh:
+                fh.write(stdin)  # 0600: no other program (or user) can read another row's input
             if slot.uid is not None:
-                for p in (workdir, script):
+                for p in (workdir, *(workdir / n for n in files)):
                     os.chown(p, slot.uid, slot.uid)
             workdir.chmod(0o700)
-            cmd = self.isolation.command(self.limits, slot.uid, slot.cgroup.procs_files, str(script))
+            token = secrets.token_bytes(_TOKEN_BYTES)
+            token_r, token_w = os.pipe()
+            verdict_r, verdict_w = os.pipe()
+            fds += [token_r, token_w, verdict_r, verdict_w]
+            os.write(token_w, token)
+            os.close(token_w)
+            fds.remove(token_w)
+            # The tests reach the harness as an open, already-unlinked file: there is no path a solution
+            # could read them from to hard-code the expected answers.
+            tests_fd = -1
+            if tests is not None:
+                tests_path = self.root / f".tests-{workdir.name}"
+                tests_fd = os.open(tests_path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+                fds.append(tests_fd)
+                tests_path.unlink()
+                os.write(tests_fd, tests.encode("utf-8"))
+                os.lseek(tests_fd, 0, os.SEEK_SET)
+            child_fds = (token_r, verdict_w) if tests_fd < 0 else (token_r, verdict_w, tests_fd)
+            indir = self.isolation.inside_input or str(workdir)
+            net = "0" if self.isolation.blocks_network_by_namespace else "1"
+            mode = "script" if tests is None else "tests"
+            argv = [f"{indir}/sandbox_harness.py", mode, str(verdict_w), str(token_r), indir, net, str(tests_fd)]
+            cmd = self.isolation.command(self.limits, slot.uid, slot.cgroup.procs_files, str(workdir), argv)
             oom_before = slot.cgroup.oom_kills()
             started = time.monotonic()
             with open(stdin_path, "rb") as fin:
@@ -206,18 +253,29 @@ class Sandbox:
                     stderr=subprocess.PIPE,
                     start_new_session=True,
                     close_fds=True,
+                    pass_fds=child_fds,
                 )
+            for fd in child_fds:
+                os.close(fd)
+                fds.remove(fd)
             try:
                 got = self._collect(proc, slot, started + self.limits.wall_s)
             finally:
                 self._reap(slot, proc)
             wall = time.monotonic() - started
             oom = slot.cgroup.oom_kills() > oom_before
-            return self._classify(proc.returncode, got, wall, oom)
+            verdict = _read_all(verdict_r)
+            rc = proc.returncode
+            if self.isolation.mode == "bwrap" and rc is not None and 128 < rc < 128 + 65:
+                rc = 128 - rc  # bubblewrap reports its child's death by signal N as exit status 128 + N
+            return self._classify(rc, got, wall, oom, verdict == token, bool(verdict))
         finally:
+            for fd in fds:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
             shutil.rmtree(workdir, ignore_errors=True)
             with contextlib.suppress(OSError):
-                (self.root / f".stdin-{workdir.name}").unlink()
+                stdin_path.unlink()
 
     def _collect(self, proc: subprocess.Popen[bytes], slot: _Slot, deadline: float) -> _Collected:
         """Read both pipes up to the output cap, until EOF, the wall deadline or the cap is hit."""
@@ -267,7 +325,9 @@ class Sandbox:
         assert proc.stdout is not None and proc.stderr is not None
         return _Collected(bytes(bufs[proc.stdout.fileno()]), bytes(bufs[proc.stderr.fileno()]), timed_out, over)
 
-    def _classify(self, rc: int | None, got: _Collected, wall: float, oom: bool) -> SandboxResult:
+    def _classify(
+        self, rc: int | None, got: _Collected, wall: float, oom: bool, verdict: bool, tampered: bool
+    ) -> SandboxResult:
         out, err = _text(got.stdout), _text(got.stderr)
         sig = -rc if rc is not None and rc < 0 else None
         last = err.strip().splitlines()[-1][:200] if err.strip() else ""
@@ -275,8 +335,18 @@ class Sandbox:
             status, detail = "timeout", f"wall-time limit {self.limits.wall_s}s"
         elif got.over_output:
             status, detail = "crash", f"output limit {self.limits.output_bytes} bytes exceeded; program stopped"
-        elif rc == 0:
+        elif verdict:
             status, detail = "pass", ""
+        elif tampered:
+            status, detail = "fail", "something other than the harness wrote to the verdict channel"
+        elif rc == 0:
+            status, detail = (
+                "crash",
+                (
+                    "the program ended with status 0 before the harness confirmed that its tests ran "
+                    "(os._exit, a killed or redirected harness); not a pass"
+                ),
+            )
         elif oom or any(m in err for m in _OOM_MARKERS):
             status, detail = "oom", f"memory limit {self.limits.memory_mb} MiB" + (": " + last if last else "")
         elif sig == signal.SIGXCPU or (sig == signal.SIGKILL and wall >= self.limits.cpu_s):
@@ -292,38 +362,17 @@ class Sandbox:
         return SandboxResult(status, rc, out, err, round(wall, 4), detail, got.over_output)
 
 
-UID_LOCK_DIR = Path(tempfile.gettempdir()) / "dataflow-sandbox-uids"
-UID_RANGE = 1000
-
-
-def claim_uids(n: int, base: int, held: list[int]) -> list[int]:
-    """Claim ``n`` unused uids from ``base``..``base + 999``, each by an exclusive flock on a lock file
-    (released when the descriptor is closed or the process dies); descriptors are added to ``held``."""
-    UID_LOCK_DIR.mkdir(mode=0o700, exist_ok=True)
-    uids: list[int] = []
-    for uid in range(base, base + UID_RANGE):
-        if len(uids) == n:
-            break
-        fd = os.open(UID_LOCK_DIR / f"{uid}.lock", os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
-            continue
-        if pids_of_uid(uid):  # a leftover from a crashed run: not safe to reuse until it is gone
-            os.close(fd)
-            continue
-        held.append(fd)
-        uids.append(uid)
-    if len(uids) < n:
-        for fd in held:
-            os.close(fd)
-        held.clear()
-        raise RuntimeError(
-            f"could not claim {n} sandbox uids in {base}..{base + UID_RANGE - 1}; "
-            f"too many sandboxes are running (see {UID_LOCK_DIR})"
-        )
-    return uids
+def _read_all(fd: int) -> bytes:
+    """Whatever is in the verdict pipe (every writer is dead by now, so this never blocks for long)."""
+    os.set_blocking(fd, False)
+    data = b""
+    with contextlib.suppress(BlockingIOError, OSError):
+        while len(data) <= 4 * _TOKEN_BYTES:
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                break
+            data += chunk
+    return data
 
 
 def _text(data: bytes) -> str:
