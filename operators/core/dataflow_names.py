@@ -63,6 +63,11 @@ def single_column(ours: str = "input_key") -> DataflowKey:
     )
 
 
+def ignored(note: str) -> DataflowKey:
+    """A DataFlow key whose every value is already our behaviour (the note says why it changes nothing)."""
+    return DataflowKey(convert=lambda v: {}, note=note)
+
+
 def accept(*values: Any, why: str) -> DataflowKey:
     return DataflowKey(accept=values, refuse=why)
 
@@ -138,7 +143,7 @@ ALIASES: dict[str, Alias] = {
         keys={
             "lang": accept("en", why="only English patterns"),
             "device": accept("cuda", "cpu", why="no model runs"),
-            "model_cache_dir": DataflowKey(convert=lambda v: {}, note="no model to cache"),
+            "model_cache_dir": ignored("no model to cache"),
             "min_score": DataflowKey(
                 convert=lambda v: {} if v in (0, 0.0) else None,
                 refuse="keep rows with fewer PII matches than `threshold`",
@@ -195,7 +200,7 @@ ALIASES: dict[str, Alias] = {
         "FileTypeFilter",
         "same",
         "same per-file-type rules over the filetype/filename/size columns",
-        keys={"input_key": DataflowKey(convert=lambda v: {}, note="DataFlow passes the whole row; so do we")},
+        keys={"input_key": ignored("DataFlow passes the whole row; so do we")},
     ),
     "CodeGenericScoreFilter": Alias(
         "ThresholdFilter",
@@ -235,7 +240,7 @@ ALIASES: dict[str, Alias] = {
         "CoTAnswerGenerator",
         "approximated",
         "one step-by-step solution per question (num_samples=1); our prompt",
-        keys={"prompt_template": DataflowKey(convert=lambda v: {}, note="our math CoT prompt (edit with `prompt:`)")},
+        keys={"prompt_template": ignored("our math CoT prompt (edit with `prompt:`)")},
         defaults={"num_samples": 1, "temperature": 0.0},
     ),
     "ReasoningAnswerFormatterFilter": Alias(
@@ -247,7 +252,7 @@ ALIASES: dict[str, Alias] = {
         "distinct word n-gram ratio of the answer column only (DataFlow: question + answer, CJK by character)",
         keys={
             "input_answer_key": rename("input_key"),
-            "input_question_key": DataflowKey(convert=lambda v: {}, note="the question is not part of the ratio"),
+            "input_question_key": ignored("the question is not part of the ratio"),
         },
     ),
     "ReasoningAnswerTokenLengthFilter": Alias(
@@ -256,7 +261,7 @@ ALIASES: dict[str, Alias] = {
         "bounds on words and characters instead of model tokens",
         keys={
             "max_answer_token_length": rename("max_words"),
-            "tokenizer_dir": DataflowKey(convert=lambda v: {}, note="words are counted, no tokenizer is loaded"),
+            "tokenizer_dir": ignored("words are counted, no tokenizer is loaded"),
         },
         defaults={"input_key": "generated_cot", "min_words": 0, "min_chars": 0, "max_chars": 10**9},
     ),
@@ -265,8 +270,8 @@ ALIASES: dict[str, Alias] = {
         "approximated",
         "one LLM validity judgement instead of DataFlow's four stages",
         keys={
-            "system_prompt": DataflowKey(convert=lambda v: {}, note="our judge prompt (edit with `prompt:`)"),
-            "prompt_template": DataflowKey(convert=lambda v: {}, note="our judge prompt (edit with `prompt:`)"),
+            "system_prompt": ignored("our judge prompt (edit with `prompt:`)"),
+            "prompt_template": ignored("our judge prompt (edit with `prompt:`)"),
         },
     ),
     "ReasoningQuestionDifficultySampleEvaluator": Alias(
@@ -309,8 +314,8 @@ ALIASES: dict[str, Alias] = {
                 ),
                 refuse="split_method token or sentence (semantic/recursive are not offered)",
             ),
-            "min_tokens_per_chunk": DataflowKey(convert=lambda v: {}, note="short last chunks are kept"),
-            "tokenizer_name": DataflowKey(convert=lambda v: {}, note="no tokenizer is loaded"),
+            "min_tokens_per_chunk": ignored("short last chunks are kept"),
+            "tokenizer_name": ignored("no tokenizer is loaded"),
         },
     ),
     "KBCChunkGeneratorBatch": Alias("TextChunker", "approximated", "as KBCChunkGenerator, over a column of texts"),
@@ -397,7 +402,7 @@ def resolve_dataflow(name: str) -> Alias | Unsupported | None:
 
 
 # ---- DataFlow keys of operators registered under DataFlow's own names (used by their Configs) --------
-NO_EFFECT = DataflowKey(convert=lambda v: {}, note="names where DataFlow caches downloads or which device it uses")
+NO_EFFECT = ignored("names where DataFlow caches downloads or which device it uses")
 DEDUP_KEYS: dict[str, DataflowKey] = {"input_keys": single_column()}
 WHITESPACE_WORDS: dict[str, DataflowKey] = {
     "use_tokenizer": accept(

@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 from pydantic import Field, model_validator
 
 from operators.core.contract import CheckSpec, DataflowKey, Kind, OperatorContext, quote_ident, quote_literal
+from operators.core.llm_ops import create_filter_views
 from operators.core.registry import register
 from operators.core.rowids import ID
 from operators.prompted.base import PromptedConfig, PromptedOperator
@@ -174,20 +175,14 @@ class PromptedFilter(PromptedEvaluator):
         new_cols = ", ".join(f"o.{quote_ident(c)}" for c in cols)
         answered = f"o.{ID} IS NOT NULL AS __answered"
         joined = f"SELECT s.*{excl}, {new_cols}, {answered} FROM {src} s LEFT JOIN {out} o USING ({ID})"
-        keep = f"coalesce(({self.keep_sql()}), false)"
+        keep = self.keep_sql()
         rule = quote_literal(self.config.keep_when or f"{self.config.min_score} <= score <= {self.config.max_score}")
         where = quote_literal(f"{self.name}: ")
         reason = (
             f"{where} || CASE WHEN NOT __answered THEN 'empty input or no parsable answer (see the __errors table)' "
             f"ELSE 'fails ' || {rule} END"
         )
-        ctx.con.execute(
-            f"CREATE VIEW {quote_ident(ctx.target)} AS SELECT * EXCLUDE (__answered) FROM ({joined}) WHERE {keep}"
-        )
-        ctx.con.execute(
-            f"CREATE VIEW {quote_ident(ctx.rejected)} AS SELECT * EXCLUDE (__answered), ({reason})::VARCHAR AS _reason "
-            f"FROM ({joined}) WHERE NOT {keep}"
-        )
+        create_filter_views(ctx, joined, keep, reason, ["__answered"])
 
     def run(self, ctx: OperatorContext) -> dict[str, Any]:
         stats = super().run(ctx)
