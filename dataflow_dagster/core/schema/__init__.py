@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from operators.core.dataflow_names import ALIASES
+from operators.core.dataflow_aliases import ALIASES
 from operators.core.registry import all_operators
 
 SCHEMA_FILE = Path(__file__).with_name("pipeline.schema.json")
