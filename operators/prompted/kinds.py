@@ -29,6 +29,7 @@ class PromptedGenerator(PromptedOperator):
 
     kind: ClassVar[Kind] = Kind.GENERATE
     tags = ("llm", "prompted", "no-code", "generate")
+    dataflow_note = "rows with an empty input make no output row (DataFlow: an empty string)"
 
 
 class FormatStrConfig(PromptedConfig):
@@ -64,6 +65,7 @@ class FormatStrPromptedGenerator(PromptedGenerator):
     """
 
     Config = FormatStrConfig
+    dataflow_note = ""  # every row is sent, as in DataFlow
 
     def user_template(self) -> str:
         text = (self.config.template or "").replace("{", "{{").replace("}", "}}")
@@ -101,6 +103,7 @@ class PromptedEvaluator(PromptedOperator):
     kind: ClassVar[Kind] = Kind.EVALUATE
     Config = ScoreConfig
     tags = ("llm", "prompted", "no-code", "judge")
+    dataflow_note = "score asked as JSON; an unparsable answer is NULL + __errors (DataFlow: 0)"
 
     def answer_schema(self) -> dict[str, Any] | None:
         if self.config.json_schema is not None:
@@ -204,6 +207,7 @@ class PromptedRefiner(PromptedOperator):
     kind: ClassVar[Kind] = Kind.REFINE
     Config = RefineConfig
     tags = ("llm", "prompted", "no-code", "rewrite")
+    dataflow_note = "a failed call keeps the original text and is recorded in __errors"
 
     def outputs(self) -> dict[str, str]:
         if self.config.output_columns:
