@@ -12,7 +12,8 @@ from dataflow_dagster.core.dataflow_coverage import coverage, summary
 from dataflow_dagster.core.dataflow_source import registry
 from dataflow_dagster.core.yaml_loader import PipelineFileError, load_pipeline_file
 from operators.core.contract import OperatorError
-from operators.core.dataflow_names import ALIASES, UNSUPPORTED
+from operators.core.dataflow_aliases import ALIASES
+from operators.core.dataflow_unsupported import UNSUPPORTED
 from operators.core.registry import all_operators, get, resolve
 
 # The census of open-dataflow 1.0.13; the reader must find exactly these.

@@ -14,7 +14,7 @@ from dataflow_dagster.core.schema import pipeline_schema
 from dataflow_dagster.core.storage import Storage
 from dataflow_dagster.core.yaml_loader import PipelineFileError, load_pipeline_file, parse_yaml
 from dataflow_dagster.llm.local import LlamaCppClient
-from operators.core.contract import OperatorError
+from operators.core.contract import OperatorContext, OperatorError
 from operators.core.registry import get
 from tests.helpers import check_results, defs_for, materialized, run_job
 
@@ -140,3 +140,32 @@ def test_editor_schema_checks_prompted_configs():
     doc["steps"][2]["config"]["min_score"] = "high"
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(doc, schema)
+
+
+def test_chunked_generator_asks_once_per_chunk_and_joins_in_order(tmp_path: Path, local_llm):
+    con = duckdb.connect(str(tmp_path / "chunks.duckdb"))
+    long = "The cat sat on the mat. " + "Dogs bark loudly at night. " * 12
+    (tmp_path / "doc.txt").write_text(long, encoding="utf-8")
+    con.execute(
+        "CREATE TABLE src AS SELECT * FROM (VALUES ('a1', ?), ('a2', 'Short text about rivers.'), ('a3', '')) "
+        "t(_id, raw_content)",
+        [str(tmp_path / "doc.txt")],
+    )
+    op = get("ChunkedPromptedGenerator")(
+        system_prompt="Summarise in a few words:", input_path_key="raw_content", max_chunk_len=60, max_tokens=30
+    )
+    with pytest.raises(OperatorError, match="not found"):  # a2's value is not a file
+        op.run(OperatorContext(con=con, source="src", target="o1", rejected="r1", errors="e1", llm=local_llm))
+    op = get("ChunkedPromptedGenerator")(system_prompt="Summarise in a few words:", max_chunk_len=60, max_tokens=30)
+    con.execute("UPDATE src SET raw_content = ? WHERE _id = 'a1'", [long])
+    stats = op.run(OperatorContext(con=con, source="src", target="o2", rejected="r2", errors="e2", llm=local_llm))
+    chunks = con.execute("SELECT __row, count(*) FROM o2__chunks GROUP BY ALL ORDER BY 1").fetchall()
+    assert chunks == [("a1", 2), ("a2", 1)]  # 348 bytes -> 87 tokens -> halved once; empty a3 sends nothing
+    assert stats["llm_rows"] == 3 and stats["chunks"] == 3
+    rows = con.execute("SELECT _parent_ids, generated_content FROM o2 ORDER BY 1").fetchall()
+    answers = dict(con.execute("SELECT _id, generated_content FROM o2__out").fetchall())
+    assert rows[0] == (["a1"], answers["a1#0"] + "\n" + answers["a1#1"])
+    assert rows[1] == (["a2"], answers["a2#0"])
+    with pytest.raises(OperatorError, match="use system_prompt"):
+        get("ChunkedPromptedGenerator")(template="x {raw_content}")
+    assert get("ChunkedPromptedGenerator")(output_path_key="summary").config.output_key == "summary"

@@ -10,7 +10,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from dataflow_dagster.core.dataflow_source import DataflowOperator
-from operators.core.dataflow_names import ALIASES, UNSUPPORTED
+from operators.core.dataflow_aliases import ALIASES
+from operators.core.dataflow_unsupported import UNSUPPORTED
 from operators.core.registry import all_operators
 
 COVERED = ("same", "approximated")

@@ -227,6 +227,15 @@ def _step(file: Path, step: str, op_name: str, raw: dict[str, Any], line: int, n
             notes.append(f"{step}: DataFlow's prompt {value.source} is replaced by {op_cls.name}'s own prompt")
             continue
         config[key] = value.as_config() if isinstance(value, _Obj) else value
+    table = {**op_cls.Config.all_dataflow_keys(), **(alias.keys if alias else {})}
+    for key, value in config.items():  # keys accepted as already our behaviour: say so in the header
+        entry = table.get(key)
+        if entry is not None and entry.note and key not in fields:
+            try:
+                if entry.apply(key, value) == {}:
+                    notes.append(f"{step}: DataFlow's {key}={value!r} needs no setting here: {entry.note}")
+            except ValueError:
+                pass  # refused below, with the reason
     try:
         if alias is not None:
             config = alias.translate(op_name, config)

@@ -213,3 +213,15 @@ class LLMOperator(Operator):
                 f"FROM {src} s JOIN {out} o USING ({ID})"
             )
         ctx.con.execute(f"CREATE VIEW {tgt} AS {sql}")
+
+
+def create_filter_views(ctx: OperatorContext, joined: str, keep: str, reason: str, hidden: list[str]) -> None:
+    """An LLM filter's two outputs from the input joined with its answers: rows passing ``keep`` (NULL
+    counts as reject) and the others with ``_reason``; ``hidden`` helper columns appear in neither."""
+    excl = f" EXCLUDE ({', '.join(hidden)})" if hidden else ""
+    kept = f"coalesce(({keep}), false)"
+    ctx.con.execute(f"CREATE VIEW {quote_ident(ctx.target)} AS SELECT *{excl} FROM ({joined}) WHERE {kept}")
+    ctx.con.execute(
+        f"CREATE VIEW {quote_ident(ctx.rejected)} AS SELECT *{excl}, ({reason})::VARCHAR AS _reason "
+        f"FROM ({joined}) WHERE NOT {kept}"
+    )

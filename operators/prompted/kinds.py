@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 from pydantic import Field, model_validator
 
 from operators.core.contract import CheckSpec, DataflowKey, Kind, OperatorContext, quote_ident, quote_literal
+from operators.core.llm_ops import create_filter_views
 from operators.core.registry import register
 from operators.core.rowids import ID
 from operators.prompted.base import PromptedConfig, PromptedOperator
@@ -28,6 +29,7 @@ class PromptedGenerator(PromptedOperator):
 
     kind: ClassVar[Kind] = Kind.GENERATE
     tags = ("llm", "prompted", "no-code", "generate")
+    dataflow_note = "rows with an empty input make no output row (DataFlow: an empty string)"
 
 
 class FormatStrConfig(PromptedConfig):
@@ -63,6 +65,7 @@ class FormatStrPromptedGenerator(PromptedGenerator):
     """
 
     Config = FormatStrConfig
+    dataflow_note = ""  # every row is sent, as in DataFlow
 
     def user_template(self) -> str:
         text = (self.config.template or "").replace("{", "{{").replace("}", "}}")
@@ -100,6 +103,7 @@ class PromptedEvaluator(PromptedOperator):
     kind: ClassVar[Kind] = Kind.EVALUATE
     Config = ScoreConfig
     tags = ("llm", "prompted", "no-code", "judge")
+    dataflow_note = "score asked as JSON; an unparsable answer is NULL + __errors (DataFlow: 0)"
 
     def answer_schema(self) -> dict[str, Any] | None:
         if self.config.json_schema is not None:
@@ -174,20 +178,14 @@ class PromptedFilter(PromptedEvaluator):
         new_cols = ", ".join(f"o.{quote_ident(c)}" for c in cols)
         answered = f"o.{ID} IS NOT NULL AS __answered"
         joined = f"SELECT s.*{excl}, {new_cols}, {answered} FROM {src} s LEFT JOIN {out} o USING ({ID})"
-        keep = f"coalesce(({self.keep_sql()}), false)"
+        keep = self.keep_sql()
         rule = quote_literal(self.config.keep_when or f"{self.config.min_score} <= score <= {self.config.max_score}")
         where = quote_literal(f"{self.name}: ")
         reason = (
             f"{where} || CASE WHEN NOT __answered THEN 'empty input or no parsable answer (see the __errors table)' "
             f"ELSE 'fails ' || {rule} END"
         )
-        ctx.con.execute(
-            f"CREATE VIEW {quote_ident(ctx.target)} AS SELECT * EXCLUDE (__answered) FROM ({joined}) WHERE {keep}"
-        )
-        ctx.con.execute(
-            f"CREATE VIEW {quote_ident(ctx.rejected)} AS SELECT * EXCLUDE (__answered), ({reason})::VARCHAR AS _reason "
-            f"FROM ({joined}) WHERE NOT {keep}"
-        )
+        create_filter_views(ctx, joined, keep, reason, ["__answered"])
 
     def run(self, ctx: OperatorContext) -> dict[str, Any]:
         stats = super().run(ctx)
@@ -209,6 +207,7 @@ class PromptedRefiner(PromptedOperator):
     kind: ClassVar[Kind] = Kind.REFINE
     Config = RefineConfig
     tags = ("llm", "prompted", "no-code", "rewrite")
+    dataflow_note = "a failed call keeps the original text and is recorded in __errors"
 
     def outputs(self) -> dict[str, str]:
         if self.config.output_columns:

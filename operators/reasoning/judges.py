@@ -9,7 +9,7 @@ enums: a bounded schema is what keeps a small model from rambling until max_toke
 from typing import Any, ClassVar
 
 from operators.core.contract import CheckSpec, Kind, OperatorContext, quote_ident
-from operators.core.llm_ops import LLMConfig, LLMOperator
+from operators.core.llm_ops import LLMConfig, LLMOperator, create_filter_views
 from operators.core.prompt import PromptTemplate
 from operators.core.registry import register
 from operators.core.rowids import ID
@@ -98,15 +98,11 @@ class QuestionValidityFilter(LLMOperator):
         joined = f"SELECT s.*, o.__valid, o.__valid_reason FROM {src} s LEFT JOIN {out} o USING ({ID})"
         unjudged = "true" if self.config.keep_unjudged else "false"
         keep = f"coalesce(__valid = 'yes', {unjudged})"
-        ctx.con.execute(
-            f"CREATE VIEW {quote_ident(ctx.target)} AS SELECT * EXCLUDE (__valid, __valid_reason) "
-            f"FROM ({joined}) WHERE {keep}"
+        reason = (
+            "'QuestionValidityFilter: ' || CASE WHEN __valid IS NULL THEN 'no parsable judgement (see errors)' "
+            "ELSE 'judged invalid: ' || coalesce(__valid_reason, '') END"
         )
-        ctx.con.execute(
-            f"CREATE VIEW {quote_ident(ctx.rejected)} AS SELECT * EXCLUDE (__valid, __valid_reason), "
-            f"'QuestionValidityFilter: ' || CASE WHEN __valid IS NULL THEN 'no parsable judgement (see errors)' "
-            f"ELSE 'judged invalid: ' || coalesce(__valid_reason, '') END AS _reason FROM ({joined}) WHERE NOT {keep}"
-        )
+        create_filter_views(ctx, joined, keep, reason, ["__valid", "__valid_reason"])
 
     def run(self, ctx: OperatorContext) -> dict[str, Any]:
         stats = super().run(ctx)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from dataflow_dagster.core.export_options import ExportOptions
-from operators.core.dataflow_names import ALIASES
+from operators.core.dataflow_aliases import ALIASES
 from operators.core.registry import all_operators
 
 SCHEMA_FILE = Path(__file__).with_name("pipeline.schema.json")
