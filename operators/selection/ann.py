@@ -82,7 +82,9 @@ def kcenter_greedy(emb: np.ndarray, k: int, seed: int = 0, batch: int = 32) -> t
     centers = _index(emb.shape[1])
     centers.add(first, emb[first])
     chosen: list[int] = []
-    bound = ((emb - emb[first]) ** 2).sum(axis=1).astype(np.float32)  # exact for the first center
+    bound = np.empty(n, dtype=np.float32)  # exact for the first center; in chunks, no n x d temporary
+    for s in range(0, n, 8192):
+        bound[s : s + 8192] = ((emb[s : s + 8192] - emb[first]) ** 2).sum(axis=1)
     bound[first] = 0.0
     heap = [(-float(d), i) for i, d in enumerate(bound) if i != first]
     heapq.heapify(heap)
