@@ -105,11 +105,14 @@ def test_bench_answer_generation_and_unified_evaluation(tmp_path: Path, local_ll
         llm=local_llm,
     )
     gen, ev = out["s0"]["table"], out["s1"]
-    assert len(gen) == 3 and all(r["generated_ans"] for r in gen)
+    failed = {r["_id"] for r in out["s0"]["errors"]}  # a small model's answer may not parse: recorded there
+    assert len(gen) == 3 and len(failed) < 3
+    assert all(bool(r["generated_ans"]) != (r["_id"] in failed) for r in gen)
     stats = ev["_stats"][0]
-    assert stats["total_samples"] == 3 and stats["valid_samples"] == 3
-    scores = [r["eval_score"] for r in ev["table"]]
-    assert stats["accuracy"] == pytest.approx(sum(scores) / 3)
+    assert stats["total_samples"] == 3 and stats["valid_samples"] == 3 - len(failed)
+    scores = [r["eval_score"] for r in ev["table"] if r["eval_valid"]]
+    assert stats["accuracy"] == pytest.approx(sum(scores) / len(scores))
+    assert [r["eval_valid"] for r in ev["table"]] == [r["_id"] not in failed for r in gen]
 
     pairs = [{"question": "Q: What colour is grass?\nA:", "better": " Grass is green.", "rejected": " qq zz xx vv."}]
     pref = UnifiedBenchDatasetEvaluator(
