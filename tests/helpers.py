@@ -229,7 +229,8 @@ def run_steps(
     tmp_path: Path, rows: list[dict[str, Any]], ops: list[Operator], llm: LLMClient | None = None
 ) -> dict[str, dict[str, list[dict[str, Any]]]]:
     """Run ``ops`` as a chain of steps s0, s1, ... through the real runner over ``rows`` (a JSONL
-    source in tmp storage); per step, its published parts ("table", "rejected", "errors") as rows."""
+    source in tmp storage); per step, its published parts ("table", "rejected", "errors") as rows,
+    plus "_stats" (what the operator returned) and "_cache" (the step's response-cache counters)."""
     import json
 
     src = tmp_path / "in.jsonl"
@@ -247,6 +248,7 @@ def run_steps(
             for part, ref in res.refs.items()
         }
         out[f"s{i}"]["_stats"] = [res.lineage.get("stats", {})]
+        out[f"s{i}"]["_cache"] = [res.lineage.get("cache", {})]  # response-cache hits/misses of the step
     return out
 
 

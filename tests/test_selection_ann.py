@@ -85,3 +85,37 @@ def test_selection_steps_on_an_embedding_column(tmp_path: Path):
     bad = [{"n": 0, "vec": [1.0, 0.0]}, {"n": 1, "vec": [1.0, 0.0, 0.0]}]
     with pytest.raises(OperatorError, match="embeddings have different sizes"):
         run_steps(tmp_path / "bad", bad, [KCenterGreedyFilter(embedding_key="vec", num_samples=1)])
+
+
+def test_mmd_matches_the_full_kernel_formula_and_runs_against_a_reference_file(tmp_path: Path):
+    import json
+
+    from operators.selection.mmd import MMDDatasetEvaluator, mmd
+
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((300, 4)), rng.standard_normal((200, 4)) + 0.5
+
+    def k(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return np.exp(-((a[:, None, :] - b[None, :, :]) ** 2).sum(-1) / 2)
+
+    biased = k(x, x).mean() + k(y, y).mean() - 2 * k(x, y).mean()
+    assert mmd(x, y, 1.0, True) == pytest.approx(np.sqrt(biased), rel=1e-6)
+    kxx, kyy = k(x, x), k(y, y)
+    unbiased = (
+        (kxx.sum() - np.trace(kxx)) / (300 * 299) + (kyy.sum() - np.trace(kyy)) / (200 * 199) - 2 * k(x, y).mean()
+    )
+    assert mmd(x, y, 1.0, False) == pytest.approx(np.sqrt(max(unbiased, 0)), rel=1e-6)
+    assert mmd(x, x, 1.0, True) == pytest.approx(0, abs=1e-6)
+
+    ref = tmp_path / "ref.jsonl"
+    ref.write_text("".join(json.dumps({"input": f"Add {i} and {i}.", "output": str(2 * i)}) + "\n" for i in range(3)))
+    rows = [
+        {"instruction": "Write a poem about the sea.", "output": "Waves roll in."},
+        {"instruction": "Add 5 and 5.", "output": "10"},
+    ]
+    out = run_steps(tmp_path / "run", rows, [MMDDatasetEvaluator(ref_path=str(ref), max_sample_num=2)])["s0"]
+    stats = out["_stats"][0]
+    assert stats["n_eval"] == 2 and stats["n_ref"] == 2 and stats["MMD"] > 0
+    assert [r["instruction"] for r in out["table"]] == [r["instruction"] for r in rows]
+    with pytest.raises(OperatorError, match="has no column"):
+        run_steps(tmp_path / "bad", rows, [MMDDatasetEvaluator(ref_path=str(ref), ref_output_key="answer")])

@@ -1,6 +1,6 @@
 """SFT selection and pretraining quality judges, and benchmark answer/evaluation, on a real DuckDB
-through the runner, with the embedded model (two rows each; answers come from the response cache
-when a filter repeats its evaluator's request).
+through the runner, with the embedded model (two rows each; the runner's response cache answers a
+filter that repeats its evaluator's requests).
 
 The model is weak: the tests check that every score lands in its declared range under DataFlow's
 column names, that filters keep exactly the rows whose scores fall in their ranges, and that the
@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from dataflow_dagster.llm.cache import CachedLLM, ResponseCache
 from operators.benchmark.answers import BenchAnswerGenerator
 from operators.benchmark.evaluate import UnifiedBenchDatasetEvaluator
 from operators.text_pt import quality_judges as pt
@@ -28,12 +27,7 @@ PT_ROWS = [
 ]
 
 
-@pytest.fixture
-def cached(local_llm, tmp_path: Path) -> CachedLLM:
-    return CachedLLM(local_llm, ResponseCache(tmp_path / "cache.sqlite"))
-
-
-def test_sft_selection_judges(tmp_path: Path, cached: CachedLLM):
+def test_sft_selection_judges(tmp_path: Path, local_llm):
     evaluators = [
         sft.AlpagasusSampleEvaluator(),
         sft.DeitaComplexitySampleEvaluator(),
@@ -43,7 +37,7 @@ def test_sft_selection_judges(tmp_path: Path, cached: CachedLLM):
         sft.RMSampleEvaluator(),
         sft.AlpagasusFilter(min_score=0, max_score=3),
     ]
-    out = run_steps(tmp_path, SFT_ROWS, evaluators, llm=cached)
+    out = run_steps(tmp_path, SFT_ROWS, evaluators, llm=local_llm)
     ranges = {
         "AlpagasusScore": (0, 5),
         "DeitaComplexityScore": (1, 6),
@@ -64,10 +58,10 @@ def test_sft_selection_judges(tmp_path: Path, cached: CachedLLM):
     assert all(
         "outside the keep range" in r["_reason"] or "no usable answer" in r["_reason"] for r in out["s6"]["rejected"]
     )
-    assert cached.counters.hits >= 2  # the filter re-asked exactly the evaluator's questions
+    assert out["s6"]["_cache"][0]["hits"] == 2  # the filter re-asked exactly the evaluator's questions
 
 
-def test_pretraining_quality_judges(tmp_path: Path, cached: CachedLLM):
+def test_pretraining_quality_judges(tmp_path: Path, local_llm):
     ops = [
         pt.FineWebEduSampleEvaluator(),
         pt.QuratingSampleEvaluator(),
@@ -78,7 +72,7 @@ def test_pretraining_quality_judges(tmp_path: Path, cached: CachedLLM):
         pt.DebertaV3Filter(allowed_scores=["High"]),
         pt.QuratingFilter(min_scores={"educational_value": 5}),
     ]
-    out = run_steps(tmp_path, PT_ROWS, ops, llm=cached)
+    out = run_steps(tmp_path, PT_ROWS, ops, llm=local_llm)
     row = out["s5"]["table"]
     assert len(row) == 2
     for r in row:
@@ -98,7 +92,7 @@ def test_pretraining_quality_judges(tmp_path: Path, cached: CachedLLM):
     )
 
 
-def test_bench_answer_generation_and_unified_evaluation(tmp_path: Path, cached: CachedLLM):
+def test_bench_answer_generation_and_unified_evaluation(tmp_path: Path, local_llm):
     qa = [
         {"question": "What is 2 + 3?", "target": "5"},
         {"question": "What is 10 / 4?", "target": "2.5"},
@@ -108,14 +102,17 @@ def test_bench_answer_generation_and_unified_evaluation(tmp_path: Path, cached: 
         tmp_path,
         qa,
         [BenchAnswerGenerator(), UnifiedBenchDatasetEvaluator(input_target_key="target", min_accuracy=0.0)],
-        llm=cached,
+        llm=local_llm,
     )
     gen, ev = out["s0"]["table"], out["s1"]
-    assert len(gen) == 3 and all(r["generated_ans"] for r in gen)
+    failed = {r["_id"] for r in out["s0"]["errors"]}  # a small model's answer may not parse: recorded there
+    assert len(gen) == 3 and len(failed) < 3
+    assert all(bool(r["generated_ans"]) != (r["_id"] in failed) for r in gen)
     stats = ev["_stats"][0]
-    assert stats["total_samples"] == 3 and stats["valid_samples"] == 3
-    scores = [r["eval_score"] for r in ev["table"]]
-    assert stats["accuracy"] == pytest.approx(sum(scores) / 3)
+    assert stats["total_samples"] == 3 and stats["valid_samples"] == 3 - len(failed)
+    scores = [r["eval_score"] for r in ev["table"] if r["eval_valid"]]
+    assert stats["accuracy"] == pytest.approx(sum(scores) / len(scores))
+    assert [r["eval_valid"] for r in ev["table"]] == [r["_id"] not in failed for r in gen]
 
     pairs = [{"question": "Q: What colour is grass?\nA:", "better": " Grass is green.", "rejected": " qq zz xx vv."}]
     pref = UnifiedBenchDatasetEvaluator(

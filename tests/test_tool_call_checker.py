@@ -197,3 +197,14 @@ def test_blocking_check_metric_over_published_parts(tmp_path: Path):
     assert value == pytest.approx(0.5) and not spec.passes(value)
     lenient = ToolCallCheckFilter(max_invalid_share=0.5).checks()[0]
     assert lenient.passes(value)
+
+
+def test_conversation_steps_accept_dataflow_keywords():
+    from operators.conversations.tasks import AtomTaskGenerator, ScenarioExtractGenerator, SequentialTaskGenerator
+    from operators.core.contract import OperatorError
+
+    assert ScenarioExtractGenerator(input_chat_key="chat").input_columns() == ["chat"]
+    assert AtomTaskGenerator(input_scenario_key="s").input_columns() == ["s"]
+    assert SequentialTaskGenerator(input_task_key="t").config.input_key == "t"
+    with pytest.raises(OperatorError, match="input_chatt_key"):
+        ScenarioExtractGenerator(input_chatt_key="chat")

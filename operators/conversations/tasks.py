@@ -9,7 +9,7 @@ here every answer is a bounded JSON object, so a row either parses completely or
 
 from typing import Any, ClassVar
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 
 from operators.core.contract import CheckSpec, Kind, OperatorContext
 from operators.core.judge_filter import assemble_keep
@@ -84,8 +84,13 @@ def sub_task_text(row: dict[str, Any], keys: list[str]) -> str:
     return "\n".join(f"{i}. {row[k]}" for i, k in enumerate((k for k in keys if row.get(k)), 1))
 
 
+def _input(default: str, dataflow_key: str) -> Any:
+    """``input_key``, also accepted under DataFlow's run() keyword for it (imported pipelines)."""
+    return Field(default, validation_alias=AliasChoices("input_key", dataflow_key))
+
+
 class ScenarioExtractConfig(LLMConfig):
-    input_key: str = "chat"
+    input_key: str = _input("chat", "input_chat_key")
     output_key: str = "scenario"
     max_tokens: int = 160
 
@@ -103,7 +108,7 @@ class ScenarioExtractGenerator(LLMOperator):
 
 
 class ScenarioExpandConfig(LLMConfig):
-    input_key: str = "scenario"
+    input_key: str = _input("scenario", "input_scenario_key")
     output_key: str = "modified_scenario"
     max_tokens: int = 160
 
@@ -121,7 +126,7 @@ class ScenarioExpandGenerator(LLMOperator):
 
 
 class AtomTaskConfig(LLMConfig):
-    input_key: str = "scenario"
+    input_key: str = _input("scenario", "input_scenario_key")
     output_key: str = "atom_task"
     max_tokens: int = 120
 
@@ -139,7 +144,7 @@ class AtomTaskGenerator(LLMOperator):
 
 
 class SequentialTaskConfig(LLMConfig):
-    input_key: str = "atom_task"
+    input_key: str = _input("atom_task", "input_task_key")
     output_subsequent_task_key: str = "subsequent_task"
     output_composition_task_key: str = "composition_task"
     max_tokens: int = 220

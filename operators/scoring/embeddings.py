@@ -47,8 +47,10 @@ def matrix(column: pa.ChunkedArray | pa.Array, where: str) -> np.ndarray:
     if len(arr) == 0:
         return np.zeros((0, 1), dtype=np.float32)
     if pa.types.is_fixed_size_list(arr.type):
-        return arr.flatten().to_numpy(zero_copy_only=False).astype(np.float32).reshape(len(arr), arr.type.list_size)
+        flat = arr.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
+        return flat.reshape(len(arr), arr.type.list_size)
     lengths = np.diff(arr.offsets.to_numpy())
     if lengths.min() != lengths.max():
         raise OperatorError(f"{where}: embeddings have different sizes ({lengths.min()}..{lengths.max()})")
-    return arr.flatten().to_numpy(zero_copy_only=False).astype(np.float32).reshape(len(arr), int(lengths[0]))
+    flat = arr.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False)  # no copy if float32
+    return flat.reshape(len(arr), int(lengths[0]))

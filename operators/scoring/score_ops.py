@@ -13,6 +13,7 @@ from operators.core.batches import insert_rows
 from operators.core.contract import Kind, OpConfig, Operator, OperatorContext, quote_ident
 from operators.core.judge_filter import assemble_keep, join_columns
 from operators.core.rowids import ID
+from operators.scoring.source import source_id
 
 
 class RangeMixin(OpConfig):
@@ -75,4 +76,4 @@ class BatchScoreOperator(Operator):
             assemble_keep(ctx, self.name, keep, {key: "o.score"}, why, answers=out)
         else:
             join_columns(ctx, out, {key: "o.score"})
-        return {"scored_rows": scored, "unscored_rows": done - scored}
+        return {"scored_rows": scored, "unscored_rows": done - scored, "scored_by": source_id(self.config)}

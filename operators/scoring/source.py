@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import Field
 
 from operators.core.contract import OpConfig, OperatorError
+from operators.scoring.local import resolve_model_path
 
 
 class EndpointConfig(OpConfig):
@@ -38,8 +39,6 @@ def source_id(c: ModelSourceConfig) -> str:
     """Which model scored the rows, for stats and metadata (never the key)."""
     if c.base_url:
         return f"endpoint:{c.base_url.rstrip('/')}#{c.model}"
-    from operators.scoring.local import resolve_model_path
-
     return f"llama.cpp/{resolve_model_path(c.model_path).name}"
 
 
@@ -48,8 +47,9 @@ def post_json(c: EndpointConfig, path: str, body: dict[str, Any]) -> Any:
     assert c.base_url
     url = c.base_url.rstrip("/") + path
     headers = {"Content-Type": "application/json"}
+    key = ""
     if c.api_key_env:
-        key = os.environ.get(c.api_key_env)
+        key = os.environ.get(c.api_key_env, "")
         if not key:
             raise OperatorError(f"api_key_env names ${c.api_key_env}, which is not set; export it or unset api_key_env")
         headers["Authorization"] = f"Bearer {key}"
@@ -62,6 +62,7 @@ def post_json(c: EndpointConfig, path: str, body: dict[str, Any]) -> Any:
                 return json.loads(resp.read())
         except urllib.error.HTTPError as exc:
             detail = exc.read()[:300].decode("utf-8", "replace")
+            detail = detail.replace(key, "[redacted]") if key else detail  # servers echo keys back
             last = f"HTTP {exc.code} from {url}: {detail}"
             if exc.code != 429 and exc.code < 500:
                 break

@@ -2,8 +2,8 @@
 
 Why usearch over faiss-cpu: a ~2 MB wheel with no BLAS/OpenMP runtime to clash with DuckDB's and
 llama.cpp's threads, incremental ``add`` (k-center greedy adds one center at a time), multi-threaded
-batch ``search`` from numpy, and 8-bit quantised HNSW that builds 4-10x faster than float32 on these
-machines; faiss would need an IVF training pass, or its own HNSW with the same properties, at 15x
+batch ``search`` from numpy, and half-precision HNSW that builds several times faster than float32
+on these machines; faiss would need an IVF training pass, or its own HNSW with the same properties, at 15x
 the install size. The index only proposes candidates: every distance that decides a selection or a
 duplicate is recomputed exactly from the float32 vectors (``bench/selection.py`` measures agreement
 with the exact algorithms).
@@ -26,10 +26,11 @@ from usearch.index import Index
 
 
 def _index(dim: int) -> Index:
-    """Cosine HNSW over 8-bit quantised vectors: 4-10x faster to build and search than f32 here
-    (bench/selection.py), and only used to propose candidates; every distance that decides anything
-    is recomputed exactly from the float32 vectors."""
-    return Index(ndim=dim, metric="cos", dtype="i8", connectivity=16, expansion_add=32, expansion_search=64)
+    """Cosine HNSW over half-precision vectors: several times faster to build and search than f32 at
+    the expansion f32 needs here, and only used to propose candidates; every distance that decides
+    anything is recomputed exactly from the float32 vectors. f16 with expansion 64/128 found every
+    exact duplicate of a 20k-row bench set (i8 with 32/64: 99.5 %, and 93.9 % at 100k rows)."""
+    return Index(ndim=dim, metric="cos", dtype="f16", connectivity=16, expansion_add=64, expansion_search=128)
 
 
 def _exact_l2sq(emb: np.ndarray, rows: np.ndarray, others: np.ndarray) -> np.ndarray:
@@ -82,14 +83,16 @@ def kcenter_greedy(emb: np.ndarray, k: int, seed: int = 0, batch: int = 32) -> t
     centers = _index(emb.shape[1])
     centers.add(first, emb[first])
     chosen: list[int] = []
-    bound = ((emb - emb[first]) ** 2).sum(axis=1).astype(np.float32)  # exact for the first center
+    bound = np.empty(n, dtype=np.float32)  # exact for the first center; in chunks, no n x d temporary
+    for s in range(0, n, 8192):
+        bound[s : s + 8192] = ((emb[s : s + 8192] - emb[first]) ** 2).sum(axis=1)
     bound[first] = 0.0
     heap = [(-float(d), i) for i, d in enumerate(bound) if i != first]
     heapq.heapify(heap)
     while len(chosen) < k and heap:
         cand = [heapq.heappop(heap) for _ in range(min(batch, len(heap)))]
         idx = np.asarray([i for _, i in cand], dtype=np.int64)
-        res = centers.search(emb[idx], 4)  # a few candidate centers, distances recomputed exactly
+        res = centers.search(emb[idx], 16)  # candidate centers, distances recomputed exactly
         keys = np.asarray(res.keys, dtype=np.int64).reshape(len(idx), -1)
         found = np.arange(keys.shape[1])[None, :] < np.asarray(res.counts, dtype=np.int64)[:, None]
         near = np.where(found, _exact_l2sq(emb, idx[:, None], np.where(found, keys, 0)), np.inf)

@@ -18,7 +18,7 @@ from operators.core.registry import register
 from operators.core.rowids import ID
 from operators.core.sql_ops import POS
 from operators.scoring.embeddings import embed_texts, matrix
-from operators.scoring.source import ModelSourceConfig
+from operators.scoring.source import ModelSourceConfig, source_id
 
 
 class EmbeddingConfig(ModelSourceConfig):
@@ -69,7 +69,7 @@ class EmbeddingGenerator(Operator):
             done += len(texts)
             ctx.progress(done, total)
         join_columns(ctx, f"{ctx.target}__vectors", {c.output_key: "o.vec"})
-        return {"embedded_rows": done, "embedding_dim": dim}
+        return {"embedded_rows": done, "embedding_dim": dim, "embedded_by": source_id(c)}
 
 
 class SelectionConfig(ModelSourceConfig):
