@@ -58,8 +58,14 @@ EQUIVALENT: dict[str, frozenset[str]] = {
     "rule_filter": frozenset(
         {"ContentNullFilter", "WordNumberFilter", "SymbolWordRatioFilter", "CharNumberFilter", "SentenceNumberFilter"}
     ),
-    "instruction_gen": frozenset({"PromptedGenerator", "InstructionResponseGenerator", "FormatStrPromptedGenerator"}),
-    "answer_agree": frozenset({"VerifiedAnswerFilter", "PromptedFilter"}),
+    "instruction_gen": frozenset(
+        {
+            "CodeInstructionSynthesizer",
+            "PromptedGenerator",
+            "InstructionResponseGenerator",
+            "FormatStrPromptedGenerator",
+        }
+    ),
     "sql_difficulty": frozenset({"SQLComponentClassifier", "SQLExecutionClassifier"}),
 }
 
