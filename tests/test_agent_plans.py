@@ -73,3 +73,39 @@ def test_a_plan_that_drops_every_row_is_refused(req: str, tmp_path: Path) -> Non
     with pytest.raises(AgentRefusal, match="keeps no rows"):
         build_pipeline(req, DATA / "texts.jsonl", tmp_path)
     assert not list(tmp_path.glob("*.yaml"))
+
+
+def test_stock_news_csv_to_text2sql_runs_to_rows_with_question_sql_cot_difficulty(tmp_path: Path, local_llm) -> None:
+    import duckdb
+
+    from dataflow_dagster.core.runner import run_source, run_step
+    from dataflow_dagster.core.storage import Storage
+    from dataflow_dagster.core.yaml_loader import load_pipeline_file
+
+    csv = tmp_path / "stock_news.csv"
+    csv.write_text(
+        "date,ticker,headline,close\n2024-01-02,AAPL,Apple rises on iPhone sales,185.6\n"
+        "2024-01-02,MSFT,Microsoft gains on cloud beat,370.9\n2024-01-03,TSLA,Tesla falls on deliveries,238.4\n"
+        "2024-01-04,AAPL,Apple slips on downgrade,184.3\n"
+    )
+    req = "I have a CSV of stock news; make 50 Text-to-SQL samples with CoT and three difficulty levels"
+    res = build_pipeline(req, csv, tmp_path / "out")
+    assert res.selection == "recipe"
+    assert [s.op.name for s in res.pipeline.steps] == [
+        "SQLExecutionFilter",
+        "SQLQuestionGenerator",
+        "Text2SQLCoTGenerator",
+        "SQLComponentClassifier",
+    ]
+    with duckdb.connect(str(tmp_path / "stock_news_db" / "stock_news.duckdb"), read_only=True) as con:
+        types = dict(con.execute("SELECT column_name, data_type FROM information_schema.columns").fetchall())
+    assert types["close"] == "DOUBLE" and types["date"] == "DATE"  # typed, not all VARCHAR
+    pipe = load_pipeline_file(res.path)  # run what the agent wrote, as a user would
+    storage = Storage(tmp_path / ".df")
+    run_source(storage, pipe)
+    for step in pipe.steps:
+        out = run_step(storage, pipe, step.name, llm=local_llm)
+    rows = duckdb.connect().sql(f"SELECT * FROM {out.refs['table'].read_sql()}").to_arrow_table().to_pylist()
+    assert rows
+    for r in rows:
+        assert r["question"] and r["sql"] and r["cot_reasoning"] and r["sql_component_difficulty"]

@@ -61,6 +61,7 @@ def _compile(
     planner: Planner, sel: Selection, intent: Intent, data: DataProfile, name: str
 ) -> tuple[Pipeline, Compiled]:
     recipe = match_recipe(intent, data) if sel.by == "recipe" else None
+    source = recipe.source if recipe is not None else None
     if recipe is not None:
         compiled = Compiled(recipe.steps, [f"recipe {recipe.recipe}", *recipe.notes])
         compiled.source_columns = recipe.source_columns
@@ -77,7 +78,7 @@ def _compile(
     pipeline = Pipeline(
         name=name,
         description=f"Written by dataflow-dagster agent from: {intent.request}{count}",
-        source=Source(path=str(data.path.resolve()), required_columns=compiled.source_columns),
+        source=Source(path=str((source or data.path).resolve()), required_columns=compiled.source_columns),
         steps=compiled.steps,
     )
     return pipeline, compiled
@@ -121,6 +122,8 @@ def build_pipeline(
     if recipe is not None:  # a domain recipe knows the chain the contract needs; tried first
         attempts.append(Selection([s.op.name for s in recipe.steps], "recipe", recipe.recipe))
     try:
+        if recipe is not None and recipe.recipe == "text2sql_csv":
+            raise AgentRefusal("no retrieval fallback: no other operator chain serves Text-to-SQL from a CSV")
         cands = planner.candidates(intent)
     except AgentRefusal:
         if recipe is None:

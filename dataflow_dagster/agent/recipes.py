@@ -11,6 +11,7 @@ load) and falls back to retrieval when it does not hold.
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from dataflow_dagster.agent.intent import Intent
 from dataflow_dagster.agent.planner import DataProfile
@@ -28,6 +29,7 @@ class RecipePlan:
     steps: list[Step]
     source_columns: list[str]
     notes: list[str] = field(default_factory=list)
+    source: Path | None = None  # a source the recipe built (e.g. database seeds), else the request's data
 
 
 _KEEP_PASSING = re.compile(r"\b(pass|passes|passing|execut\w*|run[s]?\b|succeed\w*|work[s]?)\b", re.I)
@@ -89,7 +91,56 @@ def math_cot(intent: Intent, data: DataProfile) -> RecipePlan | None:
     return RecipePlan("math_cot", steps, [question] + ([reference] if reference != "pseudo_answer" else []), notes)
 
 
-RECIPES: tuple[Callable[[Intent, DataProfile], RecipePlan | None], ...] = (code_tests, math_cot)
+def text2sql_csv(intent: Intent, data: DataProfile) -> RecipePlan | None:
+    """Text-to-SQL from a CSV: the CSV becomes a typed DuckDB table (database ``<stem>_db/<stem>.duckdb``
+    next to it, seed ``<stem>_db/seed.jsonl``), then SQL -> execution filter -> question -> CoT -> difficulty."""
+    if "text2sql" not in intent.domains or data.path.suffix.lower() != ".csv":
+        return None
+    import json
+
+    import duckdb
+
+    from operators.core.contract import quote_ident, quote_literal
+    from operators.text2sql.difficulty import SQLComponentClassifier
+    from operators.text2sql.execution import SQLExecutionFilter
+    from operators.text2sql.generate import SQLQuestionGenerator, Text2SQLCoTGenerator
+
+    db_id = re.sub(r"\W", "_", data.path.stem)
+    root = data.path.resolve().parent / f"{db_id}_db"
+    root.mkdir(exist_ok=True)
+    db_file = root / f"{db_id}.duckdb"
+    db_file.unlink(missing_ok=True)
+    with duckdb.connect(str(db_file)) as con:  # column types inferred by DuckDB's CSV sniffer
+        con.execute(f"CREATE TABLE {quote_ident(db_id)} AS SELECT * FROM read_csv({quote_literal(str(data.path))})")
+        cols = con.execute(f"DESCRIBE {quote_ident(db_id)}").fetchall()
+    # Deterministic seed queries from the typed schema (a rule template, labelled synthesised): the
+    # embedded model's SQL rarely executes, so the chain always has runnable SQL to build on.
+    t = quote_ident(db_id)
+    text_cols = [quote_ident(c[0]) for c in cols if c[1] == "VARCHAR"]
+    num_cols = [quote_ident(c[0]) for c in cols if c[1] in ("DOUBLE", "BIGINT", "INTEGER", "FLOAT", "DECIMAL")]
+    queries = [f"SELECT * FROM {t} LIMIT 5"]
+    if text_cols:
+        queries.append(f"SELECT {text_cols[0]}, count(*) AS n FROM {t} GROUP BY {text_cols[0]} ORDER BY n DESC")
+    if text_cols and num_cols:
+        queries.append(f"SELECT {text_cols[0]}, avg({num_cols[0]}) AS mean FROM {t} GROUP BY {text_cols[0]}")
+    seed = root / "seed.jsonl"
+    seed.write_text("".join(json.dumps({"db_id": db_id, "sql": q}) + "\n" for q in queries), encoding="utf-8")
+    db = {"db_root": str(root)}
+    steps = [
+        Step("exec_filter", SQLExecutionFilter(**db)),
+        Step("question", SQLQuestionGenerator(**db)),
+        Step("cot", Text2SQLCoTGenerator(**db)),
+        Step("difficulty", SQLComponentClassifier(dialect="duckdb")),
+    ]
+    notes = [
+        f"database built from {data.path.name}: {db_file} (table {db_id}); source {seed}",
+        f"synthesised: {len(queries)} seed SQL queries from a deterministic schema template (SQLGenerator "
+        "output of the embedded model does not execute)",
+    ]
+    return RecipePlan("text2sql_csv", steps, ["db_id", "sql"], notes, source=seed)
+
+
+RECIPES: tuple[Callable[[Intent, DataProfile], RecipePlan | None], ...] = (code_tests, math_cot, text2sql_csv)
 
 
 def match_recipe(intent: Intent, data: DataProfile) -> RecipePlan | None:
