@@ -9,6 +9,7 @@ from pathlib import Path
 
 from dataflow_dagster.agent.intent import Intent, parse_intent
 from dataflow_dagster.agent.planner import AgentRefusal, Compiled, DataProfile, Planner, Selection, profile_data
+from dataflow_dagster.agent.recipes import match_recipe
 from dataflow_dagster.core.dryrun import PlanReport, dry_run
 from dataflow_dagster.core.pipeline import Pipeline, Source
 from dataflow_dagster.core.yaml_loader import dump_pipeline, load_pipeline_file
@@ -22,7 +23,7 @@ class AgentResult:
     path: Path
     pipeline: Pipeline
     plan: PlanReport
-    selection: str  # "llm" or "retrieval"
+    selection: str  # "recipe", "llm" or "retrieval": which path decided the steps
     model: str
     intent: Intent
     notes: list[str] = field(default_factory=list)
@@ -40,6 +41,12 @@ def _validate(path: Path, sample_rows: int) -> tuple[Pipeline, PlanReport]:
     report = dry_run(pipeline, sample_rows)
     if not report.ok:
         raise AgentRefusal(f"the compiled pipeline failed its dry run: {report.first_failure()}")
+    last = report.steps[-1] if report.steps else None
+    if last is not None and last.rows_out == 0:
+        raise AgentRefusal(
+            f"the compiled pipeline keeps no rows in its dry run (step '{last.step}' ({last.op}) leaves 0 of "
+            f"{last.rows_in}); a pipeline that drops every sample row does not do what was asked"
+        )
     # Dagster only now: `dataflow-dagster` commands that never reach here start without importing it.
     from dagster import Definitions
 
@@ -55,8 +62,15 @@ def _validate(path: Path, sample_rows: int) -> tuple[Pipeline, PlanReport]:
 def _compile(
     planner: Planner, sel: Selection, intent: Intent, data: DataProfile, name: str
 ) -> tuple[Pipeline, Compiled]:
-    compiled = planner.compile(sel.names, intent, data)
-    missing = [a for a in intent.actions if not any(_serves(s.op, a) for s in compiled.steps)]
+    recipe = match_recipe(intent, data) if sel.by == "recipe" else None
+    source = recipe.source if recipe is not None else None
+    if recipe is not None:
+        compiled = Compiled(recipe.steps, [f"recipe {recipe.recipe}", *recipe.notes])
+        compiled.source_columns = recipe.source_columns
+        missing: list[str] = []
+    else:
+        compiled = planner.compile(sel.names, intent, data)
+        missing = [a for a in intent.actions if not any(_serves(s.op, a) for s in compiled.steps)]
     if missing or not compiled.steps:
         raise AgentRefusal(
             f"could not wire an operator for {missing or intent.actions} on the columns of "
@@ -66,7 +80,7 @@ def _compile(
     pipeline = Pipeline(
         name=name,
         description=f"Written by dataflow-dagster agent from: {intent.request}{count}",
-        source=Source(path=str(data.path.resolve()), required_columns=compiled.source_columns),
+        source=Source(path=str((source or data.path).resolve()), required_columns=compiled.source_columns),
         steps=compiled.steps,
     )
     return pipeline, compiled
@@ -104,16 +118,26 @@ def build_pipeline(
     if final.exists() and not overwrite:
         raise OperatorError(f"{final} exists; pass --name NEW or --force to replace it")
     planner = Planner(all_operators(), llm)
-    cands = planner.candidates(intent)
-    retrieval = planner.retrieval_choice(intent, cands)
     attempts: list[Selection] = []
     notes: list[str] = []
-    by_llm = planner.llm_choice(intent, cands)
-    if by_llm is not None and by_llm.names:
-        attempts.append(by_llm)
-    elif by_llm is not None:
-        notes.append(f"model selection rejected: {by_llm.note}; using retrieval ranking")
-    attempts.append(retrieval)
+    recipe = match_recipe(intent, profile)
+    if recipe is not None:  # a domain recipe knows the chain the contract needs; tried first
+        attempts.append(Selection([s.op.name for s in recipe.steps], "recipe", recipe.recipe))
+    try:
+        if recipe is not None and recipe.recipe == "text2sql_csv":
+            raise AgentRefusal("no retrieval fallback: no other operator chain serves Text-to-SQL from a CSV")
+        cands = planner.candidates(intent)
+    except AgentRefusal:
+        if recipe is None:
+            raise
+        cands = {}
+    if cands:
+        by_llm = planner.llm_choice(intent, cands)
+        if by_llm is not None and by_llm.names:
+            attempts.append(by_llm)
+        elif by_llm is not None:
+            notes.append(f"model selection rejected: {by_llm.note}; using retrieval ranking")
+        attempts.append(planner.retrieval_choice(intent, cands))
     model = llm.model_id if llm is not None else "none (retrieval only)"
     last_error = ""
     for sel in attempts:
@@ -132,4 +156,4 @@ def build_pipeline(
             notes.append(f"{sel.by} selection {sel.names} failed: {exc}")
         finally:
             tmp.unlink(missing_ok=True)
-    raise AgentRefusal(last_error or "no selection could be compiled")
+    raise AgentRefusal("; ".join(notes) or last_error or "no selection could be compiled")

@@ -149,7 +149,9 @@ def parse_intent(request: str) -> Intent:
         _ACTION_OF.get(w) == "filter" and w not in ("remove", "drop", "clean", "filter") for w in words
     )
     says_what = re.search(r"\b(empty|short|long|symbol|null|blank|words?|length)\b|空|短", text, re.I)
-    if "dedup" in intent.actions and "filter" in intent.actions and only_generic and not says_what:
+    # "dedupe and filter X" asks for a filter of its own; "filter out duplicates" does not.
+    own_filter = re.search(r"\bfilter(?:ing)?\b(?!\s+(?:out\s+)?(?:the\s+)?(?:duplicat|repeat|dup))", text, re.I)
+    if "dedup" in intent.actions and "filter" in intent.actions and only_generic and not says_what and not own_filter:
         intent.actions.remove("filter")  # "remove duplicates" is one action, not a generic filter as well
     lower = text.lower()
     for domain, terms in DOMAINS.items():

@@ -162,7 +162,9 @@ class Planner:
                 spec = self._filter_scores(intent, [n for n, _ in ranked])
                 top = max(spec.values())
                 chosen = [n for n, s in sorted(spec.items(), key=lambda x: -x[1]) if s > 0 and s >= 0.5 * top][:3]
-                chosen = chosen or [ranked[0][0]]
+                # an unspecific "filter" drops nothing valid: the empty-row filter, not a threshold guess
+                safe = [n for n, _ in ranked if n == "ContentNullFilter"]
+                chosen = chosen or safe or [ranked[0][0]]
             else:
                 chosen = [ranked[0][0]]
             names += [n for n in chosen if n not in names]

@@ -1,0 +1,151 @@
+"""Domain recipes: ordered, key-bound operator chains for requests whose shape retrieval cannot infer.
+
+A request such as "generate unit tests and keep only code that passes" names two actions, but the
+operator contract needs four steps (tests -> execution -> status filter, with the code column bound
+as the code to run). Retrieval picks one operator per action and cannot know that; a recipe encodes
+the chain once, binds its keys to the request's data, and says which steps the contract added. The
+builder validates a recipe's pipeline exactly like any other (dry run with surviving rows, Dagster
+load) and falls back to retrieval when it does not hold.
+"""
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dataflow_dagster.agent.intent import Intent
+from dataflow_dagster.agent.planner import DataProfile
+from dataflow_dagster.core.pipeline import Step
+from operators.code.execution import CodeExecutionEvaluator, ExecutionStatusFilter
+from operators.code.generators import CodeInstructionSynthesizer, CodeTestCaseGenerator
+from operators.reasoning.answers import AnswerExtractor
+from operators.reasoning.generators import CoTAnswerGenerator
+from operators.reasoning.verify import AnswerVerifier, PseudoAnswerGenerator, VerifiedAnswerFilter
+
+
+@dataclass
+class RecipePlan:
+    recipe: str
+    steps: list[Step]
+    source_columns: list[str]
+    notes: list[str] = field(default_factory=list)
+    source: Path | None = None  # a source the recipe built (e.g. database seeds), else the request's data
+
+
+_KEEP_PASSING = re.compile(r"\b(pass|passes|passing|execut\w*|run[s]?\b|succeed\w*|work[s]?)\b", re.I)
+_AGREE = re.compile(r"\b(agree\w*|consisten\w*|majority|vote)\b", re.I)
+_VERIFIED = re.compile(r"\b(verif\w*|correct\w*|match\w*|right)\b", re.I)
+_COT = re.compile(r"\b(cot|chain[- ]of[- ]thought|step[- ]by[- ]step|reason\w*|solve|solution\w*)\b", re.I)
+_INSTRUCTION = re.compile(r"\binstruction", re.I)
+
+
+def _column(data: DataProfile, names: tuple[str, ...]) -> str:
+    return next((c for c in names if c in data.columns), data.text_column)
+
+
+def code_tests(intent: Intent, data: DataProfile) -> RecipePlan | None:
+    """Code + tests (+ instruction): tests -> execution -> keep passing, the code column executed."""
+    text = intent.request
+    if "code" not in intent.domains or not re.search(r"\btests?\b|test cases?", text, re.I):
+        return None
+    code = _column(data, ("code", "raw_code", "generated_code", "function", "solution"))
+    steps: list[Step] = []
+    notes = []
+    instruction = "instruction" if "instruction" in data.columns else None
+    if _INSTRUCTION.search(text) and instruction is None:
+        steps.append(Step("instruction", CodeInstructionSynthesizer(input_key=code)))
+        instruction = "instruction"
+    if instruction is None:
+        return None  # the test generator needs a task statement; nothing to bind it to
+    steps.append(Step("tests", CodeTestCaseGenerator(input_key=instruction, code_key=code)))
+    if _KEEP_PASSING.search(text):
+        steps.append(Step("execute", CodeExecutionEvaluator(input_key=code)))
+        steps.append(Step("keep_passing", ExecutionStatusFilter()))
+        notes.append("contract: CodeExecutionEvaluator added because ExecutionStatusFilter reads exec_status")
+    return RecipePlan("code_tests", steps, [code], notes)
+
+
+def math_cot(intent: Intent, data: DataProfile) -> RecipePlan | None:
+    """Math CoT: sampled solutions -> extracted answers -> majority vote -> keep agreeing/verified."""
+    text = intent.request
+    if "math" not in intent.domains or not _COT.search(text):
+        return None
+    question = _column(data, ("question", "problem", "instruction", "prompt"))
+    steps = [Step("cot", CoTAnswerGenerator(input_key=question))]
+    notes = []
+    gold = next((c for c in ("golden_answer", "answer", "reference") if c in data.columns), None)
+    # "answers agree" is self-consistency (samples against their majority vote); "verified/correct"
+    # with a reference column checks against that column instead.
+    reference = gold if gold and _VERIFIED.search(text) and not _AGREE.search(text) else "pseudo_answer"
+    if _AGREE.search(text) or _VERIFIED.search(text):
+        steps += [
+            Step("extract", AnswerExtractor()),
+            Step("pseudo_answer", PseudoAnswerGenerator()),
+            Step("verify", AnswerVerifier(reference_key=reference, fallback_reference_key=None)),
+            Step("keep_verified", VerifiedAnswerFilter()),
+        ]
+        notes.append(
+            "contract: AnswerExtractor, PseudoAnswerGenerator and AnswerVerifier added because "
+            f"VerifiedAnswerFilter reads the verdict of extracted answers against '{reference}'"
+        )
+    return RecipePlan("math_cot", steps, [question] + ([reference] if reference != "pseudo_answer" else []), notes)
+
+
+def text2sql_csv(intent: Intent, data: DataProfile) -> RecipePlan | None:
+    """Text-to-SQL from a CSV: the CSV becomes a typed DuckDB table (database ``<stem>_db/<stem>.duckdb``
+    next to it, seed ``<stem>_db/seed.jsonl``), then SQL -> execution filter -> question -> CoT -> difficulty."""
+    if "text2sql" not in intent.domains or data.path.suffix.lower() != ".csv":
+        return None
+    import json
+
+    import duckdb
+
+    from operators.core.contract import quote_ident, quote_literal
+    from operators.text2sql.difficulty import SQLComponentClassifier
+    from operators.text2sql.execution import SQLExecutionFilter
+    from operators.text2sql.generate import SQLQuestionGenerator, Text2SQLCoTGenerator
+
+    db_id = re.sub(r"\W", "_", data.path.stem)
+    root = data.path.resolve().parent / f"{db_id}_db"
+    root.mkdir(exist_ok=True)
+    db_file = root / f"{db_id}.duckdb"
+    db_file.unlink(missing_ok=True)
+    with duckdb.connect(str(db_file)) as con:  # column types inferred by DuckDB's CSV sniffer
+        con.execute(f"CREATE TABLE {quote_ident(db_id)} AS SELECT * FROM read_csv({quote_literal(str(data.path))})")
+        cols = con.execute(f"DESCRIBE {quote_ident(db_id)}").fetchall()
+    # Deterministic seed queries from the typed schema (a rule template, labelled synthesised): the
+    # embedded model's SQL rarely executes, so the chain always has runnable SQL to build on.
+    t = quote_ident(db_id)
+    text_cols = [quote_ident(c[0]) for c in cols if c[1] == "VARCHAR"]
+    num_cols = [quote_ident(c[0]) for c in cols if c[1] in ("DOUBLE", "BIGINT", "INTEGER", "FLOAT", "DECIMAL")]
+    queries = [f"SELECT * FROM {t} LIMIT 5"]
+    if text_cols:
+        queries.append(f"SELECT {text_cols[0]}, count(*) AS n FROM {t} GROUP BY {text_cols[0]} ORDER BY n DESC")
+    if text_cols and num_cols:
+        queries.append(f"SELECT {text_cols[0]}, avg({num_cols[0]}) AS mean FROM {t} GROUP BY {text_cols[0]}")
+    seed = root / "seed.jsonl"
+    seed.write_text("".join(json.dumps({"db_id": db_id, "sql": q}) + "\n" for q in queries), encoding="utf-8")
+    db = {"db_root": str(root)}
+    steps = [
+        Step("exec_filter", SQLExecutionFilter(**db)),
+        Step("question", SQLQuestionGenerator(**db)),
+        Step("cot", Text2SQLCoTGenerator(**db)),
+        Step("difficulty", SQLComponentClassifier(dialect="duckdb")),
+    ]
+    notes = [
+        f"database built from {data.path.name}: {db_file} (table {db_id}); source {seed}",
+        f"synthesised: {len(queries)} seed SQL queries from a deterministic schema template (SQLGenerator "
+        "output of the embedded model does not execute)",
+    ]
+    return RecipePlan("text2sql_csv", steps, ["db_id", "sql"], notes, source=seed)
+
+
+RECIPES: tuple[Callable[[Intent, DataProfile], RecipePlan | None], ...] = (code_tests, math_cot, text2sql_csv)
+
+
+def match_recipe(intent: Intent, data: DataProfile) -> RecipePlan | None:
+    for recipe in RECIPES:
+        plan = recipe(intent, data)
+        if plan is not None:
+            return plan
+    return None
