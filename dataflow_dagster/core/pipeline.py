@@ -45,6 +45,9 @@ class Step:
     # ``{column: {"type": "string"|"integer"|"float"|"numeric"|"boolean"|"any", "non_nullable": ...,
     # "unique": ..., "min_value": ..., "max_value": ..., "categories": [...]}}``; run as an asset check.
     schema: list[Any] | dict[str, dict[str, Any]] | None = None
+    # Consecutive fusable steps (rule filters, refiners, rule evaluators) run as one stage: one query,
+    # one snapshot, one Dagster execution step. False keeps this step a stage of its own.
+    fuse: bool = True
 
     @property
     def effective_prompt(self) -> PromptTemplate | None:

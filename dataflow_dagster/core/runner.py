@@ -232,10 +232,7 @@ def _run_step(
     started = time.time()
     con = storage.connect()
     try:
-        con.execute(
-            f"CREATE VIEW {SRC} AS SELECT * EXCLUDE (file_row_number), file_row_number AS {POS} "
-            f"FROM read_parquet({quote_literal(up.path)}, file_row_number=true)"
-        )
+        con.execute(f"CREATE VIEW {SRC} AS SELECT * FROM {up.scan_sql(POS)}")
         require_columns(con, SRC, op.input_columns(), f"step '{asset}' ({op.name}) reading '{up_asset}'")
         memo = None
         if incremental:

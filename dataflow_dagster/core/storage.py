@@ -36,13 +36,27 @@ class CatalogLockedError(OperatorError):
 
 @dataclass(frozen=True)
 class SnapshotRef:
+    """A published table: a whole Parquet file, or (steps of a fused stage) a view over the stage's
+    snapshot: ``select`` picks and renames its columns and ``where`` its rows."""
+
     path: str
     content_hash: str
     row_count: int
     columns: list[list[str]]  # [name, type] pairs
+    select: str | None = None
+    where: str | None = None
 
     def read_sql(self) -> str:
-        return f"read_parquet({quote_literal(self.path)})"
+        if self.select is None and self.where is None:
+            return f"read_parquet({quote_literal(self.path)})"
+        return f"(SELECT {self.select or '*'} FROM read_parquet({quote_literal(self.path)}) WHERE {self.where or 'true'})"
+
+    def scan_sql(self, pos: str) -> str:
+        """The table with each row's position in the snapshot file as column ``pos``."""
+        file = f"read_parquet({quote_literal(self.path)}, file_row_number=true)"
+        if self.select is None and self.where is None:
+            return f"(SELECT * EXCLUDE (file_row_number), file_row_number AS {pos} FROM {file})"
+        return f"(SELECT {self.select or '*'}, file_row_number AS {pos} FROM {file} WHERE {self.where or 'true'})"
 
 
 def content_hash(con: duckdb.DuckDBPyConnection, relation_sql: str) -> tuple[str, int]:
@@ -58,8 +72,13 @@ def content_hash(con: duckdb.DuckDBPyConnection, relation_sql: str) -> tuple[str
     ).fetchall()[0]
     schema = con.execute(f"DESCRIBE SELECT * FROM {relation_sql}").fetchall()
     cols = [[r[0], r[1]] for r in schema]
-    digest = hashlib.sha256(json.dumps([int(n), str(lo), str(hi), cols]).encode()).hexdigest()
-    return digest, int(n)
+    return hash_digest(int(n), int(lo), int(hi), cols), int(n)
+
+
+def hash_digest(n: int, lo: int, hi: int, cols: list[list[str]]) -> str:
+    """The content hash from its parts: row count, the two sums of per-row md5 halves, the schema.
+    Sums add up, so the hash of a union of row groups is computed from the groups' sums."""
+    return hashlib.sha256(json.dumps([n, str(lo), str(hi), cols]).encode()).hexdigest()
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
@@ -120,26 +139,41 @@ class Storage:
     # ---- snapshots ---------------------------------------------------------------------------
     def write_snapshot(self, con: duckdb.DuckDBPyConnection, relation: str, asset: str) -> SnapshotRef:
         """Write ``relation`` (minus ``__`` helper columns) as an immutable snapshot of ``asset``."""
+        cols = [r[0] for r in con.execute(f"DESCRIBE {quote_ident(relation)}").fetchall()]
+        keep = ", ".join(quote_ident(c) for c in cols if not c.startswith("__")) or "*"
+        tmp = self.write_file(con, f"SELECT {keep} FROM {quote_ident(relation)}", asset)
+        try:
+            ref = self.describe_file(con, tmp)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        final = self.place_file(tmp, asset, ref.content_hash)
+        return SnapshotRef(str(final), ref.content_hash, ref.row_count, ref.columns)
+
+    def write_file(self, con: duckdb.DuckDBPyConnection, query: str, asset: str) -> Path:
+        """Write ``query`` to a temporary Parquet file in ``asset``'s snapshot folder (``place_file``
+        then gives it its final name); nothing half-written is ever left under a final name."""
         folder = self.root / "snapshots" / _safe(asset)
         folder.mkdir(parents=True, exist_ok=True)
         tmp = folder / f".tmp-{uuid.uuid4().hex}.parquet"
-        cols = [r[0] for r in con.execute(f"DESCRIBE {quote_ident(relation)}").fetchall()]
-        keep = ", ".join(quote_ident(c) for c in cols if not c.startswith("__")) or "*"
         try:
             con.execute(
-                f"COPY (SELECT {keep} FROM {quote_ident(relation)}) TO {quote_literal(str(tmp))} "
+                f"COPY ({query}) TO {quote_literal(str(tmp))} "
                 f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {SNAPSHOT_ROW_GROUP_ROWS})"
             )
-            ref = self.describe_file(con, tmp)
-            final = folder / f"{ref.content_hash[:32]}.parquet"
-            if final.exists():
-                tmp.unlink()
-            else:
-                os.replace(tmp, final)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
-        return SnapshotRef(str(final), ref.content_hash, ref.row_count, ref.columns)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return tmp
+
+    def place_file(self, tmp: Path, asset: str, digest: str) -> Path:
+        """Rename ``tmp`` to its content-addressed name (an identical file already there is kept)."""
+        final = self.root / "snapshots" / _safe(asset) / f"{digest[:32]}.parquet"
+        if final.exists():
+            tmp.unlink(missing_ok=True)
+        else:
+            os.replace(tmp, final)
+        return final
 
     def describe_file(self, con: duckdb.DuckDBPyConnection, path: Path | str) -> SnapshotRef:
         rel = f"read_parquet({quote_literal(str(path))})"
@@ -225,13 +259,14 @@ class Storage:
             for doc in self.all_refs().values():
                 for part, ref in doc["tables"].items():
                     view = doc["asset"] if part == "table" else f"{doc['asset']}__{part}"
+                    rel = SnapshotRef(**ref).read_sql()
                     if doc.get("partition"):
-                        partitions.setdefault(view, []).append(ref["path"])
+                        partitions.setdefault(view, []).append(rel)
                     else:
-                        wanted[view] = f"SELECT * FROM read_parquet({quote_literal(ref['path'])})"
-            for view, paths in partitions.items():
-                files = ", ".join(quote_literal(p) for p in sorted(paths))
-                wanted.setdefault(view, f"SELECT * FROM read_parquet([{files}], union_by_name=true)")
+                        wanted[view] = f"SELECT * FROM {rel}"
+            for view, rels in partitions.items():
+                union = " UNION ALL BY NAME ".join(f"SELECT * FROM {r}" for r in sorted(rels))
+                wanted.setdefault(view, union)
             for view, sql in wanted.items():
                 con.execute(f"CREATE OR REPLACE VIEW {quote_ident(view)} AS {sql}")
             for stale in existing - set(wanted):
