@@ -80,11 +80,46 @@ def text_pt_filter_pipeline(source_path: str | Path | None = None, name: str = "
     )
 
 
-_WORDS = (
-    "energy system model data process cell river theory market signal method language network structure "
-    "protein climate history music island engine circuit pattern region species value surface library "
-    "measure culture origin element vessel harbor orbit mineral forest archive lattice"
-).split()
+_WORDS = [
+    "energy",
+    "system",
+    "model",
+    "data",
+    "process",
+    "cell",
+    "river",
+    "theory",
+    "market",
+    "signal",
+    "method",
+    "language",
+    "network",
+    "structure",
+    "protein",
+    "climate",
+    "history",
+    "music",
+    "island",
+    "engine",
+    "circuit",
+    "pattern",
+    "region",
+    "species",
+    "value",
+    "surface",
+    "library",
+    "measure",
+    "culture",
+    "origin",
+    "element",
+    "vessel",
+    "harbor",
+    "orbit",
+    "mineral",
+    "forest",
+    "archive",
+    "lattice",
+]
 
 # Each kind of document one of the pipeline's steps acts on (rewrites or drops), so a corpus built
 # from them exercises every step; "clean" documents pass all of them.

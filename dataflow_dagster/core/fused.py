@@ -14,6 +14,7 @@ versions and audits do not see whether a step ran fused.
 """
 
 import hashlib
+import itertools
 import json
 import logging
 import time
@@ -182,7 +183,9 @@ def _hash_groups(con: duckdb.DuckDBPyConnection, file_sql: str, plan: _Plan) -> 
     ]
     aggs = [s for j in sigs for s in _md5_sums(j)]
     aggs += _md5_sums(f"CASE {quote_ident(DROPPED)} {' '.join(rej)} END") if rej else ["0", "0"]
-    rows = con.execute(f"SELECT {quote_ident(DROPPED)}, count(*), {', '.join(aggs)} FROM {file_sql} GROUP BY 1").fetchall()
+    rows = con.execute(
+        f"SELECT {quote_ident(DROPPED)}, count(*), {', '.join(aggs)} FROM {file_sql} GROUP BY 1"
+    ).fetchall()
     return [_Group(r[0], int(r[1]), [int(x) for x in r[2:]]) for r in rows], sigs
 
 
@@ -199,12 +202,16 @@ def _ref(
 
 def check_chain(pipeline: Pipeline, steps: Sequence[str]) -> list[Step]:
     chain = [pipeline.step(n) for n in steps]
-    for prev, step in zip(chain, chain[1:], strict=False):
+    for prev, step in itertools.pairwise(chain):
         if step.after != prev.name:
-            raise OperatorError(f"steps {list(steps)} of '{pipeline.name}' are not a chain: '{step.name}' reads '{step.after}'")
+            raise OperatorError(
+                f"steps {list(steps)} of '{pipeline.name}' are not a chain: '{step.name}' reads '{step.after}'"
+            )
     bad = [s.name for s in chain if not fusable(s)]
     if bad:
-        raise OperatorError(f"steps {bad} of '{pipeline.name}' cannot run fused (not row-local rule steps, or fuse=False)")
+        raise OperatorError(
+            f"steps {bad} of '{pipeline.name}' cannot run fused (not row-local rule steps, or fuse=False)"
+        )
     return chain
 
 
@@ -242,7 +249,10 @@ def run_chain(
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
-        refs = [{k: SnapshotRef(path, r.content_hash, r.row_count, r.columns, r.select, r.where) for k, r in d.items()} for d in refs]
+        refs = [
+            {k: SnapshotRef(path, r.content_hash, r.row_count, r.columns, r.select, r.where) for k, r in d.items()}
+            for d in refs
+        ]
         outcomes = []
         took = round(time.time() - started, 3)
         rows_in, up_name, up_hash = up.row_count, up_asset, up.content_hash
@@ -251,7 +261,11 @@ def run_chain(
             lineage["stage"] = {"steps": list(steps), "index": i, "snapshot": path}
             preview = con.sql(f"SELECT * FROM {refs[i]['table'].read_sql()} LIMIT 5").to_arrow_table().to_pylist()
             outcomes.append(StepOutcome(pipeline.asset_name(step.name), refs[i], lineage, preview))
-            rows_in, up_name, up_hash = refs[i]["table"].row_count, pipeline.asset_name(step.name), refs[i]["table"].content_hash
+            rows_in, up_name, up_hash = (
+                refs[i]["table"].row_count,
+                pipeline.asset_name(step.name),
+                refs[i]["table"].content_hash,
+            )
     finally:
         con.close()
     kept = outcomes[-1].table.row_count
@@ -272,8 +286,13 @@ def _step_refs(
         sums = 2 * sigs[_row_json(plan, cols)]
         refs = {
             "table": _ref(
-                con, path, _select(plan, cols), f"{d} IS NULL OR {d} > {i}", groups,
-                lambda g, i=i: g is None or g > i, sums,
+                con,
+                path,
+                _select(plan, cols),
+                f"{d} IS NULL OR {d} > {i}",
+                groups,
+                lambda g, i=i: g is None or g > i,
+                sums,
             )
         }
         rej = plan.rejects[i]
@@ -320,7 +339,11 @@ def _lineage(
         "finished_at": time.time(),
         "stats": {},
         "view": {"select": table.select, "where": table.where},
-        **({"rejected_view": {"select": refs["rejected"].select, "where": refs["rejected"].where}} if op.kind == Kind.FILTER else {}),
+        **(
+            {"rejected_view": {"select": refs["rejected"].select, "where": refs["rejected"].where}}
+            if op.kind == Kind.FILTER
+            else {}
+        ),
     }
 
 

@@ -19,7 +19,7 @@ from dataflow_dagster.core.partitions import HashShards, require_partition
 from dataflow_dagster.core.pipeline import Pipeline
 from dataflow_dagster.core.storage import SnapshotRef, Storage
 from dataflow_dagster.llm.cache import CachedLLM, ResponseCache
-from operators.core.contract import CheckSpec, Kind, OperatorContext, OperatorError, quote_ident, quote_literal
+from operators.core.contract import CheckSpec, Kind, OperatorContext, OperatorError, quote_ident
 from operators.core.llm import LLMClient
 from operators.core.prompt import PromptTemplate
 from operators.core.rowids import ID, source_ids_sql

@@ -8,7 +8,6 @@ refs are the truth; the catalog is a convenience rebuilt from them, so a user ho
 open in a DuckDB shell delays nothing and loses nothing.
 """
 
-import contextlib
 import hashlib
 import json
 import os
@@ -49,7 +48,9 @@ class SnapshotRef:
     def read_sql(self) -> str:
         if self.select is None and self.where is None:
             return f"read_parquet({quote_literal(self.path)})"
-        return f"(SELECT {self.select or '*'} FROM read_parquet({quote_literal(self.path)}) WHERE {self.where or 'true'})"
+        return (
+            f"(SELECT {self.select or '*'} FROM read_parquet({quote_literal(self.path)}) WHERE {self.where or 'true'})"
+        )
 
     def scan_sql(self, pos: str) -> str:
         """The table with each row's position in the snapshot file as column ``pos``."""

@@ -7,7 +7,6 @@ code version (operator + config + prompt hash) follows the recipe.
 
 import weakref
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from dagster import (
@@ -15,29 +14,27 @@ from dagster import (
     AssetKey,
     AssetsDefinition,
     AssetSelection,
-    DataVersion,
+    AssetSpec,
     Definitions,
     MaterializeResult,
-    MetadataValue,
     asset,
     define_asset_job,
 )
 
-from dataflow_dagster.core.diff import diff_paths
 from dataflow_dagster.core.pipeline import Pipeline, Step
 from dataflow_dagster.core.runner import (
-    StepOutcome,
     run_source,
     run_step,
     source_code_version,
     step_code_version,
 )
-from dataflow_dagster.core.storage import SnapshotRef
+from dataflow_dagster.core.stages import Stage, plan_stages, stage_of
 from dataflow_dagster.defs.automation import AutomationOptions, asset_condition, automation_definitions
 from dataflow_dagster.defs.checks import step_checks
-from dataflow_dagster.defs.metadata import dispatch_metadata, outcome_metadata
+from dataflow_dagster.defs.metadata import dispatch_metadata, materialize_result, outcome_metadata
 from dataflow_dagster.defs.partitions import partition_key_of, partitions_def
 from dataflow_dagster.defs.resources import LLMResource, LocalLLMResource, PromptResource, StorageResource
+from dataflow_dagster.defs.stage_assets import stage_asset
 
 STORAGE_KEY = "dataflow_storage"
 LLM_KEY = "llm"
@@ -81,23 +78,6 @@ def _tags(pipeline: Pipeline, **extra: str) -> dict[str, str]:
     return {**pipeline.tags, "dataflow/pipeline": pipeline.name, **extra}
 
 
-def _result(outcome: StepOutcome, previous: SnapshotRef | None, md: dict[str, Any]) -> MaterializeResult:
-    """Metadata + data version; row counts against the previous version when they are cheap to get."""
-    new = outcome.table
-    if previous is not None and previous.content_hash == new.content_hash:
-        counts: dict[str, int] | None = {"added": 0, "removed": 0, "changed": 0}
-    elif previous is None:
-        counts = {"added": new.row_count, "removed": 0, "changed": 0}
-    elif Path(previous.path).exists():
-        counts = diff_paths(previous.path, new.path)[0]
-    else:
-        counts = None  # the previous snapshot was collected: no counts rather than wrong ones
-    for k, v in (counts or {}).items():
-        if k != "unchanged":
-            md[f"rows_{k}"] = MetadataValue.int(int(v))
-    return MaterializeResult(metadata=md, data_version=DataVersion(new.content_hash))
-
-
 def _source_asset(pipeline: Pipeline) -> AssetsDefinition:
     @asset(
         key=asset_key(pipeline, pipeline.source.name),
@@ -115,9 +95,33 @@ def _source_asset(pipeline: Pipeline) -> AssetsDefinition:
         part = partition_key_of(context)
         previous = storage.current_ref(pipeline.asset_name(pipeline.source.name), partition=part)
         outcome = run_source(storage, pipeline, context.log, context.run_id, partition=part)
-        return _result(outcome, previous, outcome_metadata(outcome, storage))
+        return materialize_result(outcome, previous, outcome_metadata(outcome, storage))
 
     return _asset
+
+
+def step_attrs(
+    pipeline: Pipeline, step: Step, automation: AutomationOptions | None = None, stage: Stage | None = None
+) -> dict[str, Any]:
+    """What a step's asset is (key, deps, group, kinds, code version, description, tags, owners,
+    automation): the same for a plain ``@asset`` and for a spec of a fused stage's ``multi_asset``."""
+    op = step.op
+    stage = stage or stage_of(pipeline, step.name)
+    doc = step.description or (type(op).__doc__ or op.name).strip()
+    prompt = step.effective_prompt if op.needs_llm else None
+    return {
+        "key": asset_key(pipeline, step.name),
+        "deps": [asset_key(pipeline, step.after or pipeline.source.name)],
+        "group_name": pipeline.group_name,
+        "automation_condition": asset_condition(automation),
+        "kinds": _kinds(step),
+        "code_version": step_code_version(op.version, op.fingerprint(), prompt),
+        "description": f"**{op.name}** ({op.kind})\n\n{doc}\n\n{_columns_line(op)}\n\nStage: {stage.label()}",
+        "tags": _tags(
+            pipeline, **{"dataflow/kind": str(op.kind), "dataflow/operator": op.name, "dataflow/stage": stage.name}
+        ),
+        "owners": pipeline.owners or None,
+    }
 
 
 def _step_asset(pipeline: Pipeline, step: Step, automation: AutomationOptions | None = None) -> AssetsDefinition:
@@ -126,22 +130,11 @@ def _step_asset(pipeline: Pipeline, step: Step, automation: AutomationOptions | 
     prompt = step.effective_prompt
     prompt_key = prompt_resource_key(pipeline, step)
     keys = {STORAGE_KEY, *((LLM_KEY, prompt_key) if needs_llm else ())}
-    doc = step.description or (type(op).__doc__ or op.name).strip()
     upstream = asset_key(pipeline, step.after or pipeline.source.name)
     up_name = pipeline.asset_name(step.after or pipeline.source.name)
 
     @asset(
-        key=asset_key(pipeline, step.name),
-        deps=[upstream],
-        group_name=pipeline.group_name,
-        partitions_def=partitions_def(pipeline),
-        automation_condition=asset_condition(automation),
-        kinds=_kinds(step),
-        code_version=step_code_version(op.version, op.fingerprint(), prompt if needs_llm else None),
-        description=f"**{op.name}** ({op.kind})\n\n{doc}\n\n{_columns_line(op)}",
-        required_resource_keys=keys,
-        tags=_tags(pipeline, **{"dataflow/kind": str(op.kind), "dataflow/operator": op.name}),
-        owners=pipeline.owners or None,
+        **step_attrs(pipeline, step, automation), partitions_def=partitions_def(pipeline), required_resource_keys=keys
     )
     def _asset(context: AssetExecutionContext) -> MaterializeResult:
         storage = getattr(context.resources, STORAGE_KEY).get()
@@ -180,7 +173,7 @@ def _step_asset(pipeline: Pipeline, step: Step, automation: AutomationOptions | 
                 [c for c, _ in up_ref.columns] if up_ref else [],
                 step_prompt.fields() if needs_llm and step_prompt is not None else [],
             )
-            result = _result(outcome, previous, md)
+            result = materialize_result(outcome, previous, md)
             stats = getattr(llm, "stats", None)  # retries, re-asks, rate-limit waits of this step's client
             if stats is not None:
                 result.metadata.update(dispatch_metadata(stats.as_dict()))
@@ -199,10 +192,18 @@ def pipeline_definitions(
     automation: AutomationOptions | None = None,
 ) -> tuple[list[AssetsDefinition], list[Any], dict[str, Any], Any]:
     """Assets, checks, prompt resources and the job of one pipeline."""
-    assets = [_source_asset(pipeline)] + [_step_asset(pipeline, s, automation) for s in pipeline.steps]
+    assets = [_source_asset(pipeline)]
+    checks = []
+    for stage in plan_stages(pipeline):
+        if stage.fused:  # one execution step; its checks are check specs evaluated inside it
+            specs = [AssetSpec(**step_attrs(pipeline, pipeline.step(n), automation, stage)) for n in stage.steps]
+            assets.append(stage_asset(pipeline, stage, specs, STORAGE_KEY))
+            continue
+        step = pipeline.step(stage.steps[0])
+        assets.append(_step_asset(pipeline, step, automation))
+        checks += step_checks(pipeline, step, asset_key(pipeline, step.name), STORAGE_KEY)
     for a in assets:
         _PIPELINE_OF[a] = pipeline
-    checks = [c for s in pipeline.steps for c in step_checks(pipeline, s, asset_key(pipeline, s.name), STORAGE_KEY)]
     prompts = {
         prompt_resource_key(pipeline, s): PromptResource.from_template(s.effective_prompt)
         for s in pipeline.steps

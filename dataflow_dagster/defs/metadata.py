@@ -11,11 +11,14 @@ so Dagster's "Plots" tab charts them over time.
 import json
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import duckdb
 from dagster import (
     AssetKey,
+    DataVersion,
+    MaterializeResult,
     MetadataValue,
     TableColumn,
     TableColumnDep,
@@ -24,6 +27,7 @@ from dagster import (
     TableSchema,
 )
 
+from dataflow_dagster.core.diff import diff_relations
 from dataflow_dagster.core.runner import StepOutcome
 from dataflow_dagster.core.storage import SnapshotRef, Storage
 from dataflow_dagster.defs.plots import PlotWriter, bar_png, column_distribution
@@ -287,3 +291,23 @@ def dispatch_metadata(stats: dict[str, Any]) -> dict[str, Any]:
         if key in stats:
             md[f"llm_{key}"] = MetadataValue.int(int(stats[key]))
     return md
+
+
+def materialize_result(
+    outcome: StepOutcome, previous: SnapshotRef | None, md: dict[str, Any], **kwargs: Any
+) -> MaterializeResult:
+    """Metadata + data version; row counts against the previous version when they are cheap to get.
+    ``kwargs`` go to ``MaterializeResult`` (``asset_key``, ``check_results`` in a multi_asset)."""
+    new = outcome.table
+    if previous is not None and previous.content_hash == new.content_hash:
+        counts: dict[str, int] | None = {"added": 0, "removed": 0, "changed": 0}
+    elif previous is None:
+        counts = {"added": new.row_count, "removed": 0, "changed": 0}
+    elif Path(previous.path).exists():
+        counts = diff_relations(previous.read_sql(), new.read_sql())[0]
+    else:
+        counts = None  # the previous snapshot was collected: no counts rather than wrong ones
+    for k, v in (counts or {}).items():
+        if k != "unchanged":
+            md[f"rows_{k}"] = MetadataValue.int(int(v))
+    return MaterializeResult(metadata=md, data_version=DataVersion(new.content_hash), **kwargs)
