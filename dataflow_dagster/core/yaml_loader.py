@@ -34,7 +34,7 @@ from operators.core.registry import get as get_operator
 
 TOP_KEYS = {"pipeline", "description", "source", "steps"}
 SOURCE_KEYS = {"path", "format", "required_columns", "name"}
-STEP_KEYS = {"name", "op", "config", "after", "prompt", "description"}
+STEP_KEYS = {"name", "op", "config", "after", "prompt", "description", "fuse"}
 PROMPT_KEYS = {"template", "system"}
 
 Path_ = tuple[str | int, ...]
@@ -211,12 +211,16 @@ def _step(doc: _Doc, raw: Any, i: int) -> Step:
     for key, val in (("name", name), ("after", after), ("description", desc)):
         if val is not None and not isinstance(val, str):
             raise doc.error((*path, key), "must be text")
+    fuse = spec.get("fuse", True)
+    if not isinstance(fuse, bool):
+        raise doc.error((*path, "fuse"), "must be true or false")
     return Step(
         name,
         op,
         after=after,
         prompt=_prompt(doc, spec.get("prompt"), (*path, "prompt"), op_cls, name),
         description=desc,
+        fuse=fuse,
     )
 
 
@@ -310,6 +314,8 @@ def pipeline_to_dict(pipeline: Pipeline, relative_to: Path | None = None) -> dic
             entry["after"] = s.after
         if s.description:
             entry["description"] = s.description
+        if not s.fuse:
+            entry["fuse"] = False
         if s.prompt is not None:
             entry["prompt"] = {"template": s.prompt.template, "system": s.prompt.system}
         steps.append(entry)

@@ -72,6 +72,10 @@ def pipeline_schema() -> dict[str, Any]:
             "op": {"enum": sorted(ops), "description": "registered operator (`dataflow-dagster ops list`)"},
             "config": {"type": "object", "description": "the operator's settings"},
             "after": {"type": "string", "description": "upstream step (default: the previous step)"},
+            "fuse": {
+                "type": "boolean",
+                "description": "run with the neighbouring rule steps as one fused stage (default true)",
+            },
             "description": {"type": "string"},
             "prompt": {
                 "description": "prompt override: template text, or {template, system}",
