@@ -46,7 +46,9 @@ BASELINE = r"""
 import importlib.util, json, os, sys, time, types
 corpus, cache, pipeline_file = sys.argv[1:4]
 t0 = time.perf_counter()
-sys.modules["torch"] = types.ModuleType("torch")  # stub: imported by DataFlow's CLI helpers, unused here
+torch = types.ModuleType("torch")  # stub: imported by DataFlow's CLI helpers, unused by these filters
+torch.Tensor = type("Tensor", (), {})  # scipy's array-API probe looks it up when torch is imported
+sys.modules["torch"] = torch
 stub = types.ModuleType("dataflow.operators.text_pt")
 stub.MetaSampleEvaluator = object  # imported by the pipeline file, never called
 sys.modules["dataflow.operators.text_pt"] = stub

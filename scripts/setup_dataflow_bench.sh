@@ -9,5 +9,7 @@ PY="${PYTHON:-python3}"
 [ -x .venv-dataflow/bin/python ] || "$PY" -m venv .venv-dataflow
 .venv-dataflow/bin/python -m pip install -q --upgrade pip
 .venv-dataflow/bin/python -m pip install -q --no-deps "open-dataflow==1.0.13"
-.venv-dataflow/bin/python -m pip install -q pandas numpy nltk datasketch tqdm loguru colorlog appdirs datasets
+# open-dataflow pins pandas 2.3.3, pyarrow 20 and numpy<2; rich, colorama, typer: its registry and CLI helpers
+.venv-dataflow/bin/python -m pip install -q "numpy<2" "pandas==2.3.3" "pyarrow==20.0.0" nltk datasketch tqdm loguru \
+    colorlog appdirs datasets rich colorama typer
 echo "open-dataflow: $(.venv-dataflow/bin/python -m pip show open-dataflow | grep -i '^version')"

@@ -155,12 +155,14 @@ class _Charts:
         caption = " · ".join(f"{k}: **{v}**" for k, v in zip(labels, values, strict=True))
         return self.image("row_counts", png, caption)
 
-    def reasons(self, rejected: SnapshotRef) -> tuple[MetadataValue, MetadataValue]:
+    def reasons(self, rejected: SnapshotRef, draw: bool = True) -> tuple[MetadataValue, MetadataValue | None]:
         rows = self.con.execute(
             f"SELECT {reason_prefix_sql()} AS reason, count(*) AS n, any_value(_reason) AS example "
             f"FROM {rejected.read_sql()} GROUP BY 1 ORDER BY n DESC, reason LIMIT 20"
         ).fetchall()
         table = table_value([{"reason": r, "rows": n, "example": e} for r, n, e in rows])
+        if not draw:
+            return table, None
         png = bar_png(
             [r for r, _, _ in rows], {"rejected": [n for _, n, _ in rows]}, "rejected rows by reason", horizontal=True
         )
@@ -202,9 +204,11 @@ def outcome_metadata(
     upstream: AssetKey | None = None,
     up_columns: Sequence[str] = (),
     prompt_fields: Sequence[str] = (),
+    draw: bool = True,
 ) -> dict[str, Any]:
     """Materialisation metadata for one step. Without ``storage`` no charts are drawn (no file to
-    write them to); without ``op``/``upstream`` no column lineage is recorded."""
+    write them to); without ``op``/``upstream`` no column lineage is recorded. ``draw=False`` keeps
+    the tables and previews but draws no PNG (a fused stage draws one chart for all its steps)."""
     lin = outcome.lineage
     table = outcome.table
     md: dict[str, Any] = {
@@ -245,21 +249,23 @@ def outcome_metadata(
         )
     if storage is not None and op is not None:
         try:
-            md.update(_chart_metadata(outcome, storage, op))
+            md.update(_chart_metadata(outcome, storage, op, draw))
         except Exception as exc:  # charts are a view on data already published: never fail the step
             log.warning(f"{outcome.asset}: could not draw metadata charts: {exc!r}")
     return md
 
 
-def _chart_metadata(outcome: StepOutcome, storage: Storage, op: Operator) -> dict[str, Any]:
+def _chart_metadata(outcome: StepOutcome, storage: Storage, op: Operator, draw: bool = True) -> dict[str, Any]:
     charts = _Charts(outcome, storage)
     md: dict[str, Any] = {}
     try:
         rejected, errors = outcome.refs.get("rejected"), outcome.refs.get("errors")
-        if rejected is not None or errors is not None:
+        if draw and (rejected is not None or errors is not None):
             md["row_counts"] = charts.counts_chart()
         if rejected is not None and rejected.row_count:
-            md["rejected_by_reason"], md["rejected_reasons"] = charts.reasons(rejected)
+            md["rejected_by_reason"], image = charts.reasons(rejected, draw)
+            if image is not None:
+                md["rejected_reasons"] = image
             md["rejected_sample"] = charts.preview(rejected, first=[ID, "_reason", *op.input_columns()])
         if errors is not None and errors.row_count:
             md["errors_sample"] = charts.preview(errors)
@@ -270,7 +276,7 @@ def _chart_metadata(outcome: StepOutcome, storage: Storage, op: Operator) -> dic
             scored = [c for c in op.input_columns() if types.get(c, "VARCHAR") != "VARCHAR"]
         else:
             scored = []
-        for col in scored:
+        for col in scored if draw else []:
             if col not in types:
                 continue
             dist = charts.distribution(outcome.table, col, rejected if op.kind == Kind.FILTER else None)
@@ -311,3 +317,13 @@ def materialize_result(
         if k != "unchanged":
             md[f"rows_{k}"] = MetadataValue.int(int(v))
     return MaterializeResult(metadata=md, data_version=DataVersion(new.content_hash), **kwargs)
+
+
+def stage_chart(storage: Storage, stage_asset: str, outcomes: Sequence[StepOutcome]) -> MetadataValue:
+    """One chart for a fused stage: rows kept and rejected by each of its steps."""
+    labels = [o.asset.rsplit("__", 1)[-1] for o in outcomes]
+    kept = [o.lineage.get("rows_out", 0) for o in outcomes]
+    rejected = [o.lineage.get("rejected_rows", 0) for o in outcomes]
+    png = bar_png(labels, {"kept": kept, "rejected": rejected}, "rows by step of the stage", horizontal=True)
+    caption = " · ".join(f"{n}: **{k}** kept, {r} rejected" for n, k, r in zip(labels, kept, rejected, strict=True))
+    return MetadataValue.md(PlotWriter(storage.root, stage_asset).markdown("stage_rows", png, caption))

@@ -13,14 +13,25 @@ the execution step for the failed blocking check, which stops everything downstr
 """
 
 from collections.abc import Iterator, Sequence
+from typing import Any
 
-from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, AssetSpec, MaterializeResult, multi_asset
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetsDefinition,
+    AssetSpec,
+    MaterializeResult,
+    MetadataValue,
+    multi_asset,
+)
 
 from dataflow_dagster.core.fused import run_chain
 from dataflow_dagster.core.pipeline import Pipeline
+from dataflow_dagster.core.runner import StepOutcome
 from dataflow_dagster.core.stages import Stage
+from dataflow_dagster.core.storage import Storage
 from dataflow_dagster.defs.checks import blocks, step_check_results, step_check_specs
-from dataflow_dagster.defs.metadata import materialize_result, outcome_metadata
+from dataflow_dagster.defs.metadata import materialize_result, outcome_metadata, stage_chart
 from dataflow_dagster.defs.partitions import partition_key_of, partitions_def
 
 
@@ -66,11 +77,14 @@ def stage_asset(pipeline: Pipeline, stage: Stage, specs: list[AssetSpec], storag
                 up_ref = storage.require_ref(up_name, part)
                 up_cols = [c for c, _ in up_ref.columns]
                 outcomes = run_chain(storage, pipeline, run, context.log, context.run_id, part, up_ref)
+                chart = _stage_chart(storage, pipeline, stage, outcomes, context)
                 for name, out in zip(run, outcomes, strict=True):
                     step = pipeline.step(name)
                     storage.publish(out.asset, out.refs, out.lineage, partition=part)
                     upstream = AssetKey([pipeline.name, step.after or pipeline.source.name])
-                    md = outcome_metadata(out, storage, step.op, upstream, up_cols)
+                    md = outcome_metadata(out, storage, step.op, upstream, up_cols, draw=False)
+                    if chart is not None:
+                        md["stage_rows"] = chart
                     wanted = {c.name for c in checks if c.asset_key == keys[name]}
                     results = step_check_results(pipeline, step, keys[name], storage, part, wanted)
                     yield materialize_result(
@@ -89,3 +103,13 @@ def stage_asset(pipeline: Pipeline, stage: Stage, specs: list[AssetSpec], storag
             storage.sync_catalog()  # once per stage, not once per step
 
     return _stage
+
+
+def _stage_chart(
+    storage: Storage, pipeline: Pipeline, stage: Stage, outcomes: Sequence[StepOutcome], context: Any
+) -> MetadataValue | None:
+    try:
+        return stage_chart(storage, f"{pipeline.name}__{stage.name}", outcomes)
+    except Exception as exc:  # a chart is a view on data already computed: never fail the stage
+        context.log.warning(f"{pipeline.name} {stage.name}: could not draw the stage chart: {exc!r}")
+        return None
