@@ -128,18 +128,6 @@ def pipeline(src: Path) -> Pipeline:
     )
 
 
-class SharedCache(Storage):
-    """A fresh storage that answers LLM rows from another storage's response cache (for the hash check)."""
-
-    def __init__(self, root: Path, cache: Path) -> None:
-        super().__init__(root)
-        self._cache = cache
-
-    @property
-    def cache_path(self) -> Path:
-        return self._cache
-
-
 def run_all(
     storage: Storage, pipe: Pipeline, llm: OpenAICompatClient, incremental: bool = True
 ) -> tuple[float, int, dict]:
@@ -180,7 +168,7 @@ def main() -> int:
         shutil.rmtree(ref_storage.root / "memo", ignore_errors=True)
         refresh_s, refresh_calls, refreshed = run_all(storage, pipeline(src), llm)
         nomemo_s, nomemo_calls, _ = run_all(ref_storage, pipeline(src), llm, incremental=False)
-        scratch = SharedCache(tmp / "scratch", storage.cache_path)
+        scratch = storage.scratch(tmp / "scratch")
         _, _, scratch_hashes = run_all(scratch, pipeline(src), llm, incremental=False)
         same = scratch_hashes == refreshed
         print(f"rows={n} new_rows={n // 100} latency_ms={args.latency_ms}")

@@ -1,41 +1,16 @@
 """Shared fixtures: real DuckDB files in tmp dirs, the real embedded model, real local servers."""
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from dataflow_dagster.core.storage import Storage
-from dataflow_dagster.llm.local import LlamaCppClient, default_model_path
+from dataflow_dagster.llm.local import LlamaCppClient
+from tests.helpers import free_port, llama_cpp_server  # noqa: F401  (free_port: re-exported for tests)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data" / "dataflow-examples"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_http(url: str, timeout_s: float = 120.0, proc: subprocess.Popen | None = None) -> None:
-    import urllib.request
-
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"server exited with code {proc.returncode} before {url} answered")
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except Exception:
-            time.sleep(0.3)
-    raise TimeoutError(f"{url} did not answer within {timeout_s}s")
 
 
 @pytest.fixture
@@ -55,36 +30,8 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
     Yields the base URL (``http://127.0.0.1:PORT/v1``); the served model name is ``smollm2``.
     """
-    port = free_port()
-    log = tmp_path_factory.mktemp("llama_server") / "server.log"
-    cmd = [
-        sys.executable,
-        "-m",
-        "llama_cpp.server",
-        "--model",
-        str(default_model_path()),
-        "--model_alias",
-        "smollm2",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--n_ctx",
-        "2048",
-        "--seed",
-        "0",
-    ]
-    with open(log, "wb") as fh:
-        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env={**os.environ})
-    try:
-        wait_http(f"http://127.0.0.1:{port}/v1/models", 120, proc)
-        yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    with llama_cpp_server(tmp_path_factory.mktemp("llama_server") / "server.log") as url:
+        yield url
 
 
 @pytest.fixture(params=["native", "sql"])

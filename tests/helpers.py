@@ -2,7 +2,13 @@
 
 import contextlib
 import http.server
+import os
+import socket
+import subprocess
+import sys
 import threading
+import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -46,3 +52,44 @@ def loopback_server(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterat
         yield f"http://127.0.0.1:{server.server_address[1]}/v1"
     finally:
         server.shutdown()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, timeout_s: float = 120.0, proc: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server exited with code {proc.returncode} before {url} answered")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except Exception:
+            time.sleep(0.3)
+    raise TimeoutError(f"{url} did not answer within {timeout_s}s")
+
+
+@contextlib.contextmanager
+def llama_cpp_server(log: Path, alias: str = "smollm2") -> Iterator[str]:
+    """llama-cpp-python's OpenAI-compatible server with the embedded model on 127.0.0.1, serving it as
+    ``alias``; yields the base URL (``http://127.0.0.1:PORT/v1``). Its access log goes to ``log``."""
+    from dataflow_dagster.llm.local import default_model_path
+
+    port = free_port()
+    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(default_model_path()), "--model_alias", alias]
+    cmd += ["--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--seed", "0"]
+    with open(log, "wb") as fh:
+        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env={**os.environ})
+    try:
+        wait_http(f"http://127.0.0.1:{port}/v1/models", 120, proc)
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()

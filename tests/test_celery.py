@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from dagster import DagsterInstance
 
-from dataflow_dagster.core.storage import Storage
+from dataflow_dagster.core.storage import AssetAddress, Storage
 from tests.conftest import free_port
 from tests.helpers import defs_for
 from tests.test_partitions import STEPS, union_hashes, unpartitioned, write_corpus
@@ -143,7 +143,7 @@ def test_partitions_on_celery_workers_match_the_in_process_run(tmp_path: Path, r
     local = Storage(in_process_root)
     for step in STEPS:
         for key in SHARDS.partition_keys():
-            a = distributed.current_ref(f"shards__{step}", partition=key)
-            b = local.current_ref(f"shards__{step}", partition=key)
+            a = distributed.current_ref(AssetAddress(f"shards__{step}", key))
+            b = local.current_ref(AssetAddress(f"shards__{step}", key))
             assert a is not None and b is not None and a.content_hash == b.content_hash, (step, key)
     assert {s: union_hashes(distributed, s) for s in STEPS} == unpartitioned(tmp_path, src)

@@ -169,7 +169,7 @@ def test_step_through_real_vllm_server_gives_schema_valid_json(tmp_path, vllm_se
 
 def test_server_resource_in_fleet_mode_and_free_text_generation(vllm_server):
     res = VLLMServerResource(base_urls=[vllm_server.base_url], model="smollm2", timeout_s=300)
-    client = res.get_client()
+    client = res.create_client()
     from operators.core.llm import LLMRequest, SamplingParams
 
     schema = QA_PROMPT.output_schema

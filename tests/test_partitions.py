@@ -9,7 +9,7 @@ from dagster import DagsterInstance
 
 from dataflow_dagster.core.audit import audit_asset
 from dataflow_dagster.core.runner import run_source, run_step
-from dataflow_dagster.core.storage import Storage, content_hash
+from dataflow_dagster.core.storage import AssetAddress, Storage, content_hash
 from operators.core.contract import OperatorError
 from tests.helpers import defs_for
 from tests.test_partitions_jobs import SHARDS, job_env, launch_partition_runs, shard_pipeline
@@ -39,7 +39,7 @@ def union_hashes(storage: Storage, step: str) -> tuple[str, str | None]:
     try:
         hashes = []
         for part in ("table", "rejected"):
-            refs = [storage.current_ref(f"shards__{step}", part, k) for k in SHARDS.partition_keys()]
+            refs = [storage.current_ref(AssetAddress(f"shards__{step}", k), part) for k in SHARDS.partition_keys()]
             if any(r is None for r in refs):
                 hashes.append(None)
                 continue
@@ -60,7 +60,7 @@ def test_shards_in_process_union_equals_the_unpartitioned_result(tmp_path: Path)
         audit = audit_asset(shard_pipeline(str(src)), "dedup", Storage(root), instance=instance, partition="shard1")
         assert audit.ok and all(s.origin == "event_log" and s.reproduced for s in audit.steps)
     storage = Storage(root)
-    sizes = [storage.current_ref("shards__load", partition=k).row_count for k in SHARDS.partition_keys()]
+    sizes = [storage.current_ref(AssetAddress("shards__load", k)).row_count for k in SHARDS.partition_keys()]
     assert all(s > 0 for s in sizes) and sum(sizes) == 403
     assert {s: union_hashes(storage, s) for s in STEPS} == unpartitioned(tmp_path, src)
     assert storage.sync_catalog()

@@ -18,7 +18,7 @@ from dagster import (
 
 from dataflow_dagster.core.partitions import FilePartitions
 from dataflow_dagster.core.pipeline import Pipeline, Source, Step
-from dataflow_dagster.core.storage import Storage
+from dataflow_dagster.core.storage import AssetAddress, Storage
 from dataflow_dagster.defs.automation import AutomationOptions
 from dataflow_dagster.defs.factory import build_definitions
 from dataflow_dagster.defs.resources import StorageResource
@@ -75,15 +75,15 @@ def test_dropped_file_runs_only_its_new_partition(tmp_path: Path):
         _execute(defs, instance, first.run_requests[0])
         assert isinstance(_tick(defs, instance, first.cursor).skip_message, str)  # nothing new: skip
 
-        published = Storage(root).current("fresh__dedup", "day1.jsonl")["published_at"]
+        published = Storage(root).current(AssetAddress("fresh__dedup", "day1.jsonl"))["published_at"]
         _drop(raw / "day2.jsonl", ["delta epsilon zeta", "one"])
         second = _tick(defs, instance, first.cursor)
         assert [r.partition_key for r in second.run_requests] == ["day2.jsonl"]
         instance.add_dynamic_partitions("fresh_files", ["day2.jsonl"])
         result = _execute(defs, instance, second.run_requests[0])
         assert {e.partition for e in result.get_asset_materialization_events()} == {"day2.jsonl"}
-        assert Storage(root).current("fresh__dedup", "day1.jsonl")["published_at"] == published
-        assert Storage(root).current_ref("fresh__dedup", partition="day2.jsonl").row_count == 1
+        assert Storage(root).current(AssetAddress("fresh__dedup", "day1.jsonl"))["published_at"] == published
+        assert Storage(root).current_ref(AssetAddress("fresh__dedup", "day2.jsonl")).row_count == 1
 
         schedule = defs.get_schedule_def("fresh_schedule")
         when = datetime.datetime(2026, 1, 1, 3, tzinfo=datetime.UTC)

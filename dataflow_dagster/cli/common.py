@@ -104,7 +104,7 @@ def make_llm(base_url: str | None, model: str | None) -> tuple[LLMClient, dict[s
     ctx = click.get_current_context(silent=True)
     mode = ctx.find_root().meta.get("dataflow.structured_output") if ctx else None
     resource = llm_from_env(base_url, model, structured_output=mode).process_config_and_initialize()
-    return resource.get_client(), resource.describe()
+    return resource.create_client(), resource.describe()
 
 
 def open_storage(root: Path) -> Storage:

@@ -8,7 +8,7 @@ Dagster event log comes from ``$DAGSTER_HOME`` when it is set, else ``<root>/his
 import importlib
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import click
@@ -28,6 +28,8 @@ class Location:
     storage: Storage
     llm: Any
     prompts: dict[str, PromptTemplate]
+    asset_keys: dict[str, Any] = field(default_factory=dict)  # step -> Dagster asset key (translator's)
+    llms: dict[str, Any] = field(default_factory=dict)  # step -> client of a step served by another model
 
 
 def load_location(module: str, asset: str, root: str | None = None) -> Location:
@@ -41,7 +43,14 @@ def location_from_definitions(
     defs: Any, asset: str, root: str | None = None, where: str = "the definitions"
 ) -> Location:
     """The pipeline, storage, LLM and prompt resources behind ``asset`` in Definitions built by the factory."""
-    from dataflow_dagster.defs.factory import LLM_KEY, STORAGE_KEY, pipelines_of, prompt_resource_key
+    from dataflow_dagster.defs.factory import (
+        LLM_KEY,
+        STORAGE_KEY,
+        llm_resource_key,
+        pipelines_of,
+        prompt_resource_key,
+        step_keys_of,
+    )
 
     if defs is None:
         raise OperatorError(f"{where} has no Definitions object named 'defs'; pass --module MODULE")
@@ -58,13 +67,18 @@ def location_from_definitions(
         pipeline.step(step)  # raises with the known steps
     resources = dict(getattr(defs, "resources", None) or {})
     storage = Storage(root) if root else resources[STORAGE_KEY].get() if STORAGE_KEY in resources else Storage()
-    llm = resources[LLM_KEY].get_client() if LLM_KEY in resources else None
+    llm = resources[LLM_KEY].create_client() if LLM_KEY in resources else None
+    llms = {
+        s.name: resources[llm_resource_key(s)].create_client()
+        for s in pipeline.steps
+        if s.op.needs_llm and llm_resource_key(s) != LLM_KEY and llm_resource_key(s) in resources
+    }
     prompts = {
         s.name: resources[prompt_resource_key(pipeline, s)].to_template()
         for s in pipeline.steps
         if prompt_resource_key(pipeline, s) in resources
     }
-    return Location(pipeline, step, storage, llm, prompts)
+    return Location(pipeline, step, storage, llm, prompts, step_keys_of(defs, pipeline.name), llms)
 
 
 def audit_definitions(
@@ -73,7 +87,15 @@ def audit_definitions(
     """``audit_asset`` for Definitions built by ``build_definitions`` (asset as ``pipeline/step``)."""
     loc = location_from_definitions(defs, asset, root)
     return audit_asset(
-        loc.pipeline, loc.step, loc.storage, instance=instance, partition=partition, llm=loc.llm, prompts=loc.prompts
+        loc.pipeline,
+        loc.step,
+        loc.storage,
+        instance=instance,
+        partition=partition,
+        llm=loc.llm,
+        prompts=loc.prompts,
+        asset_keys=loc.asset_keys,
+        llms=loc.llms,
     )
 
 
@@ -131,6 +153,8 @@ def audit_command(
             partition=partition,
             llm=loc.llm,
             prompts=loc.prompts,
+            asset_keys=loc.asset_keys,
+            llms=loc.llms,
         )
     except OperatorError as exc:
         raise click.ClickException(str(exc)) from exc
@@ -173,7 +197,7 @@ def diff_command(
             to_run,
             partition,
             _instance(event_log),
-            AssetKey([loc.pipeline.name, loc.step]),
+            loc.asset_keys.get(loc.step) or AssetKey([loc.pipeline.name, loc.step]),
             samples,
         )
     except OperatorError as exc:

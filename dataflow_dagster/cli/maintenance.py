@@ -42,8 +42,7 @@ def catalog_sync(storage_root: Path) -> None:
 def _history_paths(storage: Storage, keep_versions: int | None) -> set[str]:
     """Snapshot paths of the last ``keep_versions`` publishes of each asset (all when None)."""
     keep: set[str] = set()
-    for hist in (storage.root / "history").glob("*.jsonl"):
-        docs = [json.loads(line) for line in hist.read_text(encoding="utf-8").splitlines() if line.strip()]
+    for docs in storage.all_history().values():
         chosen = docs if keep_versions is None else docs[-keep_versions:] if keep_versions > 0 else []
         for doc in chosen:
             keep.update(t["path"] for t in doc.get("tables", {}).values())

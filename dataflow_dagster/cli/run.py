@@ -146,7 +146,7 @@ def execute(
                     )
                 if step.name in fused:
                     out = fused.pop(step.name)
-                    storage.publish(out.asset, out.refs, out.lineage)
+                    storage.publish(out.asset, out.refs, out.lineage)  # unpartitioned: the asset is its address
                     if not any(n in fused for n in stage_steps.get(step.name, ())):
                         storage.sync_catalog()
                 else:

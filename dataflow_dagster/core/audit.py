@@ -24,16 +24,18 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dataflow_dagster.core.diff import Version
+from dataflow_dagster.core import history
+from dataflow_dagster.core.history import Record
 from dataflow_dagster.core.pipeline import Pipeline
 from dataflow_dagster.core.runner import (
+    StepOptions,
     _sampling,
     file_sha256,
     run_source,
     run_step,
     source_code_version,
 )
-from dataflow_dagster.core.storage import Storage, content_hash
+from dataflow_dagster.core.storage import AssetAddress, Storage, content_hash
 from operators.core.contract import OperatorError, quote_literal
 from operators.core.llm import LLMRequest, LLMResponse
 from operators.core.prompt import PromptTemplate
@@ -193,84 +195,22 @@ class AuditResult:
 
 
 # ---- the recorded chain ------------------------------------------------------------------------
-@dataclass
-class Record:
-    lineage: dict[str, Any]
-    version: Version
-    tags: dict[str, str] = field(default_factory=dict)
-
-
-def _meta_value(v: Any) -> Any:
-    for attr in ("data", "value", "path", "text"):
-        if hasattr(v, attr):
-            return getattr(v, attr)
-    return v
-
-
-def _event_records(instance: Any, asset_key: Any, partition: str | None, limit: int = 1000) -> list[Record]:
-    from dagster import AssetRecordsFilter
-
-    flt = AssetRecordsFilter(asset_key=asset_key, asset_partitions=[partition] if partition else None)
-    out = []
-    for rec in instance.fetch_materializations(flt, limit=limit).records:  # newest first
-        mat = rec.asset_materialization
-        md = {k: _meta_value(v) for k, v in (mat.metadata or {}).items()}
-        if "lineage" not in md:
-            continue
-        lin = md["lineage"]
-        out.append(
-            Record(
-                lin,
-                Version(
-                    str(md.get("snapshot")),
-                    lin.get("content_hash", ""),
-                    rec.run_id,
-                    rec.timestamp,
-                    "event_log",
-                    lin.get("view"),
-                ),
-                dict(mat.tags or {}),
-            )
-        )
-    return out
-
-
-def event_log_versions(instance: Any, asset_key: Any, partition: str | None) -> list[Version]:
-    return [r.version for r in reversed(_event_records(instance, asset_key, partition))]
-
-
-def _history_records(storage: Storage, asset: str, partition: str | None) -> list[Record]:
-    path = storage.root / "history" / f"{asset}.jsonl"
-    out = []
-    if path.exists():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            doc = json.loads(line)
-            if doc.get("partition") == partition and "table" in doc["tables"]:
-                t = doc["tables"]["table"]
-                out.append(
-                    Record(
-                        doc["lineage"],
-                        Version(
-                            t["path"],
-                            t["content_hash"],
-                            doc["lineage"].get("run_id"),
-                            doc.get("published_at"),
-                            "history",
-                            {"select": t.get("select"), "where": t.get("where")},
-                        ),
-                    )
-                )
-    return list(reversed(out))  # newest first, like the event log
-
-
-def _records(storage: Storage, pipeline: Pipeline, step: str, partition: str | None, instance: Any) -> list[Record]:
+def _records(
+    storage: Storage,
+    pipeline: Pipeline,
+    step: str,
+    partition: str | None,
+    instance: Any,
+    asset_keys: dict[str, Any] | None,
+) -> list[Record]:
+    key = None
     if instance is not None:
-        from dagster import AssetKey
+        key = (asset_keys or {}).get(step)
+        if key is None:
+            from dagster import AssetKey  # the default translator's key; only with an instance
 
-        found = _event_records(instance, AssetKey([pipeline.name, step]), partition)
-        if found:
-            return found
-    return _history_records(storage, pipeline.asset_name(step), partition)
+            key = AssetKey([pipeline.name, step])
+    return history.records(storage, AssetAddress(pipeline.asset_name(step), partition), instance, key)
 
 
 def _chain_steps(pipeline: Pipeline, step: str) -> list[str]:
@@ -338,18 +278,6 @@ class _CacheOnly:
         raise OperatorError("audit replay tried to call a model; replays answer from the response cache only")
 
 
-class _ScratchStorage(Storage):
-    """A throwaway storage that reads the audited storage's response cache."""
-
-    def __init__(self, root: Path, cache: Path) -> None:
-        super().__init__(root)
-        self._cache = cache
-
-    @property
-    def cache_path(self) -> Path:
-        return self._cache
-
-
 # ---- the audit ---------------------------------------------------------------------------------
 def audit_asset(
     pipeline: Pipeline,
@@ -361,11 +289,15 @@ def audit_asset(
     prompts: dict[str, PromptTemplate] | None = None,
     scratch_dir: str | Path | None = None,
     log: logging.Logger | None = None,
+    asset_keys: dict[str, Any] | None = None,
+    llms: dict[str, Any] | None = None,
 ) -> AuditResult:
-    """Audit asset ``[pipeline.name, step]`` (optionally one partition) against ``storage``.
+    """Audit the asset of ``step`` (optionally one partition) against ``storage``.
 
     ``llm`` is the current LLM client (only its ``model_id`` is used: replays never call a model);
-    ``prompts`` overrides step prompts (e.g. from Dagster prompt resources).
+    ``llms`` gives other steps' clients by step name (a step served by another model).
+    ``prompts`` overrides step prompts (e.g. from Dagster prompt resources). ``asset_keys`` maps step
+    names to the Dagster asset keys the event log knows them by (default ``[pipeline, step]``).
     """
     log = log or logging.getLogger("dataflow.audit")
     prompts = prompts or {}
@@ -376,7 +308,7 @@ def audit_asset(
     want: str | None = None  # the content hash the downstream step recorded for this one
     for name in reversed(chain):
         asset = pipeline.asset_name(name)
-        found = _records(storage, pipeline, name, partition, instance)
+        found = _records(storage, pipeline, name, partition, instance, asset_keys)
         rec = found[0] if want is None else next((r for r in found if r.lineage.get("content_hash") == want), None)
         records[name] = rec
         if rec is None:
@@ -413,7 +345,8 @@ def audit_asset(
         return result
     for a in audits:
         _verify_stored(storage, a, records[a.step])  # type: ignore[arg-type]
-    _replay(pipeline, chain, storage, partition, llm, prompts, audits, records, scratch_dir, log, result)
+    clients = {s.name: (llms or {}).get(s.name, llm) for s in pipeline.steps}
+    _replay(pipeline, chain, storage, partition, clients, prompts, audits, records, scratch_dir, log, result)
     return result
 
 
@@ -471,7 +404,7 @@ def _replay(
     chain: list[str],
     storage: Storage,
     partition: str | None,
-    llm: Any,
+    clients: dict[str, Any],
     prompts: dict[str, PromptTemplate],
     audits: list[StepAudit],
     records: dict[str, Record | None],
@@ -481,7 +414,7 @@ def _replay(
 ) -> None:
     owned = scratch_dir is None
     root = Path(scratch_dir) if scratch_dir else Path(tempfile.mkdtemp(prefix="dataflow-audit-"))
-    scratch = _ScratchStorage(root, storage.cache_path)
+    scratch = storage.scratch(root)
     try:
         for a in audits:
             rec = records[a.step]
@@ -490,6 +423,7 @@ def _replay(
             prompt = prompts.get(a.step)
             if a.step != pipeline.source.name:
                 prompt = prompt or pipeline.step(a.step).effective_prompt
+            llm = clients.get(a.step)
             recorded_model = lin.get("model", {}).get("id")
             current_model = llm.model_id if llm is not None else recorded_model
             a.findings += _recipe_findings(pipeline, a.step, lin, prompt, current_model)
@@ -516,17 +450,8 @@ def _replay(
                     client = (
                         (llm or _CacheOnly(current_model or "unknown")) if pipeline.step(a.step).op.needs_llm else None
                     )
-                    out = run_step(
-                        scratch,
-                        pipeline,
-                        a.step,
-                        llm=client,
-                        prompt=prompt,
-                        log=log,
-                        offline=True,
-                        partition=partition,
-                        incremental=False,
-                    )
+                    options = StepOptions(llm=client, prompt=prompt, log=log, partition=partition, offline=True)
+                    out = run_step(scratch, pipeline, a.step, options)
                     misses = out.lineage.get("cache", {}).get("misses", 0)
                     if misses:
                         a.findings.append(
@@ -569,7 +494,7 @@ def _replay(
                         prev.replayed_hash,
                     )
                 )
-        result.llm_calls = int(getattr(llm, "calls", 0) or 0)
+        result.llm_calls = sum(int(getattr(c, "calls", 0) or 0) for c in {id(c): c for c in clients.values()}.values())
     finally:
         if owned:
             shutil.rmtree(root, ignore_errors=True)

@@ -14,24 +14,10 @@ from typing import Any
 
 import duckdb
 
-from dataflow_dagster.core.storage import SnapshotRef, Storage
+from dataflow_dagster.core.history import Version, versions
+from dataflow_dagster.core.storage import AssetAddress, Storage
 from operators.core.contract import OperatorError, quote_literal
 from operators.core.rowids import ID
-
-
-@dataclass
-class Version:
-    """One materialisation of an asset: where its table lives and where that fact came from."""
-
-    path: str
-    content_hash: str
-    run_id: str | None = None
-    published_at: float | None = None
-    origin: str = "history"
-    view: dict[str, str | None] | None = None  # select/where of a fused stage's step (SnapshotRef)
-
-    def read_sql(self) -> str:
-        return SnapshotRef(self.path, self.content_hash, 0, [], **(self.view or {})).read_sql()
 
 
 @dataclass
@@ -115,32 +101,6 @@ def diff_relations(old_sql: str | None, new_sql: str, samples: int = 0) -> tuple
         con.close()
 
 
-def versions(
-    storage: Storage, asset: str, partition: str | None = None, instance: Any = None, asset_key: Any = None
-) -> list[Version]:
-    """Every recorded materialisation of ``asset``, oldest first: from the Dagster event log when an
-    instance and key are given, else from the storage's append-only history."""
-    if instance is not None and asset_key is not None:
-        from dataflow_dagster.core.audit import event_log_versions
-
-        found = event_log_versions(instance, asset_key, partition)
-        if found:
-            return found
-    history = storage.root / "history" / f"{asset}.jsonl"
-    out = []
-    if history.exists():
-        for line in history.read_text(encoding="utf-8").splitlines():
-            doc = json.loads(line)
-            if doc.get("partition") != partition or "table" not in doc["tables"]:
-                continue
-            t = doc["tables"]["table"]
-            view = {"select": t.get("select"), "where": t.get("where")}
-            out.append(
-                Version(t["path"], t["content_hash"], doc["lineage"].get("run_id"), doc.get("published_at"), view=view)
-            )
-    return out
-
-
 def _pick(found: list[Version], run: str | None, default_index: int, what: str, asset: str) -> Version | None:
     if run is None:
         return found[default_index] if len(found) >= abs(default_index) else None
@@ -162,7 +122,7 @@ def diff_asset(
     samples: int = 5,
 ) -> DiffResult:
     """Diff two materialisations of ``asset`` (default: the previous one against the latest)."""
-    found = versions(storage, asset, partition, instance, asset_key)
+    found = versions(storage, AssetAddress(asset, partition), instance, asset_key)
     if not found:
         raise OperatorError(f"asset '{asset}' has no recorded materialisation in {storage.root}; materialise it first")
     new = _pick(found, to_run, -1, "--to", asset)

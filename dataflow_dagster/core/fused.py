@@ -19,16 +19,16 @@ import json
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import duckdb
 
 from dataflow_dagster.core.partitions import require_partition
 from dataflow_dagster.core.pipeline import Pipeline, Step
-from dataflow_dagster.core.runner import StepOutcome, step_code_version
+from dataflow_dagster.core.runner import StepOptions, StepOutcome, step_code_version
 from dataflow_dagster.core.stages import fusable
-from dataflow_dagster.core.storage import SnapshotRef, Storage, hash_digest
+from dataflow_dagster.core.storage import AssetAddress, SnapshotRef, Storage, hash_digest
 from operators.core.contract import Kind, OperatorContext, OperatorError, RowSQL, quote_ident, quote_literal
 from operators.core.sql_ops import POS
 
@@ -219,19 +219,20 @@ def run_chain(
     storage: Storage,
     pipeline: Pipeline,
     steps: Sequence[str],
-    log: logging.Logger | None = None,
-    run_id: str | None = None,
-    partition: str | None = None,
-    upstream_ref: SnapshotRef | None = None,
+    options: StepOptions | None = None,
+    **overrides: Any,
 ) -> list[StepOutcome]:
     """Run consecutive fusable ``steps`` as one query over the first step's upstream; nothing is
     published (``publish_outcomes`` does that), so a failure or a kill leaves every step's previous
-    version current."""
-    log = log or logging.getLogger("dataflow")
+    version current. ``options`` as for ``run_step`` (``log``, ``run_id``, ``partition`` and
+    ``upstream_ref`` apply; rule steps need no model, and a stage recomputes all rows: no row memo)."""
+    opts = replace(options or StepOptions(), **overrides)
+    log = opts.log or logging.getLogger("dataflow")
+    run_id, partition = opts.run_id, opts.partition
     require_partition(pipeline, partition)
     chain = check_chain(pipeline, steps)
     up_asset = pipeline.asset_name(chain[0].after or pipeline.source.name)
-    up = upstream_ref or storage.require_ref(up_asset, partition)
+    up = opts.upstream_ref or storage.require_ref(AssetAddress(up_asset, partition))
     started = time.time()
     con = storage.connect()
     try:
@@ -350,5 +351,5 @@ def _lineage(
 def publish_outcomes(storage: Storage, outcomes: Sequence[StepOutcome], partition: str | None = None) -> None:
     """Publish steps in chain order, then rebuild the catalog once (not once per step)."""
     for out in outcomes:
-        storage.publish(out.asset, out.refs, out.lineage, partition=partition)
+        storage.publish(AssetAddress(out.asset, partition), out.refs, out.lineage)
     storage.sync_catalog()

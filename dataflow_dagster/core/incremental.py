@@ -32,7 +32,7 @@ from typing import Any
 
 import duckdb
 
-from dataflow_dagster.core.storage import Storage, _atomic_write_text, _safe
+from dataflow_dagster.core.storage import AssetAddress, Storage, _atomic_write_text
 from operators.core.contract import Kind, Operator, OperatorContext, quote_ident, quote_literal
 from operators.core.rowids import ID, PARENTS
 from operators.core.sql_ops import POS
@@ -82,8 +82,7 @@ class RowMemo:
     # ---- paths --------------------------------------------------------------------------------
     @property
     def folder(self) -> Path:
-        name = self.asset if self.partition is None else f"{self.asset}@{_safe(self.partition)}"
-        return self.storage.root / "memo" / _safe(name)
+        return self.storage.memo_dir(AssetAddress(self.asset, self.partition))
 
     @property
     def pointer(self) -> Path:

@@ -48,6 +48,9 @@ class Step:
     # Consecutive fusable steps (rule filters, refiners, rule evaluators) run as one stage: one query,
     # one snapshot, one Dagster execution step. False keeps this step a stage of its own.
     fuse: bool = True
+    # Key of the LLM resource that serves this step (e.g. "judge" for a stronger judging model);
+    # None = the code location's default "llm". Ignored by steps that need no model.
+    llm: str | None = None
 
     @property
     def effective_prompt(self) -> PromptTemplate | None:
@@ -79,6 +82,11 @@ class Pipeline:
             if not step.name.isidentifier() or "__" in step.name:
                 raise OperatorError(
                     f"pipeline '{self.name}': step name '{step.name}' must be an identifier without '__'"
+                )
+            if step.llm is not None and not step.llm.isidentifier():
+                raise OperatorError(
+                    f"pipeline '{self.name}': step '{step.name}' names LLM resource '{step.llm}', which is not "
+                    "a valid resource key (letters, digits, _)"
                 )
             if step.name in seen:
                 raise OperatorError(f"pipeline '{self.name}': step name '{step.name}' is used twice")

@@ -131,7 +131,7 @@ def plan(
 ) -> PipelinePlan:
     """Estimate calls, tokens and cost of the pipeline's LLM steps against ``storage``'s cache.
 
-    ``model_id`` is the client's (``resource.get_client().model_id``): it is part of every cache key.
+    ``model_id`` is the client's (``resource.create_client().model_id``): it is part of every cache key.
     ``prices`` is a price table as in ``LLMResource.prices``.
     """
     table = load_price_table(prices)

@@ -10,14 +10,15 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from dataflow_dagster.core.incremental import MemoMismatch, RowMemo
+from dataflow_dagster.core.incremental import MemoMismatch
 from dataflow_dagster.core.io_formats import import_file, require_columns
 from dataflow_dagster.core.partitions import HashShards, require_partition
 from dataflow_dagster.core.pipeline import Pipeline
-from dataflow_dagster.core.storage import SnapshotRef, Storage
+from dataflow_dagster.core.run_strategy import StrategyFactory, full_run, memo_run
+from dataflow_dagster.core.storage import AssetAddress, SnapshotRef, Storage
 from dataflow_dagster.llm.cache import CachedLLM, ResponseCache
 from operators.core.contract import CheckSpec, Kind, OperatorContext, OperatorError, quote_ident
 from operators.core.llm import LLMClient
@@ -133,118 +134,86 @@ def run_source(
     finally:
         con.close()
     if publish:
-        storage.publish(asset, {"table": ref}, lineage, partition=partition)
+        storage.publish(AssetAddress(asset, partition), {"table": ref}, lineage)
         storage.sync_catalog()
     log.info(f"{asset}: imported {ref.row_count} rows from {path}")
     return StepOutcome(asset, {"table": ref}, lineage, preview)
 
 
+@dataclass(frozen=True)
+class StepOptions:
+    """How to run one step. Every field has the default a plain materialisation wants.
+
+    ``offline`` replays LLM answers from the cache only (audits); ``publish=False`` writes snapshots
+    without making them current; ``incremental`` sends only input rows unseen by this step's row memo
+    through the operator (see ``core.incremental``; the published table equals a full run's; offline
+    replays never use the memo: they must recompute every row to prove anything). ``upstream_ref``
+    reads that snapshot instead of the upstream's current one; ``llm_info`` is the serving resource's
+    description, recorded in the lineage next to the model id.
+    """
+
+    llm: LLMClient | None = None
+    prompt: PromptTemplate | None = None
+    log: logging.Logger | None = None
+    run_id: str | None = None
+    partition: str | None = None
+    offline: bool = False
+    publish: bool = True
+    incremental: bool = True
+    upstream_ref: SnapshotRef | None = None
+    llm_info: dict[str, Any] | None = None
+    batch_size: int = 64
+
+
 def run_step(
-    storage: Storage,
-    pipeline: Pipeline,
-    step_name: str,
-    llm: LLMClient | None = None,
-    prompt: PromptTemplate | None = None,
-    log: logging.Logger | None = None,
-    run_id: str | None = None,
-    offline: bool = False,
-    publish: bool = True,
-    upstream_ref: SnapshotRef | None = None,
-    llm_info: dict[str, Any] | None = None,
-    batch_size: int = 64,
-    partition: str | None = None,
-    incremental: bool = True,
+    storage: Storage, pipeline: Pipeline, step_name: str, options: StepOptions | None = None, **overrides: Any
 ) -> StepOutcome:
     """Run one step on the current snapshot of its upstream and (by default) publish the result.
 
-    ``offline`` replays LLM answers from the cache only (audits); ``publish=False`` writes snapshots
-    without making them current (replays into scratch storage use a separate Storage instead).
-    ``incremental`` sends only input rows unseen by this step's row memo through the operator (see
-    ``dataflow_dagster.core.incremental``); the published table is the same as a full run's. Offline
-    replays never use the memo: they must recompute every row to prove anything.
+    ``options`` says how (see ``StepOptions``); keyword ``overrides`` replace single fields of it, so
+    ``run_step(storage, pipe, "judge", llm=client)`` is ``run_step(..., StepOptions(llm=client))``.
     """
-    try:
-        return _run_step(
-            storage,
-            pipeline,
-            step_name,
-            llm,
-            prompt,
-            log,
-            run_id,
-            offline,
-            publish,
-            upstream_ref,
-            llm_info,
-            batch_size,
-            partition,
-            incremental and not offline,
-        )
-    except MemoMismatch as exc:
-        (log or logging.getLogger("dataflow")).warning(f"{step_name}: row memo unusable ({exc}); running in full")
-        return _run_step(
-            storage,
-            pipeline,
-            step_name,
-            llm,
-            prompt,
-            log,
-            run_id,
-            offline,
-            publish,
-            upstream_ref,
-            llm_info,
-            batch_size,
-            partition,
-            False,
-        )
+    opts = replace(options or StepOptions(), **overrides)
+    if opts.incremental and not opts.offline:
+        try:
+            return _run_step(storage, pipeline, step_name, opts, memo_run)
+        except MemoMismatch as exc:
+            log = opts.log or logging.getLogger("dataflow")
+            log.warning(f"{step_name}: row memo unusable ({exc}); running in full")
+    return _run_step(storage, pipeline, step_name, opts, full_run)
 
 
 def _run_step(
-    storage: Storage,
-    pipeline: Pipeline,
-    step_name: str,
-    llm: LLMClient | None,
-    prompt: PromptTemplate | None,
-    log: logging.Logger | None,
-    run_id: str | None,
-    offline: bool,
-    publish: bool,
-    upstream_ref: SnapshotRef | None,
-    llm_info: dict[str, Any] | None,
-    batch_size: int,
-    partition: str | None,
-    incremental: bool,
+    storage: Storage, pipeline: Pipeline, step_name: str, opts: StepOptions, strategy_of: StrategyFactory
 ) -> StepOutcome:
-    log = log or logging.getLogger("dataflow")
+    log = opts.log or logging.getLogger("dataflow")
+    partition = opts.partition
     require_partition(pipeline, partition)
     step = pipeline.step(step_name)
     op = step.op
-    asset = pipeline.asset_name(step.name)
+    address = AssetAddress(pipeline.asset_name(step.name), partition)
+    asset = address.asset
     up_asset = pipeline.asset_name(step.after or pipeline.source.name)
-    up = upstream_ref or storage.require_ref(up_asset, partition)
-    prompt = prompt or step.effective_prompt
+    up = opts.upstream_ref or storage.require_ref(AssetAddress(up_asset, partition))
+    prompt = opts.prompt or step.effective_prompt
     client: CachedLLM | None = None
     if op.needs_llm:
-        if llm is None:
+        if opts.llm is None:
             raise OperatorError(f"step '{asset}' ({op.name}) needs an LLM resource but none was given")
-        client = CachedLLM(llm, ResponseCache(storage.cache_path), offline=offline)
+        client = CachedLLM(opts.llm, ResponseCache(storage.cache_path), offline=opts.offline)
+    strategy = strategy_of(
+        storage,
+        address,
+        op,
+        prompt.content_hash if op.needs_llm and prompt else None,
+        client.model_id if client is not None else None,
+    )
     started = time.time()
     con = storage.connect()
     try:
         con.execute(f"CREATE VIEW {SRC} AS SELECT * FROM {up.scan_sql(POS)}")
         require_columns(con, SRC, op.input_columns(), f"step '{asset}' ({op.name}) reading '{up_asset}'")
-        memo = None
-        if incremental:
-            memo = RowMemo(
-                storage,
-                asset,
-                partition,
-                op,
-                prompt.content_hash if op.needs_llm and prompt else None,
-                client.model_id if client is not None else None,
-            )
-        op_source = memo.prepare(con, SRC) if memo else SRC
+        op_source = strategy.prepare(con, SRC)
         ctx = OperatorContext(
             con=con,
             source=op_source,
@@ -256,10 +225,10 @@ def _run_step(
             prompt=prompt,
             log=log,
             progress=_progress_logger(log, asset),
-            batch_size=batch_size,
+            batch_size=opts.batch_size,
         )
         rows_in = ctx.count(SRC)
-        stats = (memo.run(ctx) if memo else op.run(ctx)) or {}
+        stats = strategy.run(ctx)
         have = {
             r[0]
             for r in con.execute(
@@ -271,9 +240,9 @@ def _run_step(
         require_columns(con, OUT, [ID], f"output of step '{asset}' ({op.name})")
         if op.kind == Kind.FILTER and REJ not in have:
             con.execute(f"CREATE VIEW {REJ} AS SELECT *, NULL::VARCHAR AS _reason FROM {SRC} LIMIT 0")
-        out_rel, rej_rel = OUT, (REJ if op.kind == Kind.FILTER else None)
-        if memo is not None:
-            out_rel, rej_rel = memo.combine(ctx, OUT, rej_rel, ERR if ERR in have else None)
+        out_rel, rej_rel = strategy.combine(
+            ctx, OUT, REJ if op.kind == Kind.FILTER else None, ERR if ERR in have else None
+        )
         refs = {"table": storage.write_snapshot(con, out_rel, asset)}
         if rej_rel is not None:
             refs["rejected"] = storage.write_snapshot(con, rej_rel, f"{asset}__rejected")
@@ -281,8 +250,7 @@ def _run_step(
             if ERR not in have:
                 con.execute(f"CREATE TABLE {ERR} ({ID} VARCHAR, _error VARCHAR, _raw VARCHAR)")
             refs["errors"] = storage.write_snapshot(con, ERR, f"{asset}__errors")
-        if memo is not None:
-            memo.save(con)
+        strategy.finish(con)
         preview = _preview(con, refs["table"].read_sql())
     finally:
         con.close()
@@ -290,7 +258,7 @@ def _run_step(
     lineage: dict[str, Any] = {
         "asset": asset,
         "kind": str(op.kind),
-        "run_id": run_id,
+        "run_id": opts.run_id,
         "operator": op.name,
         "operator_version": op.version,
         "config": op.config_dict(),
@@ -307,9 +275,8 @@ def _run_step(
         "started_at": started,
         "finished_at": time.time(),
         "stats": stats,
+        **strategy.lineage(),
     }
-    if memo is not None:
-        lineage["incremental"] = memo.stats
     if op.needs_llm and prompt is not None and client is not None:
         lineage["prompt"] = {
             "name": prompt.name,
@@ -318,11 +285,11 @@ def _run_step(
             "system": prompt.system,
             "schema": prompt.output_schema,
         }
-        lineage["model"] = {"id": client.model_id, "params": _sampling(op), **(llm_info or {})}
+        lineage["model"] = {"id": client.model_id, "params": _sampling(op), **(opts.llm_info or {})}
         lineage["cache"] = {"hits": counters.hits, "misses": counters.misses, "failed": counters.failed}
         lineage["tokens"] = {"prompt": counters.prompt_tokens, "completion": counters.completion_tokens}
-    if publish:
-        storage.publish(asset, refs, lineage, partition=partition)
+    if opts.publish:
+        storage.publish(address, refs, lineage)
         storage.sync_catalog()
     log.info(
         f"{asset}: {lineage['rows_in']} rows in, {lineage['rows_out']} out, "

@@ -34,6 +34,34 @@ class CatalogLockedError(OperatorError):
 
 
 @dataclass(frozen=True)
+class AssetAddress:
+    """One materialisable thing in storage: an asset (``pipeline__step``) and, if partitioned, a partition.
+
+    Every storage lookup takes one of these (or a plain asset name for an unpartitioned asset), so an
+    asset and its partition travel together instead of as two loose arguments.
+    """
+
+    asset: str
+    partition: str | None = None
+
+    @classmethod
+    def of(cls, address: "AssetAddress | str") -> "AssetAddress":
+        return address if isinstance(address, AssetAddress) else cls(address)
+
+    @property
+    def stem(self) -> str:
+        """File-name stem of this address under refs/, memo/ (``asset`` or ``asset@partition``)."""
+        name = self.asset if self.partition is None else f"{self.asset}@{_safe(self.partition)}"
+        return _safe(name)
+
+    def __str__(self) -> str:
+        return self.asset if self.partition is None else f"{self.asset}@{self.partition}"
+
+
+Address = AssetAddress | str
+
+
+@dataclass(frozen=True)
 class SnapshotRef:
     """A published table: a whole Parquet file, or (steps of a fused stage) a view over the stage's
     snapshot: ``select`` picks and renames its columns and ``where`` its rows."""
@@ -101,8 +129,10 @@ class Storage:
         catalog: str | None = None,
         lock_timeout_s: float = 30.0,
         memory_limit: str | None = None,
+        cache_path: str | os.PathLike[str] | None = None,
     ) -> None:
         self.root = Path(root).resolve()
+        self._cache_path = Path(cache_path).resolve() if cache_path else self.root / "llm_cache.sqlite"
         self.catalog_path = Path(catalog).resolve() if catalog else self.root / "catalog.duckdb"
         self.lock_timeout_s = lock_timeout_s
         # Each step's DuckDB gets this memory limit and spills past it to <root>/tmp. DuckDB's own
@@ -113,14 +143,35 @@ class Storage:
         (self.root / "refs").mkdir(parents=True, exist_ok=True)
         (self.root / "tmp").mkdir(parents=True, exist_ok=True)
 
-    # ---- paths -------------------------------------------------------------------------------
+    # ---- paths: the on-disk layout of a storage root lives here and nowhere else --------------
     @property
     def cache_path(self) -> Path:
-        return self.root / "llm_cache.sqlite"
+        """The response cache (SQLite, WAL) shared by every step of this root (or given at creation)."""
+        return self._cache_path
 
-    def ref_path(self, asset: str, partition: str | None = None) -> Path:
-        name = asset if partition is None else f"{asset}@{_safe(partition)}"
-        return self.root / "refs" / f"{_safe(name)}.json"
+    def scratch(self, root: str | os.PathLike[str]) -> "Storage":
+        """A separate storage at ``root`` answering LLM rows from this one's response cache.
+
+        Audit replays and benchmark checks rebuild tables there without touching this root's refs.
+        """
+        return Storage(
+            root, lock_timeout_s=self.lock_timeout_s, memory_limit=self.memory_limit, cache_path=self.cache_path
+        )
+
+    def history_path(self, asset: str) -> Path:
+        """Append-only log of every publish of ``asset`` (all partitions), one JSON document a line."""
+        return self.root / "history" / f"{_safe(asset)}.jsonl"
+
+    def memo_dir(self, address: Address) -> Path:
+        """Row-memo sidecars of one step (and partition); see ``core.incremental``."""
+        return self.root / "memo" / AssetAddress.of(address).stem
+
+    def plots_dir(self, asset: str) -> Path:
+        """Charts drawn for ``asset``'s metadata and checks (content-addressed PNGs)."""
+        return self.root / "plots" / _safe(asset)
+
+    def ref_path(self, address: Address) -> Path:
+        return self.root / "refs" / f"{AssetAddress.of(address).stem}.json"
 
     def connect(self, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
         """A private in-memory DuckDB for one step, spilling to the storage root's tmp dir."""
@@ -183,44 +234,45 @@ class Storage:
         return SnapshotRef(str(path), digest, n, cols)
 
     # ---- refs --------------------------------------------------------------------------------
-    def publish(
-        self, asset: str, refs: dict[str, SnapshotRef], lineage: dict[str, Any], partition: str | None = None
-    ) -> None:
-        """Make ``refs`` the current version of ``asset`` in one atomic rename, then sync the catalog."""
+    def publish(self, address: Address, refs: dict[str, SnapshotRef], lineage: dict[str, Any]) -> None:
+        """Make ``refs`` the current version of ``address`` in one atomic rename; append it to the history."""
+        address = AssetAddress.of(address)
         doc = {
-            "asset": asset,
-            "partition": partition,
+            "asset": address.asset,
+            "partition": address.partition,
             "published_at": time.time(),
             "tables": {k: asdict(v) for k, v in refs.items()},
             "lineage": lineage,
         }
-        _atomic_write_text(self.ref_path(asset, partition), json.dumps(doc, indent=1, default=str))
-        history = self.root / "history" / f"{_safe(asset)}.jsonl"
+        _atomic_write_text(self.ref_path(address), json.dumps(doc, indent=1, default=str))
+        history = self.history_path(address.asset)
         history.parent.mkdir(parents=True, exist_ok=True)
         with open(history, "a", encoding="utf-8") as fh:  # append-only log for audits without Dagster
             fh.write(json.dumps(doc, default=str) + "\n")
 
-    def current(self, asset: str, partition: str | None = None) -> dict[str, Any] | None:
-        path = self.ref_path(asset, partition)
+    def current(self, address: Address) -> dict[str, Any] | None:
+        path = self.ref_path(address)
         if not path.exists():
             return None
         return json.loads(path.read_text(encoding="utf-8"))
 
-    def current_ref(self, asset: str, part: str = "table", partition: str | None = None) -> SnapshotRef | None:
-        doc = self.current(asset, partition)
+    def current_ref(self, address: Address, part: str = "table") -> SnapshotRef | None:
+        doc = self.current(address)
         if doc is None or part not in doc["tables"]:
             return None
         return SnapshotRef(**doc["tables"][part])
 
-    def current_refs(self, asset: str, partition: str | None = None) -> dict[str, SnapshotRef]:
+    def current_refs(self, address: Address) -> dict[str, SnapshotRef]:
         """Every table of the asset's current materialisation (``table``, ``rejected``, ``errors``...)."""
-        doc = self.current(asset, partition) or {"tables": {}}
+        doc = self.current(address) or {"tables": {}}
         return {k: SnapshotRef(**v) for k, v in doc["tables"].items()}
 
-    def require_ref(self, asset: str, partition: str | None = None) -> SnapshotRef:
-        ref = self.current_ref(asset, partition=partition)
+    def require_ref(self, address: Address) -> SnapshotRef:
+        address = AssetAddress.of(address)
+        ref = self.current_ref(address)
+        asset = address.asset
         if ref is None:
-            where = f" partition '{partition}'" if partition else ""
+            where = f" partition '{address.partition}'" if address.partition else ""
             raise OperatorError(
                 f"upstream asset '{asset}'{where} has no materialisation in storage {self.root}; "
                 "materialise it first (or the whole pipeline job)"
@@ -230,6 +282,25 @@ class Storage:
                 f"snapshot {ref.path} of '{asset}' is missing (deleted by hand or gc?); re-materialise '{asset}'"
             )
         return ref
+
+    # ---- history ------------------------------------------------------------------------------
+    def _history_docs(self, path: Path) -> list[dict[str, Any]]:
+        if not path.exists():
+            return []
+        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+    def history(self, address: Address) -> list[dict[str, Any]]:
+        """Every publish of ``address`` that has a table, oldest first (audits and diffs without Dagster)."""
+        address = AssetAddress.of(address)
+        return [
+            doc
+            for doc in self._history_docs(self.history_path(address.asset))
+            if doc.get("partition") == address.partition and "table" in doc["tables"]
+        ]
+
+    def all_history(self) -> dict[str, list[dict[str, Any]]]:
+        """Every asset's publishes, all partitions, oldest first, keyed by the history file's asset."""
+        return {p.stem: self._history_docs(p) for p in sorted((self.root / "history").glob("*.jsonl"))}
 
     def all_refs(self) -> dict[str, dict[str, Any]]:
         out = {}

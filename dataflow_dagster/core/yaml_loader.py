@@ -15,6 +15,7 @@ Format (see docs/yaml.md)::
         config: {input_key: text}  # validated by the operator's Config
         after: load                # optional; default: the previous step
         prompt: "text with {fields}"   # optional prompt override (or {template:, system:})
+        llm: judge                 # optional: LLM resource key serving this step (default: llm)
 """
 
 import math
@@ -34,7 +35,7 @@ from operators.core.registry import get as get_operator
 
 TOP_KEYS = {"pipeline", "description", "source", "steps"}
 SOURCE_KEYS = {"path", "format", "required_columns", "name"}
-STEP_KEYS = {"name", "op", "config", "after", "prompt", "description", "fuse"}
+STEP_KEYS = {"name", "op", "config", "after", "prompt", "description", "fuse", "llm"}
 PROMPT_KEYS = {"template", "system"}
 
 Path_ = tuple[str | int, ...]
@@ -207,13 +208,15 @@ def _step(doc: _Doc, raw: Any, i: int) -> Step:
             msg = f"{op_cls.name} setting `{field}`: {msg}"
         more = f" (and {len(exc.errors()) - 1} more problem(s))" if len(exc.errors()) > 1 else ""
         raise doc.error(key_path, msg + more) from None
-    name, after, desc = spec["name"], spec.get("after"), spec.get("description")
-    for key, val in (("name", name), ("after", after), ("description", desc)):
+    name, after, desc, llm = spec["name"], spec.get("after"), spec.get("description"), spec.get("llm")
+    for key, val in (("name", name), ("after", after), ("description", desc), ("llm", llm)):
         if val is not None and not isinstance(val, str):
             raise doc.error((*path, key), "must be text")
     fuse = spec.get("fuse", True)
     if not isinstance(fuse, bool):
         raise doc.error((*path, "fuse"), "must be true or false")
+    if llm is not None and not llm.isidentifier():
+        raise doc.error((*path, "llm"), f"'{llm}' is not a resource key (letters, digits, _), e.g. `llm: judge`")
     return Step(
         name,
         op,
@@ -221,6 +224,7 @@ def _step(doc: _Doc, raw: Any, i: int) -> Step:
         prompt=_prompt(doc, spec.get("prompt"), (*path, "prompt"), op_cls, name),
         description=desc,
         fuse=fuse,
+        llm=llm,
     )
 
 
@@ -316,6 +320,8 @@ def pipeline_to_dict(pipeline: Pipeline, relative_to: Path | None = None) -> dic
             entry["description"] = s.description
         if not s.fuse:
             entry["fuse"] = False
+        if s.llm:
+            entry["llm"] = s.llm
         if s.prompt is not None:
             entry["prompt"] = {"template": s.prompt.template, "system": s.prompt.system}
         steps.append(entry)

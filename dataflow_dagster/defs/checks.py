@@ -21,22 +21,19 @@ from dagster import (
 
 from dataflow_dagster.core.pipeline import Pipeline, Step
 from dataflow_dagster.core.runner import check_metric
-from dataflow_dagster.core.storage import SnapshotRef, Storage
+from dataflow_dagster.core.storage import AssetAddress, SnapshotRef, Storage
 from dataflow_dagster.defs.metadata import table_value
 from dataflow_dagster.defs.partitions import partition_key_of, partitions_def
 from dataflow_dagster.defs.plots import PlotWriter, bar_png, column_distribution
 from dataflow_dagster.defs.quality import gx as gxq
 from dataflow_dagster.defs.quality import schema as schemaq
+from dataflow_dagster.defs.resources import StorageResource
 from operators.core.contract import CheckSpec, quote_ident
 from operators.core.rowids import ID
 
 EXAMPLES = 5
 GX_CHECK = "gx_suite"
 SCHEMA_CHECK = "output_schema"
-
-
-def _storage(context: AssetCheckExecutionContext, storage_key: str) -> Storage:
-    return getattr(context.resources, storage_key).get()
 
 
 def _examples(con: duckdb.DuckDBPyConnection, ref: SnapshotRef, where: str, cols: list[str]) -> MetadataValue:
@@ -54,7 +51,7 @@ def _distribution_md(
         return None
     labels, series = dist
     png = bar_png(labels, series, f"{column} distribution", xlabel=column)
-    return PlotWriter(storage.root, asset).markdown(f"check_dist_{column}", png)
+    return PlotWriter(storage.plots_dir(asset)).markdown(f"check_dist_{column}", png)
 
 
 def evaluator_result(
@@ -64,8 +61,9 @@ def evaluator_result(
     name = pipeline.asset_name(step.name)
     outputs = step.op.output_columns()
     inputs = step.op.input_columns()
-    ref = storage.require_ref(name, part)
-    value = check_metric(spec, storage.current_refs(name, part))
+    address = AssetAddress(name, part)
+    ref = storage.require_ref(address)
+    value = check_metric(spec, storage.current_refs(address))
     con = duckdb.connect()
     try:
         passed = spec.passes(value)
@@ -86,7 +84,7 @@ def evaluator_result(
             dist = _distribution_md(con, storage, name, ref, scored[0])
             if dist:
                 md["score_distribution"] = MetadataValue.md(dist)
-        errors = storage.current_ref(name, "errors", partition=part)
+        errors = storage.current_ref(address, "errors")
         if errors is not None and errors.row_count:
             md["llm_errors"] = MetadataValue.int(errors.row_count)
             rows = con.sql(f"SELECT {ID}, _error FROM {errors.read_sql()} LIMIT {EXAMPLES}").to_arrow_table()
@@ -107,17 +105,16 @@ def _evaluator_description(spec: CheckSpec) -> str:
     return spec.description or f"{spec.metric_sql} {spec.op} {spec.threshold}"
 
 
-def evaluator_check(pipeline: Pipeline, step: Step, spec: CheckSpec, key: AssetKey, storage_key: str) -> Any:
+def evaluator_check(pipeline: Pipeline, step: Step, spec: CheckSpec, key: AssetKey) -> Any:
     @asset_check(
         asset=key,
         name=spec.name,
         blocking=spec.blocking,
         description=_evaluator_description(spec),
-        required_resource_keys={storage_key},
         partitions_def=partitions_def(pipeline),
     )
-    def _run_check(context: AssetCheckExecutionContext) -> AssetCheckResult:
-        return evaluator_result(pipeline, step, spec, key, _storage(context, storage_key), partition_key_of(context))
+    def _run_check(context: AssetCheckExecutionContext, dataflow_storage: StorageResource) -> AssetCheckResult:
+        return evaluator_result(pipeline, step, spec, key, dataflow_storage.get(), partition_key_of(context))
 
     return _run_check
 
@@ -131,7 +128,7 @@ def _gx_description(pipeline: Pipeline, step: Step) -> str:
 def gx_result(pipeline: Pipeline, step: Step, key: AssetKey, storage: Storage, part: str | None) -> AssetCheckResult:
     name = pipeline.asset_name(step.name)
     configs = gxq.normalise_expectations(step.expectations, f"pipeline '{pipeline.name}', step '{step.name}'")
-    ref = storage.require_ref(name, part)
+    ref = storage.require_ref(AssetAddress(name, part))
     cols = gxq.needed_columns(configs, [c for c, _ in ref.columns])
     con = duckdb.connect()
     try:
@@ -169,19 +166,18 @@ def gx_result(pipeline: Pipeline, step: Step, key: AssetKey, storage: Storage, p
     )
 
 
-def gx_check(pipeline: Pipeline, step: Step, key: AssetKey, storage_key: str) -> Any:
+def gx_check(pipeline: Pipeline, step: Step, key: AssetKey) -> Any:
     """The step's Great Expectations suite as one blocking check (GX is imported when it runs)."""
 
     @asset_check(
         asset=key,
         name=GX_CHECK,
         blocking=True,
-        required_resource_keys={storage_key},
         partitions_def=partitions_def(pipeline),
         description=_gx_description(pipeline, step),
     )
-    def _run_gx(context: AssetCheckExecutionContext) -> AssetCheckResult:
-        return gx_result(pipeline, step, key, _storage(context, storage_key), partition_key_of(context))
+    def _run_gx(context: AssetCheckExecutionContext, dataflow_storage: StorageResource) -> AssetCheckResult:
+        return gx_result(pipeline, step, key, dataflow_storage.get(), partition_key_of(context))
 
     return _run_gx
 
@@ -195,7 +191,7 @@ def schema_result(
 ) -> AssetCheckResult:
     name = pipeline.asset_name(step.name)
     columns = _schema_columns(pipeline, step)
-    ref = storage.require_ref(name, part)
+    ref = storage.require_ref(AssetAddress(name, part))
     have = [c for c, _ in ref.columns]
     cols = [c for c in dict.fromkeys([ID, *(col.name for col in columns)]) if c in have]
     con = duckdb.connect()
@@ -230,7 +226,7 @@ def schema_result(
     )
 
 
-def schema_check(pipeline: Pipeline, step: Step, key: AssetKey, storage_key: str) -> Any:
+def schema_check(pipeline: Pipeline, step: Step, key: AssetKey) -> Any:
     """The step's declared output schema as a blocking dagster-pandas check."""
     dtype = schemaq.dataframe_type(f"{pipeline.asset_name(step.name)}_schema", _schema_columns(pipeline, step))
 
@@ -238,12 +234,11 @@ def schema_check(pipeline: Pipeline, step: Step, key: AssetKey, storage_key: str
         asset=key,
         name=SCHEMA_CHECK,
         blocking=True,
-        required_resource_keys={storage_key},
         partitions_def=partitions_def(pipeline),
         description=dtype.description,
     )
-    def _run_schema(context: AssetCheckExecutionContext) -> AssetCheckResult:
-        return schema_result(pipeline, step, key, _storage(context, storage_key), partition_key_of(context))
+    def _run_schema(context: AssetCheckExecutionContext, dataflow_storage: StorageResource) -> AssetCheckResult:
+        return schema_result(pipeline, step, key, dataflow_storage.get(), partition_key_of(context))
 
     return _run_schema
 
@@ -252,12 +247,14 @@ def _round(v: float | None) -> float | None:
     return None if v is None else round(float(v), 2)
 
 
-def step_checks(pipeline: Pipeline, step: Step, key: AssetKey, storage_key: str) -> list[Any]:
-    checks = [evaluator_check(pipeline, step, spec, key, storage_key) for spec in step.op.checks()]
+def step_checks(pipeline: Pipeline, step: Step, key: AssetKey) -> list[Any]:
+    """The checks of ``step`` on the asset ``key``; each reads storage through the ``dataflow_storage``
+    resource (a typed parameter, so its name is the resource key ``STORAGE_KEY``)."""
+    checks = [evaluator_check(pipeline, step, spec, key) for spec in step.op.checks()]
     if step.expectations:
-        checks.append(gx_check(pipeline, step, key, storage_key))
+        checks.append(gx_check(pipeline, step, key))
     if step.schema:
-        checks.append(schema_check(pipeline, step, key, storage_key))
+        checks.append(schema_check(pipeline, step, key))
     return checks
 
 

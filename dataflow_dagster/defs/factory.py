@@ -1,12 +1,21 @@
 """Turns pipelines into Dagster Definitions: one asset per step, checks, prompt resources, a job.
 
-Assets return ``MaterializeResult`` (no IO manager): the step writes its own snapshot, and the
-content hash becomes the asset's data version, so Dagster's staleness follows the data and the
-code version (operator + config + prompt hash) follows the recipe.
+Every asset is built from the ``AssetSpec`` a ``DataflowTranslator`` gives (key, deps, group, kinds,
+tags, owners, description, automation condition, code version), so naming and policy are the
+translator's and the execution is this module's. Assets return ``MaterializeResult`` (no IO
+manager): the step writes its own snapshot, and the content hash becomes the asset's data version,
+so Dagster's staleness follows the data and the code version follows the recipe.
+
+Resources are typed parameters of the asset functions (``dataflow_storage: StorageResource``, the
+step's LLM resource and its prompt resource), not looked up by name on ``context.resources``; the LLM
+client is a context-managed session (``with llm.get_client(context) as session``) that is closed when
+the step ends.
 """
 
+import inspect
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from dagster import (
@@ -14,196 +23,220 @@ from dagster import (
     AssetKey,
     AssetsDefinition,
     AssetSelection,
-    AssetSpec,
     Definitions,
     MaterializeResult,
-    asset,
     define_asset_job,
+    multi_asset,
 )
 
 from dataflow_dagster.core.pipeline import Pipeline, Step
-from dataflow_dagster.core.runner import (
-    run_source,
-    run_step,
-    source_code_version,
-    step_code_version,
-)
-from dataflow_dagster.core.stages import Stage, plan_stages, stage_of
-from dataflow_dagster.defs.automation import AutomationOptions, asset_condition, automation_definitions
+from dataflow_dagster.core.runner import StepOptions, run_source, run_step
+from dataflow_dagster.core.stages import plan_stages
+from dataflow_dagster.core.storage import AssetAddress, Storage
+from dataflow_dagster.defs.automation import AutomationOptions, automation_definitions
 from dataflow_dagster.defs.checks import step_checks
 from dataflow_dagster.defs.metadata import dispatch_metadata, materialize_result, outcome_metadata
 from dataflow_dagster.defs.partitions import partition_key_of, partitions_def
-from dataflow_dagster.defs.resources import LLMResource, LocalLLMResource, PromptResource, StorageResource
+from dataflow_dagster.defs.resources import (
+    LLM_KEY,
+    STORAGE_KEY,
+    LLMResource,
+    LLMSession,
+    LocalLLMResource,
+    PromptResource,
+    StorageResource,
+)
 from dataflow_dagster.defs.stage_assets import stage_asset
+from dataflow_dagster.defs.translator import DataflowTranslator
+from operators.core.prompt import PromptTemplate
 
-STORAGE_KEY = "dataflow_storage"
-LLM_KEY = "llm"
 
-# The Pipeline behind each assets definition the factory made: audits and diffs need the Pipeline
-# objects (operators, prompts) behind a code location's assets, which Definitions do not carry. Keyed
-# by the assets definition itself (weakly), so two code locations built in one process never see each
-# other's pipelines, as they did with a process-global table by name.
-_PIPELINE_OF: "weakref.WeakKeyDictionary[AssetsDefinition, Pipeline]" = weakref.WeakKeyDictionary()
+@dataclass(frozen=True)
+class BuiltAssets:
+    """What the factory knows about one assets definition it made: its pipeline and step keys."""
+
+    pipeline: Pipeline
+    keys: dict[str, AssetKey]  # step name (source included) -> asset key
+
+
+# Audits and diffs need the Pipeline objects (operators, prompts) and the translator's keys behind a
+# code location's assets, which Definitions do not carry. Keyed by the assets definition itself
+# (weakly), so two code locations built in one process never see each other's pipelines.
+_BUILT: "weakref.WeakKeyDictionary[AssetsDefinition, BuiltAssets]" = weakref.WeakKeyDictionary()
+
+
+def register_assets(assets_def: AssetsDefinition, pipeline: Pipeline, keys: dict[str, AssetKey]) -> None:
+    """Record that ``assets_def`` materialises ``keys`` (step -> key) of ``pipeline``."""
+    _BUILT[assets_def] = BuiltAssets(pipeline, dict(keys))
+
+
+def _built_in(defs: Definitions) -> list[BuiltAssets]:
+    return [_BUILT[a] for a in defs.assets or [] if isinstance(a, AssetsDefinition) and a in _BUILT]
 
 
 def pipelines_of(defs: Definitions) -> dict[str, Pipeline]:
     """The pipelines, by name, whose assets ``defs`` holds (built by this factory)."""
-    found: dict[str, Pipeline] = {}
-    for a in defs.assets or []:
-        pipeline = _PIPELINE_OF.get(a) if isinstance(a, AssetsDefinition) else None
-        if pipeline is not None:
-            found[pipeline.name] = pipeline
-    return found
+    return {b.pipeline.name: b.pipeline for b in _built_in(defs)}
+
+
+def step_keys_of(defs: Definitions, pipeline: str) -> dict[str, AssetKey]:
+    """Step name -> the asset key the translator gave it, for one pipeline of ``defs``."""
+    keys: dict[str, AssetKey] = {}
+    for b in _built_in(defs):
+        if b.pipeline.name == pipeline:
+            keys.update(b.keys)
+    return keys
 
 
 def prompt_resource_key(pipeline: Pipeline, step: Step) -> str:
     return f"prompt__{pipeline.name}__{step.name}"
 
 
+def llm_resource_key(step: Step) -> str:
+    """The LLM resource serving ``step``: its ``llm=`` key, else the code location's default."""
+    return step.llm or LLM_KEY
+
+
 def asset_key(pipeline: Pipeline, step_name: str) -> AssetKey:
+    """The default translator's key of a step (``[pipeline, step]``)."""
     return AssetKey([pipeline.name, step_name])
 
 
-def _kinds(step: Step) -> set[str]:
-    return {"duckdb", "llm"} if step.op.needs_llm else {"duckdb"}
+def with_resource_params(fn: Callable[..., Any], resources: dict[str, type]) -> Callable[..., Any]:
+    """Declare ``resources`` (key -> resource class) as typed keyword parameters of ``fn(context, **kw)``.
+
+    Dagster reads resource parameters from the function's signature; a step's LLM and prompt
+    resource keys are known only when the asset is built, so the signature is written here.
+    """
+    params = [inspect.Parameter("context", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=AssetExecutionContext)]
+    params += [inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY, annotation=t) for k, t in resources.items()]
+    fn.__signature__ = inspect.Signature(params, return_annotation=MaterializeResult)  # type: ignore[attr-defined]
+    return fn
 
 
-def _columns_line(op: Any) -> str:
-    ins = ", ".join(f"`{c}`" for c in op.input_columns()) or "—"
-    outs = ", ".join(f"`{c}`" for c in op.output_columns()) or "— (rows only)"
-    return f"Reads {ins}; writes {outs}."
+def source_asset(pipeline: Pipeline, translator: DataflowTranslator | None = None) -> AssetsDefinition:
+    """The asset importing the pipeline's source file."""
+    translator = translator or DataflowTranslator()
+    spec = translator.get_asset_spec(pipeline, pipeline.source)
 
-
-def _tags(pipeline: Pipeline, **extra: str) -> dict[str, str]:
-    return {**pipeline.tags, "dataflow/pipeline": pipeline.name, **extra}
-
-
-def _source_asset(pipeline: Pipeline) -> AssetsDefinition:
-    @asset(
-        key=asset_key(pipeline, pipeline.source.name),
-        group_name=pipeline.group_name,
-        partitions_def=partitions_def(pipeline),
-        kinds={"duckdb", "parquet"},
-        code_version=source_code_version(pipeline),
-        description=f"Rows imported from `{pipeline.source.path}`, each with a content-derived `_id`.",
-        required_resource_keys={STORAGE_KEY},
-        tags=_tags(pipeline, **{"dataflow/kind": "source"}),
-        owners=pipeline.owners or None,
-    )
-    def _asset(context: AssetExecutionContext) -> MaterializeResult:
-        storage = getattr(context.resources, STORAGE_KEY).get()
-        part = partition_key_of(context)
-        previous = storage.current_ref(pipeline.asset_name(pipeline.source.name), partition=part)
-        outcome = run_source(storage, pipeline, context.log, context.run_id, partition=part)
+    @multi_asset(specs=[spec], name=spec.key.to_python_identifier(), partitions_def=partitions_def(pipeline))
+    def _asset(context: AssetExecutionContext, dataflow_storage: StorageResource) -> MaterializeResult:
+        storage = dataflow_storage.get()
+        address = AssetAddress(pipeline.asset_name(pipeline.source.name), partition_key_of(context))
+        previous = storage.current_ref(address)
+        outcome = run_source(storage, pipeline, context.log, context.run_id, partition=address.partition)
         return materialize_result(outcome, previous, outcome_metadata(outcome, storage))
 
+    register_assets(_asset, pipeline, {pipeline.source.name: spec.key})
     return _asset
 
 
-def step_attrs(
-    pipeline: Pipeline, step: Step, automation: AutomationOptions | None = None, stage: Stage | None = None
-) -> dict[str, Any]:
-    """What a step's asset is (key, deps, group, kinds, code version, description, tags, owners,
-    automation): the same for a plain ``@asset`` and for a spec of a fused stage's ``multi_asset``."""
+def run_step_in_context(
+    context: AssetExecutionContext,
+    storage: Storage,
+    pipeline: Pipeline,
+    step: Step,
+    upstream: AssetKey,
+    session: LLMSession | None = None,
+    prompt: PromptTemplate | None = None,
+) -> MaterializeResult:
+    """Run one step for a Dagster execution and describe it: lineage, metadata, data version."""
     op = step.op
-    stage = stage or stage_of(pipeline, step.name)
-    doc = step.description or (type(op).__doc__ or op.name).strip()
-    prompt = step.effective_prompt if op.needs_llm else None
-    return {
-        "key": asset_key(pipeline, step.name),
-        "deps": [asset_key(pipeline, step.after or pipeline.source.name)],
-        "group_name": pipeline.group_name,
-        "automation_condition": asset_condition(automation),
-        "kinds": _kinds(step),
-        "code_version": step_code_version(op.version, op.fingerprint(), prompt),
-        "description": f"**{op.name}** ({op.kind})\n\n{doc}\n\n{_columns_line(op)}\n\nStage: {stage.label()}",
-        "tags": _tags(
-            pipeline, **{"dataflow/kind": str(op.kind), "dataflow/operator": op.name, "dataflow/stage": stage.name}
-        ),
-        "owners": pipeline.owners or None,
-    }
-
-
-def _step_asset(pipeline: Pipeline, step: Step, automation: AutomationOptions | None = None) -> AssetsDefinition:
-    op = step.op
-    needs_llm = op.needs_llm
-    prompt = step.effective_prompt
-    prompt_key = prompt_resource_key(pipeline, step)
-    keys = {STORAGE_KEY, *((LLM_KEY, prompt_key) if needs_llm else ())}
-    upstream = asset_key(pipeline, step.after or pipeline.source.name)
-    up_name = pipeline.asset_name(step.after or pipeline.source.name)
-
-    @asset(
-        **step_attrs(pipeline, step, automation), partitions_def=partitions_def(pipeline), required_resource_keys=keys
+    address = AssetAddress(pipeline.asset_name(step.name), partition_key_of(context))
+    up_address = AssetAddress(pipeline.asset_name(step.after or pipeline.source.name), address.partition)
+    previous = storage.current_ref(address)
+    options = StepOptions(
+        llm=session.client if session is not None else None,
+        prompt=prompt,
+        log=context.log,
+        run_id=context.run_id,
+        llm_info={**session.info, "resource": llm_resource_key(step)} if session is not None else None,
+        partition=address.partition,
     )
-    def _asset(context: AssetExecutionContext) -> MaterializeResult:
-        storage = getattr(context.resources, STORAGE_KEY).get()
-        llm = None
-        llm_info: dict[str, Any] = {}
-        step_prompt = prompt
-        if needs_llm:
-            resource: LLMResource = getattr(context.resources, LLM_KEY)
-            llm, llm_info = resource.get_client(), resource.describe()
-            step_prompt = getattr(context.resources, prompt_key).to_template()
-            if step_prompt.content_hash != (prompt.content_hash if prompt else None):
-                context.log.warning(
-                    f"prompt resource '{prompt_key}' differs from the definition's prompt; "
-                    "this run's lineage records the resource's text and hash"
-                )
-        part = partition_key_of(context)
-        previous = storage.current_ref(pipeline.asset_name(step.name), partition=part)
-        try:
-            outcome = run_step(
-                storage,
-                pipeline,
-                step.name,
-                llm=llm,
-                prompt=step_prompt,
-                log=context.log,
-                run_id=context.run_id,
-                llm_info=llm_info,
-                partition=part,
-            )
-            up_ref = storage.current_ref(up_name, partition=part)
-            md = outcome_metadata(
-                outcome,
-                storage,
-                op,
-                upstream,
-                [c for c, _ in up_ref.columns] if up_ref else [],
-                step_prompt.fields() if needs_llm and step_prompt is not None else [],
-            )
-            result = materialize_result(outcome, previous, md)
-            stats = getattr(llm, "stats", None)  # retries, re-asks, rate-limit waits of this step's client
-            if stats is not None:
-                result.metadata.update(dispatch_metadata(stats.as_dict()))
-                context.log.info(f"{outcome.asset}: LLM dispatch {stats.as_dict()}")
-        finally:
-            close = getattr(llm, "close", None)
-            if callable(close):
-                close()
-        return result
+    outcome = run_step(storage, pipeline, step.name, options)
+    up_ref = storage.current_ref(up_address)
+    md = outcome_metadata(
+        outcome,
+        storage,
+        op,
+        upstream,
+        [c for c, _ in up_ref.columns] if up_ref else [],
+        prompt.fields() if op.needs_llm and prompt is not None else [],
+    )
+    result = materialize_result(outcome, previous, md)
+    if session is not None and session.stats is not None:  # retries, re-asks, waits of this step's client
+        result.metadata.update(dispatch_metadata(session.stats.as_dict()))
+    return result
 
-    return _asset
+
+def step_asset(pipeline: Pipeline, step: Step, translator: DataflowTranslator | None = None) -> AssetsDefinition:
+    """The asset of one step, from the translator's spec."""
+    translator = translator or DataflowTranslator()
+    op = step.op
+    spec = translator.get_asset_spec(pipeline, step)
+    upstream = translator.get_asset_key(pipeline, _upstream_node(pipeline, step))
+    defined_prompt = step.effective_prompt
+    resources: dict[str, type] = {STORAGE_KEY: StorageResource}
+    llm_key, prompt_key = llm_resource_key(step), prompt_resource_key(pipeline, step)
+    if op.needs_llm:
+        resources |= {llm_key: LLMResource, prompt_key: PromptResource}
+
+    def _asset(context: AssetExecutionContext, **res: Any) -> MaterializeResult:
+        storage: Storage = res[STORAGE_KEY].get()
+        if not op.needs_llm:
+            return run_step_in_context(context, storage, pipeline, step, upstream)
+        llm: LLMResource = res[llm_key]
+        prompt_resource: PromptResource = res[prompt_key]
+        prompt = prompt_resource.to_template()
+        if prompt.content_hash != (defined_prompt.content_hash if defined_prompt else None):
+            context.log.warning(
+                f"prompt resource '{prompt_key}' differs from the definition's prompt; "
+                "this run's lineage records the resource's text and hash"
+            )
+        with llm.get_client(context) as session:
+            return run_step_in_context(context, storage, pipeline, step, upstream, session, prompt)
+
+    assets_def = multi_asset(
+        specs=[spec], name=spec.key.to_python_identifier(), partitions_def=partitions_def(pipeline)
+    )(with_resource_params(_asset, resources))
+    register_assets(assets_def, pipeline, {step.name: spec.key})
+    return assets_def
+
+
+def _upstream_node(pipeline: Pipeline, step: Step) -> Any:
+    after = step.after or pipeline.source.name
+    return pipeline.source if after == pipeline.source.name else pipeline.step(after)
+
+
+def dataflow_assets(pipeline: Pipeline, translator: DataflowTranslator | None = None) -> list[AssetsDefinition]:
+    """One asset per step of ``pipeline`` (source first), named and tagged by ``translator``; the steps
+    of a fused stage (``core.stages``) share one multi_asset, i.e. one execution step."""
+    translator = translator or DataflowTranslator()
+    assets = [source_asset(pipeline, translator)]
+    for stage in plan_stages(pipeline):
+        if not stage.fused:
+            assets.append(step_asset(pipeline, pipeline.step(stage.steps[0]), translator))
+            continue
+        steps = [pipeline.step(n) for n in stage.steps]
+        specs = [translator.get_asset_spec(pipeline, s) for s in steps]
+        upstream = {s.name: translator.get_asset_key(pipeline, _upstream_node(pipeline, s)) for s in steps}
+        assets_def = stage_asset(pipeline, stage, specs, upstream)
+        register_assets(assets_def, pipeline, {s.name: spec.key for s, spec in zip(steps, specs, strict=True)})
+        assets.append(assets_def)
+    return assets
 
 
 def pipeline_definitions(
     pipeline: Pipeline,
     automation: AutomationOptions | None = None,
+    translator: DataflowTranslator | None = None,
 ) -> tuple[list[AssetsDefinition], list[Any], dict[str, Any], Any]:
     """Assets, checks, prompt resources and the job of one pipeline."""
-    assets = [_source_asset(pipeline)]
-    checks = []
-    for stage in plan_stages(pipeline):
-        if stage.fused:  # one execution step; its checks are check specs evaluated inside it
-            specs = [AssetSpec(**step_attrs(pipeline, pipeline.step(n), automation, stage)) for n in stage.steps]
-            assets.append(stage_asset(pipeline, stage, specs, STORAGE_KEY))
-            continue
-        step = pipeline.step(stage.steps[0])
-        assets.append(_step_asset(pipeline, step, automation))
-        checks += step_checks(pipeline, step, asset_key(pipeline, step.name), STORAGE_KEY)
-    for a in assets:
-        _PIPELINE_OF[a] = pipeline
+    translator = _with_automation(translator, automation)
+    assets = dataflow_assets(pipeline, translator)
+    keys = {step: key for a in assets for step, key in _BUILT[a].keys.items()}
+    fused = {n for st in plan_stages(pipeline) if st.fused for n in st.steps}  # their checks are check specs
+    checks = [c for s in pipeline.steps if s.name not in fused for c in step_checks(pipeline, s, keys[s.name])]
     prompts = {
         prompt_resource_key(pipeline, s): PromptResource.from_template(s.effective_prompt)
         for s in pipeline.steps
@@ -211,10 +244,18 @@ def pipeline_definitions(
     }
     job = define_asset_job(
         f"{pipeline.name}_job",
-        selection=AssetSelection.key_prefixes([pipeline.name]),
+        selection=AssetSelection.assets(*keys.values()),
         description=pipeline.description or f"Materialise pipeline {pipeline.name}",
     )
     return assets, checks, prompts, job
+
+
+def _with_automation(translator: DataflowTranslator | None, automation: AutomationOptions | None) -> DataflowTranslator:
+    if translator is None:
+        return DataflowTranslator(automation=automation)
+    if automation is not None and translator.automation is None:
+        translator.automation = automation
+    return translator
 
 
 def build_definitions(
@@ -223,24 +264,29 @@ def build_definitions(
     storage: StorageResource | None = None,
     resources: dict[str, Any] | None = None,
     automation: AutomationOptions | None = None,
+    translator: DataflowTranslator | None = None,
     **definitions_kwargs: Any,
 ) -> Definitions:
     """Definitions for ``pipelines``; the embedded local model is the default LLM.
 
-    ``automation`` adds automation conditions, a schedule and a source sensor per pipeline
-    (schedules and sensors stopped unless ``running``); see ``dataflow_dagster.defs.automation``.
+    ``llm`` is the default model (resource key ``llm``); a step with ``llm="judge"`` is served by
+    ``resources["judge"]``, which must be given. ``translator`` decides keys, groups, tags and other
+    policy (see ``DataflowTranslator``). ``automation`` adds automation conditions, a schedule and a
+    source sensor per pipeline (schedules and sensors stopped unless ``running``).
     """
+    translator = _with_automation(translator, automation)
     all_assets: list[Any] = []
     all_checks: list[Any] = []
     all_resources: dict[str, Any] = {STORAGE_KEY: storage or StorageResource(), LLM_KEY: llm or LocalLLMResource()}
     jobs = []
     for p in pipelines:
-        assets, checks, prompts, job = pipeline_definitions(p, automation)
+        assets, checks, prompts, job = pipeline_definitions(p, translator=translator)
         all_assets += assets
         all_checks += checks
         all_resources.update(prompts)
         jobs.append(job)
     all_resources.update(resources or {})
+    _require_llm_resources(pipelines, all_resources)
     schedules, sensors = automation_definitions(list(pipelines), automation)
     if schedules:
         definitions_kwargs["schedules"] = [*definitions_kwargs.get("schedules", []), *schedules]
@@ -251,4 +297,33 @@ def build_definitions(
     )
 
 
-__all__ = ["build_definitions", "pipeline_definitions", "pipelines_of"]
+def _require_llm_resources(pipelines: Sequence[Pipeline], resources: dict[str, Any]) -> None:
+    """A step naming an LLM resource nobody provided fails here, with the fix, not at run time."""
+    for p in pipelines:
+        for s in p.steps:
+            key = llm_resource_key(s)
+            if s.op.needs_llm and key not in resources:
+                raise ValueError(
+                    f"pipeline '{p.name}', step '{s.name}' uses LLM resource '{key}', which is not defined; "
+                    f"pass build_definitions(..., resources={{'{key}': OpenAIResource(...)}}) or drop `llm: {key}`"
+                )
+            if s.op.needs_llm and not isinstance(resources[key], LLMResource):
+                raise ValueError(
+                    f"pipeline '{p.name}', step '{s.name}': resource '{key}' is a {type(resources[key]).__name__}, "
+                    "not an LLM resource (LocalLLMResource, OpenAIResource, VLLMResource, ...)"
+                )
+
+
+__all__ = [
+    "LLM_KEY",
+    "STORAGE_KEY",
+    "BuiltAssets",
+    "build_definitions",
+    "dataflow_assets",
+    "llm_resource_key",
+    "pipeline_definitions",
+    "pipelines_of",
+    "register_assets",
+    "run_step_in_context",
+    "step_keys_of",
+]

@@ -120,6 +120,14 @@ def _llm_metadata(lin: dict[str, Any], rows_in: int) -> dict[str, Any]:
     }
     total = int(lin["tokens"]["prompt"]) + int(lin["tokens"]["completion"])
     md["total_tokens"] = MetadataValue.int(total)
+    if lin["model"].get("resource"):
+        md["llm_resource"] = MetadataValue.text(str(lin["model"]["resource"]))
+    # The same counts under dagster-openai's names, so dashboards built on that integration read ours:
+    # calls = requests this step sent to the model (cache hits cost nothing and are not calls).
+    md["openai.calls"] = MetadataValue.int(int(lin["cache"]["misses"]))
+    md["openai.prompt_tokens"] = MetadataValue.int(int(lin["tokens"]["prompt"]))
+    md["openai.completion_tokens"] = MetadataValue.int(int(lin["tokens"]["completion"]))
+    md["openai.total_tokens"] = MetadataValue.int(total)
     if rows_in:
         md["tokens_per_row"] = MetadataValue.float(round(total / rows_in, 2))
     cost = lineage_cost(lin)  # from the configurable price table; None when the model is unpriced
@@ -136,7 +144,7 @@ class _Charts:
 
     def __init__(self, outcome: StepOutcome, storage: Storage | None) -> None:
         self.outcome = outcome
-        self.plots = PlotWriter(storage.root, outcome.asset) if storage is not None else None
+        self.plots = PlotWriter(storage.plots_dir(outcome.asset)) if storage is not None else None
         self.con = duckdb.connect()
 
     def close(self) -> None:
@@ -326,4 +334,4 @@ def stage_chart(storage: Storage, stage_asset: str, outcomes: Sequence[StepOutco
     rejected = [o.lineage.get("rejected_rows", 0) for o in outcomes]
     png = bar_png(labels, {"kept": kept, "rejected": rejected}, "rows by step of the stage", horizontal=True)
     caption = " · ".join(f"{n}: **{k}** kept, {r} rejected" for n, k, r in zip(labels, kept, rejected, strict=True))
-    return MetadataValue.md(PlotWriter(storage.root, stage_asset).markdown("stage_rows", png, caption))
+    return MetadataValue.md(PlotWriter(storage.plots_dir(stage_asset)).markdown("stage_rows", png, caption))

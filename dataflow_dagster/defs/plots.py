@@ -136,10 +136,10 @@ def column_distribution(
 
 
 class PlotWriter:
-    """Writes PNGs for one asset under the storage root and returns markdown that embeds them."""
+    """Writes PNGs for one asset into its folder (``Storage.plots_dir``) and returns markdown embedding them."""
 
-    def __init__(self, root: str | os.PathLike[str], asset: str) -> None:
-        self.folder = Path(root) / "plots" / asset
+    def __init__(self, folder: str | os.PathLike[str]) -> None:
+        self.folder = Path(folder)
 
     def save(self, name: str, png: bytes) -> Path:
         self.folder.mkdir(parents=True, exist_ok=True)

@@ -8,15 +8,19 @@ Resources are thin: each turns its config into a plain object from ``dataflow_da
 import json
 import os
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from dagster import ConfigurableResource, InitResourceContext
+from dagster import AssetExecutionContext, ConfigurableResource, InitResourceContext
 from pydantic import Field, PrivateAttr
 
 from dataflow_dagster.core.storage import Storage
 from dataflow_dagster.llm.local import LlamaCppClient
 from dataflow_dagster.llm.openai_client import OpenAICompatClient
 from dataflow_dagster.llm.prices import load_price_table, price_for
+from dataflow_dagster.llm.stats import DispatchStats
 from dataflow_dagster.llm.vllm_offline import VLLMEngineConfig, VLLMOfflineClient
 from dataflow_dagster.llm.vllm_server import VLLMServer, VLLMServerSpec
 from operators.core.contract import OperatorError
@@ -24,6 +28,9 @@ from operators.core.llm import LLMClient
 from operators.core.prompt import PromptTemplate
 
 DEFAULT_ROOT_ENV = "DATAFLOW_HOME"
+# Resource keys of a code location: assets and checks take these as typed parameters of these names.
+STORAGE_KEY = "dataflow_storage"
+LLM_KEY = "llm"  # the default model; a step's ``llm=`` names another key (e.g. "judge")
 
 
 class StorageResource(ConfigurableResource):
@@ -43,19 +50,59 @@ class StorageResource(ConfigurableResource):
         return Storage(root, self.catalog, self.lock_timeout_s, self.memory_limit)
 
 
+@dataclass
+class LLMSession:
+    """One step's use of a model: the client, what the resource says about it, its dispatch counters.
+
+    Handed out by ``LLMResource.get_client(context)``; the context manager closes the client when
+    the step ends, so nobody has to look for ``stats`` or ``close`` on an arbitrary client object.
+    """
+
+    client: LLMClient
+    info: dict[str, object]
+    stats: DispatchStats | None = None
+    closer: Callable[[], None] | None = field(default=None, repr=False)
+
+    @property
+    def model_id(self) -> str:
+        return self.client.model_id
+
+    def close(self) -> None:
+        if self.closer is not None:
+            self.closer()
+
+
 class LLMResource(ConfigurableResource):
     """Base of every LLM backend resource: hands out a client implementing ``LLMClient``.
 
-    ``prices`` maps a model name (served name or model id) to ``[input, output]`` dollars per 1M
-    tokens; the matching price goes into the step's lineage so its cost shows in the metadata.
+    Under Dagster use ``with resource.get_client(context) as session:`` (like dagster-openai): the
+    session carries the client, its description for lineage and its dispatch counters, and the client
+    is closed on exit. ``create_client()`` is the bare client for code that manages it itself (CLI,
+    audits). ``prices`` maps a model name (served name or model id) to ``[input, output]`` dollars
+    per 1M tokens; the matching price goes into the step's lineage so its cost shows in the metadata.
     """
 
     prices: dict[str, list[float]] = Field(
         default_factory=dict, description="model -> [$ per 1M input tokens, $ per 1M output tokens]"
     )
 
-    def get_client(self) -> LLMClient:
+    def create_client(self) -> LLMClient:
         raise NotImplementedError
+
+    def open_session(self) -> LLMSession:
+        """A new client wrapped with its description; subclasses add their client's counters and close."""
+        return LLMSession(self.create_client(), self.describe())
+
+    @contextmanager
+    def get_client(self, context: AssetExecutionContext | None = None) -> Iterator[LLMSession]:
+        """The step's model session; the client is closed when the block ends, even on failure."""
+        session = self.open_session()
+        try:
+            yield session
+        finally:
+            session.close()
+            if context is not None and session.stats is not None:
+                context.log.info(f"LLM dispatch ({session.model_id}): {session.stats.as_dict()}")
 
     def describe(self) -> dict[str, object]:
         return {"backend": type(self).__name__}
@@ -75,7 +122,7 @@ class LocalLLMResource(LLMResource):
     n_threads: int = 0
     seed: int = 0
 
-    def get_client(self) -> LLMClient:
+    def create_client(self) -> LLMClient:
         return LlamaCppClient(self.model_path, self.n_ctx, self.n_threads or None, self.seed)
 
     def describe(self) -> dict[str, object]:
@@ -109,7 +156,7 @@ class OpenAIResource(LLMResource):
             raise ValueError("OpenAIResource needs base_url or base_urls")
         return urls
 
-    def get_client(self) -> LLMClient:
+    def create_client(self) -> OpenAICompatClient:
         return OpenAICompatClient(
             self.urls(),
             self.model,
@@ -124,6 +171,10 @@ class OpenAIResource(LLMResource):
             backoff_base_s=self.backoff_base_s,
             backoff_cap_s=self.backoff_cap_s,
         )
+
+    def open_session(self) -> LLMSession:
+        client = self.create_client()
+        return LLMSession(client, self.describe(), client.stats, client.close)
 
     def describe(self) -> dict[str, object]:  # no api_key here: this goes into metadata
         return {
@@ -163,8 +214,12 @@ class VLLMResource(LLMResource):
             dict(self.engine_kwargs),
         )
 
-    def get_client(self) -> LLMClient:
+    def create_client(self) -> VLLMOfflineClient:
         return VLLMOfflineClient(self.engine_config(), self.batch_size)
+
+    def open_session(self) -> LLMSession:
+        client = self.create_client()  # the engine stays loaded for the process: nothing to close
+        return LLMSession(client, self.describe(), client.stats)
 
     def describe(self) -> dict[str, object]:
         client = VLLMOfflineClient(self.engine_config())

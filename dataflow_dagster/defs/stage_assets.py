@@ -27,12 +27,13 @@ from dagster import (
 
 from dataflow_dagster.core.fused import run_chain
 from dataflow_dagster.core.pipeline import Pipeline
-from dataflow_dagster.core.runner import StepOutcome
+from dataflow_dagster.core.runner import StepOptions, StepOutcome
 from dataflow_dagster.core.stages import Stage
-from dataflow_dagster.core.storage import Storage
+from dataflow_dagster.core.storage import AssetAddress, Storage
 from dataflow_dagster.defs.checks import blocks, step_check_results, step_check_specs
 from dataflow_dagster.defs.metadata import materialize_result, outcome_metadata, stage_chart
 from dataflow_dagster.defs.partitions import partition_key_of, partitions_def
+from dataflow_dagster.defs.resources import StorageResource
 
 
 def contiguous_runs(selected: Sequence[str], steps: Sequence[str]) -> list[list[str]]:
@@ -50,7 +51,11 @@ def contiguous_runs(selected: Sequence[str], steps: Sequence[str]) -> list[list[
     return runs
 
 
-def stage_asset(pipeline: Pipeline, stage: Stage, specs: list[AssetSpec], storage_key: str) -> AssetsDefinition:
+def stage_asset(
+    pipeline: Pipeline, stage: Stage, specs: list[AssetSpec], upstream: dict[str, AssetKey]
+) -> AssetsDefinition:
+    """The multi_asset of a fused stage: ``specs`` (the translator's, one per step, in stage order) and
+    ``upstream`` (step -> the key of the asset it reads, for column lineage)."""
     keys: dict[str, AssetKey] = {name: spec.key for name, spec in zip(stage.steps, specs, strict=True)}
     check_specs = [c for name in stage.steps for c in step_check_specs(pipeline, pipeline.step(name), keys[name])]
 
@@ -60,29 +65,29 @@ def stage_asset(pipeline: Pipeline, stage: Stage, specs: list[AssetSpec], storag
         check_specs=check_specs or None,
         can_subset=True,
         partitions_def=partitions_def(pipeline),
-        required_resource_keys={storage_key},
         description=f"Pipeline {pipeline.name}, {stage.label()}: one query, one snapshot, one asset per step.",
         op_tags={"dataflow/stage": stage.name},
     )
-    def _stage(context: AssetExecutionContext) -> Iterator[MaterializeResult]:
-        storage = getattr(context.resources, storage_key).get()
+    def _stage(context: AssetExecutionContext, dataflow_storage: StorageResource) -> Iterator[MaterializeResult]:
+        storage = dataflow_storage.get()
         part = partition_key_of(context)
         selected = [n for n in stage.steps if keys[n] in context.selected_asset_keys]
         checks = context.selected_asset_check_keys
         try:
             for run in contiguous_runs(selected, stage.steps):
-                previous = {n: storage.current_ref(pipeline.asset_name(n), partition=part) for n in run}
+                previous = {n: storage.current_ref(AssetAddress(pipeline.asset_name(n), part)) for n in run}
                 first = pipeline.step(run[0])
-                up_name = pipeline.asset_name(first.after or pipeline.source.name)
-                up_ref = storage.require_ref(up_name, part)
+                up_ref = storage.require_ref(
+                    AssetAddress(pipeline.asset_name(first.after or pipeline.source.name), part)
+                )
                 up_cols = [c for c, _ in up_ref.columns]
-                outcomes = run_chain(storage, pipeline, run, context.log, context.run_id, part, up_ref)
+                options = StepOptions(log=context.log, run_id=context.run_id, partition=part, upstream_ref=up_ref)
+                outcomes = run_chain(storage, pipeline, run, options)
                 chart = _stage_chart(storage, pipeline, stage, outcomes, context)
                 for name, out in zip(run, outcomes, strict=True):
                     step = pipeline.step(name)
-                    storage.publish(out.asset, out.refs, out.lineage, partition=part)
-                    upstream = AssetKey([pipeline.name, step.after or pipeline.source.name])
-                    md = outcome_metadata(out, storage, step.op, upstream, up_cols, draw=False)
+                    storage.publish(AssetAddress(out.asset, part), out.refs, out.lineage)
+                    md = outcome_metadata(out, storage, step.op, upstream[name], up_cols, draw=False)
                     if chart is not None:
                         md["stage_rows"] = chart
                     wanted = {c.name for c in checks if c.asset_key == keys[name]}

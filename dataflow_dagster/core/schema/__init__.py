@@ -77,6 +77,11 @@ def pipeline_schema() -> dict[str, Any]:
                 "description": "run with the neighbouring rule steps as one fused stage (default true)",
             },
             "description": {"type": "string"},
+            "llm": {
+                "type": "string",
+                "pattern": IDENT,
+                "description": "LLM resource key serving this step (default: llm), e.g. judge for a stronger judge",
+            },
             "prompt": {
                 "description": "prompt override: template text, or {template, system}",
                 "oneOf": [
