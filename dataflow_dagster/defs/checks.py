@@ -26,12 +26,21 @@ from dataflow_dagster.defs.metadata import table_value
 from dataflow_dagster.defs.partitions import partition_key_of, partitions_def
 from dataflow_dagster.defs.plots import PlotWriter, bar_png, column_distribution
 from dataflow_dagster.defs.quality import gx as gxq
-from dataflow_dagster.defs.quality import schema as schemaq
 from dataflow_dagster.defs.resources import StorageResource
 from operators.core.contract import CheckSpec, quote_ident
 from operators.core.rowids import ID
 
 EXAMPLES = 5
+
+
+def _schemaq() -> Any:
+    """The schema-check module, imported only for steps that declare a schema: it loads pandas and
+    dagster-pandas (seconds), which every step subprocess would otherwise pay at import."""
+    from dataflow_dagster.defs.quality import schema
+
+    return schema
+
+
 GX_CHECK = "gx_suite"
 SCHEMA_CHECK = "output_schema"
 
@@ -183,7 +192,7 @@ def gx_check(pipeline: Pipeline, step: Step, key: AssetKey) -> Any:
 
 
 def _schema_columns(pipeline: Pipeline, step: Step) -> list[Any]:
-    return schemaq.to_pandas_columns(step.schema or [], f"pipeline '{pipeline.name}', step '{step.name}'")
+    return _schemaq().to_pandas_columns(step.schema or [], f"pipeline '{pipeline.name}', step '{step.name}'")
 
 
 def schema_result(
@@ -199,7 +208,7 @@ def schema_result(
         df = con.sql(f"SELECT {', '.join(quote_ident(c) for c in cols)} FROM {ref.read_sql()}").df()
     finally:
         con.close()
-    violations = schemaq.validate(df, columns)
+    violations = _schemaq().validate(df, columns)
     offending = sorted({v.column for v in violations})
     rows = [
         {
@@ -228,7 +237,7 @@ def schema_result(
 
 def schema_check(pipeline: Pipeline, step: Step, key: AssetKey) -> Any:
     """The step's declared output schema as a blocking dagster-pandas check."""
-    dtype = schemaq.dataframe_type(f"{pipeline.asset_name(step.name)}_schema", _schema_columns(pipeline, step))
+    dtype = _schemaq().dataframe_type(f"{pipeline.asset_name(step.name)}_schema", _schema_columns(pipeline, step))
 
     @asset_check(
         asset=key,
@@ -267,7 +276,7 @@ def step_check_specs(pipeline: Pipeline, step: Step, key: AssetKey) -> list[Asse
     if step.expectations:
         specs.append(AssetCheckSpec(GX_CHECK, asset=key, blocking=True, description=_gx_description(pipeline, step)))
     if step.schema:
-        dtype = schemaq.dataframe_type(f"{pipeline.asset_name(step.name)}_schema", _schema_columns(pipeline, step))
+        dtype = _schemaq().dataframe_type(f"{pipeline.asset_name(step.name)}_schema", _schema_columns(pipeline, step))
         specs.append(AssetCheckSpec(SCHEMA_CHECK, asset=key, blocking=True, description=dtype.description))
     return specs
 
