@@ -142,13 +142,17 @@ def _table_link(view: str, ref: SnapshotRef) -> str:
 class _Charts:
     """The data-reading half of the metadata: aggregates over the snapshots, charts and previews."""
 
-    def __init__(self, outcome: StepOutcome, storage: Storage | None) -> None:
+    def __init__(
+        self, outcome: StepOutcome, storage: Storage | None, con: duckdb.DuckDBPyConnection | None = None
+    ) -> None:
         self.outcome = outcome
         self.plots = PlotWriter(storage.plots_dir(outcome.asset)) if storage is not None else None
-        self.con = duckdb.connect()
+        self.own = con is None  # a fused stage passes one connection for all its steps
+        self.con = con or duckdb.connect()
 
     def close(self) -> None:
-        self.con.close()
+        if self.own:
+            self.con.close()
 
     def image(self, name: str, png: bytes, caption: str = "") -> MetadataValue:
         if self.plots is None:
@@ -213,10 +217,12 @@ def outcome_metadata(
     up_columns: Sequence[str] = (),
     prompt_fields: Sequence[str] = (),
     draw: bool = True,
+    con: duckdb.DuckDBPyConnection | None = None,
 ) -> dict[str, Any]:
     """Materialisation metadata for one step. Without ``storage`` no charts are drawn (no file to
     write them to); without ``op``/``upstream`` no column lineage is recorded. ``draw=False`` keeps
-    the tables and previews but draws no PNG (a fused stage draws one chart for all its steps)."""
+    the tables and previews but draws no PNG (a fused stage draws one chart for all its steps); ``con``
+    is a DuckDB connection to reuse (opening one per step costs more than a small step's queries)."""
     lin = outcome.lineage
     table = outcome.table
     md: dict[str, Any] = {
@@ -257,14 +263,20 @@ def outcome_metadata(
         )
     if storage is not None and op is not None:
         try:
-            md.update(_chart_metadata(outcome, storage, op, draw))
+            md.update(_chart_metadata(outcome, storage, op, draw, con))
         except Exception as exc:  # charts are a view on data already published: never fail the step
             log.warning(f"{outcome.asset}: could not draw metadata charts: {exc!r}")
     return md
 
 
-def _chart_metadata(outcome: StepOutcome, storage: Storage, op: Operator, draw: bool = True) -> dict[str, Any]:
-    charts = _Charts(outcome, storage)
+def _chart_metadata(
+    outcome: StepOutcome,
+    storage: Storage,
+    op: Operator,
+    draw: bool = True,
+    con: duckdb.DuckDBPyConnection | None = None,
+) -> dict[str, Any]:
+    charts = _Charts(outcome, storage, con)
     md: dict[str, Any] = {}
     try:
         rejected, errors = outcome.refs.get("rejected"), outcome.refs.get("errors")

@@ -15,6 +15,7 @@ the execution step for the failed blocking check, which stops everything downstr
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+import duckdb
 from dagster import (
     AssetExecutionContext,
     AssetKey,
@@ -73,6 +74,7 @@ def stage_asset(
         part = partition_key_of(context)
         selected = [n for n in stage.steps if keys[n] in context.selected_asset_keys]
         checks = context.selected_asset_check_keys
+        con = duckdb.connect()  # metadata queries of every step of the stage, over the one stage snapshot
         try:
             for run in contiguous_runs(selected, stage.steps):
                 previous = {n: storage.current_ref(AssetAddress(pipeline.asset_name(n), part)) for n in run}
@@ -87,7 +89,7 @@ def stage_asset(
                 for name, out in zip(run, outcomes, strict=True):
                     step = pipeline.step(name)
                     storage.publish(AssetAddress(out.asset, part), out.refs, out.lineage)
-                    md = outcome_metadata(out, storage, step.op, upstream[name], up_cols, draw=False)
+                    md = outcome_metadata(out, storage, step.op, upstream[name], up_cols, draw=False, con=con)
                     if chart is not None:
                         md["stage_rows"] = chart
                     wanted = {c.name for c in checks if c.asset_key == keys[name]}
@@ -105,6 +107,7 @@ def stage_asset(
                         return
                     up_cols = [c for c, _ in out.table.columns]
         finally:
+            con.close()
             storage.sync_catalog()  # once per stage, not once per step
 
     return _stage
