@@ -203,8 +203,9 @@ def floor_query(corpus: Path, out: Path, p: Pipeline) -> float:
             rel = f"(SELECT * REPLACE ({new}) FROM {rel})"
         else:
             keeps.append(f"({r.keep})")
+    # MATERIALIZED: the refined text is computed once; inlined, every filter would recompute the refiners
     con.execute(
-        f"COPY (SELECT * FROM {rel} WHERE {' AND '.join(keeps)}) "
+        f"COPY (WITH refined AS MATERIALIZED (SELECT * FROM {rel}) SELECT * FROM refined WHERE {' AND '.join(keeps)}) "
         f"TO {quote_literal(str(out))} (FORMAT parquet, COMPRESSION zstd)"
     )
     con.close()
