@@ -221,7 +221,8 @@ def outcome_metadata(
 ) -> dict[str, Any]:
     """Materialisation metadata for one step. Without ``storage`` no charts are drawn (no file to
     write them to); without ``op``/``upstream`` no column lineage is recorded. ``draw=False`` keeps
-    the tables and previews but draws no PNG (a fused stage draws one chart for all its steps); ``con``
+    the tables, previews and score distributions but draws no per-step row-count and reason charts (a
+    fused stage draws one chart of every step's kept and rejected rows instead); ``con``
     is a DuckDB connection to reuse (opening one per step costs more than a small step's queries)."""
     lin = outcome.lineage
     table = outcome.table
@@ -296,7 +297,7 @@ def _chart_metadata(
             scored = [c for c in op.input_columns() if types.get(c, "VARCHAR") != "VARCHAR"]
         else:
             scored = []
-        for col in scored if draw else []:
+        for col in scored:  # score distributions stay per step: they show what a threshold cut through
             if col not in types:
                 continue
             dist = charts.distribution(outcome.table, col, rejected if op.kind == Kind.FILTER else None)
