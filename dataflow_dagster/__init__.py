@@ -22,6 +22,7 @@ _PUBLIC = {
     "pipeline_definitions": "dataflow_dagster.defs.factory",
     "dataflow_assets": "dataflow_dagster.defs.factory",
     "DataflowTranslator": "dataflow_dagster.defs.translator",
+    "PipelineComponent": "dataflow_dagster.defs.component",
     "AutomationOptions": "dataflow_dagster.defs.automation",
     "LocalLLMResource": "dataflow_dagster.defs.resources",
     "OpenAIResource": "dataflow_dagster.defs.resources",

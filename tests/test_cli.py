@@ -7,14 +7,19 @@ from pathlib import Path
 import click
 import duckdb
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from dataflow_dagster.cli import cli, command_modules
+from dataflow_dagster.core.samples import sample_pipeline
 from dataflow_dagster.core.schema import schema_text
 from dataflow_dagster.llm.cache import ResponseCache
 from operators.core.llm import LLMResponse
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+SAMPLE = "proj/defs/sample/defs.yaml"  # the pipeline component `init` scaffolds (project fixture: ./proj)
 
 
 def invoke(*args: str, **kw):  # type: ignore[no-untyped-def]
@@ -102,8 +107,11 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_init_scaffolds_a_project_and_refuses_non_empty(project: Path) -> None:
-    for f in ("workspace.yaml", "definitions.py", "pipelines/sample.yaml", "data/sample.jsonl", ".gitignore"):
+    files = ("pyproject.toml", "workspace.yaml", "proj/definitions.py", "proj/defs/sample/defs.yaml", ".gitignore")
+    for f in (*files, "proj/defs/sample/sample.jsonl"):
         assert (project / f).is_file(), f
+    component = yaml.safe_load((project / SAMPLE).read_text())
+    assert component == {"type": "dataflow_dagster.PipelineComponent", "attributes": sample_pipeline("sample")}
     again = CliRunner().invoke(cli, ["init", str(project)])
     assert again.exit_code == 2 and "not empty" in again.output
     assert invoke("init", str(project), "--force").exit_code == 0
@@ -119,7 +127,7 @@ def test_plan_run_catalog_gc_on_scaffolded_project(project: Path) -> None:
     assert [st["steps"] for st in report["stages"]] == [steps[:2], steps[2:]]  # two rule filters fuse; dedup not
     assert [st["fused"] for st in report["stages"]] == [True, False]
 
-    res = invoke("run", "sample")  # by name, from workspace.yaml -> definitions.py PIPELINES
+    res = invoke("run", "sample")  # by name, from workspace.yaml -> proj/definitions.py PIPELINES
     assert res.exit_code == 0, res.output
     assert "materialised 4 assets" in res.output
     store = project / ".dataflow"
@@ -145,12 +153,12 @@ def test_plan_run_catalog_gc_on_scaffolded_project(project: Path) -> None:
 
 
 def test_gc_keep_versions_zero_drops_superseded_snapshots(project: Path) -> None:
-    assert invoke("run", "pipelines/sample.yaml").exit_code == 0
+    assert invoke("run", SAMPLE).exit_code == 0
     store = project / ".dataflow"
     first = json.loads((store / "refs" / "sample__long_enough.json").read_text())["tables"]["table"]["path"]
-    f = project / "pipelines" / "sample.yaml"
+    f = project / SAMPLE
     f.write_text(f.read_text().replace("min_words: 8", "min_words: 14"))
-    assert invoke("run", "pipelines/sample.yaml").exit_code == 0
+    assert invoke("run", SAMPLE).exit_code == 0
     assert invoke("gc", "--min-age", "0").output.startswith("deleted 0")  # history keeps every version
     out = invoke("gc", "--keep-versions", "0", "--min-age", "0").output
     assert first in out and not Path(first).exists()
@@ -161,24 +169,24 @@ def test_run_errors_and_exit_codes(project: Path) -> None:
     unknown = CliRunner().invoke(cli, ["run", "nope"])
     assert unknown.exit_code == 2 and "known: sample" in unknown.output
 
-    bad_yaml = project / "pipelines" / "broken.yaml"
+    bad_yaml = project / "proj" / "defs" / "sample" / "broken.yaml"
     bad_yaml.write_text(
-        (project / "pipelines" / "sample.yaml")
+        (project / SAMPLE)
         .read_text()
         .replace("min_words: 8", "min_wrds: 8")
         .replace("pipeline: sample", "pipeline: broken")
     )
     res = CliRunner().invoke(cli, ["run", str(bad_yaml)])
     assert res.exit_code == 2
-    assert f"{bad_yaml}:15: steps[1].config.min_wrds" in res.output and "Traceback" not in res.output
+    assert f"{bad_yaml}:16: steps[1].config.min_wrds" in res.output and "Traceback" not in res.output
     bad_yaml.unlink()
 
     wrong_col = project / "wrong.yaml"
     wrong_col.write_text(
-        (project / "pipelines" / "sample.yaml")
+        (project / SAMPLE)
         .read_text()
         .replace("config: {input_key: text, min_words: 8}", "config: {input_key: body}")
-        .replace("../data", "data")
+        .replace("path: sample.jsonl", "path: proj/defs/sample/sample.jsonl")
     )
     run = CliRunner().invoke(cli, ["run", str(wrong_col)])
     assert run.exit_code == 1, run.output
@@ -187,7 +195,7 @@ def test_run_errors_and_exit_codes(project: Path) -> None:
     assert plan.exit_code == 1 and "long_enough" in plan.output
 
     no_source = project / "nosource.yaml"
-    no_source.write_text(wrong_col.read_text().replace("data/sample.jsonl", "data/missing.jsonl"))
+    no_source.write_text(wrong_col.read_text().replace("sample/sample.jsonl", "sample/missing.jsonl"))
     for cmd in ("run", "plan"):
         res = CliRunner().invoke(cli, [cmd, str(no_source)])
         assert res.exit_code == 2 and "missing.jsonl does not exist" in res.output, res.output
@@ -229,12 +237,12 @@ def test_user_operator_module_and_blocking_check(project: Path, monkeypatch: pyt
     assert "UserCharLengthEvaluator" in {r["name"] for r in listed}
     assert '"UserCharLengthEvaluator"' in schema_text()
 
-    sample = (project / "pipelines" / "sample.yaml").read_text()
+    sample = (project / SAMPLE).read_text()
     gated = sample.replace("pipeline: sample", "pipeline: gated") + (
-        "  - name: length\n    op: UserCharLengthEvaluator\n    config: {input_key: text}\n"
-        "  - name: after_gate\n    op: ContentNullFilter\n    config: {input_key: text}\n"
+        "    - name: length\n      op: UserCharLengthEvaluator\n      config: {input_key: text}\n"
+        "    - name: after_gate\n      op: ContentNullFilter\n      config: {input_key: text}\n"
     )
-    f = project / "pipelines" / "gated.yaml"
+    f = project / "proj" / "defs" / "sample" / "gated.yaml"
     f.write_text(gated)
     res = CliRunner().invoke(cli, ["run", str(f)])
     assert res.exit_code == 1, res.output
@@ -242,8 +250,8 @@ def test_user_operator_module_and_blocking_check(project: Path, monkeypatch: pyt
     assert "blocking check avg_length" in res.output
     f.write_text(
         gated.replace(
-            "config: {input_key: text}\n  - name: after_gate",
-            "config: {input_key: text, min_avg_len: 10}\n  - name: after_gate",
+            "config: {input_key: text}\n    - name: after_gate",
+            "config: {input_key: text, min_avg_len: 10}\n    - name: after_gate",
         )
     )
     ok = invoke("run", str(f))

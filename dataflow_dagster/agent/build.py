@@ -7,14 +7,11 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dagster import Definitions
-
 from dataflow_dagster.agent.intent import Intent, parse_intent
 from dataflow_dagster.agent.planner import AgentRefusal, Compiled, DataProfile, Planner, Selection, profile_data
 from dataflow_dagster.core.dryrun import PlanReport, dry_run
 from dataflow_dagster.core.pipeline import Pipeline, Source
 from dataflow_dagster.core.yaml_loader import dump_pipeline, load_pipeline_file
-from dataflow_dagster.defs.factory import build_definitions
 from operators.core.contract import OperatorError
 from operators.core.llm import LLMClient
 from operators.core.registry import all_operators
@@ -43,6 +40,11 @@ def _validate(path: Path, sample_rows: int) -> tuple[Pipeline, PlanReport]:
     report = dry_run(pipeline, sample_rows)
     if not report.ok:
         raise AgentRefusal(f"the compiled pipeline failed its dry run: {report.first_failure()}")
+    # Dagster only now: `dataflow-dagster` commands that never reach here start without importing it.
+    from dagster import Definitions
+
+    from dataflow_dagster.defs.factory import build_definitions
+
     try:
         Definitions.validate_loadable(build_definitions([pipeline]))
     except Exception as exc:  # any Dagster definition error means the file must not be handed out

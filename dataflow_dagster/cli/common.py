@@ -126,6 +126,7 @@ def _location_module(workspace: Path) -> Any:
             wd = workspace.parent / (cfg.get("working_directory", ".") if isinstance(cfg, dict) else ".")
             if str(wd.resolve()) not in sys.path:
                 sys.path.insert(0, str(wd.resolve()))
+            _forget_other_copies(name, wd.resolve())
             return importlib.import_module(name)
         if "python_file" in entry:
             cfg = entry["python_file"]
@@ -140,6 +141,17 @@ def _location_module(workspace: Path) -> Any:
             mod_spec.loader.exec_module(module)
             return module
     raise OperatorError(f"{workspace}: no python_module or python_file entry under load_from")
+
+
+def _forget_other_copies(module: str, wd: Path) -> None:
+    """Drop an imported package of the same name from another folder (two projects named alike in one
+    process, e.g. ``proj``), so the workspace's own module is imported."""
+    top = module.split(".")[0]
+    loaded = sys.modules.get(top)
+    where = getattr(loaded, "__file__", None) or next(iter(getattr(loaded, "__path__", []) or []), None)
+    if loaded is not None and where is not None and not Path(where).resolve().is_relative_to(wd):
+        for name in [m for m in sys.modules if m == top or m.startswith(f"{top}.")]:
+            del sys.modules[name]
 
 
 def known_pipelines(workspace: Path) -> dict[str, Pipeline]:

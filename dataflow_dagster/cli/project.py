@@ -1,7 +1,5 @@
-"""``init`` (scaffold a project), ``dev`` (open the Dagster UI) and ``schema`` (JSON schema of YAML pipelines)."""
+"""``init`` (scaffold a ``dg`` project), ``dev`` (open the Dagster UI), ``schema`` (JSON schema of pipelines)."""
 
-import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -9,18 +7,43 @@ from pathlib import Path
 import click
 
 from dataflow_dagster.cli.common import RunFailed, UserError
-from dataflow_dagster.core.schema import SCHEMA_FILE, schema_text
+from dataflow_dagster.core.samples import identifier, write_sample_rows
+from dataflow_dagster.core.schema import schema_text
+
+PYPROJECT = """\
+[project]
+name = "{name}"
+version = "0.1.0"
+requires-python = ">=3.11"
+dependencies = ["dataflow-dagster"]
+
+[build-system]
+requires = ["setuptools>=69"]
+build-backend = "setuptools.build_meta"
+
+[tool.setuptools.packages.find]
+include = ["{module}*"]
+
+# A `dg` project: `dg list defs`, `dg check defs`, `dg launch --assets ...`, `dg dev`, and
+# `dg scaffold defs dataflow_dagster.PipelineComponent NAME` for another pipeline.
+[tool.dg]
+directory_type = "project"
+
+[tool.dg.project]
+root_module = "{module}"
+"""
 
 WORKSPACE = """\
-# `dagster dev -w workspace.yaml` (or `dataflow-dagster dev`) opens the UI on this project.
+# `dagster dev -w workspace.yaml` (or `dataflow-dagster dev`) opens the UI on this project; `dg dev` does too.
 load_from:
-  - python_file:
-      relative_path: definitions.py
+  - python_module:
+      module_name: {module}.definitions
       working_directory: .
 """
 
 DEFINITIONS = '''\
-"""Dagster code location of this project: every YAML pipeline in ./pipelines becomes assets + a job.
+"""Dagster code location of this project: every component under ./defs (each pipeline is a
+`dataflow_dagster.PipelineComponent` folder with a defs.yaml) becomes assets, checks and a job.
 
 LLM steps use the embedded local model unless DATAFLOW_LLM_BASE_URL (+ DATAFLOW_LLM_MODEL, OPENAI_API_KEY)
 points at an OpenAI-compatible server. Custom operators: set DATAFLOW_OPERATOR_MODULES=my_ops (or
@@ -29,74 +52,74 @@ points at an OpenAI-compatible server. Custom operators: set DATAFLOW_OPERATOR_M
 
 from pathlib import Path
 
-from dataflow_dagster.defs.factory import build_definitions
-from dataflow_dagster.defs.resources import llm_from_env
-from dataflow_dagster.core.yaml_loader import load_pipeline_dir
+import dagster as dg
 
-PIPELINES = load_pipeline_dir(Path(__file__).parent / "pipelines")
-defs = build_definitions(PIPELINES, llm=llm_from_env())
+from dataflow_dagster.defs.factory import pipelines_of
+
+defs = dg.load_from_defs_folder(path_within_project=Path(__file__).parent)
+PIPELINES = list(pipelines_of(defs).values())  # `dataflow-dagster plan/run NAME` find pipelines here
 '''
 
-SAMPLE_PIPELINE = """\
-# yaml-language-server: $schema={schema}
-# A first pipeline: clean short and duplicated passages. `dataflow-dagster plan pipelines/sample.yaml`
-# checks it on sample rows; `dataflow-dagster run pipelines/sample.yaml` materialises it.
-pipeline: sample
-description: Drop empty, short and duplicated passages
-source:
-  path: ../data/sample.jsonl
-  required_columns: [text]
-steps:
-  - name: not_empty
-    op: ContentNullFilter
-    config: {{input_key: text}}
-  - name: long_enough
-    op: WordNumberFilter
-    config: {{input_key: text, min_words: 8}}
-  - name: dedup
-    op: ExactDedupFilter
-    config: {{input_key: text, normalize: true}}
-# An LLM step (uses the embedded model; `dataflow-dagster ops show TopicClassifier`):
-#  - name: topic
-#    op: TopicClassifier
-#    config: {{input_key: text}}
+# The sample pipeline as a component file, written by hand so it reads like a pipeline file (flow-style
+# configs, a commented LLM step); tests check it equals ``core.samples.sample_pipeline("sample")``.
+SAMPLE_COMPONENT = """\
+# A pipeline as a Dagster component: `attributes` is the pipeline YAML format (docs/yaml.md).
+# `dataflow-dagster plan sample` checks it on sample rows; `dg launch --assets 'key:sample/*'` runs it.
+type: dataflow_dagster.PipelineComponent
+attributes:
+  pipeline: sample
+  description: Drop empty, short and duplicated passages
+  source:
+    path: sample.jsonl
+    required_columns: [text]
+  steps:
+    - name: not_empty
+      op: ContentNullFilter
+      config: {input_key: text}
+    - name: long_enough
+      op: WordNumberFilter
+      config: {input_key: text, min_words: 8}
+    - name: dedup
+      op: ExactDedupFilter
+      config: {input_key: text, normalize: true}
+  # An LLM step (uses the embedded model; `dataflow-dagster ops show TopicClassifier`):
+  #  - name: topic
+  #    op: TopicClassifier
+  #    config: {input_key: text}
 """
 
-SAMPLE_ROWS = [
-    "The mitochondrion is the organelle in which cellular respiration produces most of the cell's ATP.",
-    "Photosynthesis converts light energy into chemical energy stored in glucose inside the chloroplasts.",
-    "The mitochondrion is the organelle in which cellular respiration produces most of the cell's ATP.",
-    "Too short.",
-    "",
-    "Newton's second law states that the force on a body equals its mass times its acceleration.",
-    "A binary search halves the remaining interval at every step, so it needs logarithmic time.",
-    "the  mitochondrion is the organelle in which cellular respiration produces most of the cell's ATP.",
-]
-
-GITIGNORE = ".dataflow/\n.dagster_home/\n__pycache__/\n"
+GITIGNORE = ".dataflow/\n.dagster_home/\n__pycache__/\n*.egg-info/\n"
 
 
 @click.command("init")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path), default=".")
 @click.option("--force", is_flag=True, help="Write into a non-empty directory (existing files are overwritten).")
 def init(directory: Path, force: bool) -> None:
-    """Scaffold a project in DIRECTORY: workspace.yaml, definitions.py, pipelines/sample.yaml, data/."""
+    """Scaffold a `dg` project in DIRECTORY: pyproject.toml, workspace.yaml, PKG/definitions.py and a
+    sample pipeline component in PKG/defs/sample/ (PKG = the directory's name as an identifier)."""
     if directory.exists() and any(directory.iterdir()) and not force:
         raise UserError(f"{directory} is not empty; choose a new directory or pass --force")
-    (directory / "pipelines").mkdir(parents=True, exist_ok=True)
-    (directory / "data").mkdir(exist_ok=True)
-    (directory / "workspace.yaml").write_text(WORKSPACE, encoding="utf-8")
-    (directory / "definitions.py").write_text(DEFINITIONS, encoding="utf-8")
-    schema = Path(os.path.relpath(SCHEMA_FILE, (directory / "pipelines").resolve())).as_posix()
-    (directory / "pipelines" / "sample.yaml").write_text(SAMPLE_PIPELINE.format(schema=schema), encoding="utf-8")
-    (directory / "data" / "sample.jsonl").write_text(
-        "".join(json.dumps({"text": t}) + "\n" for t in SAMPLE_ROWS), encoding="utf-8"
-    )
-    (directory / ".gitignore").write_text(GITIGNORE, encoding="utf-8")
+    name = directory.resolve().name
+    module = identifier(name.replace("-", "_"), prefix="project")
+    component = directory / module / "defs" / "sample"
+    component.mkdir(parents=True, exist_ok=True)
+    files = {
+        directory / "pyproject.toml": PYPROJECT.format(name=name, module=module),
+        directory / "workspace.yaml": WORKSPACE.format(module=module),
+        directory / module / "__init__.py": "",
+        directory / module / "definitions.py": DEFINITIONS,
+        directory / module / "defs" / "__init__.py": "",
+        directory / ".gitignore": GITIGNORE,
+    }
+    for path, text in files.items():
+        path.write_text(text, encoding="utf-8")
+    (component / "defs.yaml").write_text(SAMPLE_COMPONENT, encoding="utf-8")
+    write_sample_rows(component / "sample.jsonl")
     click.echo(
-        f"created project in {directory.resolve()}\n"
-        f"  cd {directory}\n  dataflow-dagster plan pipelines/sample.yaml\n"
-        f"  dataflow-dagster run pipelines/sample.yaml\n  dataflow-dagster dev"
+        f"created dg project '{module}' in {directory.resolve()}\n"
+        f"  cd {directory}\n  dataflow-dagster plan sample\n  dataflow-dagster run sample\n"
+        f"  dg check defs && dg launch --assets 'key:sample/*'\n"
+        f"  dg scaffold defs dataflow_dagster.PipelineComponent another_pipeline\n  dataflow-dagster dev"
     )
 
 

@@ -271,12 +271,34 @@ def pipeline_from_doc(doc: _Doc) -> Pipeline:
     return pipeline
 
 
+def _component_attributes(doc: _Doc) -> _Doc:
+    """A Dagster component file (``type: dataflow_dagster.PipelineComponent`` + ``attributes:``) holds
+    a pipeline under ``attributes``; lines keep pointing into the file."""
+    data = doc.data
+    is_component = (
+        isinstance(data, dict)
+        and set(data) <= {"type", "attributes", "requirements", "post_processing"}
+        and "attributes" in data
+        and str(data.get("type", "")).endswith("PipelineComponent")
+    )
+    if not is_component:
+        return doc
+    lines = {p[1:]: n for p, n in doc.lines.items() if p[:1] == ("attributes",)}
+    return _Doc(doc.file, data["attributes"], lines)
+
+
 def load_pipeline_file(path: str | os.PathLike[str]) -> Pipeline:
-    """Parse and validate one YAML pipeline; every error names the file, line and key."""
+    """Parse and validate one YAML pipeline (or a PipelineComponent's defs.yaml); errors name file, line, key."""
     file = Path(path).resolve()
     if not file.is_file():
         raise OperatorError(f"pipeline file {file} does not exist")
-    return pipeline_from_doc(parse_yaml(file.read_text(encoding="utf-8"), file))
+    return pipeline_from_doc(_component_attributes(parse_yaml(file.read_text(encoding="utf-8"), file)))
+
+
+def pipeline_from_dict(data: dict[str, Any], file: str | os.PathLike[str]) -> Pipeline:
+    """A pipeline from already-parsed data (a Dagster component's attributes); paths resolve against
+    ``file``'s folder and errors name ``file`` (without line numbers)."""
+    return pipeline_from_doc(_Doc(Path(file), data, {}))
 
 
 def pipeline_files(directory: str | os.PathLike[str]) -> list[Path]:

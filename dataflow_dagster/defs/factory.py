@@ -60,18 +60,25 @@ class BuiltAssets:
 
 
 # Audits and diffs need the Pipeline objects (operators, prompts) and the translator's keys behind a
-# code location's assets, which Definitions do not carry. Keyed by the assets definition itself
-# (weakly), so two code locations built in one process never see each other's pipelines.
-_BUILT: "weakref.WeakKeyDictionary[AssetsDefinition, BuiltAssets]" = weakref.WeakKeyDictionary()
+# code location's assets, which Definitions do not carry. Keyed (weakly) by the assets definition's
+# op, which survives the copies Dagster makes (``load_from_defs_folder``, ``with_attributes``), so
+# two code locations built in one process never see each other's pipelines.
+_BUILT: "weakref.WeakKeyDictionary[Any, BuiltAssets]" = weakref.WeakKeyDictionary()
 
 
 def register_assets(assets_def: AssetsDefinition, pipeline: Pipeline, keys: dict[str, AssetKey]) -> None:
     """Record that ``assets_def`` materialises ``keys`` (step -> key) of ``pipeline``."""
-    _BUILT[assets_def] = BuiltAssets(pipeline, dict(keys))
+    _BUILT[assets_def.node_def] = BuiltAssets(pipeline, dict(keys))
+
+
+def built_assets(assets_def: AssetsDefinition) -> BuiltAssets | None:
+    """What the factory recorded for ``assets_def`` (or a copy of it), None for other assets."""
+    return _BUILT.get(assets_def.node_def)
 
 
 def _built_in(defs: Definitions) -> list[BuiltAssets]:
-    return [_BUILT[a] for a in defs.assets or [] if isinstance(a, AssetsDefinition) and a in _BUILT]
+    found = [built_assets(a) for a in defs.assets or [] if isinstance(a, AssetsDefinition)]
+    return [b for b in found if b is not None]
 
 
 def pipelines_of(defs: Definitions) -> dict[str, Pipeline]:
@@ -234,7 +241,7 @@ def pipeline_definitions(
     """Assets, checks, prompt resources and the job of one pipeline."""
     translator = _with_automation(translator, automation)
     assets = dataflow_assets(pipeline, translator)
-    keys = {step: key for a in assets for step, key in _BUILT[a].keys.items()}
+    keys = {step: key for a in assets for step, key in _BUILT[a.node_def].keys.items()}
     fused = {n for st in plan_stages(pipeline) if st.fused for n in st.steps}  # their checks are check specs
     checks = [c for s in pipeline.steps if s.name not in fused for c in step_checks(pipeline, s, keys[s.name])]
     prompts = {
@@ -319,6 +326,7 @@ __all__ = [
     "STORAGE_KEY",
     "BuiltAssets",
     "build_definitions",
+    "built_assets",
     "dataflow_assets",
     "llm_resource_key",
     "pipeline_definitions",
