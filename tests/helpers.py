@@ -330,6 +330,8 @@ class HubStandIn(http.server.BaseHTTPRequestHandler):
             )
         else:
             self._reply({"error": f"not a stand-in route: {self.path}"}, 404)
+
+
 def run_op(tmp_path: Path, rows: list[dict], op: Operator) -> tuple[list[dict], list[dict], dict]:
     """One operator as a one-step pipeline over ``rows`` (real storage, real DuckDB): (kept, rejected, lineage)."""
     src = tmp_path / "in.jsonl"

@@ -77,7 +77,12 @@ def test_audit_passes_then_names_the_tampered_table(tmp_path: Path, src: Path):
         _tamper(result.steps[2].snapshot)
         bad = audit_asset(pipe, "dedup", Storage(root), instance=instance)
         assert not bad.ok and bad.exit_code == 1
-        assert [(f.asset, f.check) for f in bad.failures()] == [("aud__words", "stored_table")]
+        # nonnull and words run as one fused stage: one snapshot file holds both tables (views over it),
+        # so tampering with it changes both, and the audit names both
+        assert [(f.asset, f.check) for f in bad.failures()] == [
+            ("aud__nonnull", "stored_table"),
+            ("aud__words", "stored_table"),
+        ]
         assert bad.first_divergence is None  # the recorded chain still reproduces: only the stored file changed
         js, md = bad.write(tmp_path / "reports")
         assert json.loads(js.read_text())["ok"] is False

@@ -123,6 +123,9 @@ def test_plan_run_catalog_gc_on_scaffolded_project(project: Path) -> None:
     report = json.loads(plan.output)
     assert report["ok"] and report["source_rows"] == 8
     assert [s["rows_out"] for s in report["steps"]] == [7, 6, 4]
+    steps = [s["step"] for s in report["steps"]]
+    assert [st["steps"] for st in report["stages"]] == [steps[:2], steps[2:]]  # two rule filters fuse; dedup not
+    assert [st["fused"] for st in report["stages"]] == [True, False]
 
     res = invoke("run", "sample")  # by name, from workspace.yaml -> proj/definitions.py PIPELINES
     assert res.exit_code == 0, res.output

@@ -86,7 +86,7 @@ def test_filter_metadata_shows_counts_reasons_and_rejected_table(rule_run):
     (reason,) = _rows(words["rejected_by_reason"])
     assert reason["reason"] == "WordNumberFilter" and reason["rows"] == 4
     assert reason["example"].startswith("WordNumberFilter: words=")
-    assert _images(words["rejected_reasons"])[0].startswith(PNG_MAGIC)
+    assert "rejected_reasons" not in words  # fused step: the reasons are the table above, the counts one stage chart
     sample = _rows(words["rejected_sample"])
     assert list(sample[0])[:3] == ["_id", "_reason", "text"]
     assert sorted(r["_reason"] for r in sample) == [f"WordNumberFilter: words={n}" for n in (1, 2, 3, 4)]
@@ -96,10 +96,13 @@ def test_filter_metadata_shows_counts_reasons_and_rejected_table(rule_run):
     assert words["rows_in"] == 40
     assert "`m__words__rejected`: **4** rows" in words["tables"]
     assert str(root / "catalog.duckdb") in words["tables"]
-    counts = _images(words["row_counts"])
+    # nonnull, words, lower and high are one fused stage: one chart of every step's kept/rejected rows
+    assert words["lineage"]["stage"]["steps"] == ["nonnull", "words", "lower", "high"]
+    counts = _images(words["stage_rows"])
     assert len(counts) == 1 and counts[0].startswith(PNG_MAGIC)
-    assert "in: **40** · kept: **36** · rejected: **4** · errors: **0**" in words["row_counts"]
-    files = list((root / "plots" / "m__words").glob("row_counts-*.png"))
+    assert "words: **36** kept, 4 rejected" in words["stage_rows"]
+    assert words["stage_rows"] == mats["m/high"]["stage_rows"]
+    files = list((root / "plots" / "m__stage1").glob("stage_rows-*.png"))
     assert [f.read_bytes() for f in files] == counts  # the same chart is kept under the storage root
 
 

@@ -43,8 +43,8 @@ def union_hashes(storage: Storage, step: str) -> tuple[str, str | None]:
             if any(r is None for r in refs):
                 hashes.append(None)
                 continue
-            files = ", ".join(f"'{r.path}'" for r in refs)
-            hashes.append(content_hash(con, f"read_parquet([{files}], union_by_name=true)")[0])
+            union = " UNION ALL BY NAME ".join(f"SELECT * FROM {r.read_sql()}" for r in refs)  # fused: views
+            hashes.append(content_hash(con, f"({union})")[0])
         return hashes[0], hashes[1]
     finally:
         con.close()

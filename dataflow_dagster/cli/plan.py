@@ -20,13 +20,16 @@ from dataflow_dagster.cli.common import (
 )
 from dataflow_dagster.core.dryrun import PlanReport, dry_run
 from dataflow_dagster.core.plan import plan as cost_plan
+from dataflow_dagster.core.stages import Stage, plan_stages
 from dataflow_dagster.core.storage import Storage
 
 
-def plan_table(report: PlanReport) -> Table:
+def plan_table(report: PlanReport, stages: list[Stage] | None = None) -> Table:
+    stage_of = {n: (st.name + (" (fused)" if st.fused else "")) for st in stages or [] for n in st.steps}
     t = Table(title=f"plan {report.pipeline}: {report.sample_rows}-row sample of {human_int(report.source_rows)}")
     for col in (
         "step",
+        "stage",
         "operator",
         "kind",
         "status",
@@ -42,6 +45,7 @@ def plan_table(report: PlanReport) -> Table:
         io = f"{s.rows_in}→{s.rows_out}" if s.rows_in is not None else ""
         t.add_row(
             s.step,
+            stage_of.get(s.step, ""),
             s.op,
             s.kind,
             f"[{style}]{s.status}[/{style}]",
@@ -92,14 +96,23 @@ def plan(
     # cache-aware figures: renders the real requests where inputs exist and counts response-cache hits
     estimated = {s.step: s.est_rows_in for s in report.steps if s.est_rows_in is not None}
     costs = cost_plan(p, Storage(storage_root), client.model_id, estimated_rows=estimated)
+    stages = plan_stages(p)
     if as_json:
-        click.echo(json.dumps({**report.to_dict(), "cost_plan": costs.as_dict()}, indent=1, default=str))
+        staged = [{"name": st.name, "steps": list(st.steps), "fused": st.fused} for st in stages]
+        click.echo(
+            json.dumps({**report.to_dict(), "stages": staged, "cost_plan": costs.as_dict()}, indent=1, default=str)
+        )
     else:
         con = make_console()
         if report.source_error:
             con.print(f"[red]source[/red]: {escape(report.source_error)}")
         else:
-            con.print(plan_table(report))
+            con.print(plan_table(report, stages))
+            fused = [st for st in stages if st.fused]
+            con.print(
+                f"{len(stages)} execution stage(s) for {len(p.steps)} step(s)"
+                + (": " + "; ".join(st.label() for st in fused) if fused else "")
+            )
             tot = report.totals()
             con.print(
                 f"estimate: {human_int(tot['calls'])} LLM calls, ~{human_int(tot['prompt_tokens'])} prompt "

@@ -28,8 +28,10 @@ from dataflow_dagster.cli.common import (
     storage_option,
     workspace_option,
 )
+from dataflow_dagster.core.fused import run_chain
 from dataflow_dagster.core.pipeline import Pipeline
 from dataflow_dagster.core.runner import check_metric, run_source, run_step
+from dataflow_dagster.core.stages import plan_stages
 from dataflow_dagster.core.storage import Storage
 from operators.core.contract import OperatorError
 
@@ -128,6 +130,10 @@ def execute(
                 for s in pipeline.steps
             ]
         progress.advance(task)
+        stages = [st for st in plan_stages(pipeline) if st.fused]
+        first_of = {st.steps[0]: st for st in stages}
+        stage_steps = {n: st.steps for st in stages for n in st.steps}
+        fused: dict[str, Any] = {}
         for step in pipeline.steps:
             asset = pipeline.asset_name(step.name)
             if step.name in blocked:
@@ -136,15 +142,29 @@ def execute(
                 continue
             progress.update(task, description=f"{pipeline.name}: {step.name} ({step.op.name})")
             try:
-                out = run_step(
-                    storage,
-                    pipeline,
-                    step.name,
-                    llm=client if step.op.needs_llm else None,
-                    log=log,
-                    llm_info=info,
-                    run_id=run_id,
-                )
+                if step.name in first_of:  # a fused stage: one query for its steps, published one by one
+                    fused = dict(
+                        zip(
+                            first_of[step.name].steps,
+                            run_chain(storage, pipeline, first_of[step.name].steps, log=log),
+                            strict=True,
+                        )
+                    )
+                if step.name in fused:
+                    out = fused.pop(step.name)
+                    storage.publish(out.asset, out.refs, out.lineage)  # unpartitioned: the asset is its address
+                    if not any(n in fused for n in stage_steps.get(step.name, ())):
+                        storage.sync_catalog()
+                else:
+                    out = run_step(
+                        storage,
+                        pipeline,
+                        step.name,
+                        llm=client if step.op.needs_llm else None,
+                        log=log,
+                        llm_info=info,
+                        run_id=run_id,
+                    )
             except (OperatorError, duckdb.Error) as exc:
                 results.append({"asset": asset, "status": "failed", "note": str(exc).splitlines()[0]})
                 for d in _descendants(pipeline, step.name):

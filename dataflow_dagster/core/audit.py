@@ -35,8 +35,8 @@ from dataflow_dagster.core.runner import (
     run_step,
     source_code_version,
 )
-from dataflow_dagster.core.storage import AssetAddress, Storage
-from operators.core.contract import OperatorError
+from dataflow_dagster.core.storage import AssetAddress, Storage, content_hash
+from operators.core.contract import OperatorError, quote_literal
 from operators.core.llm import LLMRequest, LLMResponse
 from operators.core.prompt import PromptTemplate
 
@@ -62,6 +62,7 @@ class StepAudit:
     recorded_hash: str | None
     snapshot: str | None
     stored_hash: str | None = None
+    snapshot_sql: str | None = None  # the table as SQL (a view over a fused stage's snapshot)
     replayed_hash: str | None = None
     findings: list[Finding] = field(default_factory=list)
 
@@ -322,7 +323,13 @@ def audit_asset(
             continue
         audits.append(
             StepAudit(
-                asset, name, rec.version.run_id, rec.version.origin, rec.lineage.get("content_hash"), rec.version.path
+                asset,
+                name,
+                rec.version.run_id,
+                rec.version.origin,
+                rec.lineage.get("content_hash"),
+                rec.version.path,
+                snapshot_sql=rec.version.read_sql(),
             )
         )
         if found and rec is not found[0]:
@@ -350,7 +357,7 @@ def _verify_stored(storage: Storage, a: StepAudit, rec: Record) -> None:
     else:
         con = storage.connect()
         try:
-            a.stored_hash = storage.describe_file(con, path).content_hash
+            a.stored_hash = content_hash(con, a.snapshot_sql or f"read_parquet({quote_literal(str(path))})")[0]
         except Exception as exc:  # a truncated or overwritten Parquet file cannot even be read
             a.findings.append(Finding(a.asset, "stored_table", FAIL, f"snapshot {path} is unreadable: {exc}"))
         finally:

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from dataflow_dagster.core.integrity import StateCorruptError, atomic_write_text
-from operators.core.contract import OperatorError, quote_ident, quote_literal
+from operators.core.contract import OperatorError, quote_ident
 
 if TYPE_CHECKING:
     from dataflow_dagster.core.storage import Storage
@@ -82,18 +82,20 @@ def refs_digest(refs: dict[str, dict[str, Any]]) -> str:
 
 
 def _views(refs: dict[str, dict[str, Any]]) -> dict[str, str]:
+    from dataflow_dagster.core.storage import SnapshotRef  # storage imports this module
+
     wanted: dict[str, str] = {}
     partitions: dict[str, list[str]] = {}
     for doc in refs.values():
         for part, ref in doc["tables"].items():
             view = doc["asset"] if part == "table" else f"{doc['asset']}__{part}"
+            rel = SnapshotRef(**ref).read_sql()  # a fused step's table is a view over its stage snapshot
             if doc.get("partition"):
-                partitions.setdefault(view, []).append(ref["path"])
+                partitions.setdefault(view, []).append(rel)
             else:
-                wanted[view] = f"SELECT * FROM read_parquet({quote_literal(ref['path'])})"
-    for view, paths in partitions.items():
-        files = ", ".join(quote_literal(p) for p in sorted(paths))
-        wanted.setdefault(view, f"SELECT * FROM read_parquet([{files}], union_by_name=true)")
+                wanted[view] = f"SELECT * FROM {rel}"
+    for view, rels in partitions.items():
+        wanted.setdefault(view, " UNION ALL BY NAME ".join(f"SELECT * FROM {r}" for r in sorted(rels)))
     return wanted
 
 

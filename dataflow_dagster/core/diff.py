@@ -62,17 +62,20 @@ class DiffResult:
 
 def diff_paths(old_path: str | None, new_path: str, samples: int = 0) -> tuple[dict[str, int], dict[str, list]]:
     """Counts (and up to ``samples`` example rows per kind) between two snapshot files."""
+    old = f"read_parquet({quote_literal(old_path)})" if old_path else None
+    return diff_relations(old, f"read_parquet({quote_literal(new_path)})", samples)
+
+
+def diff_relations(old_sql: str | None, new_sql: str, samples: int = 0) -> tuple[dict[str, int], dict[str, list]]:
+    """Counts and examples between two tables given as SQL relations (``SnapshotRef.read_sql()``)."""
     con = duckdb.connect()
     try:
-        new = f"read_parquet({quote_literal(new_path)})"
-        old = f"read_parquet({quote_literal(old_path)})" if old_path else f"(SELECT * FROM {new} LIMIT 0)"
+        new = new_sql
+        old = old_sql or f"(SELECT * FROM {new} LIMIT 0)"
         for name, rel in (("__old", old), ("__new", new)):
             cols = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {rel}").fetchall()]
             if ID not in cols:
-                raise OperatorError(
-                    f"snapshot {old_path if name == '__old' else new_path} has no {ID} column; "
-                    "row-level diff needs row ids"
-                )
+                raise OperatorError(f"snapshot {rel} has no {ID} column; row-level diff needs row ids")
             con.execute(f"CREATE VIEW {name} AS SELECT {ID}, md5(to_json(t)::VARCHAR) AS __h FROM {rel} t")
         con.execute(
             "CREATE TEMP TABLE __d AS SELECT coalesce(o._id, n._id) AS _id, CASE "
@@ -135,7 +138,7 @@ def diff_asset(
             raise OperatorError(
                 f"snapshot {v.path} of '{asset}' (run {v.run_id}) was deleted (gc?); it cannot be diffed any more"
             )
-    counts, examples = diff_paths(old.path if old else None, new.path, samples)
+    counts, examples = diff_relations(old.read_sql() if old else None, new.read_sql(), samples)
     return DiffResult(
         asset, partition, old, new, counts["added"], counts["removed"], counts["changed"], counts["unchanged"], examples
     )

@@ -9,7 +9,7 @@ up as ``Record`` values here, newest first, so neither audit nor diff needs the 
 from dataclasses import dataclass, field
 from typing import Any
 
-from dataflow_dagster.core.storage import Address, AssetAddress, Storage
+from dataflow_dagster.core.storage import Address, AssetAddress, SnapshotRef, Storage
 
 
 @dataclass
@@ -21,6 +21,11 @@ class Version:
     run_id: str | None = None
     published_at: float | None = None
     origin: str = "history"
+    view: dict[str, str | None] | None = None  # select/where of a fused stage's step (SnapshotRef)
+
+    def read_sql(self) -> str:
+        """The table as SQL: the whole file, or the step's view over a fused stage's snapshot."""
+        return SnapshotRef(self.path, self.content_hash, 0, [], **(self.view or {})).read_sql()
 
 
 @dataclass
@@ -38,7 +43,10 @@ def history_records(storage: Storage, address: Address) -> list[Record]:
     for doc in storage.history(address):
         t = doc["tables"]["table"]
         lin = doc["lineage"]
-        out.append(Record(lin, Version(t["path"], t["content_hash"], lin.get("run_id"), doc.get("published_at"))))
+        view = {"select": t.get("select"), "where": t.get("where")}
+        out.append(
+            Record(lin, Version(t["path"], t["content_hash"], lin.get("run_id"), doc.get("published_at"), view=view))
+        )
     return list(reversed(out))
 
 
@@ -61,7 +69,14 @@ def event_records(instance: Any, asset_key: Any, partition: str | None, limit: i
         if "lineage" not in md:
             continue
         lin = md["lineage"]
-        version = Version(str(md.get("snapshot")), lin.get("content_hash", ""), rec.run_id, rec.timestamp, "event_log")
+        version = Version(
+            str(md.get("snapshot")),
+            lin.get("content_hash", ""),
+            rec.run_id,
+            rec.timestamp,
+            "event_log",
+            lin.get("view"),
+        )
         out.append(Record(lin, version, dict(mat.tags or {})))
     return out
 

@@ -46,6 +46,9 @@ class Step:
     # ``{column: {"type": "string"|"integer"|"float"|"numeric"|"boolean"|"any", "non_nullable": ...,
     # "unique": ..., "min_value": ..., "max_value": ..., "categories": [...]}}``; run as an asset check.
     schema: list[Any] | dict[str, dict[str, Any]] | None = None
+    # Consecutive fusable steps (rule filters, refiners, rule evaluators) run as one stage: one query,
+    # one snapshot, one Dagster execution step. False keeps this step a stage of its own.
+    fuse: bool = True
     # Key of the LLM resource that serves this step (e.g. "judge" for a stronger judging model);
     # None = the code location's default "llm". Ignored by steps that need no model.
     llm: str | None = None

@@ -20,7 +20,7 @@ from dataflow_dagster.core.pipeline import Pipeline
 from dataflow_dagster.core.run_strategy import StrategyFactory, full_run, memo_run
 from dataflow_dagster.core.storage import AssetAddress, SnapshotRef, Storage
 from dataflow_dagster.llm.cache import CachedLLM, ResponseCache
-from operators.core.contract import CheckSpec, Kind, OperatorContext, OperatorError, quote_ident, quote_literal
+from operators.core.contract import CheckSpec, Kind, OperatorContext, OperatorError, quote_ident
 from operators.core.llm import LLMClient
 from operators.core.prompt import PromptTemplate
 from operators.core.rowids import ID, source_ids_sql
@@ -211,10 +211,7 @@ def _run_step(
     started = time.time()
     con = storage.connect()
     try:
-        con.execute(
-            f"CREATE VIEW {SRC} AS SELECT * EXCLUDE (file_row_number), file_row_number AS {POS} "
-            f"FROM read_parquet({quote_literal(up.path)}, file_row_number=true)"
-        )
+        con.execute(f"CREATE VIEW {SRC} AS SELECT * FROM {up.scan_sql(POS)}")
         require_columns(con, SRC, op.input_columns(), f"step '{asset}' ({op.name}) reading '{up_asset}'")
         op_source = strategy.prepare(con, SRC)
         ctx = OperatorContext(

@@ -12,7 +12,6 @@ snapshot): refs, history lines and snapshots are checked cheaply when read (``co
 a damaged one gives a one-line error naming the file and what to do instead of a traceback.
 """
 
-import contextlib
 import filecmp
 import hashlib
 import json
@@ -79,14 +78,30 @@ Address = AssetAddress | str
 
 @dataclass(frozen=True)
 class SnapshotRef:
+    """A published table: a whole Parquet file, or (steps of a fused stage) a view over the stage's
+    snapshot: ``select`` picks and renames its columns and ``where`` its rows."""
+
     path: str
     content_hash: str
     row_count: int
     columns: list[list[str]]  # [name, type] pairs
     size: int | None = None  # bytes when written; None in refs written before sizes were recorded
+    select: str | None = None
+    where: str | None = None
 
     def read_sql(self) -> str:
-        return f"read_parquet({quote_literal(self.path)})"
+        if self.select is None and self.where is None:
+            return f"read_parquet({quote_literal(self.path)})"
+        return (
+            f"(SELECT {self.select or '*'} FROM read_parquet({quote_literal(self.path)}) WHERE {self.where or 'true'})"
+        )
+
+    def scan_sql(self, pos: str) -> str:
+        """The table with each row's position in the snapshot file as column ``pos``."""
+        file = f"read_parquet({quote_literal(self.path)}, file_row_number=true)"
+        if self.select is None and self.where is None:
+            return f"(SELECT * EXCLUDE (file_row_number), file_row_number AS {pos} FROM {file})"
+        return f"(SELECT {self.select or '*'}, file_row_number AS {pos} FROM {file} WHERE {self.where or 'true'})"
 
 
 def content_hash(con: duckdb.DuckDBPyConnection, relation_sql: str) -> tuple[str, int]:
@@ -102,8 +117,13 @@ def content_hash(con: duckdb.DuckDBPyConnection, relation_sql: str) -> tuple[str
     ).fetchall()[0]
     schema = con.execute(f"DESCRIBE SELECT * FROM {relation_sql}").fetchall()
     cols = [[r[0], r[1]] for r in schema]
-    digest = hashlib.sha256(json.dumps([int(n), str(lo), str(hi), cols]).encode()).hexdigest()
-    return digest, int(n)
+    return hash_digest(int(n), int(lo), int(hi), cols), int(n)
+
+
+def hash_digest(n: int, lo: int, hi: int, cols: list[list[str]]) -> str:
+    """The content hash from its parts: row count, the two sums of per-row md5 halves, the schema.
+    Sums add up, so the hash of a union of row groups is computed from the groups' sums."""
+    return hashlib.sha256(json.dumps([n, str(lo), str(hi), cols]).encode()).hexdigest()
 
 
 class Storage:
@@ -177,34 +197,50 @@ class Storage:
     # ---- snapshots ---------------------------------------------------------------------------
     def write_snapshot(self, con: duckdb.DuckDBPyConnection, relation: str, asset: str) -> SnapshotRef:
         """Write ``relation`` (minus ``__`` helper columns) as an immutable snapshot of ``asset``."""
+        cols = [r[0] for r in con.execute(f"DESCRIBE {quote_ident(relation)}").fetchall()]
+        keep = ", ".join(quote_ident(c) for c in cols if not c.startswith("__")) or "*"
+        tmp = self.write_file(con, f"SELECT {keep} FROM {quote_ident(relation)}", asset)
+        try:
+            ref = self.describe_file(con, tmp)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        final = self.place_file(tmp, asset, ref.content_hash, con)
+        return SnapshotRef(str(final), ref.content_hash, ref.row_count, ref.columns, final.stat().st_size)
+
+    def write_file(self, con: duckdb.DuckDBPyConnection, query: str, asset: str) -> Path:
+        """Write ``query`` to a temporary Parquet file in ``asset``'s snapshot folder (``place_file``
+        then gives it its final name); nothing half-written is ever left under a final name."""
         folder = self.root / "snapshots" / _safe(asset)
         folder.mkdir(parents=True, exist_ok=True)
         tmp = folder / f".tmp-{uuid.uuid4().hex}.parquet"
-        cols = [r[0] for r in con.execute(f"DESCRIBE {quote_ident(relation)}").fetchall()]
-        keep = ", ".join(quote_ident(c) for c in cols if not c.startswith("__")) or "*"
         try:
-            try:
-                con.execute(
-                    f"COPY (SELECT {keep} FROM {quote_ident(relation)}) TO {quote_literal(str(tmp))} "
-                    f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {SNAPSHOT_ROW_GROUP_ROWS})"
-                )
-                ref = self.describe_file(con, tmp)
-            except duckdb.OutOfMemoryException as exc:
-                limit = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
-                raise OperatorError(
-                    f"'{asset}' needs more memory than the step's DuckDB limit ({limit}); a single row with a "
-                    f"very large field (about 100 MB needs ~3GB) is the usual cause. Raise "
-                    f"StorageResource(memory_limit=...) or ${MEMORY_LIMIT_ENV}, e.g. '4GB'"
-                ) from exc
-            final = folder / f"{ref.content_hash[:32]}.parquet"
-            if final.exists() and self._holds(con, final, tmp, ref.content_hash):
-                tmp.unlink()
-            else:  # new, or the file under this name is damaged or swapped: the fresh copy replaces it
-                os.replace(tmp, final)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
-        return SnapshotRef(str(final), ref.content_hash, ref.row_count, ref.columns, final.stat().st_size)
+            con.execute(
+                f"COPY ({query}) TO {quote_literal(str(tmp))} "
+                f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {SNAPSHOT_ROW_GROUP_ROWS})"
+            )
+        except duckdb.OutOfMemoryException as exc:
+            tmp.unlink(missing_ok=True)
+            limit = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+            raise OperatorError(
+                f"'{asset}' needs more memory than the step's DuckDB limit ({limit}); a single row with a "
+                f"very large field (about 100 MB needs ~3GB) is the usual cause. Raise "
+                f"StorageResource(memory_limit=...) or ${MEMORY_LIMIT_ENV}, e.g. '4GB'"
+            ) from exc
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return tmp
+
+    def place_file(self, tmp: Path, asset: str, digest: str, con: duckdb.DuckDBPyConnection | None = None) -> Path:
+        """Rename ``tmp`` to its content-addressed name. A file already there is kept when it holds
+        that content (checked with ``con`` when given); a damaged or swapped one is replaced."""
+        final = self.root / "snapshots" / _safe(asset) / f"{digest[:32]}.parquet"
+        if final.exists() and (con is None or self._holds(con, final, tmp, digest)):
+            tmp.unlink(missing_ok=True)
+        else:
+            os.replace(tmp, final)
+        return final
 
     def _holds(self, con: duckdb.DuckDBPyConnection, existing: Path, fresh: Path, digest: str) -> bool:
         """Does the snapshot already stored under a content address really hold that content?

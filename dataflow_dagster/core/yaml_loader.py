@@ -39,7 +39,7 @@ _log = logging.getLogger("dataflow.yaml")
 
 TOP_KEYS = {"pipeline", "description", "source", "steps"}
 SOURCE_KEYS = {"path", "format", "required_columns", "name"}
-STEP_KEYS = {"name", "op", "config", "after", "prompt", "description", "llm", "export"}
+STEP_KEYS = {"name", "op", "config", "after", "prompt", "description", "fuse", "llm", "export"}
 PROMPT_KEYS = {"template", "system"}
 
 Path_ = tuple[str | int, ...]
@@ -221,6 +221,9 @@ def _step(doc: _Doc, raw: Any, i: int) -> Step:
     for key, val in (("name", name), ("after", after), ("description", desc), ("llm", llm)):
         if val is not None and not isinstance(val, str):
             raise doc.error((*path, key), "must be text")
+    fuse = spec.get("fuse", True)
+    if not isinstance(fuse, bool):
+        raise doc.error((*path, "fuse"), "must be true or false")
     if llm is not None and not llm.isidentifier():
         raise doc.error((*path, "llm"), f"'{llm}' is not a resource key (letters, digits, _), e.g. `llm: judge`")
     return Step(
@@ -229,6 +232,7 @@ def _step(doc: _Doc, raw: Any, i: int) -> Step:
         after=after,
         prompt=_prompt(doc, spec.get("prompt"), (*path, "prompt"), op, name),
         description=desc,
+        fuse=fuse,
         llm=llm,
         export=_export(doc, spec.get("export"), (*path, "export")),
     )
@@ -387,6 +391,8 @@ def pipeline_to_dict(pipeline: Pipeline, relative_to: Path | None = None) -> dic
             entry["after"] = s.after
         if s.description:
             entry["description"] = s.description
+        if not s.fuse:
+            entry["fuse"] = False
         if s.llm:
             entry["llm"] = s.llm
         if s.export is not None:

@@ -16,7 +16,6 @@ import inspect
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from dagster import (
@@ -24,7 +23,6 @@ from dagster import (
     AssetKey,
     AssetsDefinition,
     AssetSelection,
-    DataVersion,
     Definitions,
     Failure,
     MaterializeResult,
@@ -34,15 +32,15 @@ from dagster import (
     multi_asset,
 )
 
-from dataflow_dagster.core.diff import diff_paths
 from dataflow_dagster.core.pipeline import Pipeline, Step
-from dataflow_dagster.core.runner import StepOptions, StepOutcome, run_source, run_step
-from dataflow_dagster.core.storage import AssetAddress, SnapshotRef, Storage
+from dataflow_dagster.core.runner import StepOptions, run_source, run_step
+from dataflow_dagster.core.stages import plan_stages
+from dataflow_dagster.core.storage import AssetAddress, Storage
 from dataflow_dagster.core.yaml_loader import BrokenPipelineFile
 from dataflow_dagster.defs.automation import AutomationOptions, automation_definitions
 from dataflow_dagster.defs.checks import step_checks
 from dataflow_dagster.defs.export import HUB_KEY, default_hub_resource, export_asset_def
-from dataflow_dagster.defs.metadata import dispatch_metadata, outcome_metadata
+from dataflow_dagster.defs.metadata import dispatch_metadata, materialize_result, outcome_metadata
 from dataflow_dagster.defs.partitions import partition_key_of, partitions_def
 from dataflow_dagster.defs.resources import (
     LLM_KEY,
@@ -53,6 +51,7 @@ from dataflow_dagster.defs.resources import (
     PromptResource,
     StorageResource,
 )
+from dataflow_dagster.defs.stage_assets import stage_asset
 from dataflow_dagster.defs.translator import DataflowTranslator
 from operators.core.prompt import PromptTemplate
 
@@ -125,23 +124,6 @@ def with_resource_params(fn: Callable[..., Any], resources: dict[str, type]) -> 
     params += [inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY, annotation=t) for k, t in resources.items()]
     fn.__signature__ = inspect.Signature(params, return_annotation=MaterializeResult)  # type: ignore[attr-defined]
     return fn
-
-
-def materialize_result(outcome: StepOutcome, previous: SnapshotRef | None, md: dict[str, Any]) -> MaterializeResult:
-    """Metadata + data version; row counts against the previous version when they are cheap to get."""
-    new = outcome.table
-    if previous is not None and previous.content_hash == new.content_hash:
-        counts: dict[str, int] | None = {"added": 0, "removed": 0, "changed": 0}
-    elif previous is None:
-        counts = {"added": new.row_count, "removed": 0, "changed": 0}
-    elif Path(previous.path).exists():
-        counts = diff_paths(previous.path, new.path)[0]
-    else:
-        counts = None  # the previous snapshot was collected: no counts rather than wrong ones
-    for k, v in (counts or {}).items():
-        if k != "unchanged":
-            md[f"rows_{k}"] = MetadataValue.int(int(v))
-    return MaterializeResult(metadata=md, data_version=DataVersion(new.content_hash))
 
 
 def source_asset(pipeline: Pipeline, translator: DataflowTranslator | None = None) -> AssetsDefinition:
@@ -239,9 +221,21 @@ def _upstream_node(pipeline: Pipeline, step: Step) -> Any:
 
 
 def dataflow_assets(pipeline: Pipeline, translator: DataflowTranslator | None = None) -> list[AssetsDefinition]:
-    """One asset per step of ``pipeline`` (source first), named and tagged by ``translator``."""
+    """One asset per step of ``pipeline`` (source first), named and tagged by ``translator``; the steps
+    of a fused stage (``core.stages``) share one multi_asset, i.e. one execution step."""
     translator = translator or DataflowTranslator()
-    return [source_asset(pipeline, translator)] + [step_asset(pipeline, s, translator) for s in pipeline.steps]
+    assets = [source_asset(pipeline, translator)]
+    for stage in plan_stages(pipeline):
+        if not stage.fused:
+            assets.append(step_asset(pipeline, pipeline.step(stage.steps[0]), translator))
+            continue
+        steps = [pipeline.step(n) for n in stage.steps]
+        specs = [translator.get_asset_spec(pipeline, s) for s in steps]
+        upstream = {s.name: translator.get_asset_key(pipeline, _upstream_node(pipeline, s)) for s in steps}
+        assets_def = stage_asset(pipeline, stage, specs, upstream)
+        register_assets(assets_def, pipeline, {s.name: spec.key for s, spec in zip(steps, specs, strict=True)})
+        assets.append(assets_def)
+    return assets
 
 
 def pipeline_definitions(
@@ -253,7 +247,8 @@ def pipeline_definitions(
     translator = _with_automation(translator, automation)
     assets = dataflow_assets(pipeline, translator)
     keys = {step: key for a in assets for step, key in _BUILT[a.node_def].keys.items()}
-    checks = [c for s in pipeline.steps for c in step_checks(pipeline, s, keys[s.name])]
+    fused = {n for st in plan_stages(pipeline) if st.fused for n in st.steps}  # their checks are check specs
+    checks = [c for s in pipeline.steps if s.name not in fused for c in step_checks(pipeline, s, keys[s.name])]
     assets += [export_asset_def(pipeline, s, keys[s.name], translator.automation) for s in pipeline.steps if s.export]
     prompts = {
         prompt_resource_key(pipeline, s): PromptResource.from_template(s.effective_prompt)

@@ -11,11 +11,14 @@ so Dagster's "Plots" tab charts them over time.
 import json
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import duckdb
 from dagster import (
     AssetKey,
+    DataVersion,
+    MaterializeResult,
     MetadataValue,
     TableColumn,
     TableColumnDep,
@@ -24,6 +27,7 @@ from dagster import (
     TableSchema,
 )
 
+from dataflow_dagster.core.diff import diff_relations
 from dataflow_dagster.core.runner import StepOutcome
 from dataflow_dagster.core.storage import SnapshotRef, Storage
 from dataflow_dagster.defs.plots import PlotWriter, bar_png, column_distribution
@@ -138,13 +142,17 @@ def _table_link(view: str, ref: SnapshotRef) -> str:
 class _Charts:
     """The data-reading half of the metadata: aggregates over the snapshots, charts and previews."""
 
-    def __init__(self, outcome: StepOutcome, storage: Storage | None) -> None:
+    def __init__(
+        self, outcome: StepOutcome, storage: Storage | None, con: duckdb.DuckDBPyConnection | None = None
+    ) -> None:
         self.outcome = outcome
         self.plots = PlotWriter(storage.plots_dir(outcome.asset)) if storage is not None else None
-        self.con = duckdb.connect()
+        self.own = con is None  # a fused stage passes one connection for all its steps
+        self.con = con or duckdb.connect()
 
     def close(self) -> None:
-        self.con.close()
+        if self.own:
+            self.con.close()
 
     def image(self, name: str, png: bytes, caption: str = "") -> MetadataValue:
         if self.plots is None:
@@ -159,12 +167,14 @@ class _Charts:
         caption = " · ".join(f"{k}: **{v}**" for k, v in zip(labels, values, strict=True))
         return self.image("row_counts", png, caption)
 
-    def reasons(self, rejected: SnapshotRef) -> tuple[MetadataValue, MetadataValue]:
+    def reasons(self, rejected: SnapshotRef, draw: bool = True) -> tuple[MetadataValue, MetadataValue | None]:
         rows = self.con.execute(
             f"SELECT {reason_prefix_sql()} AS reason, count(*) AS n, any_value(_reason) AS example "
             f"FROM {rejected.read_sql()} GROUP BY 1 ORDER BY n DESC, reason LIMIT 20"
         ).fetchall()
         table = table_value([{"reason": r, "rows": n, "example": e} for r, n, e in rows])
+        if not draw:
+            return table, None
         png = bar_png(
             [r for r, _, _ in rows], {"rejected": [n for _, n, _ in rows]}, "rejected rows by reason", horizontal=True
         )
@@ -206,9 +216,14 @@ def outcome_metadata(
     upstream: AssetKey | None = None,
     up_columns: Sequence[str] = (),
     prompt_fields: Sequence[str] = (),
+    draw: bool = True,
+    con: duckdb.DuckDBPyConnection | None = None,
 ) -> dict[str, Any]:
     """Materialisation metadata for one step. Without ``storage`` no charts are drawn (no file to
-    write them to); without ``op``/``upstream`` no column lineage is recorded."""
+    write them to); without ``op``/``upstream`` no column lineage is recorded. ``draw=False`` keeps
+    the tables, previews and score distributions but draws no per-step row-count and reason charts (a
+    fused stage draws one chart of every step's kept and rejected rows instead); ``con``
+    is a DuckDB connection to reuse (opening one per step costs more than a small step's queries)."""
     lin = outcome.lineage
     table = outcome.table
     md: dict[str, Any] = {
@@ -249,21 +264,29 @@ def outcome_metadata(
         )
     if storage is not None and op is not None:
         try:
-            md.update(_chart_metadata(outcome, storage, op))
+            md.update(_chart_metadata(outcome, storage, op, draw, con))
         except Exception as exc:  # charts are a view on data already published: never fail the step
             log.warning(f"{outcome.asset}: could not draw metadata charts: {exc!r}")
     return md
 
 
-def _chart_metadata(outcome: StepOutcome, storage: Storage, op: Operator) -> dict[str, Any]:
-    charts = _Charts(outcome, storage)
+def _chart_metadata(
+    outcome: StepOutcome,
+    storage: Storage,
+    op: Operator,
+    draw: bool = True,
+    con: duckdb.DuckDBPyConnection | None = None,
+) -> dict[str, Any]:
+    charts = _Charts(outcome, storage, con)
     md: dict[str, Any] = {}
     try:
         rejected, errors = outcome.refs.get("rejected"), outcome.refs.get("errors")
-        if rejected is not None or errors is not None:
+        if draw and (rejected is not None or errors is not None):
             md["row_counts"] = charts.counts_chart()
         if rejected is not None and rejected.row_count:
-            md["rejected_by_reason"], md["rejected_reasons"] = charts.reasons(rejected)
+            md["rejected_by_reason"], image = charts.reasons(rejected, draw)
+            if image is not None:
+                md["rejected_reasons"] = image
             md["rejected_sample"] = charts.preview(rejected, first=[ID, "_reason", *op.input_columns()])
         if errors is not None and errors.row_count:
             md["errors_sample"] = charts.preview(errors)
@@ -274,7 +297,7 @@ def _chart_metadata(outcome: StepOutcome, storage: Storage, op: Operator) -> dic
             scored = [c for c in op.input_columns() if types.get(c, "VARCHAR") != "VARCHAR"]
         else:
             scored = []
-        for col in scored:
+        for col in scored:  # score distributions stay per step: they show what a threshold cut through
             if col not in types:
                 continue
             dist = charts.distribution(outcome.table, col, rejected if op.kind == Kind.FILTER else None)
@@ -295,3 +318,33 @@ def dispatch_metadata(stats: dict[str, Any]) -> dict[str, Any]:
         if key in stats:
             md[f"llm_{key}"] = MetadataValue.int(int(stats[key]))
     return md
+
+
+def materialize_result(
+    outcome: StepOutcome, previous: SnapshotRef | None, md: dict[str, Any], **kwargs: Any
+) -> MaterializeResult:
+    """Metadata + data version; row counts against the previous version when they are cheap to get.
+    ``kwargs`` go to ``MaterializeResult`` (``asset_key``, ``check_results`` in a multi_asset)."""
+    new = outcome.table
+    if previous is not None and previous.content_hash == new.content_hash:
+        counts: dict[str, int] | None = {"added": 0, "removed": 0, "changed": 0}
+    elif previous is None:
+        counts = {"added": new.row_count, "removed": 0, "changed": 0}
+    elif Path(previous.path).exists():
+        counts = diff_relations(previous.read_sql(), new.read_sql())[0]
+    else:
+        counts = None  # the previous snapshot was collected: no counts rather than wrong ones
+    for k, v in (counts or {}).items():
+        if k != "unchanged":
+            md[f"rows_{k}"] = MetadataValue.int(int(v))
+    return MaterializeResult(metadata=md, data_version=DataVersion(new.content_hash), **kwargs)
+
+
+def stage_chart(storage: Storage, stage_asset: str, outcomes: Sequence[StepOutcome]) -> MetadataValue:
+    """One chart for a fused stage: rows kept and rejected by each of its steps."""
+    labels = [o.asset.rsplit("__", 1)[-1] for o in outcomes]
+    kept = [o.lineage.get("rows_out", 0) for o in outcomes]
+    rejected = [o.lineage.get("rejected_rows", 0) for o in outcomes]
+    png = bar_png(labels, {"kept": kept, "rejected": rejected}, "rows by step of the stage", horizontal=True)
+    caption = " · ".join(f"{n}: **{k}** kept, {r} rejected" for n, k, r in zip(labels, kept, rejected, strict=True))
+    return MetadataValue.md(PlotWriter(storage.plots_dir(stage_asset)).markdown("stage_rows", png, caption))

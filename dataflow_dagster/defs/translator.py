@@ -18,6 +18,7 @@ from dagster import AssetKey, AssetSpec, AutomationCondition
 
 from dataflow_dagster.core.pipeline import Pipeline, Source, Step
 from dataflow_dagster.core.runner import source_code_version, step_code_version
+from dataflow_dagster.core.stages import stage_of
 from dataflow_dagster.defs.automation import AutomationOptions, asset_condition
 
 # What get_asset_spec is asked about: the pipeline's source (its first asset) or one of its steps.
@@ -66,7 +67,8 @@ class DataflowTranslator:
         tags = {**pipeline.tags, "dataflow/pipeline": pipeline.name}
         if isinstance(node, Source):
             return {**tags, "dataflow/kind": "source"}
-        return {**tags, "dataflow/kind": str(node.op.kind), "dataflow/operator": node.op.name}
+        stage = stage_of(pipeline, node.name).name
+        return {**tags, "dataflow/kind": str(node.op.kind), "dataflow/operator": node.op.name, "dataflow/stage": stage}
 
     def get_owners(self, pipeline: Pipeline, node: Node) -> list[str]:
         return list(pipeline.owners)
@@ -78,7 +80,8 @@ class DataflowTranslator:
         doc = node.description or (type(op).__doc__ or op.name).strip()
         ins = ", ".join(f"`{c}`" for c in op.input_columns()) or "—"
         outs = ", ".join(f"`{c}`" for c in op.output_columns()) or "— (rows only)"
-        return f"**{op.name}** ({op.kind})\n\n{doc}\n\nReads {ins}; writes {outs}."
+        stage = stage_of(pipeline, node.name).label()
+        return f"**{op.name}** ({op.kind})\n\n{doc}\n\nReads {ins}; writes {outs}.\n\nStage: {stage}"
 
     def get_automation_condition(self, pipeline: Pipeline, node: Node) -> AutomationCondition | None:
         return None if isinstance(node, Source) else asset_condition(self.automation)

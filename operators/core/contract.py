@@ -144,6 +144,22 @@ class CheckSpec:
         }[self.op]
 
 
+@dataclass(frozen=True)
+class RowSQL:
+    """A row-local operator as SQL expressions over its input row, so a chain of them can run fused.
+
+    A filter gives ``keep`` (a boolean; NULL means drop) and ``reason`` (text for a dropped row); a
+    refiner gives ``replace`` (column -> new value, in place); an evaluator gives ``add`` (new
+    columns, appended; an existing column of that name moves to the end, as ``EXCLUDE`` + append
+    does). The fused executor evaluates a stage's expressions in one query over the stage input.
+    """
+
+    keep: str | None = None
+    reason: str | None = None
+    replace: dict[str, str] = field(default_factory=dict)
+    add: dict[str, str] = field(default_factory=dict)
+
+
 def _noop_progress(done: int, total: int | None) -> None:
     return None
 
@@ -203,11 +219,19 @@ class Operator(ABC):
     # or "approximated" with ``dataflow_note`` saying how; `dataflow-dagster ops dataflow` reports both.
     dataflow_fidelity: ClassVar[str] = "same"
     dataflow_note: ClassVar[str] = ""
+    # Row-local rule operators that can state their work as SQL over one row (``row_sql``): the
+    # planner fuses consecutive ones into one stage, run as one query and one snapshot. LLM steps
+    # (row-local but slow and batched), set-wise steps and generators never fuse.
+    fusable: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if not cls.__dict__.get("name"):
             cls.name = cls.__name__
+        # A subclass that replaces ``run`` but not ``row_sql`` no longer does what its row_sql says:
+        # it stops being fusable unless it says otherwise.
+        if "run" in cls.__dict__ and "row_sql" not in cls.__dict__ and "fusable" not in cls.__dict__:
+            cls.fusable = False
 
     def __init__(self, config: OpConfig | None = None, **kwargs: Any) -> None:
         try:
@@ -240,6 +264,11 @@ class Operator(ABC):
         be guaranteed (the caller then recomputes the whole input). The default always declines.
         """
         return None
+
+    def row_sql(self, ctx: OperatorContext) -> RowSQL:
+        """This operator's effect on one row as SQL (``fusable`` operators only). ``ctx`` is the
+        stage's connection: create helper functions/tables there first, as ``run`` would."""
+        raise OperatorError(f"operator {self.name} is not fusable (it has no row_sql); run it as its own step")
 
     def checks(self) -> list[CheckSpec]:
         return []

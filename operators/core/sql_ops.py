@@ -11,7 +11,7 @@ columns when it writes the output.
 
 from typing import Any, ClassVar
 
-from operators.core.contract import Kind, OpConfig, Operator, OperatorContext, quote_ident, quote_literal
+from operators.core.contract import Kind, OpConfig, Operator, OperatorContext, RowSQL, quote_ident, quote_literal
 
 POS = "__pos"
 
@@ -25,6 +25,7 @@ class SQLFilter(Operator):
 
     kind: ClassVar[Kind] = Kind.FILTER
     row_local: ClassVar[bool] = True
+    fusable: ClassVar[bool] = True
     Config = TextConfig
 
     def input_columns(self) -> list[str]:
@@ -46,6 +47,10 @@ class SQLFilter(Operator):
     def prepare(self, ctx: OperatorContext) -> None:
         """Hook for filters that need helper tables/macros (e.g. word lists) before the views."""
 
+    def row_sql(self, ctx: OperatorContext) -> RowSQL:
+        self.prepare(ctx)
+        return RowSQL(keep=f"coalesce(({self.keep_sql()}), false)", reason=self.reason_sql())
+
     def run(self, ctx: OperatorContext) -> dict[str, Any]:
         self.prepare(ctx)
         src, keep = quote_ident(ctx.source or ""), f"coalesce(({self.keep_sql()}), false)"
@@ -62,6 +67,7 @@ class SQLRefiner(Operator):
 
     kind: ClassVar[Kind] = Kind.REFINE
     row_local: ClassVar[bool] = True
+    fusable: ClassVar[bool] = True
     Config = TextConfig
 
     def input_columns(self) -> list[str]:
@@ -72,6 +78,10 @@ class SQLRefiner(Operator):
 
     def rewrite_sql(self, col: str) -> str:
         raise NotImplementedError
+
+    def row_sql(self, ctx: OperatorContext) -> RowSQL:
+        col = self.config.input_key  # type: ignore[attr-defined]
+        return RowSQL(replace={col: self.rewrite_sql(quote_ident(col))})
 
     def run(self, ctx: OperatorContext) -> dict[str, Any]:
         col = quote_ident(self.config.input_key)  # type: ignore[attr-defined]
@@ -87,6 +97,7 @@ class SQLEvaluator(Operator):
 
     kind: ClassVar[Kind] = Kind.EVALUATE
     row_local: ClassVar[bool] = True
+    fusable: ClassVar[bool] = True
 
     def scores_sql(self) -> dict[str, str]:
         """Output column -> SQL expression."""
@@ -94,6 +105,9 @@ class SQLEvaluator(Operator):
 
     def output_columns(self) -> list[str]:
         return list(self.scores_sql())
+
+    def row_sql(self, ctx: OperatorContext) -> RowSQL:
+        return RowSQL(add=self.scores_sql())
 
     def run(self, ctx: OperatorContext) -> dict[str, Any]:
         cols = ", ".join(f"({expr}) AS {quote_ident(name)}" for name, expr in self.scores_sql().items())

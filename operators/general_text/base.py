@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pyarrow as pa
 
-from operators.core.contract import Kind, Operator, OperatorContext, quote_ident, quote_literal
+from operators.core.contract import Kind, Operator, OperatorContext, RowSQL, quote_ident, quote_literal
 from operators.core.sql_ops import POS, TextConfig
 from operators.general_text import native
 from operators.general_text.textsql import text_present
@@ -34,6 +34,7 @@ class MetricFilter(Operator):
     # DataFlow's ``if text: ... else: reject``: empty/NULL text is dropped before the metric is tested.
     rejects_empty: ClassVar[bool] = True
     row_local: ClassVar[bool] = True  # each row's outcome depends on that row alone: refreshes reuse the memo
+    fusable: ClassVar[bool] = True
 
     def input_columns(self) -> list[str]:
         return [self.config.input_key]  # type: ignore[attr-defined]
@@ -97,9 +98,12 @@ class MetricFilter(Operator):
             keep = f"{text_present(self.col())} AND ({keep})"
         return f"({keep})"
 
-    def reason_sql(self) -> str:
+    def reason_sql(self, m: dict[str, str] | None = None) -> str:
+        """Why a row was dropped; ``m`` maps metric names to SQL holding each value (default: the
+        ``__m_<metric>`` columns of ``scored``)."""
+        m = m or {k: quote_ident(v) for k, v in self.metric_columns().items()}
         shown = "coalesce(regexp_replace(round({}::DOUBLE, 4)::VARCHAR, '\\.0$', ''), 'NULL')"
-        parts = [f"'{k}=' || " + shown.format(quote_ident(v)) for k, v in self.metric_columns().items()]
+        parts = [f"'{k}=' || " + shown.format(m[k]) for k in self.metric_columns()]
         measured = f"{quote_literal(self.name + ': ')} || " + " || ', ' || ".join(parts)
         if not self.rejects_empty:
             return measured
@@ -122,10 +126,19 @@ class MetricFilter(Operator):
             for k, mark in marks.items():
                 inline = inline.replace(mark, f"({metrics[k]})")
         else:
-            packed = ", ".join(f"{quote_ident(k)} := ({expr})" for k, expr in metrics.items())
-            keep = self.keep_sql({k: f"__m.{quote_ident(k)}" for k in metrics})
-            inline = f"list_transform([struct_pack({packed})], lambda __m: ({keep}))[1]"
+            inline = self.metrics_let(self.keep_sql({k: f"__m.{quote_ident(k)}" for k in metrics}))
         return f"({text_present(self.col())} AND {inline})" if self.rejects_empty else inline
+
+    def metrics_let(self, body: str) -> str:
+        """``body`` (SQL using ``__m."<metric>"``) with every metric computed once for the row."""
+        packed = ", ".join(f"{quote_ident(k)} := ({expr})" for k, expr in self.metrics_sql().items())
+        return f"list_transform([struct_pack({packed})], lambda __m: ({body}))[1]"
+
+    def row_sql(self, ctx: OperatorContext) -> RowSQL:
+        self.register_native(ctx)
+        self.prepare(ctx)
+        reason = self.reason_sql({k: f"__m.{quote_ident(k)}" for k in self.metrics_sql()})
+        return RowSQL(keep=self.fast_keep_sql() or self.inline_keep_sql(), reason=self.metrics_let(reason))
 
     def run(self, ctx: OperatorContext) -> dict[str, Any]:
         self.register_native(ctx)
@@ -173,6 +186,7 @@ class BatchMetricFilter(MetricFilter):
     """A metric filter whose metrics are computed by vectorised Python over Arrow record batches."""
 
     batch_rows: ClassVar[int] = 20_000
+    fusable: ClassVar[bool] = False  # its metrics come from Python over record batches, not row SQL
     metric_types: ClassVar[dict[str, str]] = {}
 
     def metrics_sql(self) -> dict[str, str]:  # the metric columns come from the scores table

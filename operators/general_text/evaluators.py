@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from operators.core.contract import Kind, OpConfig, Operator, OperatorContext, OperatorError
+from operators.core.contract import Kind, OpConfig, Operator, OperatorContext, OperatorError, RowSQL
 from operators.core.registry import get, register
 from operators.general_text import (  # noqa: F401 - imported so their filters exist before derivation
     diversity,
@@ -69,10 +69,24 @@ class TextMetricEvaluator(Operator):
     def output_columns(self) -> list[str]:
         return [self.config.output_prefix + m for m in self._filter().metric_columns()]
 
+    @property
+    def fusable(self) -> bool:  # type: ignore[override]
+        return self._filter().fusable
+
     def run(self, ctx: OperatorContext) -> dict[str, Any]:
         f = self._filter()
         f.run_evaluate(ctx, {m: self.config.output_prefix + m for m in f.metric_columns()})
         return {}
+
+    def row_sql(self, ctx: OperatorContext) -> RowSQL:
+        return metric_row_sql(self._filter(), self.config.output_prefix, ctx)
+
+
+def metric_row_sql(f: MetricFilter, prefix: str, ctx: OperatorContext) -> RowSQL:
+    """A metric filter's metrics as new columns ``<prefix><metric>``, as ``run_evaluate`` writes them."""
+    f.register_native(ctx)
+    f.prepare(ctx)
+    return RowSQL(add={prefix + m: expr for m, expr in f.metrics_sql().items()})
 
 
 def _derive(filter_cls: type[MetricFilter]) -> type[Operator]:
@@ -97,6 +111,9 @@ def _derive(filter_cls: type[MetricFilter]) -> type[Operator]:
         f.run_evaluate(ctx, {m: self.config.output_prefix + m for m in f.metric_columns()})
         return {}
 
+    def row_sql(self: Operator, ctx: OperatorContext) -> RowSQL:
+        return metric_row_sql(_as_filter(self), self.config.output_prefix, ctx)
+
     first = (filter_cls.__doc__ or "").strip().splitlines()[0] if filter_cls.__doc__ else ""
     doc = f"Metric of {filter_cls.__name__} as columns (no row dropped). {first}"
     cls = type(
@@ -112,6 +129,8 @@ def _derive(filter_cls: type[MetricFilter]) -> type[Operator]:
             "Config": Config,
             "tags": ("evaluate", *filter_cls.tags),
             "row_local": filter_cls.row_local,
+            "fusable": filter_cls.fusable,
+            "row_sql": row_sql,
             "input_columns": input_columns,
             "output_columns": output_columns,
             "run": run,

@@ -77,6 +77,10 @@ def pipeline_schema() -> dict[str, Any]:
             },
             "config": {"type": "object", "description": "the operator's settings"},
             "after": {"type": "string", "description": "upstream step (default: the previous step)"},
+            "fuse": {
+                "type": "boolean",
+                "description": "run with the neighbouring rule steps as one fused stage (default true)",
+            },
             "description": {"type": "string"},
             "llm": {
                 "type": "string",
