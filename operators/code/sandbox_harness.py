@@ -439,4 +439,5 @@ def _main() -> None:
         exit_(0)
 
 
-_main()
+if __name__ == "__main__":  # run as a script inside the sandbox; the operator registry imports it too
+    _main()
