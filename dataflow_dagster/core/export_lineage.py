@@ -15,7 +15,7 @@ import duckdb
 
 from dataflow_dagster.core.pipeline import Pipeline
 from dataflow_dagster.core.runner import check_metric
-from dataflow_dagster.core.storage import SnapshotRef, Storage
+from dataflow_dagster.core.storage import AssetAddress, SnapshotRef, Storage
 from dataflow_dagster.llm.prices import lineage_cost
 from operators.core.contract import OperatorError
 
@@ -67,7 +67,7 @@ def chain_steps(pipeline: Pipeline, step: str) -> list[str]:
 def _versions(storage: Storage, asset: str, partition: str | None) -> list[dict[str, Any]]:
     """Published docs of ``asset``, newest first (current ref first)."""
     docs = []
-    current = storage.current(asset, partition)
+    current = storage.current(AssetAddress(asset, partition))
     if current is not None:
         docs.append(current)
     path = storage.root / "history" / f"{asset}.jsonl"

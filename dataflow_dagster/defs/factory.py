@@ -249,7 +249,8 @@ def pipeline_definitions(
     keys = {step: key for a in assets for step, key in _BUILT[a.node_def].keys.items()}
     fused = {n for st in plan_stages(pipeline) if st.fused for n in st.steps}  # their checks are check specs
     checks = [c for s in pipeline.steps if s.name not in fused for c in step_checks(pipeline, s, keys[s.name])]
-    assets += [export_asset_def(pipeline, s, keys[s.name], translator.automation) for s in pipeline.steps if s.export]
+    exports = [export_asset_def(pipeline, s, keys[s.name], translator.automation) for s in pipeline.steps if s.export]
+    assets += exports
     prompts = {
         prompt_resource_key(pipeline, s): PromptResource.from_template(s.effective_prompt)
         for s in pipeline.steps
@@ -257,7 +258,7 @@ def pipeline_definitions(
     }
     job = define_asset_job(
         f"{pipeline.name}_job",
-        selection=AssetSelection.assets(*keys.values()),
+        selection=AssetSelection.assets(*keys.values(), *(k for e in exports for k in e.keys)),
         description=pipeline.description or f"Materialise pipeline {pipeline.name}",
     )
     return assets, checks, prompts, job
