@@ -4,20 +4,36 @@ import importlib.util
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
 from dagster import AssetKey, materialize
 
 from dataflow_dagster.cli import cli
+from dataflow_dagster.core.samples import sample_pipeline, write_sample_rows
 from dataflow_dagster.core.yaml_loader import BrokenPipelineFile, load_pipeline_dir
 from dataflow_dagster.defs.factory import build_definitions
 
+LOCATION = """from pathlib import Path
+
+from dataflow_dagster.core.yaml_loader import load_pipeline_dir
+from dataflow_dagster.defs.factory import build_definitions
+
+BROKEN_FILES = []
+PIPELINES = load_pipeline_dir(Path(__file__).parent / "pipelines", broken=BROKEN_FILES)
+defs = build_definitions(PIPELINES, broken_files=BROKEN_FILES)
+"""
 BROKEN = "pipeline: draft\nsource: {path: x.jsonl}\nsteps:\n  - name: s\n    op: NoSuchOperator\n"
 
 
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A code location that loads a folder of pipeline YAML files (like assets/definitions.py)."""
     root = tmp_path / "proj"
-    assert CliRunner().invoke(cli, ["init", str(root)]).exit_code == 0
+    (root / "pipelines").mkdir(parents=True)
+    write_sample_rows(root / "data" / "sample.jsonl")
+    (root / "pipelines" / "sample.yaml").write_text(yaml.safe_dump(sample_pipeline("sample", "../data/sample.jsonl")))
+    (root / "definitions.py").write_text(LOCATION)
+    (root / "workspace.yaml").write_text("load_from:\n  - python_file: definitions.py\n")
     (root / "pipelines" / "draft.yaml").write_text(BROKEN)  # e.g. an agent's draft
     monkeypatch.chdir(root)
     monkeypatch.delenv("DATAFLOW_HOME", raising=False)
