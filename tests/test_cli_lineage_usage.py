@@ -17,6 +17,7 @@ from dataflow_dagster.cli import cli
 
 REPO = Path(__file__).resolve().parents[1]
 EXE = Path(sys.executable).with_name("dataflow-dagster")
+YAML = "proj/defs/sample/defs.yaml"  # `init` scaffolds a dg project: one component per pipeline
 
 
 def invoke(*args: str):  # type: ignore[no-untyped-def]
@@ -61,22 +62,22 @@ def test_audit_imports_the_code_location_without_pythonpath(tmp_path: Path) -> N
 
 
 def test_yaml_path_run_ids_and_diff_between_cli_runs(project: Path) -> None:
-    assert invoke("run", "pipelines/sample.yaml").exit_code == 0
-    data = project / "data" / "sample.jsonl"
+    assert invoke("run", YAML).exit_code == 0
+    data = project / "proj" / "defs" / "sample" / "sample.jsonl"
     data.write_text(
         data.read_text()
         + json.dumps({"text": "Osmosis moves water across a membrane from low to high concentration."})
         + "\n"
     )
-    assert invoke("run", "pipelines/sample.yaml").exit_code == 0
+    assert invoke("run", YAML).exit_code == 0
     history = project / ".dataflow" / "history" / "sample__dedup.jsonl"
     runs = [json.loads(line)["lineage"]["run_id"] for line in history.read_text().splitlines()]
     assert len(runs) == 2 and all(r and r.startswith("cli-") for r in runs) and runs[0] != runs[1]
 
-    diff = invoke("diff", "pipelines/sample.yaml", "--from", runs[0][:12], "--to", runs[1], "--json")
+    diff = invoke("diff", YAML, "--from", runs[0][:12], "--to", runs[1], "--json")
     assert diff.exit_code == 0, diff.output
     out = json.loads(diff.output)
     assert out["asset"] == "sample__dedup" and out["added"] == 1  # the final step, by default
-    audit = invoke("audit", "pipelines/sample.yaml/long_enough", "--plain")
+    audit = invoke("audit", f"{YAML}/long_enough", "--plain")
     assert audit.exit_code == 0, audit.output
     assert "sample__long_enough" in audit.output

@@ -19,11 +19,14 @@ from tests import test_text_dataflow_ref as ref
 from tests.conftest import SHARED_DATA
 from tests.helpers import defs_for, materialized, run_job
 
+REPO = Path(__file__).resolve().parents[1]
+
 # Files we expect to convert on this branch (more convert as operators under DataFlow's names land).
 MUST_CONVERT = {
     "cpu_pipelines/text_pt_filter.py",
     "cpu_pipelines/text_sft_filter.py",
     "cpu_pipelines/code_pt_filter.py",
+    "api_pipelines/func_call_synthesis.py",
     "core_text/prompted_eval.py",
     "core_text/prompted_filter.py",
     "core_text/prompted_refine.py",
@@ -46,6 +49,10 @@ def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copy(
         root / "ReasoningPipeline" / "pipeline_general_short.json", root / "ReasoningPipeline" / "pipeline_general.json"
     )
+    # func_call_synthesis reads chats from FuncCallPipeline/, which the shared copy lacks: our own sample
+    # chats, in the `chat` column that pipeline reads
+    (root / "FuncCallPipeline").mkdir(exist_ok=True)
+    shutil.copy(REPO / "assets" / "data" / "func_call_chat.jsonl", root / "FuncCallPipeline" / "chat_data.jsonl")
     return root
 
 

@@ -87,6 +87,7 @@ class LlamaCppClient:
                         top_p=p.top_p,
                         max_tokens=p.max_tokens,
                         seed=p.seed,
+                        frequency_penalty=p.frequency_penalty or 0.0,
                         **kwargs,
                     )
                 usage = res.get("usage") or {}

@@ -289,6 +289,8 @@ class OpenAICompatClient:
                 "max_tokens": p.max_tokens,
                 "seed": p.seed,
             }
+            if p.frequency_penalty is not None:
+                body["frequency_penalty"] = p.frequency_penalty
             if fmt:
                 body["response_format"] = fmt
             try:

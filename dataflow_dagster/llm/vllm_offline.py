@@ -123,6 +123,8 @@ class VLLMOfflineClient:
         vllm = _vllm()
         p = req.params
         extra = structured_params(req.schema_dict() or {}) if req.schema is not None else {}
+        if p.frequency_penalty is not None:
+            extra["frequency_penalty"] = p.frequency_penalty
         return vllm.SamplingParams(
             temperature=p.temperature, top_p=p.top_p, max_tokens=p.max_tokens, seed=p.seed, **extra
         )

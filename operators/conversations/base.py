@@ -16,7 +16,7 @@ import jsonschema
 
 from operators.core.batches import insert_rows
 from operators.core.contract import Kind, OperatorContext, OperatorError, quote_ident
-from operators.core.llm import LLMClient, LLMRequest, SamplingParams
+from operators.core.llm import LLMClient, LLMRequest, LLMResponse, SamplingParams, generate_judged
 from operators.core.llm_ops import LLMOperator
 from operators.core.prompt import PromptTemplate
 from operators.core.rowids import ID
@@ -31,26 +31,25 @@ class Answer:
     raw: str | None = None
 
 
-def ask_json(llm: LLMClient, requests: list[LLMRequest]) -> list[Answer]:
-    """Send a batch; parse every answer as JSON and validate it against its request's schema."""
-    out: list[Answer] = []
-    for req, resp in zip(requests, llm.generate(requests) if requests else [], strict=True):
+def ask_json(llm: LLMClient, requests: list[LLMRequest], reasks: int = 1) -> list[Answer]:
+    """Send a batch; parse every answer as JSON and validate it against its request's schema. An
+    answer that arrives unusable is asked again ``reasks`` times (operators.core.llm.generate_judged)."""
+
+    def judge(i: int, resp: LLMResponse) -> Answer:
         if not resp.ok:
-            out.append(Answer(None, resp.error or "no response", resp.text))
-            continue
+            return Answer(None, resp.error or "no response", resp.text)
         try:
             obj = json.loads(resp.text or "", strict=False)
-            schema = req.schema_dict()
+            schema = requests[i].schema_dict()
             if schema is not None:
                 jsonschema.validate(obj, schema)
         except json.JSONDecodeError as exc:
-            out.append(Answer(None, f"response is not JSON: {exc.msg} at char {exc.pos}", resp.text))
-            continue
+            return Answer(None, f"response is not JSON: {exc.msg} at char {exc.pos}", resp.text)
         except jsonschema.ValidationError as exc:
-            out.append(Answer(None, f"response fails the output schema: {exc.message}", resp.text))
-            continue
-        out.append(Answer(obj, None, resp.text))
-    return out
+            return Answer(None, f"response fails the output schema: {exc.message}", resp.text)
+        return Answer(obj, None, resp.text)
+
+    return generate_judged(llm, requests, judge, lambda a: a.value is not None, reasks)[0]
 
 
 class MultiRoundOperator(LLMOperator):

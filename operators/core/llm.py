@@ -7,9 +7,11 @@ response cache can key them by content.
 
 import hashlib
 import json
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Protocol, TypeVar, runtime_checkable
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -18,6 +20,12 @@ class SamplingParams:
     max_tokens: int = 256
     top_p: float = 1.0
     seed: int = 0
+    # OpenAI's frequency penalty; None (the default) sends none and leaves the cache key as it was
+    frequency_penalty: float | None = None
+
+    def sent(self) -> dict[str, Any]:
+        """The fields a request carries: unset optional ones are left out (also of the cache key)."""
+        return {k: v for k, v in asdict(self).items() if v is not None}
 
 
 @dataclass(frozen=True)
@@ -56,7 +64,7 @@ class LLMRequest:
             {
                 "model": model_id,
                 "messages": self.messages,
-                "params": asdict(self.params),
+                "params": self.params.sent(),
                 "schema": self.schema,
             },
             sort_keys=True,
@@ -86,3 +94,46 @@ class LLMClient(Protocol):
     def model_id(self) -> str: ...
 
     def generate(self, requests: Sequence[LLMRequest]) -> list[LLMResponse]: ...
+
+
+# A greedy answer that loops ("1.1.1.1...") until max_tokens is cut off mid-JSON; asking again with the
+# same settings returns the same loop, so a re-ask samples (a fixed seed keeps it reproducible and cached).
+REASK_TEMPERATURE = 0.7
+REASK_FREQUENCY_PENALTY = 0.8
+
+
+def reask_request(req: LLMRequest, attempt: int) -> LLMRequest:
+    """The request sent again after an unusable answer: sampled, with a seed of its own per attempt."""
+    p = req.params
+    params = replace(
+        p,
+        temperature=max(p.temperature, REASK_TEMPERATURE),
+        seed=p.seed + attempt,
+        frequency_penalty=max(p.frequency_penalty or 0.0, REASK_FREQUENCY_PENALTY),
+    )
+    return replace(req, params=params)
+
+
+def generate_judged(
+    llm: LLMClient,
+    requests: Sequence[LLMRequest],
+    judge: Callable[[int, LLMResponse], T],
+    usable: Callable[[T], bool],
+    reasks: int,
+) -> tuple[list[T], int]:
+    """``judge`` every answer; answers that arrived but are unusable (not JSON, off-schema, degenerate)
+    are asked again up to ``reasks`` times, one batched call per round. Transport failures are not: the
+    client has already retried those. The last verdict stands, so a row that never works still reports
+    why. Also returns how many requests were sent again (they are cache lookups of their own)."""
+    verdicts = [judge(i, r) for i, r in enumerate(llm.generate(requests) if requests else [])]
+    sent_again = 0
+    for attempt in range(1, reasks + 1):
+        again = [i for i, v in enumerate(verdicts) if not usable(v)]
+        if not again:
+            break
+        sent_again += len(again)
+        answers = llm.generate([reask_request(requests[i], attempt) for i in again])
+        for i, resp in zip(again, answers, strict=True):
+            if resp.ok:
+                verdicts[i] = judge(i, resp)
+    return verdicts, sent_again

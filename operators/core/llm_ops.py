@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 
 import jsonschema
 import pyarrow as pa
+from pydantic import Field
 
 from operators.core.contract import (
     CheckSpec,
@@ -21,7 +22,7 @@ from operators.core.contract import (
     OperatorError,
     quote_ident,
 )
-from operators.core.llm import LLMRequest, LLMResponse, SamplingParams
+from operators.core.llm import LLMRequest, LLMResponse, SamplingParams, generate_judged
 from operators.core.prompt import PromptTemplate
 from operators.core.rowids import ID, PARENTS, derived_id_sql
 
@@ -35,6 +36,9 @@ class LLMConfig(OpConfig):
     seed: int = 0
     min_parsed_share: float = 0.8
     max_error_share: float = 0.1  # asset check: rows that failed for good / rows sent
+    # answers that arrive but are unusable (not JSON, off-schema, degenerate) are asked again this many
+    # times, sampled with a seed per attempt (see operators.core.llm.reask_request)
+    reask_unusable: int = Field(default=1, ge=0, le=5)
 
 
 class LLMOperator(Operator):
@@ -142,7 +146,7 @@ class LLMOperator(Operator):
         col_defs = ", ".join(f"{quote_ident(c)} {t}" for c, t in types.items())
         con.execute(f"CREATE TABLE {out} ({ID} VARCHAR, {col_defs})")
         con.execute(f"CREATE TABLE {err} ({ID} VARCHAR, _error VARCHAR, _raw VARCHAR)")
-        total, done = ctx.count(), 0
+        total, done, reasked = ctx.count(), 0, 0
         needed = sorted({ID, *self.input_columns(), *[f for f in prompt.fields() if f in ctx.columns()]})
         select = ", ".join(quote_ident(c) for c in needed)
         reader = con.cursor()  # its own cursor: the loop below writes through ``con`` meanwhile
@@ -158,21 +162,34 @@ class LLMOperator(Operator):
                 LLMRequest.chat(prompt.render(self.prompt_values(r, prompt)), prompt.system or None, params, schema)
                 for r in rows
             ]
-            responses = ctx.llm.generate(requests)
-            good: dict[str, list[Any]] = {ID: [], **{c: [] for c in types}}
-            bad: dict[str, list[Any]] = {ID: [], "_error": [], "_raw": []}
-            for row, resp in zip(rows, responses, strict=True):
+
+            def judge(i: int, resp: LLMResponse) -> tuple[dict[str, Any] | None, str, str | None]:
                 try:
                     if not resp.ok:
                         raise ValueError(resp.error or "no response")
                     values = self.parse(resp, schema)
-                    problem = self.answer_problem(row, values, prompt)
+                    problem = self.answer_problem(rows[i], values, prompt)  # noqa: B023 (called in this batch)
                     if problem:
                         raise ValueError(problem)
                 except ValueError as exc:
+                    return None, str(exc), resp.text
+                return values, "", resp.text
+
+            verdicts, again = generate_judged(
+                ctx.llm,
+                requests,
+                judge,
+                lambda v: v[0] is not None,
+                self.config.reask_unusable,  # type: ignore[attr-defined]
+            )
+            reasked += again
+            good: dict[str, list[Any]] = {ID: [], **{c: [] for c in types}}
+            bad: dict[str, list[Any]] = {ID: [], "_error": [], "_raw": []}
+            for row, (values, error, raw) in zip(rows, verdicts, strict=True):
+                if values is None:
                     bad[ID].append(row[ID])
-                    bad["_error"].append(str(exc))
-                    bad["_raw"].append(resp.text)
+                    bad["_error"].append(error)
+                    bad["_raw"].append(raw)
                     continue
                 good[ID].append(row[ID])
                 for c in types:
@@ -188,7 +205,7 @@ class LLMOperator(Operator):
             ctx.progress(total, total)
         self.assemble(ctx, list(types))
         n_err = con.execute(f"SELECT count(*) FROM {err}").fetchall()[0][0]
-        return {"llm_rows": done, "llm_failed_rows": int(n_err)}
+        return {"llm_rows": done, "llm_failed_rows": int(n_err), "llm_reasked_rows": reasked}
 
     def assemble(self, ctx: OperatorContext, cols: list[str]) -> None:
         """Join answers back onto the input rows according to the operator's kind."""

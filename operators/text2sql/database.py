@@ -172,7 +172,7 @@ class Database:
             res = ExecResult("timeout", message=f"ran longer than {timeout_s:g}s and was interrupted")
         except (sqlite3.Error, duckdb.Error) as exc:
             text = str(exc).splitlines()[0][:300]
-            if "too big" in text or "Out of Memory" in text:
+            if _RESOURCE_EXHAUSTED.search(text):
                 res = ExecResult("too_large", message=f"{type(exc).__name__}: {text}")
             else:
                 res = ExecResult("error", message=f"{type(exc).__name__}: {text}")
@@ -291,6 +291,9 @@ class _TooLarge(Exception):
 
 
 _WORKER_DBS: dict[str, Database] = {}
+# How SQLite and DuckDB word "this query needs more than it may have" across versions, allocators and
+# thread counts (``Out of Memory Error``, ``std::bad_alloc``, ``string or blob too big``, ...).
+_RESOURCE_EXHAUSTED = re.compile(r"too big|too large|memory|bad.alloc|allocat|exceeds? (the )?maximum", re.I)
 _TARGET = "operators.text2sql.database:execute_in_worker"
 
 
