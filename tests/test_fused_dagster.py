@@ -41,7 +41,8 @@ def test_fused_stage_is_one_step_and_materialises_every_asset(tmp_path: Path):
     assert plan_stages(p)[0].steps == tuple(STAGE1)
     result = _materialize(p, tmp_path, ["load", *STAGE1])
     assert result.success
-    assert _step_keys(result) == ["pretrain_qa__load", "pretrain_qa__stage1"]  # one process for three steps
+    # one execution step (one process) for the source import and the rule steps after it
+    assert _step_keys(result) == ["pretrain_qa__stage1_to_stage2"]
     mats = materialized(result)
     from dataflow_dagster.core.storage import Storage
 
@@ -167,3 +168,49 @@ def test_audit_and_diff_read_fused_steps_through_their_views(tmp_path: Path):
         )
         assert d.added > 0 and d.removed == 0
         assert d.added + d.unchanged == storage.current_ref("pretrain_qa__word_count").row_count
+
+
+def test_rule_stages_share_one_execution_step_and_a_failed_check_between_them_stops_the_rest(tmp_path: Path):
+    """source + words/lower (fused stage 1) + dedup (stage 2, never fused) + chars (stage 3) are one
+    group: one execution step. dedup's blocking check fails, so stage 3 is neither published nor
+    reported, as when dedup was an execution step of its own."""
+    src = tmp_path / "in.jsonl"
+    texts = ["Some Words Here And There " * k for k in range(1, 6)] + ["Some Words Here And There "]
+    src.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts), encoding="utf-8")
+
+    def pipe(max_words: int) -> Pipeline:
+        return Pipeline(
+            "grp",
+            Source(str(src)),
+            [
+                Step("words", WordNumberFilter(min_words=1, max_words=1000)),
+                Step("lower", TextMetricEvaluator(filter="WordNumberFilter", output_prefix="wc_")),
+                Step(
+                    "dedup",
+                    ExactDedupFilter(),
+                    schema={"wc_words": {"type": "integer", "non_nullable": True, "max_value": max_words}},
+                ),
+                Step("chars", CharNumberFilter(threshold=10)),
+            ],
+        )
+
+    from dataflow_dagster.core.stages import plan_groups
+
+    ok = pipe(10_000)
+    (group,) = plan_groups(ok)
+    assert group.with_source and group.steps == ("words", "lower", "dedup", "chars")
+    steps = ["load", "words", "lower", "dedup", "chars"]
+    result = _materialize(ok, tmp_path / "ok", steps)
+    assert result.success and _step_keys(result) == ["grp__stage1_to_stage3"]
+    assert set(materialized(result)) == {f"grp/{s}" for s in steps}
+    assert check_results(result) == {"grp/dedup:output_schema": True}
+
+    bad = pipe(6)  # kept texts have up to 25 words: dedup's check fails
+    result = _materialize(bad, tmp_path / "bad", steps)
+    assert not result.success
+    assert check_results(result) == {"grp/dedup:output_schema": False}
+    assert set(materialized(result)) == {"grp/load", "grp/words", "grp/lower", "grp/dedup"}
+    from dataflow_dagster.core.storage import Storage
+
+    storage = Storage(tmp_path / "bad")
+    assert storage.current("grp__dedup") is not None and storage.current("grp__chars") is None

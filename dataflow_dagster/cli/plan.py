@@ -20,7 +20,7 @@ from dataflow_dagster.cli.common import (
 )
 from dataflow_dagster.core.dryrun import PlanReport, dry_run
 from dataflow_dagster.core.plan import plan as cost_plan
-from dataflow_dagster.core.stages import Stage, plan_stages
+from dataflow_dagster.core.stages import Stage, plan_groups, plan_stages
 from dataflow_dagster.core.storage import Storage
 
 
@@ -99,8 +99,13 @@ def plan(
     stages = plan_stages(p)
     if as_json:
         staged = [{"name": st.name, "steps": list(st.steps), "fused": st.fused} for st in stages]
+        grouped = [{"name": g.name, "steps": list(g.steps), "with_source": g.with_source} for g in plan_groups(p)]
         click.echo(
-            json.dumps({**report.to_dict(), "stages": staged, "cost_plan": costs.as_dict()}, indent=1, default=str)
+            json.dumps(
+                {**report.to_dict(), "stages": staged, "execution_steps": grouped, "cost_plan": costs.as_dict()},
+                indent=1,
+                default=str,
+            )
         )
     else:
         con = make_console()
@@ -110,8 +115,15 @@ def plan(
             con.print(plan_table(report, stages))
             fused = [st for st in stages if st.fused]
             con.print(
-                f"{len(stages)} execution stage(s) for {len(p.steps)} step(s)"
+                f"{len(stages)} stage(s) for {len(p.steps)} step(s)"
                 + (": " + "; ".join(st.label() for st in fused) if fused else "")
+            )
+            groups = plan_groups(p)
+            shared = [g for g in groups if not g.single_step and len(g.steps) + g.with_source > 1]
+            con.print(
+                f"{len(groups) + (0 if groups and groups[0].with_source else 1)} Dagster execution step(s) "
+                "(processes under the multiprocess executor)"
+                + (": " + "; ".join(f"{p.name}__{g.name} = {g.label()}" for g in shared) if shared else "")
             )
             tot = report.totals()
             con.print(

@@ -34,11 +34,12 @@ from dagster import (
 
 from dataflow_dagster.core.pipeline import Pipeline, Step
 from dataflow_dagster.core.runner import StepOptions, run_source, run_step
-from dataflow_dagster.core.stages import plan_stages
+from dataflow_dagster.core.stages import plan_groups
 from dataflow_dagster.core.storage import AssetAddress, Storage
 from dataflow_dagster.core.yaml_loader import BrokenPipelineFile
 from dataflow_dagster.defs.automation import AutomationOptions, automation_definitions
 from dataflow_dagster.defs.checks import step_checks
+from dataflow_dagster.defs.executor import default_executor
 from dataflow_dagster.defs.export import HUB_KEY, default_hub_resource, export_asset_def
 from dataflow_dagster.defs.metadata import dispatch_metadata, materialize_result, outcome_metadata
 from dataflow_dagster.defs.partitions import partition_key_of, partitions_def
@@ -51,7 +52,7 @@ from dataflow_dagster.defs.resources import (
     PromptResource,
     StorageResource,
 )
-from dataflow_dagster.defs.stage_assets import stage_asset
+from dataflow_dagster.defs.stage_assets import group_asset
 from dataflow_dagster.defs.translator import DataflowTranslator
 from operators.core.prompt import PromptTemplate
 
@@ -222,18 +223,22 @@ def _upstream_node(pipeline: Pipeline, step: Step) -> Any:
 
 def dataflow_assets(pipeline: Pipeline, translator: DataflowTranslator | None = None) -> list[AssetsDefinition]:
     """One asset per step of ``pipeline`` (source first), named and tagged by ``translator``; the steps
-    of a fused stage (``core.stages``) share one multi_asset, i.e. one execution step."""
+    of a group of rule stages (``core.stages.plan_groups``) share one multi_asset, i.e. one execution
+    step, and so does the source when the first group reads it."""
     translator = translator or DataflowTranslator()
-    assets = [source_asset(pipeline, translator)]
-    for stage in plan_stages(pipeline):
-        if not stage.fused:
-            assets.append(step_asset(pipeline, pipeline.step(stage.steps[0]), translator))
+    groups = plan_groups(pipeline)
+    assets = [] if groups and groups[0].with_source else [source_asset(pipeline, translator)]
+    for group in groups:
+        if group.single_step:
+            assets.append(step_asset(pipeline, pipeline.step(group.steps[0]), translator))
             continue
-        steps = [pipeline.step(n) for n in stage.steps]
-        specs = [translator.get_asset_spec(pipeline, s) for s in steps]
+        steps = [pipeline.step(n) for n in group.steps]
+        specs = {s.name: translator.get_asset_spec(pipeline, s) for s in steps}
+        if group.with_source:
+            specs[pipeline.source.name] = translator.get_asset_spec(pipeline, pipeline.source)
         upstream = {s.name: translator.get_asset_key(pipeline, _upstream_node(pipeline, s)) for s in steps}
-        assets_def = stage_asset(pipeline, stage, specs, upstream)
-        register_assets(assets_def, pipeline, {s.name: spec.key for s, spec in zip(steps, specs, strict=True)})
+        assets_def = group_asset(pipeline, group, specs, upstream)
+        register_assets(assets_def, pipeline, {n: spec.key for n, spec in specs.items()})
         assets.append(assets_def)
     return assets
 
@@ -247,8 +252,8 @@ def pipeline_definitions(
     translator = _with_automation(translator, automation)
     assets = dataflow_assets(pipeline, translator)
     keys = {step: key for a in assets for step, key in _BUILT[a.node_def].keys.items()}
-    fused = {n for st in plan_stages(pipeline) if st.fused for n in st.steps}  # their checks are check specs
-    checks = [c for s in pipeline.steps if s.name not in fused for c in step_checks(pipeline, s, keys[s.name])]
+    grouped = {n for g in plan_groups(pipeline) if not g.single_step for n in g.steps}  # checks are check specs
+    checks = [c for s in pipeline.steps if s.name not in grouped for c in step_checks(pipeline, s, keys[s.name])]
     exports = [export_asset_def(pipeline, s, keys[s.name], translator.automation) for s in pipeline.steps if s.export]
     assets += exports
     prompts = {
@@ -329,6 +334,7 @@ def build_definitions(
         definitions_kwargs["schedules"] = [*definitions_kwargs.get("schedules", []), *schedules]
     if sensors:
         definitions_kwargs["sensors"] = [*definitions_kwargs.get("sensors", []), *sensors]
+    definitions_kwargs.setdefault("executor", default_executor())  # forked step processes (defs.executor)
     return Definitions(
         assets=all_assets, asset_checks=all_checks, jobs=jobs, resources=all_resources, **definitions_kwargs
     )
