@@ -60,7 +60,10 @@ def test_error_share_check_and_cost_metadata(tmp_path, threshold, passes):
     assert share.metadata["value"].value == pytest.approx(meta["errors_rows"] / 60)
     expected = (meta["prompt_tokens"] * 2.0 + meta["completion_tokens"] * 6.0) / 1e6
     assert meta["cost_usd"] == pytest.approx(expected) and meta["cost_usd"] > 0
-    assert meta["llm_failed"] == meta["errors_rows"] and meta["llm_attempts"] >= 60
+    # every error row is a failed request; a garbled answer asked again once may have failed twice
+    reasked = meta["lineage"]["stats"]["llm_reasked_rows"]
+    assert meta["errors_rows"] <= meta["llm_failed"] <= meta["errors_rows"] + reasked
+    assert meta["llm_attempts"] >= 60
     assert meta["lineage"]["model"]["price_per_1m"] == {"input": 2.0, "output": 6.0}
 
 

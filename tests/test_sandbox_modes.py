@@ -100,3 +100,18 @@ def test_evaluator_option_picks_the_mode_and_refuses_weak_ones_by_short_name(tmp
     assert lineage["stats"]["isolation"] == "rlimits-unsafe" and out[0]["exec_status"] == "pass"
     with pytest.raises(Exception, match="rlimits-unsafe"):
         run_op(tmp_path / "b", rows, CodeExecutionEvaluator(sandbox="rlimits", workers=1))
+
+
+def test_bwrap_runs_an_interpreter_that_lives_under_tmp(tmp_path):
+    """A checkout (and its venv) under /tmp, as in a CI clone: the sandbox's private /tmp must not
+    hide the interpreter (it used to: every program failed to start, and auto mode refused)."""
+    import subprocess
+    import sys
+
+    assert str(tmp_path).startswith("/tmp/")
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    py = str(venv / "bin" / "python")
+    assert sandbox_isolation.probe("bwrap", py, 64000 if AS_ROOT else 0)
+    iso = sandbox_isolation.detect_isolation(py, mode="bwrap")
+    assert iso.mode == "bwrap"

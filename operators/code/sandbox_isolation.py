@@ -307,6 +307,11 @@ def bwrap_args(python: str, workdir: str, limits: SandboxLimits, root: bool) -> 
             args += ["--symlink", os.readlink(path), path]
         elif os.path.isdir(path):
             args += ["--ro-bind", path, path]
+    args += ["--proc", "/proc", "--dev", "/dev"]
+    # the private tmpfs mounts come before the interpreter's binds: an interpreter or venv under /tmp
+    # (a clone in /tmp, CI) must stay visible, mounted inside the tmpfs rather than hidden by it
+    for d in ("/tmp", "/var/tmp", "/dev/shm"):
+        args += ["--perms", "1777", "--size", tmp_bytes, "--tmpfs", d]
     bound = _DIRS_CACHE[python]
     for d in bound:
         args += ["--ro-bind", d, d]
@@ -315,9 +320,7 @@ def bwrap_args(python: str, workdir: str, limits: SandboxLimits, root: bool) -> 
     parents = {str(a) for d in bound for a in Path(d).parents if str(a) != "/"} - set(bound)
     for a in sorted(parents):
         args += ["--chmod", "0755", a]
-    args += ["--proc", "/proc", "--dev", "/dev"]
-    for d in ("/tmp", "/var/tmp", "/dev/shm", workdir):
-        args += ["--perms", "1777", "--size", tmp_bytes, "--tmpfs", d]
+    args += ["--perms", "1777", "--size", tmp_bytes, "--tmpfs", workdir]
     args += ["--ro-bind", workdir, INSIDE_INPUT, "--chdir", workdir]
     if root:  # the uid drop happens inside, after the mounts: it needs these two capabilities there
         args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]

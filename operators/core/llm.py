@@ -125,15 +125,19 @@ def generate_judged(
     are asked again up to ``reasks`` times, one batched call per round. Transport failures are not: the
     client has already retried those. The last verdict stands, so a row that never works still reports
     why. Also returns how many requests were sent again (they are cache lookups of their own)."""
-    verdicts = [judge(i, r) for i, r in enumerate(llm.generate(requests) if requests else [])]
+    responses = llm.generate(requests) if requests else []
+    verdicts = [judge(i, r) for i, r in enumerate(responses)]
+    # only an answer that came back (text, even if the client judged it off-schema) is asked for again
+    arrived = [r.text is not None for r in responses]
     sent_again = 0
     for attempt in range(1, reasks + 1):
-        again = [i for i, v in enumerate(verdicts) if not usable(v)]
+        again = [i for i, v in enumerate(verdicts) if arrived[i] and not usable(v)]
         if not again:
             break
         sent_again += len(again)
         answers = llm.generate([reask_request(requests[i], attempt) for i in again])
         for i, resp in zip(again, answers, strict=True):
-            if resp.ok:
+            arrived[i] = resp.text is not None
+            if arrived[i]:
                 verdicts[i] = judge(i, resp)
     return verdicts, sent_again
