@@ -189,6 +189,16 @@ def docx_bomb(path: Path, uncompressed_mb: int) -> Path:
     return path
 
 
+def send_json(handler: http.server.BaseHTTPRequestHandler, body: Any, status: int = 200) -> None:
+    """Answer ``handler``'s request with ``body`` as JSON."""
+    data = json.dumps(body).encode()
+    handler.send_response(status)
+    handler.send_header("content-type", "application/json")
+    handler.send_header("content-length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
+
+
 def scripted_chat_handler(answer: Callable[[str], dict[str, Any]]) -> type[http.server.BaseHTTPRequestHandler]:
     """An OpenAI-compatible /chat/completions handler whose JSON answer is ``answer(last user message)``.
 
@@ -202,7 +212,8 @@ def scripted_chat_handler(answer: Callable[[str], dict[str, Any]]) -> type[http.
             body = json.loads(self.rfile.read(length) or b"{}")
             prompt = str(body.get("messages", [{}])[-1].get("content", ""))
             content = json.dumps(answer(prompt))
-            data = json.dumps(
+            send_json(
+                self,
                 {
                     "id": "x",
                     "object": "chat.completion",
@@ -211,13 +222,8 @@ def scripted_chat_handler(answer: Callable[[str], dict[str, Any]]) -> type[http.
                         {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
                     ],
                     "usage": {"prompt_tokens": len(prompt) // 4, "completion_tokens": len(content) // 4},
-                }
-            ).encode()
-            self.send_response(200)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+                },
+            )
 
         def log_message(self, *args: object) -> None:
             pass

@@ -17,7 +17,7 @@ import pytest
 
 from dataflow_dagster.llm.openai_client import OpenAICompatClient
 from operators.conversations.tasks import AtomTaskGenerator
-from tests.helpers import llama_cpp_server, loopback_server, run_steps
+from tests.helpers import llama_cpp_server, loopback_server, run_steps, send_json
 
 ROWS = [
     {"scenario": "A traveller whose flight to Lisbon was cancelled needs a new flight and a hotel note."},
@@ -40,12 +40,7 @@ def truncating_proxy(upstream: str, seen: list[dict[str, Any]]) -> type[http.ser
                 msg = answer["choices"][0]["message"]
                 msg["content"] = msg["content"][: max(1, len(msg["content"]) // 2)]
                 answer["choices"][0]["finish_reason"] = "length"
-            data = json.dumps(answer).encode()
-            self.send_response(200)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            send_json(self, answer)
 
         def log_message(self, *args: object) -> None:
             pass
