@@ -58,7 +58,7 @@ def upstream(tmp_path_factory: pytest.TempPathFactory) -> Any:
 def test_cut_off_answers_are_asked_again(upstream: str, tmp_path: Path, reasks: int) -> None:
     seen: list[dict[str, Any]] = []
     with loopback_server(truncating_proxy(upstream, seen)) as url:
-        client = OpenAICompatClient(url, "smollm2", max_reasks=0, structured_output="json_object")
+        client = OpenAICompatClient(url, "smollm2", max_reasks=0, structured_output="json_object", timeout_s=600)
         out = run_steps(tmp_path, ROWS, [AtomTaskGenerator(input_key="scenario", reask_unusable=reasks)], client)
     table, errors = out["s0"]["table"], out["s0"]["errors"]
     firsts = [b for b in seen if b.get("frequency_penalty") is None]
