@@ -18,7 +18,13 @@ from operators.general_text.heuristics import ContentNullFilter, WordNumberFilte
 from operators.general_text.llm_qa import PassageQAGenerator, QAJudgeEvaluator
 from tests.helpers import check_results, defs_for, materialized, run_job
 
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+def is_chart(svg: bytes) -> bool:
+    """A well-formed SVG document with at least one bar."""
+    import xml.etree.ElementTree as ET
+
+    root = ET.fromstring(svg)
+    return root.tag == "{http://www.w3.org/2000/svg}svg" and len(root.findall("{http://www.w3.org/2000/svg}rect")) > 1
 
 
 class LowerRefiner(SQLRefiner):
@@ -32,7 +38,7 @@ class LowerRefiner(SQLRefiner):
 
 def _images(md_text: str) -> list[bytes]:
     out = []
-    for part in md_text.split("](data:image/png;base64,")[1:]:
+    for part in md_text.split("](data:image/svg+xml;base64,")[1:]:
         out.append(base64.b64decode(part.split(")", 1)[0]))
     return out
 
@@ -99,10 +105,10 @@ def test_filter_metadata_shows_counts_reasons_and_rejected_table(rule_run):
     # nonnull, words, lower and high are one fused stage: one chart of every step's kept/rejected rows
     assert words["lineage"]["stage"]["steps"] == ["nonnull", "words", "lower", "high"]
     counts = _images(words["stage_rows"])
-    assert len(counts) == 1 and counts[0].startswith(PNG_MAGIC)
+    assert len(counts) == 1 and is_chart(counts[0])
     assert "words: **36** kept, 4 rejected" in words["stage_rows"]
     assert words["stage_rows"] == mats["m/high"]["stage_rows"]
-    files = list((root / "plots" / "m__stage1").glob("stage_rows-*.png"))
+    files = list((root / "plots" / "m__stage1").glob("stage_rows-*.svg"))
     assert [f.read_bytes() for f in files] == counts  # the same chart is kept under the storage root
 
 
@@ -111,7 +117,7 @@ def test_threshold_filter_plots_kept_and_rejected_scores(rule_run):
     high = mats["m/high"]
     assert high["mean_score"] == pytest.approx(35.0)  # kept rows 30..40
     (png,) = _images(high["distribution_score"])
-    assert png.startswith(PNG_MAGIC)
+    assert is_chart(png)
     # the same bars, computed independently: 36 scores (5..40) over 20 equal-width bins, two series
     con = duckdb.connect()
     con.execute("CREATE TABLE t AS SELECT range AS score, IF(range >= 30, 'kept', 'rejected') AS g FROM range(5, 41)")
@@ -184,7 +190,7 @@ def test_llm_steps_record_tokens_generator_lineage_and_score_charts(tmp_path: Pa
     assert sorted(_lineage(judge)["qa_score"]) == [("g/qa", "answer"), ("g/qa", "question")]
     n_scored = duckdb.sql(f"SELECT count(qa_score) FROM read_parquet('{judge['snapshot']}')").fetchall()[0][0]
     if n_scored:  # the 135M model may fail the schema; then there is nothing to chart
-        assert _images(judge["distribution_qa_score"])[0].startswith(PNG_MAGIC)
+        assert is_chart(_images(judge["distribution_qa_score"])[0])
         assert 1 <= judge["mean_qa_score"] <= 5
     ev = next(e for e in result.get_asset_check_evaluations() if e.check_name == "parsed_share")
     meta = {k: getattr(v, "value", v) for k, v in ev.metadata.items()}
@@ -196,7 +202,7 @@ def test_llm_steps_record_tokens_generator_lineage_and_score_charts(tmp_path: Pa
     n_rows = judge["dagster/row_count"]
     assert meta["rows"] == n_rows and meta["rows_without_output"] == n_rows - n_scored
     if n_scored:
-        assert _images(meta["score_distribution"])[0].startswith(PNG_MAGIC)
+        assert is_chart(_images(meta["score_distribution"])[0])
     if n_scored < n_rows:
         assert list(_rows(meta["failing_examples"])[0])[:2] == ["_id", "qa_score"]
         assert all(r["qa_score"] is None for r in _rows(meta["failing_examples"]))

@@ -246,7 +246,7 @@ def _open_chart(page, label: str, shot: str | None = None) -> dict:  # type: ign
     return the laid-out image box (a broken image has no size)."""
     _metadata_row(page, label).get_by_text("[Show Markdown]").click()
     dialog = page.get_by_role("dialog")
-    img = dialog.locator("img[src^='data:image/png;base64,']").first
+    img = dialog.locator("img[src^='data:image/svg+xml;base64,']").first
     img.wait_for(timeout=UI_TIMEOUT_MS)
     page.wait_for_function(
         "img => img.complete && img.naturalWidth > 0", arg=img.element_handle(), timeout=UI_TIMEOUT_MS

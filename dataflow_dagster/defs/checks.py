@@ -24,7 +24,7 @@ from dataflow_dagster.core.runner import check_metric
 from dataflow_dagster.core.storage import AssetAddress, SnapshotRef, Storage
 from dataflow_dagster.defs.metadata import table_value
 from dataflow_dagster.defs.partitions import partition_key_of, partitions_def
-from dataflow_dagster.defs.plots import PlotWriter, bar_png, column_distribution
+from dataflow_dagster.defs.plots import PlotWriter, bar_svg, column_distribution
 from dataflow_dagster.defs.quality import gx as gxq
 from dataflow_dagster.defs.resources import StorageResource
 from operators.core.contract import CheckSpec, quote_ident
@@ -59,8 +59,8 @@ def _distribution_md(
     if dist is None:
         return None
     labels, series = dist
-    png = bar_png(labels, series, f"{column} distribution", xlabel=column)
-    return PlotWriter(storage.plots_dir(asset)).markdown(f"check_dist_{column}", png)
+    svg = bar_svg(labels, series, f"{column} distribution", xlabel=column)
+    return PlotWriter(storage.plots_dir(asset)).markdown(f"check_dist_{column}", svg)
 
 
 def evaluator_result(

@@ -30,7 +30,7 @@ from dagster import (
 from dataflow_dagster.core.diff import diff_relations
 from dataflow_dagster.core.runner import StepOutcome
 from dataflow_dagster.core.storage import SnapshotRef, Storage
-from dataflow_dagster.defs.plots import PlotWriter, bar_png, column_distribution
+from dataflow_dagster.defs.plots import PlotWriter, bar_svg, column_distribution
 from dataflow_dagster.llm.prices import lineage_cost
 from operators.core.contract import Kind, Operator
 from operators.core.rowids import ID, PARENTS
@@ -154,18 +154,18 @@ class _Charts:
         if self.own:
             self.con.close()
 
-    def image(self, name: str, png: bytes, caption: str = "") -> MetadataValue:
+    def image(self, name: str, svg: bytes, caption: str = "") -> MetadataValue:
         if self.plots is None:
             return MetadataValue.md(caption or name)
-        return MetadataValue.md(self.plots.markdown(name, png, caption))
+        return MetadataValue.md(self.plots.markdown(name, svg, caption))
 
     def counts_chart(self) -> MetadataValue:
         lin = self.outcome.lineage
         labels = ["in", "kept", "rejected", "errors"]
         values = [lin.get("rows_in", 0), lin.get("rows_out", 0), lin.get("rejected_rows", 0), lin.get("error_rows", 0)]
-        png = bar_png(labels, {"rows": values}, f"{self.outcome.asset}: rows")
+        svg = bar_svg(labels, {"rows": values}, f"{self.outcome.asset}: rows")
         caption = " · ".join(f"{k}: **{v}**" for k, v in zip(labels, values, strict=True))
-        return self.image("row_counts", png, caption)
+        return self.image("row_counts", svg, caption)
 
     def reasons(self, rejected: SnapshotRef, draw: bool = True) -> tuple[MetadataValue, MetadataValue | None]:
         rows = self.con.execute(
@@ -175,10 +175,10 @@ class _Charts:
         table = table_value([{"reason": r, "rows": n, "example": e} for r, n, e in rows])
         if not draw:
             return table, None
-        png = bar_png(
+        svg = bar_svg(
             [r for r, _, _ in rows], {"rejected": [n for _, n, _ in rows]}, "rejected rows by reason", horizontal=True
         )
-        return table, self.image("rejected_reasons", png)
+        return table, self.image("rejected_reasons", svg)
 
     def preview(self, ref: SnapshotRef, first: Sequence[str] = ()) -> MetadataValue:
         cols = [c for c, _ in ref.columns]
@@ -203,10 +203,10 @@ class _Charts:
             return None
         labels, series = dist
         mean = self.con.execute(f'SELECT avg(TRY_CAST("{column}" AS DOUBLE)) FROM {ref.read_sql()}').fetchall()[0][0]
-        png = bar_png(labels, series, f"{column} distribution", xlabel=column)
+        svg = bar_svg(labels, series, f"{column} distribution", xlabel=column)
         where = "kept rows" if rejected is not None else "all rows"
         caption = f"mean over {where}: **{mean:.3f}**" if mean is not None else ""
-        return self.image(f"dist_{column}", png, caption), (float(mean) if mean is not None else None)
+        return self.image(f"dist_{column}", svg, caption), (float(mean) if mean is not None else None)
 
 
 def outcome_metadata(
@@ -345,6 +345,6 @@ def stage_chart(storage: Storage, stage_asset: str, outcomes: Sequence[StepOutco
     labels = [o.asset.rsplit("__", 1)[-1] for o in outcomes]
     kept = [o.lineage.get("rows_out", 0) for o in outcomes]
     rejected = [o.lineage.get("rejected_rows", 0) for o in outcomes]
-    png = bar_png(labels, {"kept": kept, "rejected": rejected}, "rows by step of the stage", horizontal=True)
+    svg = bar_svg(labels, {"kept": kept, "rejected": rejected}, "rows by step of the stage", horizontal=True)
     caption = " · ".join(f"{n}: **{k}** kept, {r} rejected" for n, k, r in zip(labels, kept, rejected, strict=True))
-    return MetadataValue.md(PlotWriter(storage.plots_dir(stage_asset)).markdown("stage_rows", png, caption))
+    return MetadataValue.md(PlotWriter(storage.plots_dir(stage_asset)).markdown("stage_rows", svg, caption))
