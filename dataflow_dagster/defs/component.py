@@ -24,6 +24,7 @@ from pydantic import Field
 from dataflow_dagster.core.pipeline import Pipeline
 from dataflow_dagster.core.samples import identifier, sample_pipeline, write_sample_rows
 from dataflow_dagster.core.yaml_loader import pipeline_from_dict
+from dataflow_dagster.defs.executor import default_executor
 from dataflow_dagster.defs.factory import pipeline_definitions
 from dataflow_dagster.defs.resources import LLM_KEY, STORAGE_KEY, StorageResource, llm_from_env
 from dataflow_dagster.defs.translator import DataflowTranslator
@@ -94,7 +95,11 @@ class PipelineComponent(dg.Component, dg.Model, dg.Resolvable):
         pipeline = self.build_pipeline(context)
         assets, checks, prompts, job = pipeline_definitions(pipeline, translator=self.get_translator())
         return dg.Definitions(
-            assets=assets, asset_checks=checks, jobs=[job], resources={**shared_resources(), **prompts}
+            assets=assets,
+            asset_checks=checks,
+            jobs=[job],
+            resources={**shared_resources(), **prompts},
+            executor=default_executor(),  # one shared object, so several components merge (defs.executor)
         )
 
 
