@@ -18,14 +18,17 @@ REPO = Path(__file__).resolve().parents[1]
 SHARDS = HashShards(4, key="text")
 
 
-def shard_pipeline(src: str | None = None, partitioned: bool = True) -> Pipeline:
+def shard_pipeline(src: str | None = None, partitioned: bool = True, separate_steps: bool = False) -> Pipeline:
+    """``separate_steps``: every step its own Dagster execution step (``fuse=False``), so a distributed
+    executor has several tasks per partition to spread; by default the rule steps share one."""
+    fuse = not separate_steps
     return Pipeline(
         "shards",
         Source(src or os.environ["DATAFLOW_TEST_SRC"], required_columns=["text"]),
         [
-            Step("nonnull", ContentNullFilter()),
-            Step("words", WordNumberFilter(min_words=4)),
-            Step("dedup", ExactDedupFilter()),
+            Step("nonnull", ContentNullFilter(), fuse=fuse),
+            Step("words", WordNumberFilter(min_words=4), fuse=fuse),
+            Step("dedup", ExactDedupFilter(), fuse=fuse),
         ],
         partitions=SHARDS if partitioned else None,
     )
@@ -42,7 +45,7 @@ def celery_job() -> JobDefinition:
     executor = celery_executor.configured(
         {"broker": os.environ["DATAFLOW_TEST_BROKER"], "backend": os.environ["DATAFLOW_TEST_BACKEND"]}
     )
-    return build_definitions([shard_pipeline()], executor=executor).resolve_job_def("shards_job")
+    return build_definitions([shard_pipeline(separate_steps=True)], executor=executor).resolve_job_def("shards_job")
 
 
 LAUNCH = """
