@@ -24,10 +24,6 @@ UNSUPPORTED: dict[str, Unsupported] = {
     "LLMOutputParser": Unsupported("part of the PDF-to-VQA flow (MinerU + VLM)", "PromptedGenerator with json_schema"),
     "QA_Merger": Unsupported("part of the PDF-to-VQA flow (MinerU + VLM)", "not offered"),
     "VQAFormatter": Unsupported("part of the PDF-to-VQA flow (MinerU + VLM)", "not offered"),
-    "GeneralFilter": Unsupported(
-        "its rules are Python lambdas over a DataFrame, which a pipeline file cannot hold",
-        "ThresholdFilter, or PromptedFilter's keep_when rule, or a Python operator",
-    ),
     "PandasOperator": Unsupported(
         "runs arbitrary Python lambdas", "a small Operator subclass with @register (docs/dataflow_compat.md)"
     ),
