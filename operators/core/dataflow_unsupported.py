@@ -36,10 +36,6 @@ UNSUPPORTED: dict[str, Unsupported] = {
     "LangkitSampleEvaluator": Unsupported("needs langkit/whylogs models", "TextMetricEvaluator"),
     "BertSampleEvaluator": Unsupported("BERTScore downloads a BERT model", "QAF1Evaluator (token F1)"),
     "NERRefiner": Unsupported("needs spaCy's en_core_web_sm download", "PIIAnonymizeRefiner"),
-    "SpellingCorrectionRefiner": Unsupported(
-        "downloads a SymSpell dictionary", "PromptedRefiner with a spelling prompt"
-    ),
-    "StemmingLemmatizationRefiner": Unsupported("needs NLTK WordNet downloads", "not offered"),
     "Task2VecDatasetEvaluator": Unsupported(_NEEDS_MODEL + " (a GPU probe network)", "not offered"),
     # No counterpart yet; each says what comes closest. An operator registered under the name replaces the entry.
     "AgenticRAGDepthQAGenerator": Unsupported(
@@ -47,17 +43,12 @@ UNSUPPORTED: dict[str, Unsupported] = {
     ),
     "BleuSampleEvaluator": Unsupported(_NOT_YET + " (BLEU)", "QAF1Evaluator or QAExactMatchEvaluator"),
     "CiderSampleEvaluator": Unsupported("CIDEr needs COCO document frequencies", "QAF1Evaluator"),
-    "CodeInstructionGenerator": Unsupported(_NOT_YET + " (few-shot synthesis)", "CodeInstructionSynthesizer"),
-    "CodeQualityScoreFilter": Unsupported(
-        "judging and filtering are two steps here", "CodeQualityEvaluator, then ThresholdFilter on its score"
-    ),
     "CondorGenerator": Unsupported(_NOT_YET + " (knowledge-tree seeded QA)", "InstructionResponseGenerator"),
     "CondorRefiner": Unsupported(_NOT_YET + " (critique then rewrite)", "PromptedRefiner"),
     "KBCMultiHopQAGeneratorBatch": Unsupported(_NOT_YET, "ChunkQAExtractor"),
     "MMDDatasetEvaluator": Unsupported(_NOT_YET + " (needs a reference set's embeddings)", "not offered"),
     "Phi4QAGenerator": Unsupported(_NOT_YET, "PromptedGenerator with a dialogue json_schema"),
     "QAExtractor": Unsupported(_NOT_YET, "SFTTableAssembler"),
-    "RandomDomainKnowledgeRowGenerator": Unsupported(_NOT_YET, "PromptedGenerator"),
     "ReasoningAnswerGroundTruthFilter": Unsupported(
         "extraction, verification and filtering are three steps here",
         "AnswerExtractor, AnswerVerifier (math-verify), VerifiedAnswerFilter",
@@ -74,7 +65,6 @@ UNSUPPORTED: dict[str, Unsupported] = {
     "ReasoningQuestionSolvableSampleEvaluator": Unsupported(_NOT_YET, "QuestionValidityFilter"),
     "SFTGeneratorSeed": Unsupported(_NOT_YET, "InstructionResponseGenerator"),
     "SQLByColumnGenerator": Unsupported(_NOT_YET, "SQLGenerator"),
-    "Text2MultiHopQAGenerator": Unsupported(_NOT_YET, "ChunkQAExtractor, then MultiHopQAGenerator"),
     "Text2SQLCoTVotingGenerator": Unsupported(_NOT_YET, "Text2SQLCoTGenerator"),
     "Text2SQLPromptGenerator": Unsupported(
         "our text2sql operators build their schema prompts themselves", "SQLGenerator / Text2SQLCoTGenerator"

@@ -1,0 +1,87 @@
+"""DataFlow's CodeInstructionGenerator: new programming tasks written after a few sampled examples."""
+
+from typing import Any, ClassVar
+
+from pydantic import Field
+
+from operators.core.contract import Kind, OperatorContext, OperatorError, quote_ident, quote_literal
+from operators.core.llm_ops import LLMConfig
+from operators.core.prompt import PromptTemplate
+from operators.core.registry import register
+from operators.core.request_table import RequestTableOperator
+from operators.core.rowids import ID, PARENTS, derived_id_sql
+
+FEW_SHOT_PROMPT = PromptTemplate(
+    name="code_instruction_from_examples",
+    system="You write programming tasks. Reply in JSON.",
+    template=(
+        "Here are example programming tasks:\n\n{examples}\n\n"
+        "Write ONE new task of similar difficulty and style: a self-contained Python function to implement, "
+        "with its name, inputs, output and one example call. Do not copy or lightly edit an example."
+    ),
+    output_schema={
+        "type": "object",
+        "properties": {"instruction": {"type": "string", "minLength": 20, "maxLength": 600}},
+        "required": ["instruction"],
+    },
+)
+
+
+class PoolConfig(LLMConfig):
+    input_key: str = "prompt"
+    output_key: str = "generated_instruction"
+    num_few_shot: int = Field(default=3, ge=1, le=20)
+    num_generate: int = Field(default=10, ge=1, le=100_000)
+    temperature: float = 0.7  # the examples differ per request; sampling adds variety on top
+    max_tokens: int = 420
+
+
+@register
+class CodeInstructionGenerator(RequestTableOperator):
+    """Writes ``num_generate`` new instructions, each after ``num_few_shot`` examples sampled from the
+    input pool; the new rows' ``_parent_ids`` are the examples they were shown."""
+
+    kind: ClassVar[Kind] = Kind.GENERATE
+    Config = PoolConfig
+    default_prompt = FEW_SHOT_PROMPT
+    domain = "code"
+    tags = ("llm", "code", "instruction", "few-shot", "synthesis")
+    output_property = "instruction"
+    dataflow_fidelity = "approximated"
+    dataflow_note = (
+        "examples are drawn per request by a seeded hash (reproducible, like DataFlow's random.seed(42)); the "
+        "answer is asked as JSON {instruction}; the output rows hold only the new instruction, as DataFlow's"
+    )
+
+    def requests_sql(self, ctx: OperatorContext, src: str) -> str:
+        c = self.config
+        pool = ctx.count()
+        if pool < c.num_few_shot:
+            raise OperatorError(
+                f"{self.name}: the input has {pool} rows but num_few_shot={c.num_few_shot}; "
+                "give it a larger pool or lower num_few_shot"
+            )
+        col, salt = quote_ident(c.input_key), quote_literal(f"{self.fingerprint()}:{c.seed}")
+        order = f"hash(s.{ID} || ':' || g.i::VARCHAR || ':' || {salt})"
+        return f"""
+            SELECT {derived_id_sql("'pool'", self.fingerprint(), "i")} AS {ID}, i AS __i, {PARENTS},
+                   array_to_string(list_transform(range(1, len(ex) + 1),
+                       lambda k: 'Example ' || k::VARCHAR || ':' || chr(10) || ex[k]), chr(10) || chr(10)) AS examples
+            FROM (SELECT i, list(x ORDER BY o) AS ex, list(pid ORDER BY o) AS {PARENTS}
+                  FROM (SELECT g.i, s.{col} AS x, s.{ID} AS pid, {order} AS o
+                        FROM range({int(c.num_generate)}) g(i) CROSS JOIN {src} s
+                        WHERE s.{col} IS NOT NULL
+                        QUALIFY row_number() OVER (PARTITION BY g.i ORDER BY {order}) <= {int(c.num_few_shot)})
+                  GROUP BY i)
+        """
+
+    def prompt_values(self, row: dict[str, Any], prompt: PromptTemplate) -> dict[str, Any]:
+        return {"examples": row.get("examples")}
+
+    def assemble_from(self, ctx: OperatorContext, requests: str, source: str, cols: list[str]) -> None:
+        out = quote_ident(f"{ctx.target}__out")
+        new = ", ".join(f"o.{quote_ident(c)}" for c in cols)
+        ctx.con.execute(
+            f"CREATE VIEW {quote_ident(ctx.target)} AS SELECT r.{ID}, r.{PARENTS}, {new} "
+            f"FROM {quote_ident(requests)} r JOIN {out} o USING ({ID}) ORDER BY r.__i"
+        )
