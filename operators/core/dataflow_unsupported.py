@@ -41,8 +41,6 @@ UNSUPPORTED: dict[str, Unsupported] = {
     "AgenticRAGDepthQAGenerator": Unsupported(
         _NOT_YET + " (a deeper question by backward search)", "MultiHopQAGenerator"
     ),
-    "BleuSampleEvaluator": Unsupported(_NOT_YET + " (BLEU)", "QAF1Evaluator or QAExactMatchEvaluator"),
-    "CiderSampleEvaluator": Unsupported("CIDEr needs COCO document frequencies", "QAF1Evaluator"),
     "CondorGenerator": Unsupported(_NOT_YET + " (knowledge-tree seeded QA)", "InstructionResponseGenerator"),
     "CondorRefiner": Unsupported(_NOT_YET + " (critique then rewrite)", "PromptedRefiner"),
     "KBCMultiHopQAGeneratorBatch": Unsupported(_NOT_YET, "ChunkQAExtractor"),
