@@ -79,9 +79,4 @@ class CodeInstructionGenerator(RequestTableOperator):
         return {"examples": row.get("examples")}
 
     def assemble_from(self, ctx: OperatorContext, requests: str, source: str, cols: list[str]) -> None:
-        out = quote_ident(f"{ctx.target}__out")
-        new = ", ".join(f"o.{quote_ident(c)}" for c in cols)
-        ctx.con.execute(
-            f"CREATE VIEW {quote_ident(ctx.target)} AS SELECT r.{ID}, r.{PARENTS}, {new} "
-            f"FROM {quote_ident(requests)} r JOIN {out} o USING ({ID}) ORDER BY r.__i"
-        )
+        self.new_rows(ctx, requests, ", ".join([f"r.{PARENTS}", *(f"o.{quote_ident(c)}" for c in cols)]))

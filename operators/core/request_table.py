@@ -13,6 +13,7 @@ from typing import Any
 
 from operators.core.contract import OperatorContext, quote_ident
 from operators.core.llm_ops import LLMOperator
+from operators.core.rowids import ID
 
 
 class RequestTableOperator(LLMOperator):
@@ -38,6 +39,15 @@ class RequestTableOperator(LLMOperator):
         ctx.con.execute(f"CREATE TABLE {quote_ident(requests)} AS {sql}")
         stats = super().run(dataclasses.replace(ctx, source=requests))
         return {**stats, "requests": ctx.count(requests)}
+
+    def new_rows(self, ctx: OperatorContext, requests: str, columns: str) -> None:
+        """``ctx.target`` as one new row per answered request, in request order (``__i``): ``columns``
+        is SQL over the requests ``r`` and the answers ``o``."""
+        out = quote_ident(f"{ctx.target}__out")
+        ctx.con.execute(
+            f"CREATE VIEW {quote_ident(ctx.target)} AS SELECT r.{ID}, {columns} "
+            f"FROM {quote_ident(requests)} r JOIN {out} o USING ({ID}) ORDER BY r.__i"
+        )
 
     def assemble(self, ctx: OperatorContext, cols: list[str]) -> None:
         # ``ctx`` here is the one ``run`` made: its source is the requests table

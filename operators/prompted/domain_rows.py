@@ -89,14 +89,9 @@ class RandomDomainKnowledgeRowGenerator(RequestTableOperator):
         return {k: row.get(k) for k in ("number", "total", "domain")}
 
     def assemble_from(self, ctx: OperatorContext, requests: str, source: str, cols: list[str]) -> None:
-        out = quote_ident(f"{ctx.target}__out")
         fields = ", ".join(f"{quote_ident(c)} := o.{quote_ident(c)}" for c in cols)
-        ctx.con.execute(
-            f"CREATE VIEW {quote_ident(ctx.target)} AS SELECT r.{ID}, "
-            f"{', '.join(f'o.{quote_ident(c)}' for c in cols)}, "
-            f"to_json(struct_pack({fields}))::VARCHAR AS {quote_ident(self.config.output_key)} "
-            f"FROM {quote_ident(requests)} r JOIN {out} o USING ({ID}) ORDER BY r.__i"
-        )
+        sample = f"to_json(struct_pack({fields}))::VARCHAR AS {quote_ident(self.config.output_key)}"
+        self.new_rows(ctx, requests, ", ".join([*(f"o.{quote_ident(c)}" for c in cols), sample]))
 
     def output_columns(self) -> list[str]:
         return [*self.outputs().values(), self.config.output_key]
