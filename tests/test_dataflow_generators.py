@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from dataflow_dagster.core.pipeline import Pipeline, Source, Step
+from dataflow_dagster.core.plan import plan
+from dataflow_dagster.core.runner import run_source, run_step
 from operators.code.instruction_pool import CodeInstructionGenerator
 from operators.code.quality_filter import CodeQualityScoreFilter
 from operators.core.contract import OperatorError
@@ -102,3 +105,19 @@ def test_generators_refuse_bad_settings():
         CodeInstructionGenerator(num_few_shot=0)
     with pytest.raises(OperatorError):
         Text2MultiHopQAGenerator(lang="fr")
+
+
+def test_plan_renders_the_derived_requests(tmp_path: Path, storage, local_llm):
+    """`plan` counts the requests these steps really send (not one per input row): after a run they
+    are all cache hits, so the plan rendered them exactly as the step did."""
+    src = tmp_path / "pool.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in POOL))
+    multihop = tmp_path / "texts.jsonl"
+    multihop.write_text("".join(json.dumps(r) + "\n" for r in TEXTS))
+    pipe = Pipeline("p", Source(str(src)), [Step("gen", CodeInstructionGenerator(num_generate=2, num_few_shot=2))])
+    texts = Pipeline("t", Source(str(multihop)), [Step("qa", Text2MultiHopQAGenerator(num_q=2))])
+    assert [(s.rows, s.calls) for s in plan(pipe, storage, local_llm.model_id).steps] == [(4, 2)]
+    assert [(s.rows, s.calls) for s in plan(texts, storage, local_llm.model_id).steps] == [(3, 2)]
+    run_source(storage, pipe)
+    run_step(storage, pipe, "gen", llm=local_llm)
+    assert [(s.calls, s.cache_hits) for s in plan(pipe, storage, local_llm.model_id).steps] == [(0, 2)]

@@ -53,14 +53,17 @@ class CodeInstructionGenerator(RequestTableOperator):
         "answer is asked as JSON {instruction}; the output rows hold only the new instruction, as DataFlow's"
     )
 
-    def requests_sql(self, ctx: OperatorContext, src: str) -> str:
-        c = self.config
-        pool = ctx.count()
-        if pool < c.num_few_shot:
+    def run(self, ctx: OperatorContext) -> dict[str, Any]:
+        pool, need = ctx.count(), self.config.num_few_shot
+        if pool < need:
             raise OperatorError(
-                f"{self.name}: the input has {pool} rows but num_few_shot={c.num_few_shot}; "
+                f"{self.name}: the input has {pool} rows but num_few_shot={need}; "
                 "give it a larger pool or lower num_few_shot"
             )
+        return super().run(ctx)
+
+    def requests_sql(self, src: str) -> str:
+        c = self.config
         col, salt = quote_ident(c.input_key), quote_literal(f"{self.fingerprint()}:{c.seed}")
         order = f"hash(s.{ID} || ':' || g.i::VARCHAR || ':' || {salt})"
         return f"""

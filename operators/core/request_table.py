@@ -17,12 +17,13 @@ from operators.core.rowids import ID
 
 
 class RequestTableOperator(LLMOperator):
-    """Subclasses write ``requests_sql`` (a SELECT with ``_id`` and the prompt fields, over the input
-    ``src``) and ``assemble_from(ctx, requests, cols)`` (create ``ctx.target`` from the answers)."""
+    """Subclasses write ``requests_sql`` (a SELECT with ``_id`` and the prompt fields over the input
+    relation ``src``; ``dataflow-dagster plan`` renders its requests from it too) and ``assemble_from``
+    (create ``ctx.target`` from the answers)."""
 
     row_local = False  # a request may combine several input rows
 
-    def requests_sql(self, ctx: OperatorContext, src: str) -> str:
+    def requests_sql(self, src: str) -> str:
         raise NotImplementedError
 
     def assemble_from(self, ctx: OperatorContext, requests: str, source: str, cols: list[str]) -> None:
@@ -35,7 +36,7 @@ class RequestTableOperator(LLMOperator):
 
     def run(self, ctx: OperatorContext) -> dict[str, Any]:
         requests, self._input = f"{ctx.target}__requests", ctx.source or ""
-        sql = self.requests_sql(ctx, quote_ident(ctx.source or ""))
+        sql = self.requests_sql(quote_ident(ctx.source or ""))
         ctx.con.execute(f"CREATE TABLE {quote_ident(requests)} AS {sql}")
         stats = super().run(dataclasses.replace(ctx, source=requests))
         return {**stats, "requests": ctx.count(requests)}

@@ -71,7 +71,7 @@ class RandomDomainKnowledgeRowGenerator(RequestTableOperator):
     def input_columns(self) -> list[str]:
         return []
 
-    def requests_sql(self, ctx: OperatorContext, src: str) -> str:
+    def requests_sql(self, src: str) -> str:
         c = self.config
         domains = [d.strip() for d in c.domain_keys.split(",") if d.strip()] or ["any domain you choose"]
         listed = "[" + ", ".join(quote_literal(d) for d in domains) + "]"

@@ -81,7 +81,7 @@ class Text2MultiHopQAGenerator(RequestTableOperator):
     def outputs(self) -> dict[str, str]:
         return {f: f for f in PAIR_FIELDS}
 
-    def requests_sql(self, ctx: OperatorContext, src: str) -> str:
+    def requests_sql(self, src: str) -> str:
         c = self.config
         sep = quote_literal("." if c.lang == "en" else "。")
         t = quote_ident(c.input_key)
