@@ -16,8 +16,9 @@ FEW_SHOT_PROMPT = PromptTemplate(
     system="You write programming tasks. Reply in JSON.",
     template=(
         "Here are example programming tasks:\n\n{examples}\n\n"
-        "Write ONE new task of similar difficulty and style: a self-contained Python function to implement, "
-        "with its name, inputs, output and one example call. Do not copy or lightly edit an example."
+        "Write new task number {number}: ONE task of similar difficulty and style, a self-contained Python "
+        "function to implement, with its name, inputs, output and one example call. Do not copy or lightly "
+        "edit an example."
     ),
     output_schema={
         "type": "object",
@@ -49,7 +50,8 @@ class CodeInstructionGenerator(RequestTableOperator):
     output_property = "instruction"
     dataflow_fidelity = "approximated"
     dataflow_note = (
-        "examples are drawn per request by a seeded hash (reproducible, like DataFlow's random.seed(42)); the "
+        "examples are drawn per request by a seeded hash (reproducible, like DataFlow's random.seed(42)) and the "
+        "request is numbered, so two requests with the same examples still differ; the "
         "answer is asked as JSON {instruction}; the output rows hold only the new instruction, as DataFlow's"
     )
 
@@ -66,20 +68,18 @@ class CodeInstructionGenerator(RequestTableOperator):
         c = self.config
         col, salt = quote_ident(c.input_key), quote_literal(f"{self.fingerprint()}:{c.seed}")
         order = f"hash(s.{ID} || ':' || g.i::VARCHAR || ':' || {salt})"
+        k = int(c.num_few_shot)  # min_by(.., k): the k lowest hashes per request, streamed, no window sort
         return f"""
-            SELECT {derived_id_sql("'pool'", self.fingerprint(), "i")} AS {ID}, i AS __i, {PARENTS},
+            SELECT {derived_id_sql("'pool'", self.fingerprint(), "i")} AS {ID}, i AS __i, i + 1 AS number, {PARENTS},
                    array_to_string(list_transform(range(1, len(ex) + 1),
                        lambda k: 'Example ' || k::VARCHAR || ':' || chr(10) || ex[k]), chr(10) || chr(10)) AS examples
-            FROM (SELECT i, list(x ORDER BY o) AS ex, list(pid ORDER BY o) AS {PARENTS}
-                  FROM (SELECT g.i, s.{col} AS x, s.{ID} AS pid, {order} AS o
-                        FROM range({int(c.num_generate)}) g(i) CROSS JOIN {src} s
-                        WHERE s.{col} IS NOT NULL
-                        QUALIFY row_number() OVER (PARTITION BY g.i ORDER BY {order}) <= {int(c.num_few_shot)})
-                  GROUP BY i)
+            FROM (SELECT g.i, min_by(s.{col}, {order}, {k}) AS ex, min_by(s.{ID}, {order}, {k}) AS {PARENTS}
+                  FROM range({int(c.num_generate)}) g(i) CROSS JOIN {src} s
+                  WHERE s.{col} IS NOT NULL GROUP BY g.i)
         """
 
     def prompt_values(self, row: dict[str, Any], prompt: PromptTemplate) -> dict[str, Any]:
-        return {"examples": row.get("examples")}
+        return {"examples": row.get("examples"), "number": row.get("number")}
 
     def assemble_from(self, ctx: OperatorContext, requests: str, source: str, cols: list[str]) -> None:
         self.new_rows(ctx, requests, ", ".join([f"r.{PARENTS}", *(f"o.{quote_ident(c)}" for c in cols)]))
