@@ -22,6 +22,7 @@ from dataflow_dagster.llm.limits import estimate_tokens
 from dataflow_dagster.llm.prices import Price, load_price_table, price_for
 from operators.core.contract import Kind
 from operators.core.llm import LLMRequest
+from operators.core.rowids import ID, source_ids_sql
 
 
 @dataclass
@@ -93,7 +94,10 @@ def _input_rows(con: duckdb.DuckDBPyConnection, storage: Storage, pipeline: Pipe
         have = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
         if "__plan_source" not in have:
             import_file(con, pipeline.source_path(), "__plan_source", pipeline.source.format)
-        return "__plan_source"
+            cols = [r[0] for r in con.execute("DESCRIBE __plan_source").fetchall()]
+            ids = "SELECT * FROM __plan_source" if ID in cols else source_ids_sql("__plan_source", keep_order=True)
+            con.execute(f"CREATE TABLE __plan_rows AS {ids}")  # the ids the source step will give
+        return "__plan_rows"
     return None
 
 
@@ -103,6 +107,8 @@ def _requests(
     """The requests the step's operator would send, rendered exactly as LLMOperator.run renders them."""
     op, prompt = step.op, step.effective_prompt
     assert prompt is not None
+    if hasattr(op, "requests_sql"):  # requests derived from the input (few-shot pools, sentence windows)
+        relation = f"({op.requests_sql(relation)})"
     params = op.sampling()  # type: ignore[attr-defined]
     cols = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()}
     needed = sorted({*op.input_columns(), *[f for f in prompt.fields() if f in cols]} & cols)

@@ -17,6 +17,13 @@ WORD_RE = r"[\p{L}\p{N}_]+"
 LINE_SPLIT_RE = r"\r\n|[\n\r\x0b\x0c\x1c\x1d\x1e\x85\x{2028}\x{2029}]"
 
 
+Rule = tuple[str, str, str]  # (rule name, SQL keep condition, metric column)
+
+
+def keep_sql(rules: list[Rule]) -> str:
+    return " AND ".join(f"({r})" for _, r, _ in rules)
+
+
 class DocQualityConfig(OpConfig):
     input_key: str = "text"
     min_num_chars: int = 1
@@ -45,7 +52,10 @@ class DocQualityFilter(Operator):
     def output_columns(self) -> list[str]:
         return []
 
-    def run(self, ctx: OperatorContext) -> dict[str, Any]:
+    def stats(self, ctx: OperatorContext, every_metric: bool = False) -> tuple[str, dict[str, str], list[Rule]]:
+        """The input joined with per-row statistics (``__<metric>`` columns), the metrics and the
+        rules (name, SQL, metric); ``every_metric`` computes the skippable ones too (the evaluator
+        writes them all, as DataFlow's does)."""
         c = self.config
         col, src = quote_ident(c.input_key), quote_ident(ctx.source or "")
         words = f"regexp_extract_all(coalesce({col}, ''), '{WORD_RE}')"
@@ -60,7 +70,7 @@ class DocQualityFilter(Operator):
                 "/ greatest(len(b.w), 1)",
             },
         )
-        if c.max_frac_duplicate_lines < 1.0:
+        if every_metric or c.max_frac_duplicate_lines < 1.0:
             ctes.append(self._dup_cte("dl", f"unnest(regexp_split_to_array(t, '{LINE_SPLIT_RE}'))", "trim(x)"))
             joins.append("dl")
             metrics["dup_lines"] = "coalesce(dl.frac, 0)"
@@ -73,7 +83,7 @@ class DocQualityFilter(Operator):
                 ctes.append(self._dup_cte(f"ng{int(n)}", grams, "x", min_items=f"len(w) >= {int(n)}"))
                 joins.append(f"ng{int(n)}")
                 metrics[f"dup_{int(n)}gram"] = f"coalesce(ng{int(n)}.frac, 0)"
-        if c.min_entropy_unigram > 0:
+        if every_metric or c.min_entropy_unigram > 0:
             ctes.append(
                 "ent AS (SELECT id, -sum(p * log2(p)) AS e FROM (SELECT id, count(*) / "
                 "sum(count(*)) OVER (PARTITION BY id) AS p FROM (SELECT _id AS id, unnest(w) AS x FROM base) "
@@ -84,7 +94,8 @@ class DocQualityFilter(Operator):
         join_sql = " ".join(f"LEFT JOIN {j} ON {j}.id = b.{ID}" for j in joins)
         stats_cols = ", ".join(f"{expr} AS __{name}" for name, expr in metrics.items())
         ctx.con.execute(
-            f"CREATE TABLE __doc_stats AS WITH {', '.join(ctes)} SELECT b.{ID}, {stats_cols} FROM base b {join_sql}"
+            f"CREATE OR REPLACE TABLE __doc_stats AS WITH {', '.join(ctes)} "
+            f"SELECT b.{ID}, {stats_cols} FROM base b {join_sql}"
         )
         rules = [
             ("num_chars", f"__chars BETWEEN {int(c.min_num_chars)} AND {int(c.max_num_chars)}", "__chars"),
@@ -102,7 +113,12 @@ class DocQualityFilter(Operator):
         ]
         if "entropy" in metrics:
             rules.append(("entropy_unigram", f"__entropy >= {c.min_entropy_unigram!r}", "__entropy"))
-        keep = " AND ".join(f"({r})" for _, r, _ in rules)
+        joined = f"SELECT s.*, d.* EXCLUDE ({ID}) FROM {src} s JOIN __doc_stats d USING ({ID})"
+        return joined, metrics, rules
+
+    def run(self, ctx: OperatorContext) -> dict[str, Any]:
+        joined, metrics, rules = self.stats(ctx)
+        keep = keep_sql(rules)
         reason = (
             "CASE "
             + " ".join(
@@ -110,7 +126,6 @@ class DocQualityFilter(Operator):
             )
             + " END"
         )
-        joined = f"SELECT s.*, d.* EXCLUDE ({ID}) FROM {src} s JOIN __doc_stats d USING ({ID})"
         drop = ", ".join(f"__{m}" for m in metrics)
         ctx.con.execute(
             f"CREATE VIEW {quote_ident(ctx.target)} AS SELECT * EXCLUDE ({drop}) FROM ({joined}) WHERE {keep}"

@@ -72,6 +72,11 @@ class LLMOperator(Operator):
             return {fields[0]: row.get(self.config.input_key)}  # type: ignore[attr-defined]
         return {f: row.get(f) for f in fields}
 
+    def request_columns(self, ctx: OperatorContext) -> list[str]:
+        """Columns of ``ctx.source`` read to build each request (operators whose requests are rows
+        of a table they derive first override this)."""
+        return self.input_columns()
+
     def request_where_sql(self) -> str | None:
         """SQL predicate over the input naming the rows worth a request (None: every row). Rows left out
         get no answer: evaluators keep them with NULL scores, refiners keep their text, generators
@@ -147,7 +152,7 @@ class LLMOperator(Operator):
         con.execute(f"CREATE TABLE {out} ({ID} VARCHAR, {col_defs})")
         con.execute(f"CREATE TABLE {err} ({ID} VARCHAR, _error VARCHAR, _raw VARCHAR)")
         total, done, reasked = ctx.count(), 0, 0
-        needed = sorted({ID, *self.input_columns(), *[f for f in prompt.fields() if f in ctx.columns()]})
+        needed = sorted({ID, *self.request_columns(ctx), *[f for f in prompt.fields() if f in ctx.columns()]})
         select = ", ".join(quote_ident(c) for c in needed)
         reader = con.cursor()  # its own cursor: the loop below writes through ``con`` meanwhile
         where = self.request_where_sql()

@@ -34,17 +34,35 @@ _ALLOWED: tuple[type[exp.Expression], ...] = (
 )
 
 
-def compile_keep_rule(rule: str) -> tuple[str, list[str]]:
-    """DuckDB SQL for ``rule`` and the columns it reads; ValueError says what is not allowed."""
+# Pure row functions and arithmetic a row rule may add (GeneralFilter): nothing here reads outside the row.
+ROW_FUNCTIONS: tuple[type[exp.Expression], ...] = (
+    exp.Add,
+    exp.Sub,
+    exp.Mul,
+    exp.Div,
+    exp.Mod,
+    exp.Length,
+    exp.Lower,
+    exp.Upper,
+    exp.Trim,
+    exp.Abs,
+    exp.Coalesce,
+)
+
+
+def compile_keep_rule(rule: str, extra: tuple[type[exp.Expression], ...] = ()) -> tuple[str, list[str]]:
+    """DuckDB SQL for ``rule`` and the columns it reads; ValueError says what is not allowed.
+    ``extra`` widens the allowed node types (e.g. ``ROW_FUNCTIONS``)."""
     try:
         tree = sqlglot.parse_one(rule, dialect="duckdb")
     except sqlglot.errors.ParseError as exc:
         raise ValueError(f"keep rule {rule!r} is not a SQL expression: {exc}") from None
     for node in tree.walk():
-        if not isinstance(node, _ALLOWED):
+        if not isinstance(node, _ALLOWED + extra):
+            also = ", arithmetic and length/lower/upper/trim/abs/coalesce" if extra else ""
             raise ValueError(
                 f"keep rule {rule!r} uses {type(node).__name__} ({node.sql(dialect='duckdb')[:40]}); only column "
-                "comparisons, AND/OR/NOT, IN, BETWEEN, IS NULL and LIKE are allowed"
+                f"comparisons, AND/OR/NOT, IN, BETWEEN, IS NULL and LIKE{also} are allowed"
             )
         if isinstance(node, exp.Column) and node.table:
             raise ValueError(f"keep rule {rule!r}: write column names without a table prefix")
