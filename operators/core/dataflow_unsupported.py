@@ -9,7 +9,6 @@ _LLM_JUDGE = "PromptedEvaluator / PromptedFilter with your rating prompt (docs/d
 _NEEDS_MODEL = "needs a specific fine-tuned model that cannot ship with this package"
 _NOT_YET = "no counterpart here yet"
 _RULE_SCORE = "the rule's 0/1 score is not written as a column; the filter records why a row failed"
-_DATASET_STATS = "dataset-level statistics are a query, not a step, here"
 
 UNSUPPORTED: dict[str, Unsupported] = {
     "PromptedVQAGenerator": Unsupported(
@@ -68,25 +67,7 @@ UNSUPPORTED: dict[str, Unsupported] = {
     "Phi4QAGenerator": Unsupported(_NOT_YET, "PromptedGenerator with a dialogue json_schema"),
     "QAExtractor": Unsupported(_NOT_YET, "SFTTableAssembler"),
     "RandomDomainKnowledgeRowGenerator": Unsupported(_NOT_YET, "PromptedGenerator"),
-    "ReasoningAnswerGroundTruthFilter": Unsupported(
-        "extraction, verification and filtering are three steps here",
-        "AnswerExtractor, AnswerVerifier (math-verify), VerifiedAnswerFilter",
-    ),
-    "ReasoningAnswerModelJudgeFilter": Unsupported(_NOT_YET, "AnswerVerifier, or PromptedFilter with a judge prompt"),
-    "ReasoningAnswerPipelineRootFilter": Unsupported(_NOT_YET + " (routes rows by ground truth)", "ThresholdFilter"),
-    "ReasoningCategoryDatasetEvaluator": Unsupported(_DATASET_STATS, "SELECT category, count(*) on the step's table"),
-    "ReasoningDifficultyDatasetEvaluator": Unsupported(
-        _DATASET_STATS, "SELECT difficulty, count(*) on the step's table"
-    ),
-    "ReasoningTokenDatasetEvaluator": Unsupported(_DATASET_STATS, "the step's materialisation metadata (tokens)"),
-    "ReasoningPretrainFormatConvertGenerator": Unsupported(_NOT_YET, "FormatStrPromptedGenerator"),
-    "ReasoningQuestionFusionGenerator": Unsupported(_NOT_YET, "ReasoningQuestionGenerator"),
-    "ReasoningQuestionSolvableSampleEvaluator": Unsupported(_NOT_YET, "QuestionValidityFilter"),
     "SFTGeneratorSeed": Unsupported(_NOT_YET, "InstructionResponseGenerator"),
     "SQLByColumnGenerator": Unsupported(_NOT_YET, "SQLGenerator"),
     "Text2MultiHopQAGenerator": Unsupported(_NOT_YET, "ChunkQAExtractor, then MultiHopQAGenerator"),
-    "Text2SQLCoTVotingGenerator": Unsupported(_NOT_YET, "Text2SQLCoTGenerator"),
-    "Text2SQLPromptGenerator": Unsupported(
-        "our text2sql operators build their schema prompts themselves", "SQLGenerator / Text2SQLCoTGenerator"
-    ),
 }
