@@ -61,13 +61,9 @@ UNSUPPORTED: dict[str, Unsupported] = {
         "judging and filtering are two steps here", "CodeQualityEvaluator, then ThresholdFilter on its score"
     ),
     "CondorGenerator": Unsupported(_NOT_YET + " (knowledge-tree seeded QA)", "InstructionResponseGenerator"),
-    "CondorRefiner": Unsupported(_NOT_YET + " (critique then rewrite)", "PromptedRefiner"),
     "KBCMultiHopQAGeneratorBatch": Unsupported(_NOT_YET, "ChunkQAExtractor"),
     "MMDDatasetEvaluator": Unsupported(_NOT_YET + " (needs a reference set's embeddings)", "not offered"),
-    "Phi4QAGenerator": Unsupported(_NOT_YET, "PromptedGenerator with a dialogue json_schema"),
-    "QAExtractor": Unsupported(_NOT_YET, "SFTTableAssembler"),
     "RandomDomainKnowledgeRowGenerator": Unsupported(_NOT_YET, "PromptedGenerator"),
-    "SFTGeneratorSeed": Unsupported(_NOT_YET, "InstructionResponseGenerator"),
     "SQLByColumnGenerator": Unsupported(_NOT_YET, "SQLGenerator"),
     "Text2MultiHopQAGenerator": Unsupported(_NOT_YET, "ChunkQAExtractor, then MultiHopQAGenerator"),
 }

@@ -136,7 +136,7 @@ class ReasoningAnswerModelJudgeFilter(LLMOperator):
 
     def run(self, ctx: OperatorContext) -> dict[str, Any]:
         stats = super().run(ctx)
-        matched = ctx.con.execute(f"SELECT count(*) FROM {quote_ident(ctx.target)}__out WHERE __match").fetchall()
+        matched = ctx.con.execute(f"SELECT count(*) FROM {quote_ident(ctx.target + '__out')} WHERE __match").fetchall()
         return {**stats, "matched": int(matched[0][0]), "kept": ctx.count(ctx.target)}
 
 
