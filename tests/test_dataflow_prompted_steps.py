@@ -8,6 +8,7 @@ kept, rewritten or made), not the model's judgement.
 from pathlib import Path
 
 from operators.knowledge.qa_extract import QAExtractor
+from operators.rag.depth import AgenticRAGDepthQAGenerator
 from operators.reasoning.prompted_steps import (
     ReasoningAnswerModelJudgeFilter,
     ReasoningQuestionFusionGenerator,
@@ -78,3 +79,15 @@ def test_qa_extractor_flattens_pairs(tmp_path: Path):
     ]
     got = [(r["instruction"], r["input"], r["output"]) for r in kept]
     assert got == [("Answer it.", "Q1?", "A1"), ("Answer it.", "Q3?", "A3")]
+
+
+def test_agentic_rag_depth_rounds(tmp_path: Path, local_llm):
+    rows = [{"question": "Who wrote Hamlet?"}, {"question": "What is the capital of Japan?"}]
+    op = AgenticRAGDepthQAGenerator(n_rounds=1, max_tokens=200)
+    out = run_steps(tmp_path, rows, [op], llm=local_llm)["s0"]
+    made, errors = out["table"], out["errors"]
+    assert len(made) + len(errors) == len(rows)  # every row is either deepened or an __errors row
+    assert made, errors
+    for r in made:
+        assert r["new_identifier_1"] and r["relation_1"] and len(r["depth_question_1"]) >= 10
+        assert r["question"] in [x["question"] for x in rows] and "depth_question_2" not in r
