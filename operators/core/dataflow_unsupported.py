@@ -57,10 +57,22 @@ UNSUPPORTED: dict[str, Unsupported] = {
     "CodeQualityScoreFilter": Unsupported(
         "judging and filtering are two steps here", "CodeQualityEvaluator, then ThresholdFilter on its score"
     ),
-    "CondorGenerator": Unsupported(_NOT_YET + " (knowledge-tree seeded QA)", "InstructionResponseGenerator"),
-    "KBCMultiHopQAGeneratorBatch": Unsupported(_NOT_YET, "ChunkQAExtractor"),
+    "CondorGenerator": Unsupported(
+        "it samples themes at random from DataFlow's built-in knowledge-tree prompt and reads no input; a step "
+        "here works on input rows",
+        "a JSONL of themes, then PromptedGenerator (questions) and InstructionResponseGenerator",
+    ),
+    "KBCMultiHopQAGeneratorBatch": Unsupported(
+        "it reads and rewrites chunk JSON files named in a column (chunk_path -> enhanced_chunk_path); chunks "
+        "are table rows here",
+        "ChunkQAExtractor, then MultiHopQAGenerator",
+    ),
     "MMDDatasetEvaluator": Unsupported(_NOT_YET + " (needs a reference set's embeddings)", "not offered"),
     "RandomDomainKnowledgeRowGenerator": Unsupported(_NOT_YET, "PromptedGenerator"),
-    "SQLByColumnGenerator": Unsupported(_NOT_YET, "SQLGenerator"),
+    "SQLByColumnGenerator": Unsupported(
+        "it writes vector-search SQL for each embedding column of sqlite-vec databases (Text2VecSQL), which the "
+        "read-only SQL runner here does not load",
+        "SQLGenerator for plain SQL",
+    ),
     "Text2MultiHopQAGenerator": Unsupported(_NOT_YET, "ChunkQAExtractor, then MultiHopQAGenerator"),
 }
