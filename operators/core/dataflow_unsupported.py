@@ -8,7 +8,6 @@ from operators.core.dataflow_names import Unsupported
 _LLM_JUDGE = "PromptedEvaluator / PromptedFilter with your rating prompt (docs/dataflow_compat.md)"
 _NEEDS_MODEL = "needs a specific fine-tuned model that cannot ship with this package"
 _NOT_YET = "no counterpart here yet"
-_DATASET_STATS = "dataset-level statistics are a query, not a step, here"
 
 UNSUPPORTED: dict[str, Unsupported] = {
     "PromptedVQAGenerator": Unsupported(
@@ -38,33 +37,20 @@ UNSUPPORTED: dict[str, Unsupported] = {
     "NERRefiner": Unsupported("needs spaCy's en_core_web_sm download", "PIIAnonymizeRefiner"),
     "Task2VecDatasetEvaluator": Unsupported(_NEEDS_MODEL + " (a GPU probe network)", "not offered"),
     # No counterpart yet; each says what comes closest. An operator registered under the name replaces the entry.
-    "AgenticRAGDepthQAGenerator": Unsupported(
-        _NOT_YET + " (a deeper question by backward search)", "MultiHopQAGenerator"
+    "CondorGenerator": Unsupported(
+        "it samples themes at random from DataFlow's built-in knowledge-tree prompt and reads no input; a step "
+        "here works on input rows",
+        "a JSONL of themes, then PromptedGenerator (questions) and InstructionResponseGenerator",
     ),
-    "CondorGenerator": Unsupported(_NOT_YET + " (knowledge-tree seeded QA)", "InstructionResponseGenerator"),
-    "CondorRefiner": Unsupported(_NOT_YET + " (critique then rewrite)", "PromptedRefiner"),
-    "KBCMultiHopQAGeneratorBatch": Unsupported(_NOT_YET, "ChunkQAExtractor"),
+    "KBCMultiHopQAGeneratorBatch": Unsupported(
+        "it reads and rewrites chunk JSON files named in a column (chunk_path -> enhanced_chunk_path); chunks "
+        "are table rows here",
+        "ChunkQAExtractor, then MultiHopQAGenerator",
+    ),
     "MMDDatasetEvaluator": Unsupported(_NOT_YET + " (needs a reference set's embeddings)", "not offered"),
-    "Phi4QAGenerator": Unsupported(_NOT_YET, "PromptedGenerator with a dialogue json_schema"),
-    "QAExtractor": Unsupported(_NOT_YET, "SFTTableAssembler"),
-    "ReasoningAnswerGroundTruthFilter": Unsupported(
-        "extraction, verification and filtering are three steps here",
-        "AnswerExtractor, AnswerVerifier (math-verify), VerifiedAnswerFilter",
-    ),
-    "ReasoningAnswerModelJudgeFilter": Unsupported(_NOT_YET, "AnswerVerifier, or PromptedFilter with a judge prompt"),
-    "ReasoningAnswerPipelineRootFilter": Unsupported(_NOT_YET + " (routes rows by ground truth)", "ThresholdFilter"),
-    "ReasoningCategoryDatasetEvaluator": Unsupported(_DATASET_STATS, "SELECT category, count(*) on the step's table"),
-    "ReasoningDifficultyDatasetEvaluator": Unsupported(
-        _DATASET_STATS, "SELECT difficulty, count(*) on the step's table"
-    ),
-    "ReasoningTokenDatasetEvaluator": Unsupported(_DATASET_STATS, "the step's materialisation metadata (tokens)"),
-    "ReasoningPretrainFormatConvertGenerator": Unsupported(_NOT_YET, "FormatStrPromptedGenerator"),
-    "ReasoningQuestionFusionGenerator": Unsupported(_NOT_YET, "ReasoningQuestionGenerator"),
-    "ReasoningQuestionSolvableSampleEvaluator": Unsupported(_NOT_YET, "QuestionValidityFilter"),
-    "SFTGeneratorSeed": Unsupported(_NOT_YET, "InstructionResponseGenerator"),
-    "SQLByColumnGenerator": Unsupported(_NOT_YET, "SQLGenerator"),
-    "Text2SQLCoTVotingGenerator": Unsupported(_NOT_YET, "Text2SQLCoTGenerator"),
-    "Text2SQLPromptGenerator": Unsupported(
-        "our text2sql operators build their schema prompts themselves", "SQLGenerator / Text2SQLCoTGenerator"
+    "SQLByColumnGenerator": Unsupported(
+        "it writes vector-search SQL for each embedding column of sqlite-vec databases (Text2VecSQL), which the "
+        "read-only SQL runner here does not load",
+        "SQLGenerator for plain SQL",
     ),
 }
