@@ -35,14 +35,41 @@ def pipeline_name(request: str) -> str:
     return "_".join(["agent", *words, digest])
 
 
-def _validate(path: Path, sample_rows: int) -> tuple[Pipeline, PlanReport]:
+def placeholder_verdict(pipeline: Pipeline, report: PlanReport) -> str | None:
+    """Why a dry run's zero survivors are no evidence, or None when they are.
+
+    The dry run answers LLM steps with placeholders (the smallest value the schema accepts), so a rule
+    filter whose input derives from an LLM step's output (tests written by the model, then executed)
+    judges placeholders, not data. Its verdict on the sample says nothing about a real run; a filter on
+    the source's own columns (``ExecutionStatusFilter(input_key: code)``) is judged for real.
+    """
+    tainted: dict[str, str] = {}
+    rows = {s.step: s.rows_out for s in report.steps}
+    for step in pipeline.steps:
+        op = step.op
+        src = next((tainted[c] for c in op.input_columns() if c in tainted), None)
+        if rows.get(step.name) == 0:
+            if src is None:
+                return None
+            return f"step '{step.name}' ({op.name}) judges placeholder answers of LLM step '{src}'"
+        origin = step.name if op.needs_llm else src
+        if origin is not None:
+            tainted.update({c: origin for c in op.output_columns()})
+    return None
+
+
+def _validate(path: Path, sample_rows: int) -> tuple[Pipeline, PlanReport, list[str]]:
     """The written file, loaded back as a user would load it, must dry-run and build Definitions."""
     pipeline = load_pipeline_file(path)
     report = dry_run(pipeline, sample_rows)
     if not report.ok:
         raise AgentRefusal(f"the compiled pipeline failed its dry run: {report.first_failure()}")
     last = report.steps[-1] if report.steps else None
-    if last is not None and last.rows_out == 0:
+    notes: list[str] = []
+    unjudged = placeholder_verdict(pipeline, report) if last is not None and last.rows_out == 0 else None
+    if unjudged:
+        notes.append(f"survivors not judged by the dry run: {unjudged}; the real model's output decides")
+    elif last is not None and last.rows_out == 0:
         raise AgentRefusal(
             f"the compiled pipeline keeps no rows in its dry run (step '{last.step}' ({last.op}) leaves 0 of "
             f"{last.rows_in}); a pipeline that drops every sample row does not do what was asked"
@@ -56,7 +83,7 @@ def _validate(path: Path, sample_rows: int) -> tuple[Pipeline, PlanReport]:
         Definitions.validate_loadable(build_definitions([pipeline]))
     except Exception as exc:  # any Dagster definition error means the file must not be handed out
         raise AgentRefusal(f"the compiled pipeline does not load in Dagster: {exc}") from None
-    return pipeline, report
+    return pipeline, report, notes
 
 
 def _compile(
@@ -146,11 +173,11 @@ def build_pipeline(
             pipeline, compiled = _compile(planner, sel, intent, profile, name)
             header = [f"agent request: {request}", f"operators chosen by: {sel.by} (model: {model})"]
             tmp.write_text(dump_pipeline(pipeline, out, header), encoding="utf-8")
-            loaded, report = _validate(tmp, sample_rows)
+            loaded, report, gate_notes = _validate(tmp, sample_rows)
             if loaded.name != name:  # the file must define exactly the pipeline it was written for
                 raise AgentRefusal(f"the written file defines pipeline '{loaded.name}', not '{name}'; not written")
             os.replace(tmp, final)
-            return AgentResult(final, loaded, report, sel.by, model, intent, notes + compiled.notes)
+            return AgentResult(final, loaded, report, sel.by, model, intent, notes + compiled.notes + gate_notes)
         except (AgentRefusal, OperatorError) as exc:
             last_error = str(exc)
             notes.append(f"{sel.by} selection {sel.names} failed: {exc}")

@@ -143,31 +143,44 @@ class Planner:
             out[slot] = sorted(((n, scores.get(n, 0.0)) for n in pool), key=lambda x: (-x[1], x[0]))
         return out
 
-    def _filter_scores(self, intent: Intent, pool: list[str]) -> dict[str, float]:
-        """Scores on the request's specific words only ("empty", "short", "symbols"), plus a boost for
-        filters with a ``min_X``/``max_X`` setting for a limit the request states ("20 words")."""
-        words = [t for t in tokenize(intent.request, expand=True) if t not in GENERIC]
+    def _clause_scores(self, text: str, limits: dict[str, dict[str, float]], pool: list[str]) -> dict[str, float]:
+        """Scores on a clause's specific words only ("empty", "short", "symbols", "minhash"), plus a boost
+        for operators with a ``min_X``/``max_X`` setting for a limit the clause states ("20 words")."""
+        words = [t for t in tokenize(text, expand=True) if t not in GENERIC]
         scores = self.index.scores_for(words)
         out = {}
         for n in pool:
             fields = self.ops[n].Config.model_fields
-            limit_hit = any(re.fullmatch(r"(min|max)_(\w+)", f) and _stem(f[4:]) in intent.limits for f in fields)
-            out[n] = scores.get(n, 0.0) + (5.0 if limit_hit else 0.0)
+            limit_hit = any(re.fullmatch(r"(min|max)_(\w+)", f) and _stem(f[4:]) in limits for f in fields)
+            out[n] = scores.get(n, 0.0) + (100.0 if limit_hit else 0.0)  # a stated limit names its setting
         return out
 
     def retrieval_choice(self, intent: Intent, cands: dict[str, list[tuple[str, float]]]) -> Selection:
+        """One operator per clause, in the request's order, ranked on that clause's own words."""
         names: list[str] = []
-        for slot, ranked in cands.items():
-            if slot == "filter":  # several heuristic filters may be asked for ("empty and short texts")
-                spec = self._filter_scores(intent, [n for n, _ in ranked])
-                top = max(spec.values())
-                chosen = [n for n, s in sorted(spec.items(), key=lambda x: -x[1]) if s > 0 and s >= 0.5 * top][:3]
-                # an unspecific "filter" drops nothing valid: the empty-row filter, not a threshold guess
-                safe = [n for n, _ in ranked if n == "ContentNullFilter"]
-                chosen = chosen or safe or [ranked[0][0]]
+        self.decided: dict[str, str] = {}
+        for i, clause in enumerate(intent.clauses or []):
+            ranked = cands.get(clause.slot)
+            if not ranked:
+                continue
+            text = clause.text
+            if i and clause.slot in ("generate", "evaluate", "refine"):  # "score them": what "them" is
+                text += " " + intent.clauses[i - 1].text
+            spec = self._clause_scores(text, clause.limits, [n for n, _ in ranked])
+            whole = dict(ranked)
+            best = max(spec, key=lambda n: (spec[n], whole.get(n, 0.0)))
+            if spec[best] > 0:
+                chosen = best
+            elif clause.slot == "filter":  # an unspecific "filter" drops nothing valid: the empty-row filter
+                chosen = next((n for n, _ in ranked if n == "ContentNullFilter"), ranked[0][0])
             else:
-                chosen = [ranked[0][0]]
-            names += [n for n in chosen if n not in names]
+                chosen = ranked[0][0]
+            if chosen not in names:
+                names.append(chosen)
+                self.decided[chosen] = f"rules: clause '{clause.text}' ({clause.slot}, verb '{clause.verb}')"
+        for slot, ranked in cands.items():  # an action no clause carried (should not happen): top-ranked
+            if not any(_slot_of(self.ops[n]) == slot for n in names):
+                names.append(ranked[0][0])
         return Selection(names, "retrieval")
 
     # ---- model selection ------------------------------------------------------------------------
@@ -178,7 +191,7 @@ class Planner:
         pool: list[str] = []
         for slot, ranked in cands.items():
             if slot == "filter":  # only filters the request's specific words point at ("empty", "short")
-                spec = self._filter_scores(intent, [n for n, _ in ranked])
+                spec = self._clause_scores(intent.request, intent.limits, [n for n, _ in ranked])
                 best = max(spec.values())
                 top = [n for n, v in sorted(spec.items(), key=lambda x: -x[1]) if v > 0 and v >= 0.5 * best][:3]
                 top = top or [ranked[0][0]]
@@ -279,7 +292,7 @@ class Planner:
 
     def compile(self, names: list[str], intent: Intent, data: DataProfile) -> Compiled:
         """Place the chosen operators in the order their inputs become available."""
-        todo = sorted(names, key=lambda n: RANK[_slot_of(self.ops[n])])
+        todo = self.order(names, intent)
         if intent.keep_good and not any(_is_threshold(self.ops[n]) for n in todo):
             todo += [n for n, c in self.ops.items() if _is_threshold(c)][:1]
         available = [ID, *data.columns]
@@ -310,6 +323,16 @@ class Planner:
             todo.remove(head)
         result.source_columns = sorted({c for s in result.steps for c in s.op.input_columns() if c in data.columns})
         return result
+
+    def order(self, names: list[str], intent: Intent) -> list[str]:
+        """The request's order (first clause of each operator's slot); the contract's order breaks ties."""
+        slots = [c.slot for c in intent.clauses]
+
+        def key(n: str) -> tuple[int, int]:
+            slot = _slot_of(self.ops[n])
+            return (slots.index(slot) if slot in slots else len(slots), RANK[slot])
+
+        return sorted(names, key=key)
 
     def _place(self, result: Compiled, op: Operator, available: list[str], used: set[str]) -> None:
         base = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", op.name).lower()
