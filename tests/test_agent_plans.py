@@ -130,6 +130,7 @@ def test_stock_news_csv_to_text2sql_runs_to_rows_with_question_sql_cot_difficult
     res = build_pipeline(req, csv, tmp_path / "out")
     assert res.selection == "recipe"
     assert [s.op.name for s in res.pipeline.steps] == [
+        "SQLGenerator",
         "SQLExecutionFilter",
         "SQLQuestionGenerator",
         "Text2SQLCoTGenerator",
@@ -138,6 +139,8 @@ def test_stock_news_csv_to_text2sql_runs_to_rows_with_question_sql_cot_difficult
     with duckdb.connect(str(tmp_path / "stock_news_db" / "stock_news.duckdb"), read_only=True) as con:
         types = dict(con.execute("SELECT column_name, data_type FROM information_schema.columns").fetchall())
     assert types["close"] == "DOUBLE" and types["date"] == "DATE"  # typed, not all VARCHAR
+    # "50 samples" sets the generation count and the plan's estimate
+    assert len(res.pipeline.steps[0].op.config.complexities) == 50 and res.plan.steps[0].est_calls == 50
     pipe = load_pipeline_file(res.path)  # run what the agent wrote, as a user would
     storage = Storage(tmp_path / ".df")
     run_source(storage, pipe)

@@ -187,6 +187,21 @@ class Clause:
     limits: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
+_VERB_WORDS = frozenset(_stem(v) for verbs in VERBS.values() for v in verbs if v.isascii()) | frozenset(NOUN_FORMS)
+
+
+def object_stop() -> frozenset[str]:
+    """Verb stems and nominal verb forms: they chose the clause's kind, not its operator."""
+    return _VERB_WORDS
+
+
+def object_words(text: str) -> list[str]:
+    """A clause's retrieval words without its verbs and generic words: what the clause acts on, and how."""
+    from dataflow_dagster.agent.retrieval import GENERIC, tokenize
+
+    return [t for t in tokenize(text, expand=True) if t not in GENERIC and t not in _VERB_WORDS]
+
+
 def _verb(piece: str) -> tuple[str, str] | None:
     low = piece.lower()
     for pattern, slot in PHRASES:
