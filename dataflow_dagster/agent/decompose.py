@@ -65,6 +65,8 @@ VERBS: dict[str, tuple[str, ...]] = {
         "estimate",
         "detect",
         "identify",
+        "check",
+        "verify",
         "评分",
         "打分",
         "评估",
@@ -187,7 +189,11 @@ class Clause:
     limits: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
-_VERB_WORDS = frozenset(_stem(v) for verbs in VERBS.values() for v in verbs if v.isascii()) | frozenset(NOUN_FORMS)
+# verbs that choose a kind but say nothing about the operator; a rewrite verb ("summarize",
+# "normalize") names the operation itself, so it stays a retrieval word
+_VERB_WORDS = frozenset(
+    _stem(v) for slot, verbs in VERBS.items() if slot != "refine" for v in verbs if v.isascii()
+) | frozenset(NOUN_FORMS)
 
 
 def object_stop() -> frozenset[str]:
@@ -222,8 +228,16 @@ def _verb(piece: str) -> tuple[str, str] | None:
     return None
 
 
+_BETWEEN = re.compile(r"\bbetween\s+(\d+(?:\.\d+)?)\s+(?:and|to)\s+(\d+(?:\.\d+)?)\s*([a-z]+)", re.I)
+_FIRST = re.compile(r"^\s*first\b,?\s*|\s*\bfirst\s*$", re.I)
+
+
 def _limits(piece: str, polarity: str) -> dict[str, dict[str, float]]:
     out: dict[str, dict[str, float]] = {}
+    for lo, hi, noun in _BETWEEN.findall(piece):  # a range names both bounds, whatever the verb
+        if polarity == "keep":
+            out[_stem(noun.lower())] = {"min": float(lo), "max": float(hi)}
+    piece = _BETWEEN.sub(" ", piece)
     found = [(b, v, n, bool(re.fullmatch(_MIN, b.lower()))) for b, v, n in _LIMIT.findall(piece)]
     found += [(b, v, _ZH_NOUN[n], bool(re.fullmatch(_ZH_MIN, b))) for b, v, n in _ZH_LIMIT.findall(piece)]
     for _bound, value, noun, is_min in found:
@@ -244,7 +258,10 @@ def _ordered_pieces(text: str) -> list[str]:
         _head, _, tail = text.partition(":")
         if _verb(tail):
             text = tail
-    return [p for p in _SPLIT.split(text) if p and p.strip()]
+    text = _BETWEEN.sub(lambda m: m.group(0).replace(" and ", " to "), text)  # "between 5 and 50" is one range
+    pieces = [p for p in _SPLIT.split(text) if p and p.strip()]
+    firsts = [p for p in pieces if _FIRST.search(p)]  # "... and remove exact duplicates first"
+    return [_FIRST.sub("", p) for p in firsts] + [p for p in pieces if p not in firsts]
 
 
 def decompose(text: str) -> list[Clause]:

@@ -190,7 +190,9 @@ class Planner:
             spec = self._clause_scores(text, clause.limits, [n for n, _ in ranked])
             whole = dict(ranked)
             best = max(spec, key=lambda n: (spec[n], whole.get(n, 0.0)))
-            obj = re.sub(re.escape(clause.verb), " ", clause.text, flags=re.I)  # "throw away" chose the kind
+            obj = clause.text  # a rewrite verb names the operation; other verbs ("throw away") only the kind
+            if clause.slot != "refine":
+                obj = re.sub(re.escape(clause.verb), " ", obj, flags=re.I)
             synth = synthesise(clause, self.unknown_words(obj))
             limited = bool(clause.limits) and spec[best] >= 100.0
             if spec[best] > 0 and (synth is None or limited or self._fits(best, text, synth[2])):
@@ -227,9 +229,12 @@ class Planner:
         cfg: dict[str, Any] = dict(preset or {})
         for fname, f in fields.items():
             m = re.fullmatch(r"(min|max)_(\w+)", fname)
-            if m and _stem(m.group(2)) in intent.limits and m.group(1) in intent.limits[_stem(m.group(2))]:
-                value = intent.limits[_stem(m.group(2))][m.group(1)]
+            stated = intent.limits.get(_stem(m.group(2)), {}) if m else {}
+            if m and m.group(1) in stated:
+                value = stated[m.group(1)]
                 cfg[fname] = int(value) if f.annotation is int else value
+            elif m and m.group(1) == "min" and stated:  # "at most 200 words" states no lower bound
+                cfg[fname] = 0
         if _is_threshold(cls):
             if score_col is None:
                 return None, ["<score column>"]
@@ -239,11 +244,12 @@ class Planner:
             default = fields["input_key"].default
             if not isinstance(default, str) or default not in available:
                 cfg["input_key"] = text_col
-        try:
+        try:  # some operators check their settings only when asked for their columns
             op = cls(**cfg)
-        except OperatorError:
+            needs = op.input_columns()
+        except (OperatorError, ValueError):  # pydantic's ValidationError is a ValueError
             return None, ["<config>"]
-        return op, [c for c in op.input_columns() if c not in available]
+        return op, [c for c in needs if c not in available]
 
     def _producer(
         self, missing: list[str], available: list[str], text_col: str, intent: Intent, used: set[str]
