@@ -81,6 +81,18 @@ def test_zero_survivors_on_the_sources_own_columns_are_evidence(tmp_path: Path) 
     assert report.steps[-1].rows_out == 0 and placeholder_verdict(p, report) is None
 
 
+def test_limits_follow_the_clause_polarity_and_ranges(tmp_path: Path) -> None:
+    res = build_pipeline("discard rows with more than 200 words", DATA / "texts.jsonl", tmp_path)
+    cfg = res.pipeline.steps[0].op.config
+    assert (cfg.min_words, cfg.max_words) == (0, 200) and res.plan.steps[-1].rows_out  # no default minimum left
+    res = build_pipeline(
+        "strip out duplicated documents, then keep only texts between 5 and 50 words", DATA / "texts.jsonl", tmp_path
+    )
+    assert [s.op.name for s in res.pipeline.steps] == ["ExactDedupFilter", "WordNumberFilter"]
+    cfg = res.pipeline.steps[1].op.config
+    assert (cfg.min_words, cfg.max_words) == (5, 50)
+
+
 @pytest.mark.parametrize(
     ("req", "data", "want"),
     [
@@ -93,6 +105,12 @@ def test_zero_survivors_on_the_sources_own_columns_are_evidence(tmp_path: Path) 
             "eliminate blank rows, then weed out anything shorter than 6 words",
             "texts.jsonl",
             ["ContentNullFilter", "WordNumberFilter"],
+        ),
+        ("remove texts that are not in English", "texts.jsonl", ["LanguageFilter"]),
+        (
+            "generate QA pairs from the passages and remove exact duplicates first",
+            "texts.jsonl",
+            ["ExactDedupFilter", "PassageQAGenerator"],
         ),
         (
             "after removing duplicates, tag each passage with its topic",

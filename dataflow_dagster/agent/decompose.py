@@ -196,16 +196,22 @@ _VERB_WORDS = frozenset(
 ) | frozenset(NOUN_FORMS)
 
 
+# function words that occur in many operator docstrings but never say which operator is meant
+_FUNCTION_WORDS = frozenset(
+    "not no non too many much very ones one them those these it its how what whose".split()  # noqa: SIM905
+)
+
+
 def object_stop() -> frozenset[str]:
     """Verb stems and nominal verb forms: they chose the clause's kind, not its operator."""
-    return _VERB_WORDS
+    return _VERB_WORDS | _FUNCTION_WORDS
 
 
 def object_words(text: str) -> list[str]:
     """A clause's retrieval words without its verbs and generic words: what the clause acts on, and how."""
     from dataflow_dagster.agent.retrieval import GENERIC, tokenize
 
-    return [t for t in tokenize(text, expand=True) if t not in GENERIC and t not in _VERB_WORDS]
+    return [t for t in tokenize(text, expand=True) if t not in GENERIC and t not in object_stop()]
 
 
 def _verb(piece: str) -> tuple[str, str] | None:
