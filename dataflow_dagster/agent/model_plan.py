@@ -26,6 +26,11 @@ def is_capable(llm: LLMClient | None) -> bool:
     return isinstance(llm, OpenAICompatClient)
 
 
+def _kind_fits(slot: str, action: str) -> bool:
+    """Deduplication and score gates are filters too: a model may call them so."""
+    return slot == action or (action == "filter" and slot in ("dedup", "threshold"))
+
+
 @dataclass
 class ModelProposal:
     selection: Selection | None  # None: set aside, reason in ``note``
@@ -81,12 +86,12 @@ def propose(
     wrong = [
         f"{op} is not a {action} operator"
         for action, op in pairs
-        if op not in planner.ops or _slot_of(planner.ops[op]) != action
+        if op not in planner.ops or not _kind_fits(_slot_of(planner.ops[op]), action)
     ]
     if wrong:
         return ModelProposal(None, f"model proposal rejected: {'; '.join(wrong)}", resp.text or "")
     names = list(dict.fromkeys(op for _, op in pairs))
-    proposed = {action for action, _ in pairs}
+    proposed = {_slot_of(planner.ops[op]) for _, op in pairs}  # the operator's own kind counts
     missing = [a for a in intent.actions if a not in proposed]
     extra = sorted(proposed - set(intent.actions) - {"threshold"})
     if missing or extra:
