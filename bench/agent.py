@@ -6,7 +6,9 @@ Every request counts, refusals included. A request is correct when
   ``@group`` stands for any one member of the documented equivalence group in ``EQUIVALENT`` below,
   every key binding listed under ``"keys"`` holds (``input_key`` bound to that column), the written
   file loads again from disk, dry-runs and builds Dagster Definitions, and the dry run ends with at
-  least one surviving row (a pipeline that drops every sample row answered nothing).
+  least one surviving row (a pipeline that drops every sample row answered nothing) -- unless the step
+  that drops them judges columns derived from an LLM step's placeholder answers (the dry run calls no
+  model, so such a zero is no evidence; ``placeholder_verdict``).
 
 Requests: ``bench/agent_tuning.json`` (may be used to tune the agent) and ``bench/agent_heldout.json``
 (written before the agent was changed; never tune on it). Input data: ``bench/agent_data/`` (the
@@ -36,6 +38,7 @@ sys.path.insert(0, str(REPO))
 from dagster import Definitions  # noqa: E402
 
 from dataflow_dagster.agent import AgentRefusal, build_pipeline, parse_intent  # noqa: E402
+from dataflow_dagster.agent.build import placeholder_verdict  # noqa: E402
 from dataflow_dagster.agent.planner import Planner, profile_data  # noqa: E402
 from dataflow_dagster.core.dryrun import PlanReport, dry_run  # noqa: E402
 from dataflow_dagster.core.pipeline import Pipeline, Source  # noqa: E402
@@ -92,9 +95,12 @@ def keys_match(case: dict[str, Any], pipeline: Pipeline) -> bool:
     return True
 
 
-def survives(report: PlanReport) -> bool:
+def survives(p: Pipeline, report: PlanReport) -> bool:
+    """Rows survive, or the step that drops them all judges placeholder LLM answers (no evidence)."""
     last = report.steps[-1] if report.steps else None
-    return report.ok and last is not None and (last.rows_out or 0) > 0
+    if not report.ok or last is None:
+        return False
+    return (last.rows_out or 0) > 0 or placeholder_verdict(p, report) is not None
 
 
 def check_written(case: dict[str, Any], path: Path) -> tuple[bool, str]:
@@ -116,7 +122,7 @@ def score_pipeline(case: dict[str, Any], p: Pipeline, report: PlanReport) -> tup
         return False, f"ops {names} != {case['expect']}"
     if not keys_match(case, p):
         return False, f"keys wrong: want {case.get('keys')}"
-    if not survives(report):
+    if not survives(p, report):
         return False, f"dry run keeps no rows ({report.first_failure() or 'filtered to 0'})"
     return True, "ok"
 

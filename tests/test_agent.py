@@ -100,9 +100,8 @@ def test_with_the_embedded_model(tmp_path: Path, local_llm: LlamaCppClient) -> N
         "Generate QA pairs from the passages, score them and keep only the good ones", DATA, tmp_path, llm=local_llm
     )
     assert res.model == local_llm.model_id
-    assert res.selection in ("llm", "retrieval")
-    if res.selection == "retrieval":
-        assert any("model selection rejected" in n for n in res.notes)
+    assert res.selection == "retrieval"  # the embedded model is too small to decompose: the rules decide
+    assert any("embedded one" in n for n in res.notes), res.notes
     names = ops_of(res.path)
     assert {"PassageQAGenerator", "QAJudgeEvaluator", "ThresholdFilter"} <= set(names)
     assert res.plan.ok

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dataflow_dagster.agent.intent import Intent, parse_intent
+from dataflow_dagster.agent.model_plan import is_capable, propose
 from dataflow_dagster.agent.planner import AgentRefusal, Compiled, DataProfile, Planner, Selection, profile_data
 from dataflow_dagster.agent.recipes import match_recipe
 from dataflow_dagster.core.dryrun import PlanReport, dry_run
@@ -35,14 +36,41 @@ def pipeline_name(request: str) -> str:
     return "_".join(["agent", *words, digest])
 
 
-def _validate(path: Path, sample_rows: int) -> tuple[Pipeline, PlanReport]:
+def placeholder_verdict(pipeline: Pipeline, report: PlanReport) -> str | None:
+    """Why a dry run's zero survivors are no evidence, or None when they are.
+
+    The dry run answers LLM steps with placeholders (the smallest value the schema accepts), so a rule
+    filter whose input derives from an LLM step's output (tests written by the model, then executed)
+    judges placeholders, not data. Its verdict on the sample says nothing about a real run; a filter on
+    the source's own columns (``ExecutionStatusFilter(input_key: code)``) is judged for real.
+    """
+    tainted: dict[str, str] = {}
+    rows = {s.step: s.rows_out for s in report.steps}
+    for step in pipeline.steps:
+        op = step.op
+        src = next((tainted[c] for c in op.input_columns() if c in tainted), None)
+        if rows.get(step.name) == 0:
+            if src is None:
+                return None
+            return f"step '{step.name}' ({op.name}) judges placeholder answers of LLM step '{src}'"
+        origin = step.name if op.needs_llm else src
+        if origin is not None:
+            tainted.update({c: origin for c in op.output_columns()})
+    return None
+
+
+def _validate(path: Path, sample_rows: int) -> tuple[Pipeline, PlanReport, list[str]]:
     """The written file, loaded back as a user would load it, must dry-run and build Definitions."""
     pipeline = load_pipeline_file(path)
     report = dry_run(pipeline, sample_rows)
     if not report.ok:
         raise AgentRefusal(f"the compiled pipeline failed its dry run: {report.first_failure()}")
     last = report.steps[-1] if report.steps else None
-    if last is not None and last.rows_out == 0:
+    notes: list[str] = []
+    unjudged = placeholder_verdict(pipeline, report) if last is not None and last.rows_out == 0 else None
+    if unjudged:
+        notes.append(f"survivors not judged by the dry run: {unjudged}; the real model's output decides")
+    elif last is not None and last.rows_out == 0:
         raise AgentRefusal(
             f"the compiled pipeline keeps no rows in its dry run (step '{last.step}' ({last.op}) leaves 0 of "
             f"{last.rows_in}); a pipeline that drops every sample row does not do what was asked"
@@ -56,7 +84,7 @@ def _validate(path: Path, sample_rows: int) -> tuple[Pipeline, PlanReport]:
         Definitions.validate_loadable(build_definitions([pipeline]))
     except Exception as exc:  # any Dagster definition error means the file must not be handed out
         raise AgentRefusal(f"the compiled pipeline does not load in Dagster: {exc}") from None
-    return pipeline, report
+    return pipeline, report, notes
 
 
 def _compile(
@@ -69,7 +97,7 @@ def _compile(
         compiled.source_columns = recipe.source_columns
         missing: list[str] = []
     else:
-        compiled = planner.compile(sel.names, intent, data)
+        compiled = planner.compile(sel.names, intent, data, sel.preset)
         missing = [a for a in intent.actions if not any(_serves(s.op, a) for s in compiled.steps)]
     if missing or not compiled.steps:
         raise AgentRefusal(
@@ -84,6 +112,14 @@ def _compile(
         steps=compiled.steps,
     )
     return pipeline, compiled
+
+
+def _decided_by(sel: Selection, op_name: str) -> str:
+    if sel.by == "recipe":
+        return f"recipe {sel.note}"
+    if sel.by == "llm":
+        return "model (decomposition validated against the request)" if op_name in sel.names else "contract"
+    return sel.decided.get(op_name, "contract (an input the chosen steps need)")
 
 
 def _serves(op: object, action: str) -> bool:
@@ -132,11 +168,16 @@ def build_pipeline(
             raise
         cands = {}
     if cands:
-        by_llm = planner.llm_choice(intent, cands)
-        if by_llm is not None and by_llm.names:
-            attempts.append(by_llm)
-        elif by_llm is not None:
-            notes.append(f"model selection rejected: {by_llm.note}; using retrieval ranking")
+        if is_capable(llm):
+            proposal = propose(planner, llm, intent, cands)  # type: ignore[arg-type]
+            if proposal.selection is not None:
+                attempts.append(proposal.selection)
+            else:
+                notes.append(f"{proposal.note}; the rule path decides")
+        elif llm is not None:
+            notes.append(
+                f"model {llm.model_id} is the embedded one, too small to decompose requests: the rule path decides"
+            )
         attempts.append(planner.retrieval_choice(intent, cands))
     model = llm.model_id if llm is not None else "none (retrieval only)"
     last_error = ""
@@ -145,12 +186,15 @@ def build_pipeline(
         try:
             pipeline, compiled = _compile(planner, sel, intent, profile, name)
             header = [f"agent request: {request}", f"operators chosen by: {sel.by} (model: {model})"]
+            header += [f"step {s.name} ({s.op.name}): {_decided_by(sel, s.op.name)}" for s in pipeline.steps]
             tmp.write_text(dump_pipeline(pipeline, out, header), encoding="utf-8")
-            loaded, report = _validate(tmp, sample_rows)
+            loaded, report, gate_notes = _validate(tmp, sample_rows)
             if loaded.name != name:  # the file must define exactly the pipeline it was written for
                 raise AgentRefusal(f"the written file defines pipeline '{loaded.name}', not '{name}'; not written")
             os.replace(tmp, final)
-            return AgentResult(final, loaded, report, sel.by, model, intent, notes + compiled.notes)
+            decided = [f"step {s.name} ({s.op.name}): {_decided_by(sel, s.op.name)}" for s in loaded.steps]
+            res_notes = notes + compiled.notes + gate_notes + decided
+            return AgentResult(final, loaded, report, sel.by, model, intent, res_notes)
         except (AgentRefusal, OperatorError) as exc:
             last_error = str(exc)
             notes.append(f"{sel.by} selection {sel.names} failed: {exc}")

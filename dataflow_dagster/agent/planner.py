@@ -8,7 +8,6 @@ order their inputs become available, so the compiled pipeline is valid by constr
 dry run confirms it on real rows.
 """
 
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,12 +15,14 @@ from typing import Any
 
 import duckdb
 
-from dataflow_dagster.agent.intent import DOMAINS, Intent
+from dataflow_dagster.agent.decompose import object_stop, object_words
+from dataflow_dagster.agent.intent import _PATH, DATA_NOUNS, DOMAINS, Intent
 from dataflow_dagster.agent.retrieval import GENERIC, OperatorIndex, _stem, tokenize
+from dataflow_dagster.agent.synthesis import synthesise
 from dataflow_dagster.core.io_formats import detect_format
 from dataflow_dagster.core.pipeline import Step
 from operators.core.contract import Kind, Operator, OperatorError, quote_literal
-from operators.core.llm import LLMClient, LLMRequest, SamplingParams
+from operators.core.llm import LLMClient
 from operators.core.rowids import ID, PARENTS
 
 RANK = {"refine": 0, "filter": 1, "dedup": 2, "generate": 3, "evaluate": 4, "threshold": 5, "dependency": 3}
@@ -70,8 +71,10 @@ def profile_data(path: Path, fmt: str | None = None) -> DataProfile:
 @dataclass
 class Selection:
     names: list[str]
-    by: str  # "llm" | "retrieval"
+    by: str  # "recipe" | "llm" | "retrieval"
     note: str = ""
+    preset: dict[str, dict[str, Any]] = field(default_factory=dict)  # synthesised operator -> its config
+    decided: dict[str, str] = field(default_factory=dict)  # operator -> which path decided it, and why
 
 
 @dataclass
@@ -143,90 +146,74 @@ class Planner:
             out[slot] = sorted(((n, scores.get(n, 0.0)) for n in pool), key=lambda x: (-x[1], x[0]))
         return out
 
-    def _filter_scores(self, intent: Intent, pool: list[str]) -> dict[str, float]:
-        """Scores on the request's specific words only ("empty", "short", "symbols"), plus a boost for
-        filters with a ``min_X``/``max_X`` setting for a limit the request states ("20 words")."""
-        words = [t for t in tokenize(intent.request, expand=True) if t not in GENERIC]
-        scores = self.index.scores_for(words)
+    def _clause_scores(self, text: str, limits: dict[str, dict[str, float]], pool: list[str]) -> dict[str, float]:
+        """Scores on a clause's object words only ("empty", "short", "symbols", "minhash"; the verb chose
+        the kind already), plus a boost for operators with a ``min_X``/``max_X`` setting for a limit
+        the clause states ("20 words")."""
+        scores = self.index.scores_for(object_words(text))
         out = {}
         for n in pool:
             fields = self.ops[n].Config.model_fields
-            limit_hit = any(re.fullmatch(r"(min|max)_(\w+)", f) and _stem(f[4:]) in intent.limits for f in fields)
-            out[n] = scores.get(n, 0.0) + (5.0 if limit_hit else 0.0)
+            limit_hit = any(re.fullmatch(r"(min|max)_(\w+)", f) and _stem(f[4:]) in limits for f in fields)
+            out[n] = scores.get(n, 0.0) + (100.0 if limit_hit else 0.0)  # a stated limit names its setting
         return out
 
-    def retrieval_choice(self, intent: Intent, cands: dict[str, list[tuple[str, float]]]) -> Selection:
-        names: list[str] = []
-        for slot, ranked in cands.items():
-            if slot == "filter":  # several heuristic filters may be asked for ("empty and short texts")
-                spec = self._filter_scores(intent, [n for n, _ in ranked])
-                top = max(spec.values())
-                chosen = [n for n, s in sorted(spec.items(), key=lambda x: -x[1]) if s > 0 and s >= 0.5 * top][:3]
-                # an unspecific "filter" drops nothing valid: the empty-row filter, not a threshold guess
-                safe = [n for n, _ in ranked if n == "ContentNullFilter"]
-                chosen = chosen or safe or [ranked[0][0]]
-            else:
-                chosen = [ranked[0][0]]
-            names += [n for n in chosen if n not in names]
-        return Selection(names, "retrieval")
+    def unknown_words(self, text: str) -> list[str]:
+        """The clause's specific English words that no operator description (nor a synonym) contains.
+        Data nouns, file names, verbs and generic words are not specific; Chinese is not judged."""
+        out = []
+        for raw in re.findall(r"[A-Za-z][A-Za-z\-]+", _PATH.sub(" ", text)):
+            toks = tokenize(raw, expand=True)
+            if not toks or toks[0] in GENERIC or toks[0] in DATA_NOUNS or toks[0] in object_stop():
+                continue
+            if not any(self.index.covers(t) for t in toks):
+                out.append(toks[0])
+        return out
 
-    # ---- model selection ------------------------------------------------------------------------
-    def llm_choice(self, intent: Intent, cands: dict[str, list[tuple[str, float]]]) -> Selection | None:
-        """Ask the model to pick among the top candidates; None (with the reason kept) when it cannot."""
-        if self.llm is None:
-            return None
-        pool: list[str] = []
-        for slot, ranked in cands.items():
-            if slot == "filter":  # only filters the request's specific words point at ("empty", "short")
-                spec = self._filter_scores(intent, [n for n, _ in ranked])
-                best = max(spec.values())
-                top = [n for n, v in sorted(spec.items(), key=lambda x: -x[1]) if v > 0 and v >= 0.5 * best][:3]
-                top = top or [ranked[0][0]]
+    def _fits(self, name: str, text: str, unknown: list[str]) -> bool:
+        """Does operator ``name`` match more of the clause's object words than the registry lacks?"""
+        words = object_words(text)
+        matched = [w for w in words if self.index.scores_for([w]).get(name, 0.0) > 0]
+        return len(matched) > len(unknown)
+
+    def retrieval_choice(self, intent: Intent, cands: dict[str, list[tuple[str, float]]]) -> Selection:
+        """One operator per clause, in the request's order, ranked on that clause's own words."""
+        sel = Selection([], "retrieval")
+        names = sel.names
+        for i, clause in enumerate(intent.clauses or []):
+            ranked = cands.get(clause.slot)
+            if not ranked:
+                continue
+            text = clause.text
+            if i and clause.slot in ("generate", "evaluate", "refine"):  # "score them": what "them" is
+                text += " " + intent.clauses[i - 1].text
+            spec = self._clause_scores(text, clause.limits, [n for n, _ in ranked])
+            whole = dict(ranked)
+            best = max(spec, key=lambda n: (spec[n], whole.get(n, 0.0)))
+            obj = clause.text  # a rewrite verb names the operation; other verbs ("throw away") only the kind
+            if clause.slot != "refine":
+                obj = re.sub(re.escape(clause.verb), " ", obj, flags=re.I)
+            synth = synthesise(clause, self.unknown_words(obj))
+            limited = bool(clause.limits) and spec[best] >= 100.0
+            if spec[best] > 0 and (synth is None or limited or self._fits(best, text, synth[2])):
+                chosen = best
+            elif synth is not None and synth[0] not in names:  # no registered operator fits this clause
+                names.append(synth[0])
+                sel.preset[synth[0]] = synth[1]
+                sel.decided[synth[0]] = f"synthesised for clause '{clause.text}' (no registered operator fits)"
+                continue
+            elif clause.slot == "filter":  # an unspecific "filter" drops nothing valid: the empty-row filter
+                chosen = next((n for n, _ in ranked if n == "ContentNullFilter"), ranked[0][0])
             else:
-                top = [n for n, _ in ranked[:3]]
-            pool += [n for n in top if n not in pool]
-        lines = [f"- {n} ({self.ops[n].kind}): {(self.ops[n].__doc__ or n).strip().splitlines()[0]}" for n in pool]
-        schema = {
-            "type": "object",
-            "required": ["operators"],
-            "properties": {
-                "operators": {
-                    "type": "array",
-                    "minItems": 1,
-                    "maxItems": min(len(pool), 6),
-                    "items": {"type": "string", "enum": pool},
-                }
-            },
-        }
-        req = LLMRequest.chat(
-            f"Request: {intent.request}\n\nOperators:\n"
-            + "\n".join(lines)
-            + "\n\nPick the operators that together do what the request asks.",
-            "You choose data-preparation operators for a request. Reply in JSON.",
-            SamplingParams(temperature=0.0, max_tokens=96, seed=0),
-            schema,
-        )
-        resp = self.llm.generate([req])[0]
-        self.last_llm_answer = resp.text
-        if not resp.ok:
-            return Selection([], "retrieval", f"model call failed ({resp.error})")
-        try:
-            picks = json.loads(resp.text or "")["operators"]
-        except (json.JSONDecodeError, KeyError, TypeError):
-            return Selection([], "retrieval", "model answer is not the requested JSON")
-        if not isinstance(picks, list) or not picks or any(p not in pool for p in picks):
-            return Selection([], "retrieval", f"model picked outside the candidates: {picks!r}")
-        picks = list(dict.fromkeys(picks))
-        kept: list[str] = []
-        for p in picks:  # one operator per requested action, except filters (several may be asked for)
-            slot = _slot_of(self.ops[p])
-            if slot == "filter" or not any(_slot_of(self.ops[k]) == slot for k in kept):
-                kept.append(p)
-        picks = kept
-        uncovered = [slot for slot, ranked in cands.items() if not {n for n, _ in ranked} & set(picks)]
-        if uncovered:
-            return Selection([], "retrieval", f"model pick {picks} misses requested action(s) {uncovered}")
-        return Selection(picks, "llm")
+                chosen = ranked[0][0]
+            if chosen not in names:
+                names.append(chosen)
+                sel.decided[chosen] = f"rules: clause '{clause.text}' ({clause.slot}, verb '{clause.verb}')"
+        for slot, ranked in cands.items():  # an action no clause carried: retrieval's top-ranked operator
+            if not any(_slot_of(self.ops[n]) == slot for n in names):
+                names.append(ranked[0][0])
+                sel.decided[ranked[0][0]] = f"retrieval: top-ranked {slot} operator for the whole request"
+        return sel
 
     # ---- binding and ordering -------------------------------------------------------------------
     def _bind(
@@ -236,14 +223,18 @@ class Planner:
         text_col: str,
         intent: Intent,
         score_col: tuple[str, float] | None,
+        preset: dict[str, Any] | None = None,
     ) -> tuple[Operator | None, list[str]]:
         fields = cls.Config.model_fields
-        cfg: dict[str, Any] = {}
+        cfg: dict[str, Any] = dict(preset or {})
         for fname, f in fields.items():
             m = re.fullmatch(r"(min|max)_(\w+)", fname)
-            if m and _stem(m.group(2)) in intent.limits and m.group(1) in intent.limits[_stem(m.group(2))]:
-                value = intent.limits[_stem(m.group(2))][m.group(1)]
+            stated = intent.limits.get(_stem(m.group(2)), {}) if m else {}
+            if m and m.group(1) in stated:
+                value = stated[m.group(1)]
                 cfg[fname] = int(value) if f.annotation is int else value
+            elif m and m.group(1) == "min" and stated:  # "at most 200 words" states no lower bound
+                cfg[fname] = 0
         if _is_threshold(cls):
             if score_col is None:
                 return None, ["<score column>"]
@@ -253,11 +244,12 @@ class Planner:
             default = fields["input_key"].default
             if not isinstance(default, str) or default not in available:
                 cfg["input_key"] = text_col
-        try:
+        try:  # some operators check their settings only when asked for their columns
             op = cls(**cfg)
-        except OperatorError:
+            needs = op.input_columns()
+        except (OperatorError, ValueError):  # pydantic's ValidationError is a ValueError
             return None, ["<config>"]
-        return op, [c for c in op.input_columns() if c not in available]
+        return op, [c for c in needs if c not in available]
 
     def _producer(
         self, missing: list[str], available: list[str], text_col: str, intent: Intent, used: set[str]
@@ -277,9 +269,11 @@ class Planner:
                 return op
         return None
 
-    def compile(self, names: list[str], intent: Intent, data: DataProfile) -> Compiled:
+    def compile(
+        self, names: list[str], intent: Intent, data: DataProfile, preset: dict[str, dict[str, Any]] | None = None
+    ) -> Compiled:
         """Place the chosen operators in the order their inputs become available."""
-        todo = sorted(names, key=lambda n: RANK[_slot_of(self.ops[n])])
+        todo = self.order(names, intent)
         if intent.keep_good and not any(_is_threshold(self.ops[n]) for n in todo):
             todo += [n for n, c in self.ops.items() if _is_threshold(c)][:1]
         available = [ID, *data.columns]
@@ -289,9 +283,10 @@ class Planner:
         while todo:
             placed = False
             for name in list(todo):
-                op, missing = self._bind(self.ops[name], available, data.text_column, intent, score_col)
+                cfg = (preset or {}).get(name)
+                op, missing = self._bind(self.ops[name], available, data.text_column, intent, score_col, cfg)
                 if op is not None and not missing:
-                    self._place(result, op, available, used)
+                    self._place(result, op, available, used, synthesised=cfg is not None)
                     todo.remove(name)
                     score_col = _score_column(op) or score_col
                     placed = True
@@ -299,7 +294,9 @@ class Planner:
             if placed:
                 continue
             head = todo[0]
-            op, missing = self._bind(self.ops[head], available, data.text_column, intent, score_col)
+            op, missing = self._bind(
+                self.ops[head], available, data.text_column, intent, score_col, (preset or {}).get(head)
+            )
             producer = self._producer(missing, available, data.text_column, intent, used | set(todo))
             if producer is not None:
                 self._place(result, producer, available, used)
@@ -311,8 +308,22 @@ class Planner:
         result.source_columns = sorted({c for s in result.steps for c in s.op.input_columns() if c in data.columns})
         return result
 
-    def _place(self, result: Compiled, op: Operator, available: list[str], used: set[str]) -> None:
+    def order(self, names: list[str], intent: Intent) -> list[str]:
+        """The request's order (first clause of each operator's slot); the contract's order breaks ties."""
+        slots = [c.slot for c in intent.clauses]
+
+        def key(n: str) -> tuple[int, int]:
+            slot = _slot_of(self.ops[n])
+            return (slots.index(slot) if slot in slots else len(slots), RANK[slot])
+
+        return sorted(names, key=key)
+
+    def _place(
+        self, result: Compiled, op: Operator, available: list[str], used: set[str], synthesised: bool = False
+    ) -> None:
         base = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", op.name).lower()
+        if synthesised:  # visible in the YAML, in `plan` and in the Dagster asset names
+            base = f"synthesised_{_slot_of(type(op))}"
         name, i = base, 2
         while any(s.name == name for s in result.steps):
             name, i = f"{base}_{i}", i + 1

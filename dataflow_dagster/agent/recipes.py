@@ -55,8 +55,9 @@ def code_tests(intent: Intent, data: DataProfile) -> RecipePlan | None:
     if _INSTRUCTION.search(text) and instruction is None:
         steps.append(Step("instruction", CodeInstructionSynthesizer(input_key=code)))
         instruction = "instruction"
-    if instruction is None:
-        return None  # the test generator needs a task statement; nothing to bind it to
+    if instruction is None:  # no task statement: the function itself (name, docstring) states the task
+        instruction = code
+        notes.append(f"no instruction column: CodeTestCaseGenerator reads the task from the code column '{code}'")
     steps.append(Step("tests", CodeTestCaseGenerator(input_key=instruction, code_key=code)))
     if _KEEP_PASSING.search(text):
         steps.append(Step("execute", CodeExecutionEvaluator(input_key=code)))
@@ -91,9 +92,21 @@ def math_cot(intent: Intent, data: DataProfile) -> RecipePlan | None:
     return RecipePlan("math_cot", steps, [question] + ([reference] if reference != "pseudo_answer" else []), notes)
 
 
+_DIFFICULTY = re.compile(r"difficult\w*|complexit\w*|\blevels?\b|\bhard\b|难度", re.I)
+BASE_COMPLEXITIES = ("simple single-table", "two-table JOIN", "GROUP BY aggregate")
+
+
+def complexities_for(count: int | None) -> list[str]:
+    """SQLGenerator writes one query per (database, complexity): "50 samples" asks for 50 variants."""
+    n = max(count or len(BASE_COMPLEXITIES), 1)
+    base = list(BASE_COMPLEXITIES)
+    return [base[i % 3] if i < 3 else f"{base[i % 3]} (variant {i // 3 + 1})" for i in range(n)]
+
+
 def text2sql_csv(intent: Intent, data: DataProfile) -> RecipePlan | None:
     """Text-to-SQL from a CSV: the CSV becomes a typed DuckDB table (database ``<stem>_db/<stem>.duckdb``
-    next to it, seed ``<stem>_db/seed.jsonl``), then SQL -> execution filter -> question -> CoT -> difficulty."""
+    next to it, source ``<stem>_db/databases.jsonl`` naming it), then SQL generation -> execution filter
+    -> question, plus CoT and difficulty classification when the request asks for them."""
     if "text2sql" not in intent.domains or data.path.suffix.lower() != ".csv":
         return None
     import json
@@ -103,7 +116,7 @@ def text2sql_csv(intent: Intent, data: DataProfile) -> RecipePlan | None:
     from operators.core.contract import quote_ident, quote_literal
     from operators.text2sql.difficulty import SQLComponentClassifier
     from operators.text2sql.execution import SQLExecutionFilter
-    from operators.text2sql.generate import SQLQuestionGenerator, Text2SQLCoTGenerator
+    from operators.text2sql.generate import SQLGenerator, SQLQuestionGenerator, Text2SQLCoTGenerator
 
     db_id = re.sub(r"\W", "_", data.path.stem)
     root = data.path.resolve().parent / f"{db_id}_db"
@@ -112,32 +125,26 @@ def text2sql_csv(intent: Intent, data: DataProfile) -> RecipePlan | None:
     db_file.unlink(missing_ok=True)
     with duckdb.connect(str(db_file)) as con:  # column types inferred by DuckDB's CSV sniffer
         con.execute(f"CREATE TABLE {quote_ident(db_id)} AS SELECT * FROM read_csv({quote_literal(str(data.path))})")
-        cols = con.execute(f"DESCRIBE {quote_ident(db_id)}").fetchall()
-    # Deterministic seed queries from the typed schema (a rule template, labelled synthesised): the
-    # embedded model's SQL rarely executes, so the chain always has runnable SQL to build on.
-    t = quote_ident(db_id)
-    text_cols = [quote_ident(c[0]) for c in cols if c[1] == "VARCHAR"]
-    num_cols = [quote_ident(c[0]) for c in cols if c[1] in ("DOUBLE", "BIGINT", "INTEGER", "FLOAT", "DECIMAL")]
-    queries = [f"SELECT * FROM {t} LIMIT 5"]
-    if text_cols:
-        queries.append(f"SELECT {text_cols[0]}, count(*) AS n FROM {t} GROUP BY {text_cols[0]} ORDER BY n DESC")
-    if text_cols and num_cols:
-        queries.append(f"SELECT {text_cols[0]}, avg({num_cols[0]}) AS mean FROM {t} GROUP BY {text_cols[0]}")
-    seed = root / "seed.jsonl"
-    seed.write_text("".join(json.dumps({"db_id": db_id, "sql": q}) + "\n" for q in queries), encoding="utf-8")
+    source = root / "databases.jsonl"
+    source.write_text(json.dumps({"db_id": db_id}) + "\n", encoding="utf-8")
     db = {"db_root": str(root)}
+    variants = complexities_for(intent.count)
     steps = [
+        Step("sql", SQLGenerator(complexities=variants, **db)),
         Step("exec_filter", SQLExecutionFilter(**db)),
         Step("question", SQLQuestionGenerator(**db)),
-        Step("cot", Text2SQLCoTGenerator(**db)),
-        Step("difficulty", SQLComponentClassifier(dialect="duckdb")),
     ]
     notes = [
-        f"database built from {data.path.name}: {db_file} (table {db_id}); source {seed}",
-        f"synthesised: {len(queries)} seed SQL queries from a deterministic schema template (SQLGenerator "
-        "output of the embedded model does not execute)",
+        f"database built from {data.path.name}: {db_file} (table {db_id}); source {source}",
+        f"SQLGenerator writes {len(variants)} queries per database"
+        + (f" (the request asks for {intent.count:,} samples)" if intent.count else ""),
+        "contract: SQLExecutionFilter added because generated SQL is not guaranteed to run",
     ]
-    return RecipePlan("text2sql_csv", steps, ["db_id", "sql"], notes, source=seed)
+    if "reasoning" in intent.domains:
+        steps.append(Step("cot", Text2SQLCoTGenerator(**db)))
+    if _DIFFICULTY.search(intent.request):
+        steps.append(Step("difficulty", SQLComponentClassifier(dialect="duckdb")))
+    return RecipePlan("text2sql_csv", steps, ["db_id"], notes, source=source)
 
 
 RECIPES: tuple[Callable[[Intent, DataProfile], RecipePlan | None], ...] = (code_tests, math_cot, text2sql_csv)

@@ -67,6 +67,8 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "code": ("code",),
     "pretraining": ("pretrain",),
     "pretrain": ("pretrain",),
+    # language names say "language" (the operators' word)
+    **{lang: ("language",) for lang in ("english", "chinese", "french", "german", "spanish", "japanese", "korean")},
     # Chinese request words
     "去重": ("dedup",),
     "重复": ("dedup",),

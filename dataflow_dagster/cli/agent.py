@@ -72,10 +72,11 @@ def agent(
 ) -> None:
     """Write a pipeline for REQUEST, e.g. "remove duplicate and empty texts, then score QA pairs".
 
-    Operators are retrieved from the registry (BM25 over their descriptions); the configured model
-    (embedded by default) may only choose among those candidates, and retrieval decides when its
-    answer is unusable. The file is written only after it loads, passes a dry run on sample rows and
-    builds Dagster definitions. A request it cannot serve is refused with exit code 3.
+    The request is split into ordered clauses, each served by a registered operator (BM25 over the
+    registry's descriptions) or by a synthesised Prompted* step; a model behind --llm-base-url proposes
+    the decomposition first and is validated (the embedded model leaves it to the rules). The notes
+    say which path decided each step. The file is written only after it loads, passes a dry run on
+    sample rows and builds Dagster definitions. A request it cannot serve is refused with exit code 3.
     """
     text = " ".join(request)
     if not text.strip():

@@ -1,0 +1,300 @@
+"""Request -> ordered actions: clauses, the verb class of each, and what each clause says to keep or drop.
+
+A request is a sequence of data transformations joined by "then", "and", commas, "before"/"after" or
+their Chinese equivalents. Each clause is classified by its verb (a general English/Chinese verb
+lexicon: generation, evaluation, removal/keeping, deduplication, rewriting; nominal forms such as
+"removal" or "deduplication" as well), and a clause without a verb ("... and anything shorter than 5
+words") inherits the verb of the clause before it, so a removal verb governs every target listed
+after it. Numeric limits are read per clause with the polarity of that clause's verb ("drop texts
+shorter than 5 words" keeps >= 5 words). Which *operator* serves a clause is not decided here: the
+planner ranks the registry's own metadata against the clause's words.
+"""
+
+import re
+from dataclasses import dataclass, field
+
+from dataflow_dagster.agent.retrieval import _stem
+
+# slot -> verbs (base forms and common inflections are matched through _stem); general vocabulary.
+VERBS: dict[str, tuple[str, ...]] = {
+    "generate": [
+        "generate",
+        "synthesize",
+        "synthesise",
+        "create",
+        "produce",
+        "make",
+        "write",
+        "augment",
+        "caption",
+        "build",
+        "compose",
+        "draft",
+        "construct",
+        "derive",
+        "extract",
+        "solve",
+        "answer",
+        "expand",
+        "invent",
+        "formulate",
+        "propose",
+        "craft",
+        "sample",
+        "生成",
+        "合成",
+        "构造",
+        "编写",
+        "写",
+    ],
+    "evaluate": [
+        "score",
+        "rate",
+        "judge",
+        "grade",
+        "evaluate",
+        "assess",
+        "classify",
+        "label",
+        "categorize",
+        "categorise",
+        "tag",
+        "annotate",
+        "measure",
+        "rank",
+        "estimate",
+        "detect",
+        "identify",
+        "check",
+        "verify",
+        "评分",
+        "打分",
+        "评估",
+        "分类",
+        "标注",
+        "评价",
+    ],
+    "remove": [
+        "filter",
+        "remove",
+        "drop",
+        "discard",
+        "exclude",
+        "delete",
+        "eliminate",
+        "purge",
+        "prune",
+        "strip",
+        "reject",
+        "skip",
+        "toss",
+        "clean",
+        "cull",
+        "ditch",
+        "omit",
+        "过滤",
+        "清洗",
+        "删除",
+        "剔除",
+        "去掉",
+        "去除",
+    ],
+    "keep": ["keep", "retain", "preserve", "select", "only", "保留", "筛选"],
+    "dedup": ["dedup", "dedupe", "deduplicate", "去重"],
+    "refine": [
+        "rewrite",
+        "refine",
+        "normalize",
+        "normalise",
+        "paraphrase",
+        "fix",
+        "translate",
+        "transcribe",
+        "polish",
+        "simplify",
+        "improve",
+        "correct",
+        "edit",
+        "reformat",
+        "summarize",
+        "summarise",
+        "改写",
+        "规范",
+        "翻译",
+        "润色",
+    ],
+}
+# multi-word verbs, checked before single words
+PHRASES: tuple[tuple[str, str], ...] = (
+    (r"get rid of|throw (?:away|out)|weed out|filter out|leave out|cut out|clean up|take out", "remove"),
+    (r"come up with|turn (?:\w+ )?into|put together", "generate"),
+    (r"only keep|keep only|hold on to", "keep"),
+)
+# nominal forms: "near-duplicate removal", "QA generation"
+NOUN_FORMS = {
+    "removal": "remove",
+    "filtering": "remove",
+    "cleaning": "remove",
+    "deduplication": "dedup",
+    "dedup": "dedup",
+    "generation": "generate",
+    "synthesis": "generate",
+    "extraction": "generate",
+    "scoring": "evaluate",
+    "classification": "evaluate",
+    "evaluation": "evaluate",
+    "annotation": "evaluate",
+    "labeling": "evaluate",
+    "labelling": "evaluate",
+    "rewriting": "refine",
+    "translation": "refine",
+    "normalization": "refine",
+}
+# a removal aimed at these is deduplication
+DEDUP_TARGET = re.compile(
+    r"duplicat\w*|\bdup(?:e|es|s)?\b|repeat\w*|redundan\w*|identical|\bunique\b|minhash|simhash|"
+    r"\bsame (?:text|row|passage|document)s?\b|重复",
+    re.I,
+)
+# a keep/remove clause after a scoring clause that speaks of quality is the score gate
+QUALITY = re.compile(
+    r"\b(good|better|best|high|higher|highest|top|strong|excellent|great|weak|low|lower|lowest|bad|worse|"
+    r"worst|poor|poorly|quality|scor\w*|rated|mediocre|threshold)\b|高质量|低质量|高分|低分|好的|差的",
+    re.I,
+)
+# conditions that name a check, not a column: "keep only code that passes", "answers that agree"
+CHECK = re.compile(r"\b(pass\w*|execut\w*|succe\w*|agree\w*|consisten\w*|verif\w*|correct)\b", re.I)
+
+_MIN = r"(?:at least|min(?:imum)?|more than|longer than|over|above|no fewer than|no less than|>=?)"
+_MAX = r"(?:at most|max(?:imum)?|fewer than|less than|shorter than|under|below|up to|no more than|<=?)"
+_LIMIT = re.compile(rf"({_MIN}|{_MAX})\s*(\d+(?:\.\d+)?)\s*([a-z]+)", re.I)
+_ZH_MIN, _ZH_MAX = "至少|不少于|多于|大于|超过|高于", "少于|小于|低于|不足|不超过|至多|最多"
+_ZH_LIMIT = re.compile(rf"({_ZH_MIN}|{_ZH_MAX})\s*(\d+(?:\.\d+)?)\s*个?\s*(字符|词|字|句|行)")
+_ZH_NOUN = {"词": "word", "字": "char", "字符": "char", "句": "sentence", "行": "line"}
+
+_SPLIT = re.compile(
+    r"\s*(?:[;\uff1b\u3002]|,\s*(?:and\s+)?then\b|\band then\b|\bthen\b|\bafter that\b|\bfinally\b|\bnext\b|"
+    r",\s*and\b|,|\uff0c|\u3001|\band\b|\bor\b|\bbefore\b|然后|之后|接着|再|并且|并|和)\s*",
+    re.I,
+)
+_AFTER = re.compile(r"^(.+?)\s+\bafter\b\s+(.+)$|^\s*after\s+([^,]+),\s*(.+)$", re.I)
+
+
+@dataclass
+class Clause:
+    text: str
+    slot: str  # generate | evaluate | filter | dedup | refine | threshold | check
+    verb: str  # the word that decided the slot ("inherited" when it came from the clause before)
+    polarity: str = "remove"  # for filters: does the clause say what to remove or what to keep
+    limits: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+# verbs that choose a kind but say nothing about the operator; a rewrite verb ("summarize",
+# "normalize") names the operation itself, so it stays a retrieval word
+_VERB_WORDS = frozenset(
+    _stem(v) for slot, verbs in VERBS.items() if slot != "refine" for v in verbs if v.isascii()
+) | frozenset(NOUN_FORMS)
+
+
+# function words that occur in many operator docstrings but never say which operator is meant
+_FUNCTION_WORDS = frozenset(
+    "not no non too many much very ones one them those these it its how what whose".split()  # noqa: SIM905
+)
+
+
+def object_stop() -> frozenset[str]:
+    """Verb stems and nominal verb forms: they chose the clause's kind, not its operator."""
+    return _VERB_WORDS | _FUNCTION_WORDS
+
+
+def object_words(text: str) -> list[str]:
+    """A clause's retrieval words without its verbs and generic words: what the clause acts on, and how."""
+    from dataflow_dagster.agent.retrieval import GENERIC, tokenize
+
+    return [t for t in tokenize(text, expand=True) if t not in GENERIC and t not in object_stop()]
+
+
+def _verb(piece: str) -> tuple[str, str] | None:
+    low = piece.lower()
+    for pattern, slot in PHRASES:
+        m = re.search(rf"\b(?:{pattern})\b", low)
+        if m:
+            return slot, m.group(0)
+    for raw in re.findall(r"[a-z][a-z\-]*", low):
+        w = raw.split("-")[-1]
+        for slot, verbs in VERBS.items():
+            if w in verbs or _stem(w) in verbs or _stem(w).rstrip("e") in {v.rstrip("e") for v in verbs}:
+                return slot, raw
+        if w in NOUN_FORMS:
+            return NOUN_FORMS[w], raw
+    for slot, verbs in VERBS.items():  # Chinese verbs are substrings
+        for v in verbs:
+            if not v.isascii() and v in piece:
+                return slot, v
+    return None
+
+
+_BETWEEN = re.compile(r"\bbetween\s+(\d+(?:\.\d+)?)\s+(?:and|to)\s+(\d+(?:\.\d+)?)\s*([a-z]+)", re.I)
+_FIRST = re.compile(r"^\s*first\b,?\s*|\s*\bfirst\s*$", re.I)
+
+
+def _limits(piece: str, polarity: str) -> dict[str, dict[str, float]]:
+    out: dict[str, dict[str, float]] = {}
+    for lo, hi, noun in _BETWEEN.findall(piece):  # a range names both bounds, whatever the verb
+        if polarity == "keep":
+            out[_stem(noun.lower())] = {"min": float(lo), "max": float(hi)}
+    piece = _BETWEEN.sub(" ", piece)
+    found = [(b, v, n, bool(re.fullmatch(_MIN, b.lower()))) for b, v, n in _LIMIT.findall(piece)]
+    found += [(b, v, _ZH_NOUN[n], bool(re.fullmatch(_ZH_MIN, b))) for b, v, n in _ZH_LIMIT.findall(piece)]
+    for _bound, value, noun, is_min in found:
+        kind = "min" if is_min else "max"
+        if polarity == "remove":  # "drop texts shorter than 5 words" keeps >= 5
+            kind = "max" if kind == "min" else "min"
+        out.setdefault(_stem(noun.lower()), {})[kind] = float(value)
+    return out
+
+
+def _ordered_pieces(text: str) -> list[str]:
+    """Clauses in execution order: "Y after X" and "after X, Y" run X first."""
+    m = _AFTER.match(text.strip())
+    if m:
+        first, second = (m.group(2), m.group(1)) if m.group(1) else (m.group(3), m.group(4))
+        return _ordered_pieces(first) + _ordered_pieces(second)
+    if ":" in text:  # "clean the corpus: drop X, dedup, ..." -- the part after the colon says what
+        _head, _, tail = text.partition(":")
+        if _verb(tail):
+            text = tail
+    text = _BETWEEN.sub(lambda m: m.group(0).replace(" and ", " to "), text)  # "between 5 and 50" is one range
+    pieces = [p for p in _SPLIT.split(text) if p and p.strip()]
+    firsts = [p for p in pieces if _FIRST.search(p)]  # "... and remove exact duplicates first"
+    return [_FIRST.sub("", p) for p in firsts] + [p for p in pieces if p not in firsts]
+
+
+def decompose(text: str) -> list[Clause]:
+    clauses: list[Clause] = []
+    prev: Clause | None = None
+    for piece in _ordered_pieces(text):
+        found = _verb(piece)
+        if found is None:
+            if prev is None:
+                continue
+            if prev.slot in ("filter", "dedup") or DEDUP_TARGET.search(piece) or _limits(piece, prev.polarity):
+                found = ("remove" if prev.polarity == "remove" else "keep", "inherited")
+            else:  # an object continuing the clause before ("question and answer pairs")
+                prev.text += f" and {piece}"
+                prev.limits.update(_limits(piece, prev.polarity))
+                continue
+        slot, verb = found
+        polarity = "keep" if slot == "keep" else "remove"
+        if slot in ("remove", "keep"):
+            slot = "filter"
+            if DEDUP_TARGET.search(piece):
+                slot = "dedup"
+            elif any(c.slot == "evaluate" for c in clauses) and QUALITY.search(piece):
+                slot = "threshold"
+            elif polarity == "keep" and CHECK.search(piece):
+                slot = "check"
+        clause = Clause(piece.strip(), slot, verb, polarity, _limits(piece, polarity))
+        clauses.append(clause)
+        prev = clause
+    return clauses
