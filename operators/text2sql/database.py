@@ -233,8 +233,11 @@ class Database:
             fired.set()
             con.interrupt()
 
-        timer = threading.Timer(timeout_s, interrupt)
-        timer.start()
+        timer: threading.Timer | None = threading.Timer(timeout_s, interrupt)
+        try:
+            timer.start()
+        except RuntimeError:  # no memory left for a thread's stack: the worker's kill is the deadline
+            timer = None
         try:
             cur = con.execute(sql)
             cols, rows = self._fetch(cur, max_rows)
@@ -245,7 +248,8 @@ class Database:
                 raise _Timeout() from None
             raise
         finally:
-            timer.cancel()
+            if timer is not None:
+                timer.cancel()
         return ExecResult("ok", cols, rows)
 
     # ---- schema ------------------------------------------------------------------------------
@@ -293,7 +297,9 @@ class _TooLarge(Exception):
 _WORKER_DBS: dict[str, Database] = {}
 # How SQLite and DuckDB word "this query needs more than it may have" across versions, allocators and
 # thread counts (``Out of Memory Error``, ``std::bad_alloc``, ``string or blob too big``, ...).
-_RESOURCE_EXHAUSTED = re.compile(r"too big|too large|memory|bad.alloc|allocat|exceeds? (the )?maximum", re.I)
+_RESOURCE_EXHAUSTED = re.compile(
+    r"too big|too large|memory|bad.alloc|allocat|exceeds? (the )?maximum|can't start new thread", re.I
+)
 _TARGET = "operators.text2sql.database:execute_in_worker"
 
 
@@ -304,7 +310,8 @@ def _from_outcome(out: Outcome, timeout_s: float) -> ExecResult:
     if out.status == "timeout":
         msg = f"ran longer than {timeout_s:g}s; the SQL worker was killed"
         return ExecResult("timeout", message=msg, seconds=out.seconds)
-    status = "out_of_memory" if out.status in ("memory", "crashed") else "error"
+    exhausted = out.status in ("memory", "crashed") or _RESOURCE_EXHAUSTED.search(out.message or "")
+    status = "out_of_memory" if exhausted else "error"
     return ExecResult(status, message=out.message, seconds=out.seconds)
 
 
