@@ -60,7 +60,7 @@ def test_two_runs_at_once_share_storage_and_cache(tmp_path: Path):
         assert lines, out[-3000:]
         results.append(json.loads(lines[-1][len("RESULT ") :]))
         assert "database is locked" not in out and "Could not set lock" not in out
-    assert all(r["success"] for r in results)
+    assert all(r["success"] for r in results), "\n=====\n".join(o[-4000:] for o in outs)
     assert results[0]["hashes"] == results[1]["hashes"]
     storage = Storage(root)
     con = duckdb.connect()

@@ -7,7 +7,7 @@ import pytest
 
 from dataflow_dagster.core.pipeline import Pipeline, Source, Step
 from dataflow_dagster.core.runner import run_source, run_step
-from dataflow_dagster.core.storage import Storage
+from dataflow_dagster.core.storage import AssetAddress, Storage
 from operators.core.sql_ops import SQLRefiner
 from operators.general_text.dedup import ExactDedupFilter
 from operators.general_text.heuristics import ContentNullFilter, WordNumberFilter
@@ -194,3 +194,55 @@ def test_text_evaluators_and_refiners_refresh_only_new_rows(tmp_path: Path):
     for step in ("spaces", "wc", "caps"):
         inc = refresh[step]["incremental"]
         assert inc["mode"] == "delta" and inc["rows_processed"] == len(MORE), (step, inc)
+
+
+RACE = """
+import sys
+from pathlib import Path
+from dataflow_dagster.core.pipeline import Pipeline, Source, Step
+from dataflow_dagster.core.runner import run_source, run_step
+from dataflow_dagster.core.storage import AssetAddress, Storage
+from operators.general_text.heuristics import WordNumberFilter
+src, root = sys.argv[1], sys.argv[2]
+pipe = Pipeline("race", Source(src, required_columns=["text"]), [Step("words", WordNumberFilter(min_words=4))])
+storage = Storage(root)
+run_source(storage, pipe)
+for _ in range(6):
+    run_step(storage, pipe, "words", incremental=True)
+print("RACE-OK")
+"""
+
+
+def test_concurrent_refreshes_of_one_step_keep_each_others_memo_files(tmp_path: Path):
+    """Two schedules refreshing one step at once share its memo folder: neither may delete the
+    files the other is writing or has just named in its pointer (seen in CI as FileNotFoundError)."""
+    import subprocess
+    import sys
+
+    src = tmp_path / "src.jsonl"
+    _write(src, BASE)
+    root = tmp_path / "shared"
+    Storage(root)  # create the root once, before the racers
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", RACE, str(src), str(root)],
+            cwd=Path(__file__).resolve().parents[1],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    outs = [p.communicate(timeout=600)[0] for p in procs]
+    for out in outs:
+        assert "RACE-OK" in out, out[-3000:]
+    storage = Storage(root)
+    final = run_step(storage, _pipe_race(src), "words", incremental=True)
+    assert final.lineage["incremental"]["mode"] == "delta"
+    assert final.lineage["incremental"]["rows_reused"] == len(BASE)
+    memo = json.loads((storage.memo_dir(AssetAddress("race__words", None)) / "current.json").read_text())
+    assert all(Path(f).exists() for f in memo["files"].values())
+
+
+def _pipe_race(src: Path) -> Pipeline:
+    return Pipeline("race", Source(str(src), required_columns=["text"]), [Step("words", WordNumberFilter(min_words=4))])

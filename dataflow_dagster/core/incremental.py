@@ -25,10 +25,13 @@ Why this is sound, and what keeps it so:
   (in the log and in the step's ``incremental`` lineage) and the step runs in full.
 """
 
+import contextlib
+import fcntl
 import json
 import logging
 import os
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -83,6 +86,7 @@ class RowMemo:
     _out_schema: list[list[str]] = field(default_factory=list)
     _rej_schema: list[list[str]] = field(default_factory=list)
     log: logging.Logger | None = None
+    _lease: Any = None  # open lease file while this run reads a memo generation
 
     # ---- paths --------------------------------------------------------------------------------
     @property
@@ -114,7 +118,7 @@ class RowMemo:
             return self._off(src, "input _id values are not unique")
         self._key = self._step_key([[c, t] for c, t in _schema(con, src) if c != POS])
         self.stats = {"mode": "full", "rows_total": int(n), "rows_processed": int(n), "rows_reused": 0}
-        self._doc = self._load()
+        self._doc = self._load_and_lease()
         if self._doc is None or self._doc.get("key") != self._key:
             self.reason = "no memo yet" if self._doc is None else "operator, prompt, model or input schema changed"
             self.stats["reason"] = self.reason
@@ -186,6 +190,54 @@ class RowMemo:
             if (problem := parquet_problem(p)) is not None:
                 return self._discard(f"memo file {p} {problem}")
         return doc
+
+    # ---- concurrency ----------------------------------------------------------------------------
+    # Runs of one step at once (two schedules, a backfill and a manual run) share the memo folder.
+    # Saves are serialised by an exclusive flock on ``.lock``; a run that reads a memo generation
+    # holds a shared flock on a lease file naming its files, and a save never prunes leased files.
+    # flocks die with their process, so a crashed run's lease is recognised and removed.
+    @contextlib.contextmanager
+    def _folder_lock(self) -> Iterator[None]:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with open(self.folder / ".lock", "a+") as fh:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+            yield
+
+    def _load_and_lease(self) -> dict[str, Any] | None:
+        if not self.pointer.exists():
+            return None
+        with self._folder_lock():
+            doc = self._load()
+            if doc is not None:
+                lease = self.folder / f".lease-{uuid.uuid4().hex[:12]}.json"
+                lease.write_text(json.dumps(sorted(doc["files"].values())), encoding="utf-8")
+                self._lease = open(lease, encoding="utf-8")  # noqa: SIM115 - held until release()
+                fcntl.flock(self._lease.fileno(), fcntl.LOCK_SH)
+            return doc
+
+    def release(self) -> None:
+        """Drop this run's lease (its snapshots are written; the memo files may now go)."""
+        if self._lease is not None:
+            path, self._lease = Path(self._lease.name), self._lease.close()
+            path.unlink(missing_ok=True)
+
+    def _leased_files(self) -> set[str]:
+        """Files named by live leases; dead leases (their process ended) are deleted."""
+        held: set[str] = set()
+        for lease in self.folder.glob(".lease-*.json"):
+            if self._lease is not None and lease.name == Path(self._lease.name).name:
+                continue
+            try:
+                with open(lease, encoding="utf-8") as fh:
+                    try:
+                        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    except BlockingIOError:
+                        held.update(json.loads(fh.read() or "[]"))
+                        continue
+                lease.unlink(missing_ok=True)
+            except (OSError, json.JSONDecodeError):
+                continue
+        return held
 
     def _discard(self, problem: str) -> None:
         """Forget a damaged memo: warn, drop the pointer, and let this run rebuild it in full."""
@@ -283,10 +335,20 @@ class RowMemo:
 
     # ---- save ---------------------------------------------------------------------------------
     def save(self, con: duckdb.DuckDBPyConnection) -> None:
-        """Write the memo for the next run; then point ``current.json`` at it (atomic rename)."""
+        """Write the memo for the next run; then point ``current.json`` at it (atomic rename).
+
+        Two runs of one step at once (two schedules, a backfill and a manual run) share this folder;
+        without the lock one run's prune deletes the other's files while they are being written, or
+        after they are written but before its pointer names them."""
         if self.mode == "off":
             return
-        self.folder.mkdir(parents=True, exist_ok=True)
+        try:
+            with self._folder_lock():
+                self._save_locked(con)
+        finally:
+            self.release()
+
+    def _save_locked(self, con: duckdb.DuckDBPyConnection) -> None:
         gen = uuid.uuid4().hex[:12]
         files: dict[str, str] = {}
         keep = "WHERE __in_key NOT IN (SELECT __in_key FROM __memo_err_keys)"
@@ -306,7 +368,7 @@ class RowMemo:
         }
         old = self._load()
         atomic_write_text(self.pointer, json.dumps(doc, indent=1))
-        self._prune(keep={*files.values(), *((old or {}).get("files", {}).values())})
+        self._prune(keep={*files.values(), *((old or {}).get("files", {}).values()), *self._leased_files()})
 
     def _copy(self, con: duckdb.DuckDBPyConnection, sql: str, stem: str) -> str:
         final = self.folder / f"{stem}.parquet"
@@ -316,7 +378,10 @@ class RowMemo:
         return str(final)
 
     def _prune(self, keep: set[str]) -> None:
-        """Keep this generation and the previous one (a concurrent run may still read it)."""
+        """Keep this generation and the previous one (a concurrent run may still read it).
+
+        Runs under the folder lock, so a ``.tmp-`` file here is a crashed run's leftover. Files a
+        running step still reads (leased) stay too."""
         for f in self.folder.glob("*.parquet"):
             if str(f) not in keep:
                 f.unlink(missing_ok=True)
