@@ -153,3 +153,30 @@ def test_hop_linker_prefers_the_document_that_mentions_the_answer(tmp_path: Path
     assert got["c"][0] == "a"  # "Sorbonne" from the question is in doc a
     assert all(v[0] != k for k, v in got.items())
     assert len(got) == 4 and all(len(v[2]) == 1 for v in got.values())
+
+
+@pytest.mark.parametrize(
+    ("doc_answers", "passes"),
+    [
+        (["Paris", "1889", "Gustave Eiffel", "iron"], True),  # answers that agree with the generated ones
+        (["", "I cannot tell", "the document does not say", "unknown"], False),  # a doc-answer step gone wrong
+    ],
+)
+def test_shipped_agentic_rag_atomic_f1_gate_fails_a_broken_answer_step(tmp_path: Path, doc_answers, passes):
+    """The shipped ``atomic_f1`` step (taken from assets/definitions.py unchanged) blocks when the
+    document answers stop agreeing with the generated answers; a gate of 0 could never fail."""
+    from assets import definitions
+    from dataflow_dagster.core.runner import check_metric
+
+    shipped = next(p for p in definitions.PIPELINES if p.name == "agentic_rag")
+    op = next(s.op for s in shipped.steps if s.name == "atomic_f1")
+    answers = ["Paris", "1889", "Gustave Eiffel", "wrought iron"]
+    src = tmp_path / "qa.jsonl"
+    rows = [{"answer": a, "golden_doc_answer": d} for a, d in zip(answers, doc_answers, strict=True)]
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    pipe = Pipeline("gate", Source(str(src), required_columns=["answer"]), [Step("atomic_f1", op)])
+    storage = Storage(tmp_path / "store")
+    run_source(storage, pipe)
+    refs = run_step(storage, pipe, "atomic_f1").refs
+    [spec] = [c for c in op.checks() if c.blocking]
+    assert spec.passes(check_metric(spec, refs)) is passes
