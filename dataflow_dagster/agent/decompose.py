@@ -41,6 +41,8 @@ VERBS: dict[str, tuple[str, ...]] = {
         "propose",
         "craft",
         "sample",
+        "describe",
+        "explain",
         "生成",
         "合成",
         "构造",
@@ -127,7 +129,7 @@ VERBS: dict[str, tuple[str, ...]] = {
 # multi-word verbs, checked before single words
 PHRASES: tuple[tuple[str, str], ...] = (
     (r"get rid of|throw (?:away|out)|weed out|filter out|leave out|cut out|clean up|take out", "remove"),
-    (r"come up with|turn (?:\w+ )?into|put together", "generate"),
+    (r"come up with|turn (?:\w+ ){0,3}into|convert (?:\w+ ){0,3}into|put together", "generate"),
     (r"only keep|keep only|hold on to", "keep"),
 )
 # nominal forms: "near-duplicate removal", "QA generation"

@@ -26,10 +26,10 @@ DATA_NOUNS = frozenset(_stem(w) for w in _NOUNS.split(" "))
 # Domain words whose absence from every operator means the request cannot be served faithfully.
 DOMAINS: dict[str, tuple[str, ...]] = {
     "text2sql": ("sql", "text2sql", "text-to-sql", "nl2sql"),
-    "code": ("code", "program", "programs", "python", "function", "functions", "代码"),
+    "code": ("code", "program", "programs", "python", "function", "functions", "snippet", "snippets", "代码"),
     "math": ("math", "maths", "mathematics", "arithmetic", "数学"),
     "reasoning": ("cot", "chain-of-thought", "reasoning", "推理"),
-    "rag": ("rag", "multi-hop", "multihop", "retrieval"),
+    "rag": ("rag", "multi-hop", "multihop", "two-hop", "retrieval"),
     "knowledge": ("knowledge", "kg", "triples", "知识"),
     "image": ("image", "images", "picture", "photo", "photos", "图片", "图像"),
     "audio": ("audio", "speech", "voice", "音频", "语音"),
