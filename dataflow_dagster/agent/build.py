@@ -171,6 +171,11 @@ def build_pipeline(
 ) -> AgentResult:
     """Turn ``request`` into ``out_dir/<name>.yaml``; raises AgentRefusal (nothing written) if it cannot."""
     intent = parse_intent(request)
+    if intent.unnamed_data and data is not None and Path(data).is_file():
+        # "drop the products whose price is below 0": the column it names says which data is meant
+        columns = {c.lower() for c in profile_data(Path(data)).columns if not c.startswith("_")}
+        if columns & set(re.findall(r"[a-z0-9_]+", request.lower())):
+            intent.refusal = None
     if intent.refusal:
         raise AgentRefusal(intent.refusal)
     data_path = Path(data or intent.data_path or "")

@@ -56,6 +56,7 @@ class Intent:
     keep_good: bool = False
     clauses: list[Clause] = field(default_factory=list)  # the request's transformations, in order
     refusal: str | None = None
+    unnamed_data: bool = False  # refused only because no data noun was found (a column name may still say it)
 
 
 def _words(text: str) -> list[str]:
@@ -103,6 +104,7 @@ def parse_intent(request: str) -> Intent:
     elif bad_domain:
         intent.refusal = f"the request is about {', '.join(bad_domain)} data; operators here process text tables only"
     elif not has_data_noun and intent.data_path is None:
+        intent.unnamed_data = True
         intent.refusal = (
             "the request does not say which data to process (texts, samples, QA pairs, a .jsonl "
             "file...); e.g. 'score the QA pairs in data/qa.jsonl'"

@@ -258,7 +258,7 @@ class Planner:
                 return None, ["<score column>"]
             cfg["input_key"] = score_col[0]
             cfg.setdefault("min_value", score_col[1])
-        elif "input_key" in fields:
+        elif "input_key" in fields and "input_key" not in cfg:
             default = fields["input_key"].default
             if not isinstance(default, str) or default not in available:
                 cfg["input_key"] = text_col
