@@ -13,14 +13,16 @@ Every request counts, refusals included. A request is correct when
 Requests: ``bench/agent_tuning.json`` (may be used to tune the agent; it includes, marked
 ``"from": "heldout_r1"``, the first held-out file, which was read while tuning and so is no longer held
 out) and ``bench/agent_heldout.json`` (29 requests over the eight domains of issue 20, written before the
-agent was changed in that round; its first score is the honest one). Input data: ``bench/agent_data/`` (the
+agent was changed in that round; its first score is the honest one). ``bench/agent_heldout_r3.json``
+(22 requests, run with ``--heldout``) was written after those changes, before it was first scored,
+and never tuned on. Input data: ``bench/agent_data/`` (the
 request's ``"data"`` file, ``texts.jsonl`` by default).
 
 Baseline (same run, same scorer, same key binding): retrieval's top-ranked operator for each action
 the intent names, compiled by the same planner (so keys are bound exactly as the agent binds them),
 with no model, no second attempt and no plan check.
 
-    python bench/agent.py [--quick] [--no-llm] [--only tuning|heldout]
+    python bench/agent.py [--quick] [--no-llm] [--only tuning|heldout] [--heldout FILE]
 """
 
 import argparse
@@ -179,9 +181,10 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="first 6 requests of each set")
     ap.add_argument("--no-llm", action="store_true", help="retrieval only (no model)")
     ap.add_argument("--only", choices=["tuning", "heldout"], help="score one set (no RESULTS.md entry)")
+    ap.add_argument("--heldout", type=Path, default=HELDOUT, help="held-out request file (default: %(default)s)")
     args = ap.parse_args()
     tuning = json.loads(TUNING.read_text(encoding="utf-8")) if args.only != "heldout" else []
-    heldout = json.loads(HELDOUT.read_text(encoding="utf-8")) if args.only != "tuning" else []
+    heldout = json.loads(args.heldout.read_text(encoding="utf-8")) if args.only != "tuning" else []
     if args.quick:
         tuning, heldout = tuning[:6], heldout[:6]
     llm = None
