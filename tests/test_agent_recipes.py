@@ -25,13 +25,13 @@ def chain(res) -> list[tuple[str, dict]]:
 
 
 def keeps_rows(res) -> bool:
-    """Rows survive the dry run, or (function calling) the step that ends at 0 is an LLM step fed by
-    placeholder answers, which never finish a dialogue: the agent says so instead of judging it."""
+    """Rows survive the dry run, or the step that ends at 0 judges placeholder LLM answers (dialogues
+    that never reach a final turn, a verdict on a placeholder solution): the agent says so."""
     if not res.plan.ok or not res.plan.steps:
         return False
     if (res.plan.steps[-1].rows_out or 0) > 0:
         return True
-    return any("survivors not judged" in n and "dialogues" in n for n in res.notes)
+    return any("survivors not judged" in n and "placeholder answers" in n for n in res.notes)
 
 
 @pytest.mark.parametrize(
@@ -81,6 +81,18 @@ def keeps_rows(res) -> bool:
                 "InstructionResponseGenerator": {"input_key": "text"},
                 "SuperfilteringFilter": {"input_output_key": "output"},
             },
+        ),
+        (
+            "split the listed files into pieces of 120 words",
+            "kb/docs.jsonl",
+            ["FileIngestor", "TextChunker"],
+            {"TextChunker": {"input_key": "text", "size": 120}},
+        ),
+        (  # a reference column: verified against it, no majority vote
+            "answer each math question step by step and keep answers equal to the reference answer",
+            "math.jsonl",
+            ["CoTAnswerGenerator", "AnswerExtractor", "AnswerVerifier", "VerifiedAnswerFilter"],
+            {"AnswerVerifier": {"reference_key": "answer"}},
         ),
         (  # a clean-up clause before a recipe is composed in front of it, on the recipe's column
             "deduplicate the math questions and then solve them with chain-of-thought",

@@ -94,7 +94,8 @@ def parse_intent(request: str) -> Intent:
     p = _PATH.search(text)
     if p:
         intent.data_path = p.group(0)
-    has_data_noun = any(w in DATA_NOUNS for w in words)
+    # a named data domain ("math", "SQL", "数学") says what data is meant as well as a noun would
+    has_data_noun = any(w in DATA_NOUNS for w in words) or any(d not in UNSERVABLE for d in intent.domains)
     bad_domain = [d for d in intent.domains if d in UNSERVABLE]
     if not intent.actions:
         intent.refusal = (

@@ -101,7 +101,7 @@ def _slot_of(cls: type[Operator]) -> str:
     return str(cls.kind)
 
 
-GENERAL_DOMAINS = ("general", "general_text", "text")
+GENERAL_DOMAINS = ("general", "general_text", "text", "text_pt")  # pretraining filters are text filters
 
 
 def _domain_match(cls: type[Operator], domain: str) -> bool:

@@ -27,8 +27,12 @@ __all__ = ["RecipePlan", "match_recipe"]
 
 _KEEP_PASSING = re.compile(r"\b(pass|passes|passing|execut\w*|run[s]?\b|succeed\w*|work[s]?|fail\w*)\b", re.I)
 _AGREE = re.compile(r"\b(agree\w*|consisten\w*|majority|vote)\b", re.I)
-_VERIFIED = re.compile(r"\b(verif\w*|correct\w*|match\w*|right)\b", re.I)
-_COT = re.compile(r"\b(cot|chain[- ]of[- ]thought|step[- ]by[- ]step|reason\w*|solve|solution\w*)\b", re.I)
+_VERIFIED = re.compile(
+    r"\b(verif\w*|correct\w*|match\w*|right|equal\w*|same as|gold\w*|reference|ground[- ]truth)\b|验证|正确", re.I
+)
+_COT = re.compile(
+    r"\b(cot|chain[- ]of[- ]thought|step[- ]by[- ]step|reason\w*|solve|solution\w*)\b|思维链|解题|推理", re.I
+)
 _INSTRUCTION = re.compile(r"\binstruction", re.I)
 _CODE = re.compile(r"\b(?:tests?|pass\w*|fail\w*|execut\w*|runs?)\b", re.I)
 _NEW_QUESTIONS = re.compile(

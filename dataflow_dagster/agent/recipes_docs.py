@@ -52,7 +52,8 @@ def rag_multihop(intent: Intent, data: DataProfile) -> RecipePlan | None:
 
 _KB = r"knowledge|\bchunks?\b|\bparse\b|convert (?:them|the \w+|these \w+) to (?:text|markdown)|\bkb\b"
 _FILE_COLUMNS = ("path", "file", "filename", "file_path", "url")
-_CHUNK_SIZE = re.compile(r"(\d+)[- ](word|token|char\w*)s?[- ]chunks?|chunks? of (\d+) (word|token|char\w*)", re.I)
+_PIECES = r"(?:chunks?|pieces?|segments?|passages?|parts?|windows?)"
+_CHUNK_SIZE = re.compile(rf"(\d+)[- ](word|token|char\w*)s?[- ]{_PIECES}|{_PIECES} of (\d+) (word|token|char\w*)", re.I)
 
 
 def knowledge_docs(intent: Intent, data: DataProfile) -> RecipePlan | None:
@@ -87,7 +88,7 @@ def knowledge_docs(intent: Intent, data: DataProfile) -> RecipePlan | None:
             steps.append(Step("sft", SFTTableAssembler(instruction_key="question", output_key="answer")))
     if len(steps) == (path_col is not None) + 1 and not has(text, r"\bchunks?\b|split|\bcut\b"):
         notes.append("no QA, cleaning or SFT asked: the documents are only turned into chunks")
-    claims = re.compile(rf"{_KB}|split|\bcut\b|\bqa\b|question", re.I)
+    claims = re.compile(rf"{_KB}|split|\bcut\b|\bclean\w*|\bqa\b|question", re.I)
     return RecipePlan("knowledge_docs", steps, [path_col or body], notes, claims=claims)
 
 
