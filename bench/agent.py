@@ -10,15 +10,19 @@ Every request counts, refusals included. A request is correct when
   that drops them judges columns derived from an LLM step's placeholder answers (the dry run calls no
   model, so such a zero is no evidence; ``placeholder_verdict``).
 
-Requests: ``bench/agent_tuning.json`` (may be used to tune the agent) and ``bench/agent_heldout.json``
-(written before the agent was changed; never tune on it). Input data: ``bench/agent_data/`` (the
+Requests: ``bench/agent_tuning.json`` (may be used to tune the agent; it includes, marked
+``"from": "heldout_r1"``, the first held-out file, which was read while tuning and so is no longer held
+out) and ``bench/agent_heldout.json`` (29 requests over the eight domains of issue 20, written before the
+agent was changed in that round; its first score is the honest one). ``bench/agent_heldout_r3.json``
+(22 requests, run with ``--heldout``) was written after those changes, before it was first scored,
+and never tuned on. Input data: ``bench/agent_data/`` (the
 request's ``"data"`` file, ``texts.jsonl`` by default).
 
 Baseline (same run, same scorer, same key binding): retrieval's top-ranked operator for each action
 the intent names, compiled by the same planner (so keys are bound exactly as the agent binds them),
 with no model, no second attempt and no plan check.
 
-    python bench/agent.py [--quick] [--no-llm]
+    python bench/agent.py [--quick] [--no-llm] [--only tuning|heldout] [--heldout FILE]
 """
 
 import argparse
@@ -70,6 +74,8 @@ EQUIVALENT: dict[str, frozenset[str]] = {
         }
     ),
     "sql_difficulty": frozenset({"SQLComponentClassifier", "SQLExecutionClassifier"}),
+    "sft_gen": frozenset({"InstructionResponseGenerator", "SFTGeneratorSeed"}),
+    "kb_qa": frozenset({"ChunkQAExtractor", "Text2MultiHopQAGenerator"}),
 }
 
 
@@ -118,8 +124,8 @@ def score_pipeline(case: dict[str, Any], p: Pipeline, report: PlanReport) -> tup
     names = [s.op.name for s in p.steps]
     if case["expect"] == "refuse":
         return False, f"should refuse, wrote {names}"
-    if not ops_match(case["expect"], names):
-        return False, f"ops {names} != {case['expect']}"
+    if not any(ops_match(want, names) for want in [case["expect"], *case.get("alt", [])]):
+        return False, f"ops {names} != {case['expect']}" + (" (or an alternative)" if case.get("alt") else "")
     if not keys_match(case, p):
         return False, f"keys wrong: want {case.get('keys')}"
     if not survives(p, report):
@@ -167,16 +173,18 @@ def run_set(label: str, cases: list[dict[str, Any]], llm: Any, planner: Planner)
         base += b
         mark = "OK  " if ok else "MISS"
         print(f"[{label} {i:2d}] {mark} base={'ok' if b else '--'} {what}: {why} :: {case['request'][:70]}")
-    return correct / len(cases), base / len(cases)
+    return correct / max(len(cases), 1), base / max(len(cases), 1)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="first 6 requests of each set")
     ap.add_argument("--no-llm", action="store_true", help="retrieval only (no model)")
+    ap.add_argument("--only", choices=["tuning", "heldout"], help="score one set (no RESULTS.md entry)")
+    ap.add_argument("--heldout", type=Path, default=HELDOUT, help="held-out request file (default: %(default)s)")
     args = ap.parse_args()
-    tuning = json.loads(TUNING.read_text(encoding="utf-8"))
-    heldout = json.loads(HELDOUT.read_text(encoding="utf-8"))
+    tuning = json.loads(TUNING.read_text(encoding="utf-8")) if args.only != "heldout" else []
+    heldout = json.loads(args.heldout.read_text(encoding="utf-8")) if args.only != "tuning" else []
     if args.quick:
         tuning, heldout = tuning[:6], heldout[:6]
     llm = None
@@ -202,7 +210,7 @@ def main() -> None:
     print(f"elapsed {time.time() - started:.1f}s")
     for line in lines:
         print(line)
-    if not args.quick:
+    if not args.quick and not args.only:
         with open(BENCH / "RESULTS.md", "a", encoding="utf-8") as fh:
             fh.write(f"\n## bench/agent.py — {date.today()} — {platform.node()} ({os.cpu_count()} cpu)\n\n```\n")
             fh.write("\n".join(lines) + "\n```\n")

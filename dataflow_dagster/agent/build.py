@@ -7,10 +7,11 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dataflow_dagster.agent.decompose import Clause
 from dataflow_dagster.agent.intent import Intent, parse_intent
 from dataflow_dagster.agent.model_plan import is_capable, propose
 from dataflow_dagster.agent.planner import AgentRefusal, Compiled, DataProfile, Planner, Selection, profile_data
-from dataflow_dagster.agent.recipes import match_recipe
+from dataflow_dagster.agent.recipes import RecipePlan, match_recipe
 from dataflow_dagster.core.dryrun import PlanReport, dry_run
 from dataflow_dagster.core.pipeline import Pipeline, Source
 from dataflow_dagster.core.yaml_loader import dump_pipeline, load_pipeline_file
@@ -93,11 +94,12 @@ def _compile(
     recipe = match_recipe(intent, data) if sel.by == "recipe" else None
     source = recipe.source if recipe is not None else None
     if recipe is not None:
-        compiled = Compiled(recipe.steps, [f"recipe {recipe.recipe}", *recipe.notes])
-        compiled.source_columns = recipe.source_columns
+        prefix = _prefix(planner, intent, data, recipe, sel)
+        compiled = Compiled(prefix.steps + recipe.steps, [f"recipe {recipe.recipe}", *prefix.notes, *recipe.notes])
+        compiled.source_columns = sorted({*prefix.source_columns, *recipe.source_columns})
         missing: list[str] = []
     else:
-        compiled = planner.compile(sel.names, intent, data, sel.preset)
+        compiled = planner.compile(sel.names, intent, data, sel.preset, sel.bind)
         missing = [a for a in intent.actions if not any(_serves(s.op, a) for s in compiled.steps)]
     if missing or not compiled.steps:
         raise AgentRefusal(
@@ -114,7 +116,37 @@ def _compile(
     return pipeline, compiled
 
 
+def _prefix(planner: Planner, intent: Intent, data: DataProfile, recipe: RecipePlan, sel: Selection) -> Compiled:
+    """Clean-up clauses the request puts before the domain work ("remove duplicate problems, then
+    solve them"), chosen by retrieval like any rule request and bound to the recipe's main column;
+    a filter clause the recipe claims ("keep only those that pass") is the recipe's own."""
+    lead: list[Clause] = []
+    for c in intent.clauses:
+        if c.slot not in ("filter", "dedup") or not recipe.composable:
+            break
+        if c.slot == "filter" and recipe.claims is not None and recipe.claims.search(c.text):
+            break
+        lead.append(c)
+    if not lead:
+        return Compiled([])
+    sub = Intent(request=", ".join(c.text for c in lead), clauses=lead)
+    sub.actions = list(dict.fromkeys(c.slot for c in lead))
+    for c in lead:
+        sub.limits.update(c.limits)
+    main = next((c for c in recipe.source_columns if c in data.columns), data.text_column)
+    choice = planner.retrieval_choice(sub, planner.candidates(sub), data)
+    compiled = planner.compile(choice.names, sub, DataProfile(data.path, data.columns, main), choice.preset)
+    taken = {s.name for s in recipe.steps}
+    for s in compiled.steps:
+        s.name = s.name if s.name not in taken else f"{s.name}_before"
+    sel.decided.update(choice.decided)
+    compiled.notes.append(f"composed: {[s.op.name for s in compiled.steps]} before recipe {recipe.recipe}")
+    return compiled
+
+
 def _decided_by(sel: Selection, op_name: str) -> str:
+    if sel.by == "recipe" and op_name in sel.decided:
+        return sel.decided[op_name]
     if sel.by == "recipe":
         return f"recipe {sel.note}"
     if sel.by == "llm":
@@ -139,6 +171,11 @@ def build_pipeline(
 ) -> AgentResult:
     """Turn ``request`` into ``out_dir/<name>.yaml``; raises AgentRefusal (nothing written) if it cannot."""
     intent = parse_intent(request)
+    if intent.unnamed_data and data is not None and Path(data).is_file():
+        # "drop the products whose price is below 0": the column it names says which data is meant
+        columns = {c.lower() for c in profile_data(Path(data)).columns if not c.startswith("_")}
+        if columns & set(re.findall(r"[a-z0-9_]+", request.lower())):
+            intent.refusal = None
     if intent.refusal:
         raise AgentRefusal(intent.refusal)
     data_path = Path(data or intent.data_path or "")
@@ -178,7 +215,7 @@ def build_pipeline(
             notes.append(
                 f"model {llm.model_id} is the embedded one, too small to decompose requests: the rule path decides"
             )
-        attempts.append(planner.retrieval_choice(intent, cands))
+        attempts.append(planner.retrieval_choice(intent, cands, profile))
     model = llm.model_id if llm is not None else "none (retrieval only)"
     last_error = ""
     for sel in attempts:

@@ -41,10 +41,21 @@ VERBS: dict[str, tuple[str, ...]] = {
         "propose",
         "craft",
         "sample",
+        "describe",
+        "explain",
+        "chunk",
+        "split",
+        "segment",
+        "parse",
+        "ingest",
         "生成",
         "合成",
         "构造",
         "编写",
+        "解答",
+        "求解",
+        "解题",
+        "回答",
         "写",
     ],
     "evaluate": [
@@ -127,8 +138,8 @@ VERBS: dict[str, tuple[str, ...]] = {
 # multi-word verbs, checked before single words
 PHRASES: tuple[tuple[str, str], ...] = (
     (r"get rid of|throw (?:away|out)|weed out|filter out|leave out|cut out|clean up|take out", "remove"),
-    (r"come up with|turn (?:\w+ )?into|put together", "generate"),
-    (r"only keep|keep only|hold on to", "keep"),
+    (r"come up with|turn (?:\w+ ){0,5}into|convert (?:\w+ ){0,5}into|put together", "generate"),
+    (r"only keep|keep only|hold on to|filter (?:\w+ ){0,3}?(?:down )?to|narrow (?:\w+ ){0,3}?down to", "keep"),
 )
 # nominal forms: "near-duplicate removal", "QA generation"
 NOUN_FORMS = {

@@ -26,10 +26,10 @@ DATA_NOUNS = frozenset(_stem(w) for w in _NOUNS.split(" "))
 # Domain words whose absence from every operator means the request cannot be served faithfully.
 DOMAINS: dict[str, tuple[str, ...]] = {
     "text2sql": ("sql", "text2sql", "text-to-sql", "nl2sql"),
-    "code": ("code", "program", "programs", "python", "function", "functions", "代码"),
+    "code": ("code", "program", "programs", "python", "function", "functions", "snippet", "snippets", "代码"),
     "math": ("math", "maths", "mathematics", "arithmetic", "数学"),
     "reasoning": ("cot", "chain-of-thought", "reasoning", "推理"),
-    "rag": ("rag", "multi-hop", "multihop", "retrieval"),
+    "rag": ("rag", "multi-hop", "multihop", "two-hop", "retrieval"),
     "knowledge": ("knowledge", "kg", "triples", "知识"),
     "image": ("image", "images", "picture", "photo", "photos", "图片", "图像"),
     "audio": ("audio", "speech", "voice", "音频", "语音"),
@@ -56,6 +56,7 @@ class Intent:
     keep_good: bool = False
     clauses: list[Clause] = field(default_factory=list)  # the request's transformations, in order
     refusal: str | None = None
+    unnamed_data: bool = False  # refused only because no data noun was found (a column name may still say it)
 
 
 def _words(text: str) -> list[str]:
@@ -93,7 +94,8 @@ def parse_intent(request: str) -> Intent:
     p = _PATH.search(text)
     if p:
         intent.data_path = p.group(0)
-    has_data_noun = any(w in DATA_NOUNS for w in words)
+    # a named data domain ("math", "SQL", "数学") says what data is meant as well as a noun would
+    has_data_noun = any(w in DATA_NOUNS for w in words) or any(d not in UNSERVABLE for d in intent.domains)
     bad_domain = [d for d in intent.domains if d in UNSERVABLE]
     if not intent.actions:
         intent.refusal = (
@@ -103,6 +105,7 @@ def parse_intent(request: str) -> Intent:
     elif bad_domain:
         intent.refusal = f"the request is about {', '.join(bad_domain)} data; operators here process text tables only"
     elif not has_data_noun and intent.data_path is None:
+        intent.unnamed_data = True
         intent.refusal = (
             "the request does not say which data to process (texts, samples, QA pairs, a .jsonl "
             "file...); e.g. 'score the QA pairs in data/qa.jsonl'"

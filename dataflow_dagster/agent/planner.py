@@ -75,6 +75,7 @@ class Selection:
     note: str = ""
     preset: dict[str, dict[str, Any]] = field(default_factory=dict)  # synthesised operator -> its config
     decided: dict[str, str] = field(default_factory=dict)  # operator -> which path decided it, and why
+    bind: dict[str, str] = field(default_factory=dict)  # operator -> the data column its clause names
 
 
 @dataclass
@@ -100,7 +101,7 @@ def _slot_of(cls: type[Operator]) -> str:
     return str(cls.kind)
 
 
-GENERAL_DOMAINS = ("general", "general_text", "text")
+GENERAL_DOMAINS = ("general", "general_text", "text", "text_pt")  # pretraining filters are text filters
 
 
 def _domain_match(cls: type[Operator], domain: str) -> bool:
@@ -176,13 +177,27 @@ class Planner:
         matched = [w for w in words if self.index.scores_for([w]).get(name, 0.0) > 0]
         return len(matched) > len(unknown)
 
-    def retrieval_choice(self, intent: Intent, cands: dict[str, list[tuple[str, float]]]) -> Selection:
-        """One operator per clause, in the request's order, ranked on that clause's own words."""
+    def retrieval_choice(
+        self, intent: Intent, cands: dict[str, list[tuple[str, float]]], data: DataProfile | None = None
+    ) -> Selection:
+        """One operator per clause, in the request's order, ranked on that clause's own words; with the
+        data's profile, a comparison on a named numeric column becomes a synthesised SQL row rule."""
+        from dataflow_dagster.agent.rule_synthesis import row_rule
+
         sel = Selection([], "retrieval")
         names = sel.names
         for i, clause in enumerate(intent.clauses or []):
             ranked = cands.get(clause.slot)
             if not ranked:
+                continue
+            rule = row_rule(clause, data) if data is not None and "GeneralFilter" in self.ops else None
+            if rule is not None and "GeneralFilter" not in names:
+                names.append("GeneralFilter")
+                sel.preset["GeneralFilter"] = {"filter_rules": [rule.rule]}
+                sel.decided["GeneralFilter"] = (
+                    f"synthesised SQL rule `{rule.rule}` for clause '{clause.text}' (column '{rule.column}'; "
+                    f"keeps {rule.kept} of {rule.sampled} sample rows)"
+                )
                 continue
             text = clause.text
             if i and clause.slot in ("generate", "evaluate", "refine"):  # "score them": what "them" is
@@ -209,6 +224,9 @@ class Planner:
             if chosen not in names:
                 names.append(chosen)
                 sel.decided[chosen] = f"rules: clause '{clause.text}' ({clause.slot}, verb '{clause.verb}')"
+                named = _named_text_column(clause.text, data) if data is not None else None
+                if named and "input_key" in self.ops[chosen].Config.model_fields:
+                    sel.bind[chosen] = named
         for slot, ranked in cands.items():  # an action no clause carried: retrieval's top-ranked operator
             if not any(_slot_of(self.ops[n]) == slot for n in names):
                 names.append(ranked[0][0])
@@ -240,7 +258,7 @@ class Planner:
                 return None, ["<score column>"]
             cfg["input_key"] = score_col[0]
             cfg.setdefault("min_value", score_col[1])
-        elif "input_key" in fields:
+        elif "input_key" in fields and "input_key" not in cfg:
             default = fields["input_key"].default
             if not isinstance(default, str) or default not in available:
                 cfg["input_key"] = text_col
@@ -270,9 +288,17 @@ class Planner:
         return None
 
     def compile(
-        self, names: list[str], intent: Intent, data: DataProfile, preset: dict[str, dict[str, Any]] | None = None
+        self,
+        names: list[str],
+        intent: Intent,
+        data: DataProfile,
+        preset: dict[str, dict[str, Any]] | None = None,
+        bind: dict[str, str] | None = None,
     ) -> Compiled:
-        """Place the chosen operators in the order their inputs become available."""
+        """Place the chosen operators in the order their inputs become available; ``bind`` sets an
+        operator's ``input_key`` to the column its clause names ("titles with fewer than 12 words")."""
+        preset = {**{n: {"input_key": c} for n, c in (bind or {}).items()}, **(preset or {})}
+        synthesised = {n for n, cfg in preset.items() if set(cfg) != {"input_key"}}
         todo = self.order(names, intent)
         if intent.keep_good and not any(_is_threshold(self.ops[n]) for n in todo):
             todo += [n for n, c in self.ops.items() if _is_threshold(c)][:1]
@@ -286,7 +312,7 @@ class Planner:
                 cfg = (preset or {}).get(name)
                 op, missing = self._bind(self.ops[name], available, data.text_column, intent, score_col, cfg)
                 if op is not None and not missing:
-                    self._place(result, op, available, used, synthesised=cfg is not None)
+                    self._place(result, op, available, used, synthesised=name in synthesised)
                     todo.remove(name)
                     score_col = _score_column(op) or score_col
                     placed = True
@@ -332,6 +358,17 @@ class Planner:
         if op.kind == Kind.GENERATE and PARENTS not in available:
             available.append(PARENTS)
         available += [c for c in op.output_columns() if c not in available]
+
+
+def _named_text_column(text: str, data: DataProfile) -> str | None:
+    """A text column other than the main one that the clause names by its name ("titles", "headline")."""
+    words = {_stem(w) for w in re.findall(r"[a-z0-9_]+", text.lower())}
+    named = [
+        c
+        for c, t in data.columns.items()
+        if t == "VARCHAR" and c != data.text_column and not c.startswith("_") and _stem(c.lower()) in words
+    ]
+    return named[0] if len(named) == 1 else None
 
 
 def _score_column(op: Operator) -> tuple[str, float] | None:

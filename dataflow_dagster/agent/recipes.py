@@ -10,11 +10,12 @@ load) and falls back to retrieval when it does not hold.
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
 
 from dataflow_dagster.agent.intent import Intent
 from dataflow_dagster.agent.planner import DataProfile
+from dataflow_dagster.agent.recipe_plan import RecipePlan, column
+from dataflow_dagster.agent.recipes_docs import function_calling, knowledge_docs, rag_multihop
+from dataflow_dagster.agent.recipes_sft import sft
 from dataflow_dagster.core.pipeline import Step
 from operators.code.execution import CodeExecutionEvaluator, ExecutionStatusFilter
 from operators.code.generators import CodeInstructionSynthesizer, CodeTestCaseGenerator
@@ -22,39 +23,40 @@ from operators.reasoning.answers import AnswerExtractor
 from operators.reasoning.generators import CoTAnswerGenerator
 from operators.reasoning.verify import AnswerVerifier, PseudoAnswerGenerator, VerifiedAnswerFilter
 
+__all__ = ["RecipePlan", "match_recipe"]
 
-@dataclass
-class RecipePlan:
-    recipe: str
-    steps: list[Step]
-    source_columns: list[str]
-    notes: list[str] = field(default_factory=list)
-    source: Path | None = None  # a source the recipe built (e.g. database seeds), else the request's data
-
-
-_KEEP_PASSING = re.compile(r"\b(pass|passes|passing|execut\w*|run[s]?\b|succeed\w*|work[s]?)\b", re.I)
+_KEEP_PASSING = re.compile(r"\b(pass|passes|passing|execut\w*|run[s]?\b|succeed\w*|work[s]?|fail\w*)\b", re.I)
 _AGREE = re.compile(r"\b(agree\w*|consisten\w*|majority|vote)\b", re.I)
-_VERIFIED = re.compile(r"\b(verif\w*|correct\w*|match\w*|right)\b", re.I)
-_COT = re.compile(r"\b(cot|chain[- ]of[- ]thought|step[- ]by[- ]step|reason\w*|solve|solution\w*)\b", re.I)
+_VERIFIED = re.compile(
+    r"\b(verif\w*|correct\w*|match\w*|right|equal\w*|same as|gold\w*|reference|ground[- ]truth)\b|验证|正确", re.I
+)
+_COT = re.compile(
+    r"\b(cot|chain[- ]of[- ]thought|step[- ]by[- ]step|reason\w*|solve|solution\w*)\b|思维链|解题|推理", re.I
+)
 _INSTRUCTION = re.compile(r"\binstruction", re.I)
-
-
-def _column(data: DataProfile, names: tuple[str, ...]) -> str:
-    return next((c for c in names if c in data.columns), data.text_column)
+_CODE = re.compile(r"\b(?:tests?|pass\w*|fail\w*|execut\w*|runs?)\b", re.I)
+_NEW_QUESTIONS = re.compile(
+    r"\b(?:new|more|similar|fresh|additional|augment\w*|variants?)\b\W+(?:\w+\W+){0,3}(?:problems?|questions?)", re.I
+)
+_MATH_DIFFICULTY = re.compile(r"difficult\w*|\bhard\w*|难度", re.I)
+_MATH = re.compile(r"\b(?:agree\w*|verif\w*|correct\w*|match\w*|consisten\w*|wrong)\b", re.I)
 
 
 def code_tests(intent: Intent, data: DataProfile) -> RecipePlan | None:
     """Code + tests (+ instruction): tests -> execution -> keep passing, the code column executed."""
     text = intent.request
-    if "code" not in intent.domains or not re.search(r"\btests?\b|test cases?", text, re.I):
+    tests = re.search(r"\btests?\b|test cases?", text, re.I)
+    if "code" not in intent.domains or not (tests or _INSTRUCTION.search(text)):
         return None
-    code = _column(data, ("code", "raw_code", "generated_code", "function", "solution"))
+    code = column(data, ("code", "raw_code", "generated_code", "function", "solution"))
     steps: list[Step] = []
     notes = []
     instruction = "instruction" if "instruction" in data.columns else None
     if _INSTRUCTION.search(text) and instruction is None:
         steps.append(Step("instruction", CodeInstructionSynthesizer(input_key=code)))
         instruction = "instruction"
+    if not tests:
+        return RecipePlan("code_instruction", steps, [code], notes, claims=_CODE) if steps else None
     if instruction is None:  # no task statement: the function itself (name, docstring) states the task
         instruction = code
         notes.append(f"no instruction column: CodeTestCaseGenerator reads the task from the code column '{code}'")
@@ -63,33 +65,50 @@ def code_tests(intent: Intent, data: DataProfile) -> RecipePlan | None:
         steps.append(Step("execute", CodeExecutionEvaluator(input_key=code)))
         steps.append(Step("keep_passing", ExecutionStatusFilter()))
         notes.append("contract: CodeExecutionEvaluator added because ExecutionStatusFilter reads exec_status")
-    return RecipePlan("code_tests", steps, [code], notes)
+    return RecipePlan("code_tests", steps, [code], notes, claims=_CODE)
 
 
 def math_cot(intent: Intent, data: DataProfile) -> RecipePlan | None:
-    """Math CoT: sampled solutions -> extracted answers -> majority vote -> keep agreeing/verified."""
+    """Math: (new questions ->) CoT solutions (-> extracted answers -> [majority vote] -> verdict -> keep),
+    or a difficulty rating of the questions."""
     text = intent.request
-    if "math" not in intent.domains or not _COT.search(text):
+    if "math" not in intent.domains:
         return None
-    question = _column(data, ("question", "problem", "instruction", "prompt"))
-    steps = [Step("cot", CoTAnswerGenerator(input_key=question))]
-    notes = []
+    question = column(data, ("question", "problem", "instruction", "prompt"))
+    steps: list[Step] = []
+    notes: list[str] = []
     gold = next((c for c in ("golden_answer", "answer", "reference") if c in data.columns), None)
-    # "answers agree" is self-consistency (samples against their majority vote); "verified/correct"
-    # with a reference column checks against that column instead.
+    if _NEW_QUESTIONS.search(text):
+        from operators.reasoning.generators import ReasoningQuestionGenerator
+
+        clear = [c for c in (gold, "golden_answer", "output") if c and c in data.columns]
+        steps.append(Step("new_questions", ReasoningQuestionGenerator(input_key=question, clear_keys=clear)))
+        gold = None  # a new question has no reference answer
+    if not _COT.search(text):
+        if _MATH_DIFFICULTY.search(text) and not steps:
+            from operators.reasoning.judges import QuestionDifficultyEvaluator
+
+            steps.append(Step("difficulty", QuestionDifficultyEvaluator(input_key=question)))
+        return RecipePlan("math", steps, [question], notes, claims=_MATH) if steps else None
+    steps.append(Step("cot", CoTAnswerGenerator(input_key=question)))
+    # "answers agree" is self-consistency (samples against their majority vote); "verified/correct/
+    # matches the reference" with a reference column checks against that column instead.
     reference = gold if gold and _VERIFIED.search(text) and not _AGREE.search(text) else "pseudo_answer"
     if _AGREE.search(text) or _VERIFIED.search(text):
+        steps.append(Step("extract", AnswerExtractor()))
+        if reference == "pseudo_answer":
+            steps.append(Step("pseudo_answer", PseudoAnswerGenerator()))
         steps += [
-            Step("extract", AnswerExtractor()),
-            Step("pseudo_answer", PseudoAnswerGenerator()),
             Step("verify", AnswerVerifier(reference_key=reference, fallback_reference_key=None)),
             Step("keep_verified", VerifiedAnswerFilter()),
         ]
+        extra = "PseudoAnswerGenerator, " if reference == "pseudo_answer" else ""
         notes.append(
-            "contract: AnswerExtractor, PseudoAnswerGenerator and AnswerVerifier added because "
+            f"contract: AnswerExtractor, {extra}AnswerVerifier added because "
             f"VerifiedAnswerFilter reads the verdict of extracted answers against '{reference}'"
         )
-    return RecipePlan("math_cot", steps, [question] + ([reference] if reference != "pseudo_answer" else []), notes)
+    cols = [question] + ([reference] if reference != "pseudo_answer" else [])
+    return RecipePlan("math_cot", steps, cols, notes, claims=_MATH)
 
 
 _DIFFICULTY = re.compile(r"difficult\w*|complexit\w*|\blevels?\b|\bhard\b|难度", re.I)
@@ -144,10 +163,19 @@ def text2sql_csv(intent: Intent, data: DataProfile) -> RecipePlan | None:
         steps.append(Step("cot", Text2SQLCoTGenerator(**db)))
     if _DIFFICULTY.search(intent.request):
         steps.append(Step("difficulty", SQLComponentClassifier(dialect="duckdb")))
-    return RecipePlan("text2sql_csv", steps, ["db_id"], notes, source=source)
+    return RecipePlan("text2sql_csv", steps, ["db_id"], notes, source=source, composable=False)
 
 
-RECIPES: tuple[Callable[[Intent, DataProfile], RecipePlan | None], ...] = (code_tests, math_cot, text2sql_csv)
+# most specific first: a function-calling request mentions "function" (the code domain's word)
+RECIPES: tuple[Callable[[Intent, DataProfile], RecipePlan | None], ...] = (
+    function_calling,
+    text2sql_csv,
+    code_tests,
+    math_cot,
+    rag_multihop,
+    knowledge_docs,
+    sft,
+)
 
 
 def match_recipe(intent: Intent, data: DataProfile) -> RecipePlan | None:

@@ -79,6 +79,9 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "问答": ("qa",),
     "分类": ("classify", "topic"),
     "清洗": ("clean", "filter"),
+    "符号": ("symbol",),
+    "长度": ("length", "words"),
+    "空白": ("null",),
 }
 
 
@@ -118,6 +121,8 @@ GENERIC = frozenset(
 
 
 def _stem(w: str) -> str:
+    if len(w) > 8 and w.endswith("ional"):  # educational -> education, conditional -> condition
+        return w[:-2]
     for suf in ("ing", "ed", "es", "s"):
         if len(w) > len(suf) + 3 and w.endswith(suf):
             return w[: -len(suf)]

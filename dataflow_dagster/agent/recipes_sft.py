@@ -1,0 +1,73 @@
+"""SFT recipe: instruction/response synthesis from passages and DataFlow's named selection methods.
+
+DataFlow's SFT selection operators are known by their papers' names (Alpagasus, Deita quality and
+complexity, InsTag, Superfiltering/IFD, Tree-Instruct, a reward model); a request naming one means
+that operator, bound to the instruction/response columns the data has or the synthesis step writes.
+"keep/select/drop" picks the ``*Filter`` (score and keep range in one step, DataFlow's default
+range), "score/rate/tag" alone the ``*SampleEvaluator``.
+"""
+
+import re
+
+from dataflow_dagster.agent.intent import Intent
+from dataflow_dagster.agent.planner import DataProfile
+from dataflow_dagster.agent.recipe_plan import RecipePlan, column, has
+from dataflow_dagster.core.pipeline import Step
+
+# method words -> DataFlow operator stem; order matters (Deita complexity before Deita quality)
+METHODS: tuple[tuple[str, str], ...] = (
+    (r"alpa(?:ca)?gasus", "Alpagasus"),
+    (r"deita\W+(?:\w+\W+){0,3}complex\w*|complex\w*\W+(?:\w+\W+){0,3}deita", "DeitaComplexity"),
+    (r"deita", "DeitaQuality"),
+    (r"ins[- ]?tag|intention tags?", "Instag"),
+    (r"super[- ]?filter\w*|\bifd\b|instruction[- ]following difficulty", "Superfiltering"),
+    (r"tree[- ]?instruct", "Treeinstruct"),
+    (r"reward[- ]model|\brm score", "RM"),
+)
+_SYNTH = (
+    r"instruction[- /](?:and[- ])?(?:response|output|answer)s?|instruction (?:data|pairs?|samples?)|"
+    r"\bsft (?:data|pairs?|samples?)|supervised fine-?tun\w*"
+)
+_GENERATE = r"\b(?:turn|convert|make|create|generate|synthesi[sz]e|write|build|produce)\b"
+_KEEP = r"\b(?:keep|select|pick|retain|drop|remove|discard|filter\w*|throw|only|best|worth)\b"
+INSTRUCTION_COLUMNS = ("instruction", "prompt", "question", "query")
+RESPONSE_COLUMNS = ("output", "response", "answer", "completion")
+
+
+def sft(intent: Intent, data: DataProfile) -> RecipePlan | None:
+    """(passages -> instruction/response) -> named selection method(s)."""
+    from operators.core.registry import all_operators
+    from operators.sft.synthesis import InstructionResponseGenerator
+
+    text = intent.request
+    methods = [stem for pattern, stem in METHODS if has(text, pattern)]
+    methods = [m for i, m in enumerate(methods) if not (m == "DeitaQuality" and "DeitaComplexity" in methods[:i])]
+    has_pairs = any(c in data.columns for c in INSTRUCTION_COLUMNS)
+    synth = not has_pairs and has(text, _SYNTH) and has(text, _GENERATE)
+    if not methods and not synth:
+        return None
+    steps: list[Step] = []
+    notes: list[str] = []
+    if synth:
+        steps.append(Step("sft_pairs", InstructionResponseGenerator(input_key=data.text_column)))
+        instruction, response = "instruction", "output"
+    else:
+        instruction = column(data, INSTRUCTION_COLUMNS)
+        response = next((c for c in RESPONSE_COLUMNS if c in data.columns), None)
+    ops = all_operators()
+    # the selection clause is the one naming the method; its verb says filter or evaluator
+    keep = has(text, _KEEP) or not has(text, r"\b(?:scor\w*|rat(?:e|ing)|tag|label|evaluat\w*)\b")
+    for stem in methods:
+        cls = ops[f"{stem}Filter" if keep else f"{stem}SampleEvaluator"]
+        cfg: dict[str, object] = {"input_instruction_key": instruction}
+        if response is not None and "input_output_key" in cls.Config.model_fields:
+            cfg["input_output_key"] = response
+        op = cls(**cfg)
+        absent = [c for c in op.input_columns() if c not in data.columns and not synth]
+        if absent:  # e.g. Alpagasus rates a response, and the data has none: retrieval decides instead
+            return None
+        name = re.sub(r"(?<=[a-z])(?=[A-Z])", "_", stem).lower()
+        steps.append(Step(name if keep else f"{name}_score", op))
+    claims = re.compile("|".join(p for p, _ in METHODS) + rf"|{_SYNTH}", re.I)
+    cols = [data.text_column] if synth else [instruction] + ([response] if response else [])
+    return RecipePlan("sft", steps, cols, notes, claims=claims)
