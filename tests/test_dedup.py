@@ -203,7 +203,7 @@ def test_minhash_signatures_same_in_chunks(monkeypatch: pytest.MonkeyPatch) -> N
     arr = pa.array([*texts, None])
     whole = dedup_minhash.signatures(arr, 128, 5, 42)
     kept, _, _ = run_op(get("MinHashDeduplicateFilter")(threshold=0.8), texts)
-    monkeypatch.setattr(dedup_minhash, "CHUNK_CODEPOINTS", 97)
+    monkeypatch.setattr(dedup_minhash, "CHUNK_BYTES", 97)
     assert len(dedup_minhash.row_chunks(arr, 97)) > 100
     assert np.array_equal(dedup_minhash.signatures(arr, 128, 5, 42), whole)
     assert run_op(get("MinHashDeduplicateFilter")(threshold=0.8), texts)[0] == kept
