@@ -21,6 +21,7 @@ import numpy as np
 import pyarrow as pa
 from pydantic import Field
 
+from operators.core import arrow_np
 from operators.core.contract import DataflowKey, Kind, Operator, OperatorContext, OperatorError, quote_ident
 from operators.core.dataflow_names import DEDUP_KEYS
 from operators.core.registry import register
@@ -145,12 +146,13 @@ class MinHashDeduplicateFilter(Operator):
                 idx = np.arange(done, done + m, dtype=np.int64)
                 full = band_keys(s, 1, cfg.num_perm, cfg.seed + 1)[:, 0]
                 con.register(
-                    "__mh_b", pa.table({"idx": idx, "pos": batch.column(0), "id": batch.column(1), "sighash": full})
+                    "__mh_b",
+                    arrow_np.table({"idx": idx, "pos": batch.column(0), "id": batch.column(1), "sighash": full}),
                 )
                 con.execute("INSERT INTO __mh_rows SELECT * FROM __mh_b")
                 con.register(
                     "__mh_k",
-                    pa.table(
+                    arrow_np.table(
                         {
                             "idx": np.repeat(idx, bands),
                             "band": np.tile(np.arange(bands, dtype=np.uint16), m),
