@@ -36,6 +36,10 @@ def test_strings_and_table_and_to_numpy() -> None:
     arr = pa.array([5, 6, 7, 8], type=pa.int64()).slice(1, 2)
     assert arrow_np.to_numpy(arr).tolist() == [6, 7]
     assert np.isnan(arrow_np.to_numpy(pa.array([1.0, None]))[1])
+    flags = pa.array([True, False, None, True, True, False, False, True, True, None, True])
+    for start in range(4):
+        part = flags.is_null().slice(start)
+        assert arrow_np.to_numpy(part).tolist() == part.to_pylist()
 
 
 def test_rule_pipeline_never_imports_pandas(tmp_path: Path) -> None:

@@ -49,7 +49,11 @@ def table(columns: Mapping[str, pa.Array | pa.ChunkedArray | np.ndarray]) -> pa.
 
 
 def to_numpy(arr: pa.Array) -> np.ndarray:
-    """The values of a NULL-free numeric array as a read-only NumPy view (no copy)."""
+    """The values of a NULL-free numeric array as a read-only NumPy view (no copy); a NULL-free
+    boolean array as a ``bool`` array (unpacked from its bitmap)."""
+    if not arr.null_count and pa.types.is_boolean(arr.type):
+        bits = np.frombuffer(arr.buffers()[1], dtype=np.uint8)
+        return np.unpackbits(bits, count=arr.offset + len(arr), bitorder="little")[arr.offset :].astype(bool)
     if arr.null_count or not (pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type)):
         return arr.to_numpy(zero_copy_only=False)
     dtype = arr.type.to_pandas_dtype()
