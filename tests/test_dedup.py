@@ -190,3 +190,29 @@ def test_minhash_same_answer_in_small_batches() -> None:
     batched, _, r2 = run_op(get("MinHashDeduplicateFilter")(threshold=0.8, batch_rows=100), texts)
     assert whole == batched and r1 == r2
     assert len(whole) < len(texts) // 2 + 5  # the second copy of every text is gone
+
+
+def test_minhash_signatures_same_in_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Signatures are computed in chunks of rows (small temporaries); a chunk boundary anywhere,
+    short and NULL texts included, gives the same signature per row and the same kept rows."""
+    import pyarrow as pa
+
+    from operators.general_text import dedup_minhash
+
+    texts = [t for t in synthetic_texts(300, seed=5) if t] + ["abc", "", LONG_A, LONG_A + "!"]
+    arr = pa.array([*texts, None])
+    whole = dedup_minhash.signatures(arr, 128, 5, 42)
+    kept, _, _ = run_op(get("MinHashDeduplicateFilter")(threshold=0.8), texts)
+    monkeypatch.setattr(dedup_minhash, "CHUNK_BYTES", 97)
+    assert len(dedup_minhash.row_chunks(arr, 97)) > 100
+    assert np.array_equal(dedup_minhash.signatures(arr, 128, 5, 42), whole)
+    assert run_op(get("MinHashDeduplicateFilter")(threshold=0.8), texts)[0] == kept
+
+
+def test_minhash_table_shorter_than_one_shingle() -> None:
+    """A table (or a last chunk) whose texts hold fewer characters in all than one n-gram: each
+    non-empty text is one shingle of its own (as in DataFlow), not a broadcast error."""
+    kept, rejected, _ = run_op(get("MinHashDeduplicateFilter")(), ["abc"])
+    assert kept == [0] and rejected == []
+    kept, rejected, _ = run_op(get("MinHashDeduplicateFilter")(), ["ab", "ab"])
+    assert kept == [0] and rejected == [1]

@@ -190,3 +190,29 @@ def test_reserved_columns_refused_with_advice(tmp_path: Path, bad: str):
     run_source(storage, p)
     with pytest.raises(Exception, match="fuse=False"):
         run_chain(storage, p, ("a", "b"))
+
+
+def test_previews_are_each_steps_first_rows(tmp_path: Path):
+    """A fused stage reads previews from the head of its file; a step whose survivors all lie past
+    the head (the first 400 rows are dropped) still shows its first five rows, as its view gives them."""
+    src = tmp_path / "in.jsonl"
+    short, long = "too short", "one two three four five six seven eight nine ten"
+    texts = [short] * 400 + [f"{long} {i}" for i in range(30)]
+    src.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts), encoding="utf-8")
+    p = Pipeline(
+        "heads",
+        Source(str(src)),
+        [
+            Step("spaces", RemoveExtraSpacesRefiner()),
+            Step("words", WordNumberFilter(min_words=5, max_words=40)),
+            Step("more", WordNumberFilter(min_words=11, max_words=40)),
+        ],
+    )
+    storage = Storage(tmp_path / "store")
+    run_source(storage, p)
+    outcomes = run_chain(storage, p, [s.name for s in p.steps])
+    con = duckdb.connect()
+    for out in outcomes:
+        expected = con.sql(f"SELECT * FROM {out.table.read_sql()} LIMIT 5").to_arrow_table().to_pylist()
+        assert out.preview == expected, out.asset
+    assert [r["text"] for r in outcomes[1].preview] == [f"{long} {i}" for i in range(5)]

@@ -190,14 +190,51 @@ def _hash_groups(con: duckdb.DuckDBPyConnection, file_sql: str, plan: _Plan) -> 
 
 
 def _ref(
-    con: duckdb.DuckDBPyConnection, path: str, select: str, where: str, groups: list[_Group], pick: Any, sums: int
+    described: dict[str, list[list[str]]],
+    con: duckdb.DuckDBPyConnection,
+    path: str,
+    select: str,
+    where: str,
+    groups: list[_Group],
+    pick: Any,
+    sums: int,
 ) -> SnapshotRef:
     chosen = [g for g in groups if pick(g.dropped_at)]
     n = sum(g.rows for g in chosen)
     lo, hi = (sum(g.sums[sums + k] for g in chosen) for k in (0, 1))
-    file = f"read_parquet({quote_literal(path)})"
-    cols = [[r[0], r[1]] for r in con.execute(f"DESCRIBE SELECT {select} FROM {file}").fetchall()]
+    if select not in described:  # filters of a stage share one projection: described once
+        file = f"read_parquet({quote_literal(path)})"
+        described[select] = [[r[0], r[1]] for r in con.execute(f"DESCRIBE SELECT {select} FROM {file}").fetchall()]
+    cols = described[select]
     return SnapshotRef(path, hash_digest(n, lo, hi, cols), n, cols, select=select, where=where)
+
+
+def _previews(con: duckdb.DuckDBPyConnection, tables: Sequence[SnapshotRef], limit: int = 5) -> list[list[dict]]:
+    """The first ``limit`` rows of each step's table, as ``SELECT * FROM <view> LIMIT limit`` gives
+    them (file order), from one read of the stage file's head rather than one scan per step; a step
+    with fewer survivors in the head than ``limit`` reads the file itself."""
+    path = tables[0].path
+    head_rows = 64 * limit
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE __preview_head AS SELECT * FROM "
+        f"read_parquet({quote_literal(path)}, file_row_number=true) LIMIT {head_rows}"
+    )
+    complete = con.execute("SELECT count(*) FROM __preview_head").fetchall()[0][0] < head_rows
+    out = []
+    for t in tables:
+        sel = t.select or "* EXCLUDE (file_row_number)"
+        rows = (
+            con.sql(
+                f"SELECT {sel} FROM __preview_head WHERE {t.where or 'true'} ORDER BY file_row_number LIMIT {limit}"
+            )
+            .to_arrow_table()
+            .to_pylist()
+        )
+        if len(rows) < limit and not complete:
+            rows = con.sql(f"SELECT * FROM {t.read_sql()} LIMIT {limit}").to_arrow_table().to_pylist()
+        out.append(rows)
+    con.execute("DROP TABLE __preview_head")
+    return out
 
 
 def check_chain(pipeline: Pipeline, steps: Sequence[str]) -> list[Step]:
@@ -259,12 +296,12 @@ def run_chain(
         ]
         outcomes = []
         took = round(time.time() - started, 3)
+        previews = _previews(con, [r["table"] for r in refs])
         rows_in, up_name, up_hash = up.row_count, up_asset, up.content_hash
         for i, step in enumerate(chain):
             lineage = _lineage(pipeline, step, refs[i], up_name, up_hash, rows_in, run_id, partition, started, took)
             lineage["stage"] = {"steps": list(steps), "index": i, "snapshot": path}
-            preview = con.sql(f"SELECT * FROM {refs[i]['table'].read_sql()} LIMIT 5").to_arrow_table().to_pylist()
-            outcomes.append(StepOutcome(pipeline.asset_name(step.name), refs[i], lineage, preview))
+            outcomes.append(StepOutcome(pipeline.asset_name(step.name), refs[i], lineage, previews[i]))
             rows_in, up_name, up_hash = (
                 refs[i]["table"].row_count,
                 pipeline.asset_name(step.name),
@@ -283,13 +320,15 @@ def run_chain(
 def _step_refs(
     con: duckdb.DuckDBPyConnection, path: str, plan: _Plan, groups: list[_Group], sigs: dict[str, int]
 ) -> list[dict[str, SnapshotRef]]:
-    out = []
+    out: list[dict[str, SnapshotRef]] = []
+    described: dict[str, list[list[str]]] = {}
     rej_sums = 2 * len(sigs)
     d = quote_ident(DROPPED)
     for i, cols in enumerate(plan.outs):
         sums = 2 * sigs[_row_json(plan, cols)]
         refs = {
             "table": _ref(
+                described,
                 con,
                 path,
                 _select(plan, cols),
@@ -302,7 +341,14 @@ def _step_refs(
         rej = plan.rejects[i]
         if rej is not None:
             refs["rejected"] = _ref(
-                con, path, _select(plan, rej, reason=True), f"{d} = {i}", groups, lambda g, i=i: g == i, rej_sums
+                described,
+                con,
+                path,
+                _select(plan, rej, reason=True),
+                f"{d} = {i}",
+                groups,
+                lambda g, i=i: g == i,
+                rej_sums,
             )
         out.append(refs)
     return out

@@ -11,14 +11,13 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from dagster import AssetExecutionContext, ConfigurableResource, InitResourceContext
 from pydantic import Field, PrivateAttr
 
 from dataflow_dagster.core.storage import Storage
 from dataflow_dagster.llm.local import LlamaCppClient
-from dataflow_dagster.llm.openai_client import OpenAICompatClient
 from dataflow_dagster.llm.prices import load_price_table, price_for
 from dataflow_dagster.llm.stats import DispatchStats
 from dataflow_dagster.llm.vllm_offline import VLLMEngineConfig, VLLMOfflineClient
@@ -26,6 +25,9 @@ from dataflow_dagster.llm.vllm_server import VLLMServer, VLLMServerSpec
 from operators.core.contract import OperatorError
 from operators.core.llm import LLMClient
 from operators.core.prompt import PromptTemplate
+
+if TYPE_CHECKING:  # imported where a client is made: aiohttp costs ~0.25 s in every step process
+    from dataflow_dagster.llm.openai_client import OpenAICompatClient
 
 DEFAULT_ROOT_ENV = "DATAFLOW_HOME"
 # Resource keys of a code location: assets and checks take these as typed parameters of these names.
@@ -156,7 +158,9 @@ class OpenAIResource(LLMResource):
             raise ValueError("OpenAIResource needs base_url or base_urls")
         return urls
 
-    def create_client(self) -> OpenAICompatClient:
+    def create_client(self) -> "OpenAICompatClient":
+        from dataflow_dagster.llm.openai_client import OpenAICompatClient
+
         return OpenAICompatClient(
             self.urls(),
             self.model,

@@ -3,8 +3,8 @@
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
 
+from operators.core import arrow_np
 from operators.core.contract import OperatorContext, quote_ident, quote_literal
 from operators.core.sql_ops import POS
 
@@ -17,9 +17,7 @@ def write_dedup_views(
     name = f"__dups_{abs(hash((op_name, ctx.target))) % 10**8}"
     con.register(
         f"{name}_arrow",
-        pa.table(
-            {"pos": pa.array(np.asarray(dup_pos, dtype=np.int64)), "dup_of": pa.array(list(dup_of), type=pa.string())}
-        ),
+        arrow_np.table({"pos": np.asarray(dup_pos, dtype=np.int64), "dup_of": arrow_np.strings(list(dup_of))}),
     )
     con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM {name}_arrow")
     con.unregister(f"{name}_arrow")

@@ -10,6 +10,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from operators.core.arrow_np import to_numpy
+
 _P = np.uint64(0x100000001B3)
 
 
@@ -23,8 +25,10 @@ def _mix(x: np.ndarray) -> np.ndarray:
 
 def codepoints(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """All texts' code points concatenated, and per-text start offsets (NULL counts as empty)."""
-    texts = pc.fill_null(texts.cast(pa.large_string()), "")
-    lengths = pc.utf8_length(texts).to_numpy(zero_copy_only=False).astype(np.int64)
+    texts = texts.cast(pa.large_string())
+    if texts.null_count:
+        texts = pc.fill_null(texts, "")
+    lengths = to_numpy(pc.utf8_length(texts)).astype(np.int64)
     starts = np.zeros(len(lengths) + 1, dtype=np.int64)
     np.cumsum(lengths, out=starts[1:])
     texts = pa.concat_arrays([texts]) if texts.offset else texts
@@ -47,7 +51,7 @@ def char_ngram_hashes(texts: pa.Array, n: int) -> tuple[np.ndarray, np.ndarray]:
     h = np.zeros(total, dtype=np.uint64)
     with np.errstate(over="ignore"):
         for k in range(n):  # loop over the n positions of a window, vectorised over all windows
-            view = h[: total - k]
+            view = h[: max(total - k, 0)]  # a batch shorter than n: no full window at all
             np.multiply(view, _P, out=view)
             np.add(view, cps[k:], out=view)
             np.add(view, np.uint64(1), out=view)

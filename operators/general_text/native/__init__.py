@@ -24,6 +24,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from operators.core.arrow_np import from_numpy, to_numpy
 from operators.core.contract import OperatorError
 
 log = logging.getLogger(__name__)
@@ -150,9 +151,9 @@ def _result(arr: pa.Array, out: np.ndarray) -> pa.Array:
     """NULL where the input was NULL or a ratio had no denominator (NaN)."""
     mask = np.isnan(out) if out.dtype == np.float64 else None
     if arr.null_count:
-        nulls = arr.is_null().to_numpy(zero_copy_only=False)
+        nulls = to_numpy(arr.is_null())
         mask = nulls if mask is None else mask | nulls
-    return pa.array(out, mask=mask)
+    return from_numpy(out, mask)
 
 
 def _fix_flagged(arr: pa.Array, out: np.ndarray, special: np.ndarray, python: Callable[[str], Any]) -> None:
