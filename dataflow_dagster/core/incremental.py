@@ -340,7 +340,8 @@ class RowMemo:
         Two runs of one step at once (two schedules, a backfill and a manual run) share this folder;
         without the lock one run's prune deletes the other's files while they are being written, or
         after they are written but before its pointer names them."""
-        if self.mode == "off":
+        if self.mode == "off":  # gave up on the memo after leasing it: nothing to write, let go
+            self.release()
             return
         try:
             with self._folder_lock():
