@@ -19,9 +19,9 @@ from dataflow_dagster.agent.decompose import object_stop, object_words
 from dataflow_dagster.agent.intent import _PATH, DATA_NOUNS, DOMAINS, Intent
 from dataflow_dagster.agent.retrieval import GENERIC, OperatorIndex, _stem, tokenize
 from dataflow_dagster.agent.synthesis import synthesise
-from dataflow_dagster.core.io_formats import detect_format
+from dataflow_dagster.core.io_formats import detect_format, reader_sql
 from dataflow_dagster.core.pipeline import Step
-from operators.core.contract import Kind, Operator, OperatorError, quote_literal
+from operators.core.contract import Kind, Operator, OperatorError
 from operators.core.llm import LLMClient
 from operators.core.rowids import ID, PARENTS
 
@@ -43,13 +43,7 @@ class DataProfile:
 def profile_data(path: Path, fmt: str | None = None) -> DataProfile:
     """Column names/types of the first rows and the main text column (longest average text)."""
     kind = detect_format(path, fmt)
-    lit = quote_literal(str(path))
-    reader = {
-        "jsonl": f"read_json({lit}, format='newline_delimited', records=true)",
-        "json": f"read_json({lit}, format='auto', records=true)",
-        "csv": f"read_csv({lit}, header=true)",
-        "parquet": f"read_parquet({lit})",
-    }[kind]
+    reader = reader_sql(path, kind)
     con = duckdb.connect()
     try:
         con.execute(f"CREATE TABLE s AS SELECT * FROM {reader} LIMIT 200")

@@ -16,7 +16,8 @@ import duckdb
 
 from dataflow_dagster.agent.decompose import Clause
 from dataflow_dagster.agent.planner import DataProfile
-from operators.core.contract import quote_ident, quote_literal
+from dataflow_dagster.core.io_formats import detect_format, reader_sql
+from operators.core.contract import quote_ident
 
 NUMERIC = re.compile(r"^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|U\w*INT|FLOAT|DOUBLE|REAL|DECIMAL.*)$", re.I)
 _NUM = r"(-?\d+(?:\.\d+)?)"
@@ -73,11 +74,8 @@ def row_rule(clause: Clause, data: DataProfile, sample_rows: int = 200) -> RowRu
 
     try:
         op = GeneralFilter(filter_rules=[rule])  # the operator's own guard
-        reader = "read_csv" if data.path.suffix.lower() == ".csv" else "read_json_auto"
-        if data.path.suffix.lower() == ".parquet":
-            reader = "read_parquet"
         with duckdb.connect() as con:
-            src = f"(SELECT * FROM {reader}({quote_literal(str(data.path))}) LIMIT {int(sample_rows)})"
+            src = f"(SELECT * FROM {reader_sql(data.path, detect_format(data.path))} LIMIT {int(sample_rows)})"
             kept, total = con.execute(f"SELECT count(*) FILTER (WHERE {op.keep_sql()}), count(*) FROM {src}").fetchone()
     except (ValueError, duckdb.Error):
         return None

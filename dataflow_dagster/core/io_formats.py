@@ -32,6 +32,20 @@ def detect_format(path: Path, fmt: str | None = None) -> str:
         ) from None
 
 
+def reader_sql(path: str | Path, kind: str) -> str:
+    """The DuckDB table function that reads a ``kind`` file (from ``detect_format``) the way a
+    pipeline's source import does; anything that samples a user's file (the agent) reads it with this
+    too, so it sees the same columns and types the pipeline will."""
+    lit = quote_literal(str(path))
+    return {
+        "jsonl": f"read_json({lit}, format='newline_delimited', records=true, maximum_object_size={MAX_RECORD_BYTES})",
+        "json": f"read_json({lit}, format='auto', records=true, maximum_object_size={MAX_RECORD_BYTES})",
+        "csv": f"read_csv({lit}, header=true, strict_mode=true, quote='\"', escape='\"', "
+        f"max_line_size={MAX_RECORD_BYTES}, buffer_size={2 * MAX_RECORD_BYTES})",
+        "parquet": f"read_parquet({lit})",
+    }[kind]
+
+
 def import_file(con: duckdb.DuckDBPyConnection, path: str | Path, name: str, fmt: str | None = None) -> None:
     """Create table ``name`` from a file, or raise an error naming file, line and problem."""
     p = Path(path)
@@ -44,14 +58,7 @@ def import_file(con: duckdb.DuckDBPyConnection, path: str | Path, name: str, fmt
         raise OperatorError(f"input file {p} is empty: nothing to import (add rows or remove the source)")
     if kind in ("jsonl", "json", "csv"):
         _check_text_encoding(p)
-    lit = quote_literal(str(p))
-    reader = {
-        "jsonl": f"read_json({lit}, format='newline_delimited', records=true, maximum_object_size={MAX_RECORD_BYTES})",
-        "json": f"read_json({lit}, format='auto', records=true, maximum_object_size={MAX_RECORD_BYTES})",
-        "csv": f"read_csv({lit}, header=true, strict_mode=true, quote='\"', escape='\"', "
-        f"max_line_size={MAX_RECORD_BYTES}, buffer_size={2 * MAX_RECORD_BYTES})",
-        "parquet": f"read_parquet({lit})",
-    }[kind]
+    reader = reader_sql(p, kind)
     try:
         con.execute(f"CREATE TABLE {quote_ident(name)} AS SELECT * FROM {reader}")
     except duckdb.Error as exc:
