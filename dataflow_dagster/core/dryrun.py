@@ -40,12 +40,15 @@ _quiet.propagate = False
 
 
 def placeholder_value(schema: dict[str, Any] | None, salt: str = "") -> Any:
-    """A value the schema accepts; the last enum option / the maximum, so score gates let rows through
-    and downstream estimates are upper bounds. Strings carry ``salt`` (a hash of the request) and are
+    """A value the schema accepts; the last enum option / the maximum / the last ``anyOf`` branch, so score
+    gates let rows through, dialogues end and downstream estimates are upper bounds. Strings carry ``salt`` (a hash of the request) and are
     at least 48 characters where the schema allows: identical or tiny placeholders would be removed by
     dedup and length filters downstream and make the estimate collapse."""
     if not schema:
         return f"dry-run {salt}".strip()
+    for alternatives in ("anyOf", "oneOf"):  # the last branch: a dialogue's "final answer" turn ends it
+        if schema.get(alternatives):
+            return placeholder_value(schema[alternatives][-1], salt)
     if "enum" in schema:
         return schema["enum"][-1]
     if "const" in schema:
