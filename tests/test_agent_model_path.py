@@ -65,3 +65,27 @@ def test_rate_then_keep_the_good_ones_gates_on_the_synthesised_score(tmp_path: P
     steps = res.pipeline.steps
     assert [s.op.name for s in steps] == ["PromptedEvaluator", "ThresholdFilter"]
     assert steps[1].op.config.input_key == steps[0].op.config.output_key == "formal_score"
+
+
+def test_model_settings_and_prompts_are_validated_by_the_operators_config() -> None:
+    """What a capable model may set: numeric settings the operator declares (within their bounds) and
+    a Prompted* operator's instruction; anything else rejects the proposal, so the rules decide."""
+    from dataflow_dagster.agent.model_plan import _settings
+    from dataflow_dagster.agent.planner import Planner
+    from operators.core.registry import all_operators
+
+    planner = Planner(all_operators())
+    ok = [
+        {"action": "filter", "operator": "WordNumberFilter", "settings": {"min_words": 5}},
+        {"action": "refine", "operator": "PromptedRefiner", "prompt": "Translate the text into French."},
+    ]
+    preset, problems = _settings(planner, ok)
+    assert problems == [] and preset["WordNumberFilter"] == {"min_words": 5}
+    assert preset["PromptedRefiner"]["user_prompt"].startswith("Translate the text into French.")
+    for bad in (
+        {"action": "filter", "operator": "WordNumberFilter", "settings": {"input_key": 3}},  # not numeric
+        {"action": "filter", "operator": "WordNumberFilter", "settings": {"no_such": 1}},
+        {"action": "dedup", "operator": "MinHashDeduplicateFilter", "settings": {"threshold": 7}},  # out of range
+    ):
+        preset, problems = _settings(planner, [bad])
+        assert problems and bad["operator"] not in preset, (bad, problems)

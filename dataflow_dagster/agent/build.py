@@ -7,11 +7,12 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dataflow_dagster.agent.decompose import Clause
+from dataflow_dagster.agent import compose
 from dataflow_dagster.agent.intent import Intent, parse_intent
 from dataflow_dagster.agent.model_plan import is_capable, propose
 from dataflow_dagster.agent.planner import AgentRefusal, Compiled, DataProfile, Planner, Selection, profile_data
-from dataflow_dagster.agent.recipes import RecipePlan, match_recipe
+from dataflow_dagster.agent.recipes import match_recipe
+from dataflow_dagster.agent.target import size_generators, target_cost
 from dataflow_dagster.core.dryrun import PlanReport, dry_run
 from dataflow_dagster.core.pipeline import Pipeline, Source
 from dataflow_dagster.core.yaml_loader import dump_pipeline, load_pipeline_file
@@ -94,18 +95,22 @@ def _compile(
     recipe = match_recipe(intent, data) if sel.by == "recipe" else None
     source = recipe.source if recipe is not None else None
     if recipe is not None:
-        prefix = _prefix(planner, intent, data, recipe, sel)
-        compiled = Compiled(prefix.steps + recipe.steps, [f"recipe {recipe.recipe}", *prefix.notes, *recipe.notes])
-        compiled.source_columns = sorted({*prefix.source_columns, *recipe.source_columns})
+        before, lead = compose.prefix(planner, intent, data, recipe, sel)
+        after = compose.suffix(planner, intent, data, recipe, sel, lead)
+        notes = [f"recipe {recipe.recipe}", *before.notes, *recipe.notes, *after.notes]
+        compiled = Compiled(before.steps + recipe.steps + after.steps, notes)
+        compiled.source_columns = sorted({*before.source_columns, *recipe.source_columns})
         missing: list[str] = []
     else:
-        compiled = planner.compile(sel.names, intent, data, sel.preset, sel.bind)
+        compiled = planner.compile(sel.names, intent, data, sel.preset, sel.bind, sel.settings)
         missing = [a for a in intent.actions if not any(_serves(s.op, a) for s in compiled.steps)]
     if missing or not compiled.steps:
         raise AgentRefusal(
             f"could not wire an operator for {missing or intent.actions} on the columns of "
             f"{data.path} ({list(data.columns)}); notes: {compiled.notes}"
         )
+    if intent.count:
+        compiled.notes += size_generators(compiled.steps, intent.count, _row_count(source or data.path))
     count = f"; target about {intent.count:,} rows" if intent.count else ""
     pipeline = Pipeline(
         name=name,
@@ -116,32 +121,13 @@ def _compile(
     return pipeline, compiled
 
 
-def _prefix(planner: Planner, intent: Intent, data: DataProfile, recipe: RecipePlan, sel: Selection) -> Compiled:
-    """Clean-up clauses the request puts before the domain work ("remove duplicate problems, then
-    solve them"), chosen by retrieval like any rule request and bound to the recipe's main column;
-    a filter clause the recipe claims ("keep only those that pass") is the recipe's own."""
-    lead: list[Clause] = []
-    for c in intent.clauses:
-        if c.slot not in ("filter", "dedup") or not recipe.composable:
-            break
-        if c.slot == "filter" and recipe.claims is not None and recipe.claims.search(c.text):
-            break
-        lead.append(c)
-    if not lead:
-        return Compiled([])
-    sub = Intent(request=", ".join(c.text for c in lead), clauses=lead)
-    sub.actions = list(dict.fromkeys(c.slot for c in lead))
-    for c in lead:
-        sub.limits.update(c.limits)
-    main = next((c for c in recipe.source_columns if c in data.columns), data.text_column)
-    choice = planner.retrieval_choice(sub, planner.candidates(sub), data)
-    compiled = planner.compile(choice.names, sub, DataProfile(data.path, data.columns, main), choice.preset)
-    taken = {s.name for s in recipe.steps}
-    for s in compiled.steps:
-        s.name = s.name if s.name not in taken else f"{s.name}_before"
-    sel.decided.update(choice.decided)
-    compiled.notes.append(f"composed: {[s.op.name for s in compiled.steps]} before recipe {recipe.recipe}")
-    return compiled
+def _row_count(path: Path) -> int:
+    import duckdb
+
+    from dataflow_dagster.core.io_formats import detect_format, reader_sql
+
+    with duckdb.connect() as con:
+        return int(con.execute(f"SELECT count(*) FROM {reader_sql(path, detect_format(path))}").fetchone()[0])
 
 
 def _decided_by(sel: Selection, op_name: str) -> str:
@@ -149,6 +135,8 @@ def _decided_by(sel: Selection, op_name: str) -> str:
         return sel.decided[op_name]
     if sel.by == "recipe":
         return f"recipe {sel.note}"
+    if sel.by == "llm" and op_name in sel.decided:
+        return sel.decided[op_name]
     if sel.by == "llm":
         return "model (decomposition validated against the request)" if op_name in sel.names else "contract"
     return sel.decided.get(op_name, "contract (an input the chosen steps need)")
@@ -230,7 +218,8 @@ def build_pipeline(
                 raise AgentRefusal(f"the written file defines pipeline '{loaded.name}', not '{name}'; not written")
             os.replace(tmp, final)
             decided = [f"step {s.name} ({s.op.name}): {_decided_by(sel, s.op.name)}" for s in loaded.steps]
-            res_notes = notes + compiled.notes + gate_notes + decided
+            cost = target_cost(report, intent.count)
+            res_notes = notes + compiled.notes + gate_notes + decided + ([cost.note()] if cost else [])
             return AgentResult(final, loaded, report, sel.by, model, intent, res_notes)
         except (AgentRefusal, OperatorError) as exc:
             last_error = str(exc)

@@ -174,11 +174,16 @@ QUALITY = re.compile(
     re.I,
 )
 # conditions that name a check, not a column: "keep only code that passes", "answers that agree"
-CHECK = re.compile(r"\b(pass\w*|execut\w*|succe\w*|agree\w*|consisten\w*|verif\w*|correct)\b", re.I)
+CHECK = re.compile(r"\b(pass(?:es|ed|ing)?|execut\w*|succe\w*|agree\w*|consisten\w*|verif\w*|correct)\b", re.I)
 
 _MIN = r"(?:at least|min(?:imum)?|more than|longer than|over|above|no fewer than|no less than|>=?)"
 _MAX = r"(?:at most|max(?:imum)?|fewer than|less than|shorter than|under|below|up to|no more than|<=?)"
-_LIMIT = re.compile(rf"({_MIN}|{_MAX})\s*(\d+(?:\.\d+)?)\s*([a-z]+)", re.I)
+_LIMIT = re.compile(rf"({_MIN}|{_MAX})\s*(\d+(?:\.\d+)?)\s*([a-z]+)?", re.I)
+# what a limit counts; any other word after the number ("above 300 goes"), or none, bounds a score
+_UNIT_WORDS = "word char character sentence line token paragraph byte letter digit symbol"
+UNITS = frozenset(_stem(u + s) for u in _UNIT_WORDS.split(" ") for s in ("", "s"))
+_BARE_WORDS = "anything everything goes go ones those them it is are gets get out cut dropped removed"
+_BARE = frozenset(_BARE_WORDS.split(" "))
 _ZH_MIN, _ZH_MAX = "至少|不少于|多于|大于|超过|高于", "少于|小于|低于|不足|不超过|至多|最多"
 _ZH_LIMIT = re.compile(rf"({_ZH_MIN}|{_ZH_MAX})\s*(\d+(?:\.\d+)?)\s*个?\s*(字符|词|字|句|行)")
 _ZH_NOUN = {"词": "word", "字": "char", "字符": "char", "句": "sentence", "行": "line"}
@@ -259,6 +264,7 @@ def _limits(piece: str, polarity: str) -> dict[str, dict[str, float]]:
     found += [(b, v, _ZH_NOUN[n], bool(re.fullmatch(_ZH_MIN, b))) for b, v, n in _ZH_LIMIT.findall(piece)]
     for _bound, value, noun, is_min in found:
         kind = "min" if is_min else "max"
+        noun = noun if noun and _stem(noun.lower()) in UNITS else "score"
         if polarity == "remove":  # "drop texts shorter than 5 words" keeps >= 5
             kind = "max" if kind == "min" else "min"
         out.setdefault(_stem(noun.lower()), {})[kind] = float(value)
@@ -288,6 +294,11 @@ def decompose(text: str) -> list[Clause]:
         found = _verb(piece)
         if found is None:
             if prev is None:
+                continue
+            bare = _limits(piece, prev.polarity)
+            rest = [w for w in re.findall(r"[a-z]+", _LIMIT.sub(" ", piece.lower())) if w not in _BARE]
+            if bare and set(bare) == {"score"} and not rest and prev.slot in ("filter", "threshold"):
+                prev.limits.update(bare)  # "filter by perplexity, anything above 300 goes": the same metric
                 continue
             if prev.slot in ("filter", "dedup") or DEDUP_TARGET.search(piece) or _limits(piece, prev.polarity):
                 found = ("remove" if prev.polarity == "remove" else "keep", "inherited")

@@ -70,6 +70,7 @@ class Selection:
     preset: dict[str, dict[str, Any]] = field(default_factory=dict)  # synthesised operator -> its config
     decided: dict[str, str] = field(default_factory=dict)  # operator -> which path decided it, and why
     bind: dict[str, str] = field(default_factory=dict)  # operator -> the data column its clause names
+    settings: dict[str, dict[str, Any]] = field(default_factory=dict)  # operator -> settings a model proposed
 
 
 @dataclass
@@ -259,6 +260,21 @@ class Planner:
         try:  # some operators check their settings only when asked for their columns
             op = cls(**cfg)
             needs = op.input_columns()
+            # an optional input the data lacks ("lines_key: lines", "language_key: language"): the
+            # operator declares it can do without, so it is switched off rather than produced
+            optional = {
+                f: None
+                for f, spec in fields.items()
+                if f.endswith("_key")
+                and f not in cfg
+                and spec.default in needs
+                and spec.default not in available
+                and not spec.is_required()
+                and _accepts_none(spec.annotation)
+            }
+            if optional:
+                op = cls(**cfg, **optional)
+                needs = op.input_columns()
         except (OperatorError, ValueError):  # pydantic's ValidationError is a ValueError
             return None, ["<config>"]
         return op, [c for c in needs if c not in available]
@@ -288,11 +304,14 @@ class Planner:
         data: DataProfile,
         preset: dict[str, dict[str, Any]] | None = None,
         bind: dict[str, str] | None = None,
+        settings: dict[str, dict[str, Any]] | None = None,
     ) -> Compiled:
         """Place the chosen operators in the order their inputs become available; ``bind`` sets an
         operator's ``input_key`` to the column its clause names ("titles with fewer than 12 words")."""
         preset = {**{n: {"input_key": c} for n, c in (bind or {}).items()}, **(preset or {})}
         synthesised = {n for n, cfg in preset.items() if set(cfg) != {"input_key"}}
+        for n, cfg in (settings or {}).items():  # a model's settings: chosen, not synthesised
+            preset[n] = {**preset.get(n, {}), **cfg}
         todo = self.order(names, intent)
         if intent.keep_good and not any(_is_threshold(self.ops[n]) for n in todo):
             todo += [n for n, c in self.ops.items() if _is_threshold(c)][:1]
@@ -352,6 +371,12 @@ class Planner:
         if op.kind == Kind.GENERATE and PARENTS not in available:
             available.append(PARENTS)
         available += [c for c in op.output_columns() if c not in available]
+
+
+def _accepts_none(annotation: Any) -> bool:
+    import types
+
+    return isinstance(annotation, types.UnionType) and type(None) in annotation.__args__
 
 
 def _named_text_column(text: str, data: DataProfile) -> str | None:
