@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from dataflow_dagster.agent.intent import Intent
 from dataflow_dagster.agent.planner import Planner, Selection, _slot_of
+from operators.core.contract import OperatorError
 from operators.core.llm import LLMClient, LLMRequest, SamplingParams
 
 SLOTS = ["generate", "evaluate", "filter", "dedup", "refine", "threshold"]
@@ -139,7 +140,7 @@ def _settings(planner: Planner, steps: list[dict]) -> tuple[dict[str, dict], lis
         if cfg:
             try:
                 cls(**cfg)
-XX
+            except (OperatorError, ValueError, TypeError) as exc:  # pydantic's ValidationError is a ValueError
                 problems.append(f"{name} settings {cfg}: {str(exc).splitlines()[0]}")
                 continue
             preset[name] = cfg
