@@ -12,7 +12,7 @@ from dataflow_dagster.agent.intent import Intent, parse_intent
 from dataflow_dagster.agent.model_plan import is_capable, propose
 from dataflow_dagster.agent.planner import AgentRefusal, Compiled, DataProfile, Planner, Selection, profile_data
 from dataflow_dagster.agent.recipes import match_recipe
-from dataflow_dagster.agent.target import size_generators, target_cost
+from dataflow_dagster.agent.target import apply_stated_counts, size_generators, target_cost
 from dataflow_dagster.core.dryrun import PlanReport, dry_run
 from dataflow_dagster.core.pipeline import Pipeline, Source
 from dataflow_dagster.core.yaml_loader import dump_pipeline, load_pipeline_file
@@ -109,6 +109,7 @@ def _compile(
             f"could not wire an operator for {missing or intent.actions} on the columns of "
             f"{data.path} ({list(data.columns)}); notes: {compiled.notes}"
         )
+    compiled.notes += apply_stated_counts(compiled.steps, intent.request)
     if intent.count:
         compiled.notes += size_generators(compiled.steps, intent.count, _row_count(source or data.path))
     count = f"; target about {intent.count:,} rows" if intent.count else ""

@@ -8,7 +8,8 @@ or, failing that, to the recipe's main column (prefix) or its main output (suffi
 
 A trailing clause the recipe already serves is not repeated: a keep/drop clause after a chain that
 ends in its own gate (verified answers, passing code, valid tool calls, an SFT selection filter) is
-that gate, and a scoring clause after a chain that ends in its own judge is that judge. A clause
+that gate when the recipe claims its words, and a scoring clause after a chain that ends in its own
+judge is that judge. A clause
 stating a numeric limit ("drop questions longer than 40 words") is always a rule step of its own.
 """
 
@@ -22,7 +23,7 @@ from dataflow_dagster.agent.retrieval import _stem
 from dataflow_dagster.core.pipeline import Step
 from operators.core.contract import Kind
 
-_LEADING = ("filter", "dedup")
+_LEADING = ("filter", "dedup", "refine")
 _TRAILING = ("filter", "dedup", "evaluate", "threshold", "check", "refine")
 
 
@@ -67,8 +68,8 @@ def suffix(
         c
         for c in clauses[last + 1 :]
         if c.slot in _TRAILING
-        and (c.limits or c.slot == "dedup" or _kind(c) not in served)
-        and not (c.slot == "filter" and recipe.claims is not None and recipe.claims.search(c.text) and not c.limits)
+        and (c.limits or c.slot in ("dedup", "filter") or _kind(c) not in served)
+        and not (c.slot == "filter" and recipe.claims is not None and recipe.claims.search(c.text) and _scores_only(c))
     ]
     if not trail or not recipe.steps:
         return Compiled([])
@@ -105,6 +106,12 @@ def _gate(recipe: RecipePlan) -> Compiled:
     col, mid = _score_column(judge.op)  # type: ignore[misc]
     step = Step("keep_best", ThresholdFilter(input_key=col, min_value=mid))
     return Compiled([step], [f"composed: ThresholdFilter on '{col}' >= {mid} after recipe {recipe.recipe}"])
+
+
+def _scores_only(c: Clause) -> bool:
+    """No limit, or only a score bound ("Deita complexity >= 3"): the recipe's own gate says it; a
+    length limit ("questions shorter than 6 words") is a rule step of its own."""
+    return set(c.limits) <= {"score"}
 
 
 def _kind(c: Clause) -> str:
@@ -158,6 +165,7 @@ def _retrieve(
     if not sub.actions:
         sub.actions = ["filter"]
     sub.keep_good = keep_good and any(c.slot == "threshold" for c in clauses)
+    sub.count = intent.count
     for c in clauses:
         sub.limits.update(c.limits)
     choice = planner.retrieval_choice(sub, planner.candidates(sub), data)

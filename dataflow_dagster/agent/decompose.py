@@ -109,8 +109,9 @@ VERBS: dict[str, tuple[str, ...]] = {
         "剔除",
         "去掉",
         "去除",
+        "清理",
     ],
-    "keep": ["keep", "retain", "preserve", "select", "only", "保留", "筛选"],
+    "keep": ["keep", "retain", "preserve", "select", "only", "pick", "choose", "保留", "筛选", "挑选"],
     "dedup": ["dedup", "dedupe", "deduplicate", "去重"],
     "refine": [
         "rewrite",
@@ -165,6 +166,20 @@ NOUN_FORMS = {
 DEDUP_TARGET = re.compile(
     r"duplicat\w*|\bdup(?:e|es|s)?\b|repeat\w*|redundan\w*|identical|\bunique\b|minhash|simhash|"
     r"\bsame (?:text|row|passage|document)s?\b|重复",
+    re.I,
+)
+# what a removal takes out of each text rather than out of the data ("strip URLs", "清理多余的空格")
+SUBTEXT = re.compile(
+    r"\b(?:urls?|links?|hyperlinks?|html|tags|markup|emojis?|emoticons?|whitespace|spaces|punctuation|"
+    r"stop ?words|digits|numbers|citations?|contractions|image (?:refs?|references|links))\b|"
+    r"空格|空白字符|链接|网址|标签|表情|标点",
+    re.I,
+)
+# ... unless the clause removes rows that contain it ("drop passages with URLs", "去掉包含邮箱的样本")
+ROWS_WITH = re.compile(
+    r"\b(?:texts?|passages?|documents?|docs?|rows?|samples?|entries|records?|pages?|articles?|files?|examples?|"
+    r"lines?|items?|ones|those|anything)\b\s+(?:\w+\s+){0,2}?(?:with|containing|that|which|having|where|whose)\b|"
+    r"的(?:样本|文本|数据|条目|行)",
     re.I,
 )
 # a keep/remove clause after a scoring clause that speaks of quality is the score gate
@@ -308,7 +323,9 @@ def decompose(text: str) -> list[Clause]:
                 continue
         slot, verb = found
         polarity = "keep" if slot == "keep" else "remove"
-        if slot in ("remove", "keep"):
+        if slot == "remove" and SUBTEXT.search(piece) and not ROWS_WITH.search(piece):
+            slot = "refine"  # "strip URLs and HTML tags": part of each text goes, not the row
+        elif slot in ("remove", "keep"):
             slot = "filter"
             if DEDUP_TARGET.search(piece):
                 slot = "dedup"

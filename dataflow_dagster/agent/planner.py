@@ -96,7 +96,7 @@ def _slot_of(cls: type[Operator]) -> str:
     return str(cls.kind)
 
 
-GENERAL_DOMAINS = ("general", "general_text", "text", "text_pt")  # pretraining filters are text filters
+GENERAL_DOMAINS = ("general", "general_text", "core_text", "text", "text_pt")  # pretraining filters are text filters
 
 
 def _domain_match(cls: type[Operator], domain: str) -> bool:
@@ -248,6 +248,9 @@ class Planner:
                 cfg[fname] = int(value) if f.annotation is int else value
             elif m and m.group(1) == "min" and stated:  # "at most 200 words" states no lower bound
                 cfg[fname] = 0
+        for fname, f in fields.items():  # a selection size it cannot default ("pick the 300 most diverse")
+            if fname in ("num_samples", "k", "top_k") and f.is_required() and intent.count:
+                cfg.setdefault(fname, intent.count)
         if _is_threshold(cls):
             if score_col is None:
                 return None, ["<score column>"]

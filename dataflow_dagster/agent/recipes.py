@@ -39,6 +39,9 @@ _NEW_QUESTIONS = re.compile(
     r"\b(?:new|more|similar|fresh|additional|augment\w*|variants?)\b\W+(?:\w+\W+){0,3}(?:problems?|questions?)", re.I
 )
 _MATH_DIFFICULTY = re.compile(r"difficult\w*|\bhard\w*|难度", re.I)
+_VALIDITY = re.compile(
+    r"ill[- ]posed|well[- ]posed|unsolvable|\bsolvable|\binvalid|\bvalid(?:ity)?\b|unanswerable|不合理|无解", re.I
+)
 _CATEGORY = re.compile(r"\bcategor\w*|\btopics?\b|\bsubjects?\b|分类", re.I)
 _SOLVE = re.compile(r"\bsolv\w*|\bcot\b|chain[- ]of[- ]thought|step[- ]by[- ]step|思维链|解题|求解", re.I)
 _MATH = re.compile(r"\b(?:agree\w*|verif\w*|correct\w*|match\w*|consisten\w*|wrong)\b", re.I)
@@ -89,6 +92,10 @@ def math_cot(intent: Intent, data: DataProfile) -> RecipePlan | None:
         clear = [c for c in (gold, "golden_answer", "output") if c and c in data.columns]
         steps.append(Step("new_questions", ReasoningQuestionGenerator(input_key=question, clear_keys=clear)))
         gold = None  # a new question has no reference answer
+    if _VALIDITY.search(text):  # "drop ill-posed / unsolvable problems": an LLM validity judge
+        from operators.reasoning.judges import QuestionValidityFilter
+
+        steps.append(Step("valid_questions", QuestionValidityFilter(input_key=question)))
     if _MATH_DIFFICULTY.search(text) or _CATEGORY.search(text):  # ratings of the questions come first
         from operators.reasoning.judges import QuestionCategoryEvaluator, QuestionDifficultyEvaluator
 

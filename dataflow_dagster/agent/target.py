@@ -8,33 +8,72 @@ request would cost, and says how many source rows it needs when settings cannot 
 """
 
 import math
+import re
 from dataclasses import dataclass
 
 from dataflow_dagster.core.dryrun import PlanReport
 from dataflow_dagster.core.pipeline import Step
 
 # generator -> its per-input-row count setting; only settings that mean "more output rows"
-PER_ROW: dict[str, str] = {
-    "ReasoningQuestionGenerator": "num_samples",
+PER_ROW: dict[str, str] = {"ReasoningQuestionGenerator": "num_samples"}
+# generator -> its total count setting (rows written whatever the source holds)
+TOTAL: dict[str, str] = {
     "RandomDomainKnowledgeRowGenerator": "generation_num",
     "CodeInstructionGenerator": "num_generate",
 }
+# a stated per-row count ("5 solutions per problem", "2 new questions per seed", "3 rounds") -> setting
+STATED: dict[str, tuple[str, str]] = {
+    "solution": ("CoTAnswerGenerator", "num_samples"),
+    "answer": ("CoTAnswerGenerator", "num_samples"),
+    "sample": ("CoTAnswerGenerator", "num_samples"),
+    "question": ("ReasoningQuestionGenerator", "num_samples"),
+    "problem": ("ReasoningQuestionGenerator", "num_samples"),
+    "variant": ("ReasoningQuestionGenerator", "num_samples"),
+    "round": ("AgenticRAGDepthQAGenerator", "n_rounds"),
+    "hop": ("AgenticRAGDepthQAGenerator", "n_rounds"),
+}
+_STATED = re.compile(
+    r"(\d+)\s+(?:[a-z\-]+\s+){0,3}?(?:(solution|answer|sample|question|problem|variant)s?\b"
+    r"(?=\s+(?:per|for each|each|for every)\b)|(round|hop)s?\b)",
+    re.I,
+)
+
+
+def _with(step: Step, setting: str, value: int) -> int:
+    """Set ``setting`` on the step within the field's bounds; returns the value set."""
+    field = type(step.op).Config.model_fields[setting]
+    upper = next((m.le for m in field.metadata if getattr(m, "le", None) is not None), None)
+    value = max(1, min(value, int(upper))) if upper is not None else max(1, value)
+    step.op = type(step.op)(**{**step.op.config_dict(), setting: value})
+    return value
+
+
+def apply_stated_counts(steps: list[Step], text: str) -> list[str]:
+    """Per-row counts the request states, set on the generator they name; returns notes."""
+    notes = []
+    for m in _STATED.finditer(text):
+        op, setting = STATED[(m.group(2) or m.group(3)).lower()]
+        step = next((s for s in steps if s.op.name == op), None)
+        if step is not None:
+            value = _with(step, setting, int(m.group(1)))
+            notes.append(f"stated in the request ('{m.group(0).strip()}'): {op}.{setting} = {value}")
+    return notes
 
 
 def size_generators(steps: list[Step], count: int | None, source_rows: int) -> list[str]:
-    """Set the first per-row count setting so the source's rows yield ``count``; returns notes."""
+    """Set a total count setting to ``count``, or else the first per-row count setting so that the
+    source's rows yield ``count``; returns notes."""
     if not count or source_rows <= 0:
         return []
     for step in steps:
+        if step.op.name in TOTAL:
+            value = _with(step, TOTAL[step.op.name], count)
+            return [f"target {count:,} rows: {step.op.name}.{TOTAL[step.op.name]} = {value}"]
+    for step in steps:
         setting = PER_ROW.get(step.op.name)
-        if setting is None:
+        if setting is None or step.op.config_dict().get(setting, 1) > 1:  # stated in the request already
             continue
-        field = type(step.op).Config.model_fields[setting]
-        upper = next((m.le for m in field.metadata if getattr(m, "le", None) is not None), None)
-        per_row = max(1, math.ceil(count / source_rows))
-        if upper is not None:
-            per_row = min(per_row, int(upper))
-        step.op = type(step.op)(**{**step.op.config_dict(), setting: per_row})
+        per_row = _with(step, setting, math.ceil(count / source_rows))
         return [f"target {count:,} rows: {step.op.name}.{setting} = {per_row} per source row ({source_rows:,} rows)"]
     return []
 
