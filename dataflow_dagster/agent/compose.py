@@ -69,7 +69,7 @@ def suffix(
         for c in clauses[last + 1 :]
         if c.slot in _TRAILING
         and (c.limits or c.slot in ("dedup", "filter") or _kind(c) not in served)
-        and not (c.slot == "filter" and recipe.claims is not None and recipe.claims.search(c.text) and _scores_only(c))
+        and not (c.slot == "filter" and _scores_only(c) and (_claimed(recipe, c) or (c.limits and "filter" in served)))
     ]
     if not trail or not recipe.steps:
         return Compiled([])
@@ -106,6 +106,10 @@ def _gate(recipe: RecipePlan) -> Compiled:
     col, mid = _score_column(judge.op)  # type: ignore[misc]
     step = Step("keep_best", ThresholdFilter(input_key=col, min_value=mid))
     return Compiled([step], [f"composed: ThresholdFilter on '{col}' >= {mid} after recipe {recipe.recipe}"])
+
+
+def _claimed(recipe: RecipePlan, c: Clause) -> bool:
+    return recipe.claims is not None and recipe.claims.search(c.text) is not None
 
 
 def _scores_only(c: Clause) -> bool:
@@ -165,7 +169,7 @@ def _retrieve(
     if not sub.actions:
         sub.actions = ["filter"]
     sub.keep_good = keep_good and any(c.slot == "threshold" for c in clauses)
-    sub.count = intent.count
+    sub.count, sub.settings = intent.count, intent.settings
     for c in clauses:
         sub.limits.update(c.limits)
     choice = planner.retrieval_choice(sub, planner.candidates(sub), data)

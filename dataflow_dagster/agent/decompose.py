@@ -114,6 +114,11 @@ VERBS: dict[str, tuple[str, ...]] = {
     "keep": ["keep", "retain", "preserve", "select", "only", "pick", "choose", "保留", "筛选", "挑选"],
     "dedup": ["dedup", "dedupe", "deduplicate", "去重"],
     "refine": [
+        "anonymize",
+        "anonymise",
+        "mask",
+        "redact",
+        "lowercase",
         "rewrite",
         "refine",
         "normalize",

@@ -79,6 +79,10 @@ _COUNT = re.compile(
     r"(?<![0-9A-Za-z.,-])(\d+(?:[.,]\d+)?)\s*(k|m|thousand|million|万|千)?(?![0-9A-Za-z-])\s*(条|个)?", re.I
 )
 _PER = re.compile(r"^(?:per|each|every|for)$", re.I)  # "5 solutions per problem" is not a total
+# a setting named with its value: "threshold 0.8", "similarity threshold of 0.9", "temperature=0.7"
+_SETTING = re.compile(
+    r"\b(threshold|temperature|num[ _]perm|ngram|top[ _-]?k|seed)\s*(?:of|=|:|to|at)?\s*(\d+(?:\.\d+)?)", re.I
+)
 _PATH = re.compile(r"[\w./\\-]+\.(?:jsonl|json|csv|parquet|ndjson)\b")
 
 
@@ -93,6 +97,7 @@ class Intent:
     keep_good: bool = False
     clauses: list[Clause] = field(default_factory=list)  # the request's transformations, in order
     refusal: str | None = None
+    settings: dict[str, float] = field(default_factory=dict)  # "threshold 0.8", "temperature of 0.7"
     unnamed_data: bool = False  # refused only because no data noun was found (a column name may still say it)
 
 
@@ -145,6 +150,9 @@ def parse_intent(request: str) -> Intent:
         if any(re.search(rf"(?<![a-z]){re.escape(t)}(?![a-z])", lower) if t.isascii() else t in text for t in terms):
             intent.domains.append(domain)
     intent.count = _count(text)
+    intent.settings = {
+        m.group(1).lower().replace(" ", "_").replace("-", "_"): float(m.group(2)) for m in _SETTING.finditer(text)
+    }
     p = _PATH.search(text)
     if p:
         intent.data_path = p.group(0)

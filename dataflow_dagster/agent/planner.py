@@ -166,6 +166,13 @@ class Planner:
                 out.append(toks[0])
         return out
 
+    def _specific_match(self, name: str, text: str, verb: str) -> bool:
+        """Does operator ``name`` match a word of the clause besides its verb and its data nouns
+        ("spelling mistakes" yes; "the questions" no)?"""
+        skip = {_stem(verb.lower())} | DATA_NOUNS
+        words = [w for w in object_words(text) if w not in skip]
+        return any(self.index.scores_for([w]).get(name, 0.0) > 0 for w in words)
+
     def _fits(self, name: str, text: str, unknown: list[str]) -> bool:
         """Does operator ``name`` match more of the clause's object words than the registry lacks?"""
         words = object_words(text)
@@ -205,7 +212,16 @@ class Planner:
                 obj = re.sub(re.escape(clause.verb), " ", obj, flags=re.I)
             synth = synthesise(clause, self.unknown_words(obj))
             limited = bool(clause.limits) and spec[best] >= 100.0
-            if spec[best] > 0 and (synth is None or limited or self._fits(best, text, synth[2])):
+            # a rewrite whose verb no operator offers ("translate") is that operation, whatever it acts on
+            novel_rewrite = (
+                synth is not None
+                and clause.slot == "refine"
+                and _stem(clause.verb.lower()) in synth[2]
+                and not self._specific_match(best, clause.text, clause.verb)
+            )
+            unknown_objects = [w for w in (synth[2] if synth else []) if w != _stem(clause.verb.lower())]
+            fits = synth is None or limited or self._fits(best, text, unknown_objects)
+            if spec[best] > 0 and not novel_rewrite and fits:
                 chosen = best
             elif synth is not None and synth[0] not in names:  # no registered operator fits this clause
                 names.append(synth[0])
@@ -248,6 +264,9 @@ class Planner:
                 cfg[fname] = int(value) if f.annotation is int else value
             elif m and m.group(1) == "min" and stated:  # "at most 200 words" states no lower bound
                 cfg[fname] = 0
+        for fname, value in intent.settings.items():  # "minhash with threshold 0.8"
+            if fname in fields and fname not in cfg:
+                cfg[fname] = int(value) if fields[fname].annotation is int else value
         for fname, f in fields.items():  # a selection size it cannot default ("pick the 300 most diverse")
             if fname in ("num_samples", "k", "top_k") and f.is_required() and intent.count:
                 cfg.setdefault(fname, intent.count)
@@ -265,18 +284,20 @@ class Planner:
             needs = op.input_columns()
             # an optional input the data lacks ("lines_key: lines", "language_key: language"): the
             # operator declares it can do without, so it is switched off rather than produced
+            absent = {
+                f: spec
+                for f, spec in fields.items()
+                if f.endswith("_key") and f not in cfg and spec.default in needs and spec.default not in available
+            }
+            # an input named after a column the data has ("code_key: generated_code" and a "code" column)
+            renamed = {f: c for f, spec in absent.items() if (c := _same_column(f, spec.default, available))}
             optional = {
                 f: None
-                for f, spec in fields.items()
-                if f.endswith("_key")
-                and f not in cfg
-                and spec.default in needs
-                and spec.default not in available
-                and not spec.is_required()
-                and _accepts_none(spec.annotation)
+                for f, spec in absent.items()
+                if f not in renamed and not spec.is_required() and _accepts_none(spec.annotation)
             }
-            if optional:
-                op = cls(**cfg, **optional)
+            if optional or renamed:
+                op = cls(**{**cfg, **optional, **renamed})
                 needs = op.input_columns()
         except (OperatorError, ValueError):  # pydantic's ValidationError is a ValueError
             return None, ["<config>"]
@@ -374,6 +395,15 @@ class Planner:
         if op.kind == Kind.GENERATE and PARENTS not in available:
             available.append(PARENTS)
         available += [c for c in op.output_columns() if c not in available]
+
+
+def _same_column(field_name: str, default: str, available: list[str]) -> str | None:
+    """The available column an input setting means when its default column is absent: the field's
+    own name ("code_key" -> code) or the last word of its default ("generated_code" -> code)."""
+    for want in (field_name.removesuffix("_key").removeprefix("input_"), default.rsplit("_", 1)[-1]):
+        if want in available and not want.startswith("_"):
+            return want
+    return None
 
 
 def _accepts_none(annotation: Any) -> bool:

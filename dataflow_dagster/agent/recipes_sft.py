@@ -37,7 +37,7 @@ _SCRATCH = r"from scratch|without (?:any )?(?:seed|input|source)s?|out of nothin
 # "spread over finance, law and medicine", "covering X and Y", "in the domains of X, Y"
 _DOMAIN_LIST = re.compile(
     r"(?:over|across|covering|about|in|on|for|from)\s+(?:the\s+)?(?:domains?\s+(?:of\s+)?|topics?\s+(?:of\s+)?)?"
-    r"((?:[a-z][\w-]*(?:\s+[a-z][\w-]*)?\s*,\s*)+(?:and|or)\s+[a-z][\w-]*)",
+    r"([a-z][\w-]*(?:\s*,\s*[a-z][\w-]*)*,?\s+(?:and|or)\s+[a-z][\w-]*)",
     re.I,
 )
 INSTRUCTION_COLUMNS = ("instruction", "prompt", "question", "query")
@@ -72,6 +72,12 @@ def sft(intent: Intent, data: DataProfile) -> RecipePlan | None:
     for stem in methods:
         cls = ops[f"{stem}Filter" if keep else f"{stem}SampleEvaluator"]
         cfg: dict[str, object] = {"input_instruction_key": instruction}
+        bound = intent.limits.get("score", {})  # "keep pairs with Deita quality >= 3"
+        if keep:
+            cfg.update({f"{k}_score": v for k, v in bound.items() if f"{k}_score" in cls.Config.model_fields})
+            top = cls.Config.model_fields.get("max_score")
+            if "max" not in bound and top is not None and float(cfg.get("min_score", 0)) > float(top.default):
+                cfg["max_score"] = 1e9  # a stated lower bound above the default range: no upper bound
         if response is not None and "input_output_key" in cls.Config.model_fields:
             cfg["input_output_key"] = response
         op = cls(**cfg)
