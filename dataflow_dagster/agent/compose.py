@@ -69,7 +69,11 @@ def suffix(
         for c in clauses[last + 1 :]
         if c.slot in _TRAILING
         and (c.limits or c.slot in ("dedup", "filter") or _kind(c) not in served)
-        and not (c.slot == "filter" and _scores_only(c) and (_claimed(recipe, c) or (c.limits and "filter" in served)))
+        and not (
+            c.slot == "filter"
+            and _scores_only(c)
+            and (_claimed(recipe, c) or ("filter" in served and (c.limits or _gate_words(planner, recipe, c))))
+        )
     ]
     if not trail or not recipe.steps:
         return Compiled([])
@@ -106,6 +110,17 @@ def _gate(recipe: RecipePlan) -> Compiled:
     col, mid = _score_column(judge.op)  # type: ignore[misc]
     step = Step("keep_best", ThresholdFilter(input_key=col, min_value=mid))
     return Compiled([step], [f"composed: ThresholdFilter on '{col}' >= {mid} after recipe {recipe.recipe}"])
+
+
+def _gate_words(planner: Planner, recipe: RecipePlan, c: Clause) -> bool:
+    """Do the clause's words describe the recipe's own gate ("drop instructions with too many tags"
+    after InsTag) rather than another operator ("the 3 most diverse by k-center greedy")?"""
+    from dataflow_dagster.agent.decompose import object_words
+
+    scores = planner.index.scores_for(object_words(c.text))
+    best = max(scores.values(), default=0.0)
+    own = max((scores.get(s.op.name, 0.0) for s in recipe.steps), default=0.0)
+    return best < 3.0 or own >= 0.5 * best
 
 
 def _claimed(recipe: RecipePlan, c: Clause) -> bool:

@@ -183,7 +183,9 @@ SUBTEXT = re.compile(
 # ... unless the clause removes rows that contain it ("drop passages with URLs", "去掉包含邮箱的样本")
 ROWS_WITH = re.compile(
     r"\b(?:texts?|passages?|documents?|docs?|rows?|samples?|entries|records?|pages?|articles?|files?|examples?|"
-    r"lines?|items?|ones|those|anything)\b\s+(?:\w+\s+){0,2}?(?:with|containing|that|which|having|where|whose)\b|"
+    r"lines?|items?|ones|those|anything|instructions?|questions?|answers?|pairs?|responses?|prompts?|"
+    r"conversations?|dialogues?|chats?|snippets?|functions?|headlines?|posts?|reviews?|comments?)\b\s+"
+    r"(?:\w+\s+){0,2}?(?:with|containing|that|which|having|where|whose)\b|\btoo (?:many|much|few)\b|"
     r"的(?:样本|文本|数据|条目|行)",
     re.I,
 )

@@ -45,7 +45,8 @@ _VALIDITY = re.compile(
 _CATEGORY = re.compile(r"\bcategor\w*|\btopics?\b|\bsubjects?\b|分类", re.I)
 _SOLVE = re.compile(r"\bsolv\w*|\bcot\b|chain[- ]of[- ]thought|step[- ]by[- ]step|思维链|解题|求解", re.I)
 _MATH = re.compile(
-    r"\b(?:agree\w*|verif\w*|correct\w*|match\w*|consisten\w*|wrong|ill[- ]posed|unsolvable|solvable|invalid|valid)\b",
+    r"\b(?:agree\w*|verif\w*|correct\w*|match\w*|consisten\w*|wrong|equal\w*|gold|reference|ill[- ]posed|"
+    r"unsolvable|solvable|invalid|valid)\b",
     re.I,
 )
 
