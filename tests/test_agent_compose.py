@@ -176,7 +176,13 @@ def test_a_count_prices_a_one_row_per_input_chain(tmp_path: Path) -> None:
         (  # a per-row count the request states is the generator's setting
             "sample 4 chain-of-thought solutions for every problem and keep the ones whose answers agree",
             "r4_math_problems.jsonl",
-            ["CoTAnswerGenerator", "AnswerExtractor", "PseudoAnswerGenerator", "AnswerVerifier", "VerifiedAnswerFilter"],
+            [
+                "CoTAnswerGenerator",
+                "AnswerExtractor",
+                "PseudoAnswerGenerator",
+                "AnswerVerifier",
+                "VerifiedAnswerFilter",
+            ],
             {"CoTAnswerGenerator": {"input_key": "problem", "num_samples": 4}},
         ),
         (

@@ -89,3 +89,26 @@ def test_model_settings_and_prompts_are_validated_by_the_operators_config() -> N
     ):
         preset, problems = _settings(planner, [bad])
         assert problems and bad["operator"] not in preset, (bad, problems)
+
+
+def test_endpoint_model_writes_the_synthesised_steps_instruction(tmp_path: Path) -> None:
+    """With an endpoint, the instruction of a synthesised Prompted* step comes from the model (or the
+    template, with the reason); the step stays a labelled synthesised step with the operator's schema."""
+    from dataflow_dagster.agent.decompose import decompose
+    from dataflow_dagster.agent.synthesis import synthesise
+
+    req = "translate each text into French"
+    template = synthesise(decompose(req)[0], ["translate"])[1]["user_prompt"]  # type: ignore[index]
+    log = tmp_path / "server.log"
+    with llama_cpp_server(log) as url:
+        client = OpenAICompatClient(url, "smollm2", max_retries=0, timeout_s=120)
+        res = build_pipeline(req, DATA / "texts.jsonl", tmp_path / "out", llm=client)
+    assert "POST /v1/chat/completions" in log.read_text(errors="replace")
+    step = load_pipeline_file(res.path).steps[0]
+    assert (step.name, step.op.name) == ("synthesised_refine", "PromptedRefiner")
+    note = next(n for n in res.notes if n.startswith("step synthesised_refine"))
+    prompt = step.op.config_dict()["user_prompt"]
+    if "prompt written by model" in note:
+        assert prompt != template and "{" not in prompt, prompt
+    else:
+        assert "the template prompt is used" in note and prompt == template, note

@@ -12,6 +12,7 @@ from dataflow_dagster.agent.intent import Intent, parse_intent
 from dataflow_dagster.agent.model_plan import is_capable, propose
 from dataflow_dagster.agent.planner import AgentRefusal, Compiled, DataProfile, Planner, Selection, profile_data
 from dataflow_dagster.agent.recipes import match_recipe
+from dataflow_dagster.agent.synthesis import model_prompt
 from dataflow_dagster.agent.target import apply_stated_counts, size_generators, target_cost
 from dataflow_dagster.core.dryrun import PlanReport, dry_run
 from dataflow_dagster.core.pipeline import Pipeline, Source
@@ -225,7 +226,13 @@ def build_pipeline(
             notes.append(
                 f"model {llm.model_id} is the embedded one, too small to decompose requests: the rule path decides"
             )
-        attempts.append(planner.retrieval_choice(intent, cands, profile))
+        choice = planner.retrieval_choice(intent, cands, profile)
+        if is_capable(llm):  # a capable model writes the synthesised steps' instructions
+            for op, clause in choice.synthesised.items():
+                cfg = choice.preset[op]
+                cfg["user_prompt"], how = model_prompt(llm, op, clause, cfg["user_prompt"])  # type: ignore[arg-type]
+                choice.decided[op] += f"; {how}"
+        attempts.append(choice)
     model = llm.model_id if llm is not None else "none (retrieval only)"
     last_error = ""
     for sel in attempts:

@@ -15,7 +15,7 @@ from typing import Any
 
 import duckdb
 
-from dataflow_dagster.agent.decompose import object_stop, object_words
+from dataflow_dagster.agent.decompose import Clause, object_stop, object_words
 from dataflow_dagster.agent.intent import _PATH, DATA_NOUNS, DOMAINS, Intent
 from dataflow_dagster.agent.retrieval import GENERIC, OperatorIndex, _stem, tokenize
 from dataflow_dagster.agent.synthesis import synthesise
@@ -71,6 +71,7 @@ class Selection:
     decided: dict[str, str] = field(default_factory=dict)  # operator -> which path decided it, and why
     bind: dict[str, str] = field(default_factory=dict)  # operator -> the data column its clause names
     settings: dict[str, dict[str, Any]] = field(default_factory=dict)  # operator -> settings a model proposed
+    synthesised: dict[str, Clause] = field(default_factory=dict)  # Prompted* operator -> the clause it serves
 
 
 @dataclass
@@ -226,6 +227,7 @@ class Planner:
             elif synth is not None and synth[0] not in names:  # no registered operator fits this clause
                 names.append(synth[0])
                 sel.preset[synth[0]] = synth[1]
+                sel.synthesised[synth[0]] = clause
                 sel.decided[synth[0]] = f"synthesised for clause '{clause.text}' (no registered operator fits)"
                 continue
             elif clause.slot == "filter":  # an unspecific "filter" drops nothing valid: the empty-row filter
