@@ -143,7 +143,7 @@ def test_a_count_prices_a_one_row_per_input_chain(tmp_path: Path) -> None:
             {"HtmlUrlRemoverRefiner": {"input_key": "text"}},
         ),
         (  # rows holding phone numbers go; extra spaces are cleaned inside each text
-            "删除包含电话号码的文本，并清理多余的空格",
+            "删除包含电话号码的文本，并清理多余的空格",  # noqa: RUF001
             "texts.jsonl",
             ["PIIFilter", "RemoveExtraSpacesRefiner"],
             {},
@@ -226,6 +226,6 @@ def test_request_classes_from_held_out_misses(req: str, data: str, want: list[st
 def test_media_requests_are_refused(req: str, tmp_path: Path) -> None:
     from dataflow_dagster.agent import AgentRefusal
 
-    with pytest.raises(AgentRefusal, match="audio|image"):
+    with pytest.raises(AgentRefusal, match=r"audio|image"):
         build_pipeline(req, DATA / "texts.jsonl", tmp_path)
     assert not list(tmp_path.glob("*.yaml"))
