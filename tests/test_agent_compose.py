@@ -203,6 +203,30 @@ def test_a_count_prices_a_one_row_per_input_chain(tmp_path: Path) -> None:
             ["MinHashDeduplicateFilter"],
             {"MinHashDeduplicateFilter": {"threshold": 0.7}},
         ),
+        (  # executing without tests: the code runs alone
+            "keep only the functions that execute without errors",
+            "code.jsonl",
+            ["CodeExecutionEvaluator", "ExecutionStatusFilter"],
+            {"CodeExecutionEvaluator": {"input_key": "code", "tests_key": None}},
+        ),
+        (  # "harder versions" are new problems, not a difficulty rating
+            "create harder variants of these math questions",
+            "math.jsonl",
+            ["ReasoningQuestionGenerator"],
+            {"ReasoningQuestionGenerator": {"input_key": "question"}},
+        ),
+        (  # a question column and a validity check, no word "math"
+            "find out which questions are ill-posed and remove them",
+            "math.jsonl",
+            ["QuestionValidityFilter"],
+            {"QuestionValidityFilter": {"input_key": "question"}},
+        ),
+        (
+            "remove duplicate passages, then write an instruction and a response for each one",
+            "texts.jsonl",
+            ["ExactDedupFilter", "InstructionResponseGenerator"],
+            {"InstructionResponseGenerator": {"input_key": "text"}},
+        ),
         (  # the operation no operator offers is a synthesised rewrite of the column it names
             "translate the questions into German",
             "qa.jsonl",

@@ -69,6 +69,7 @@ def suffix(
         for c in clauses[last + 1 :]
         if c.slot in _TRAILING
         and (c.limits or c.slot in ("dedup", "filter") or _kind(c) not in served)
+        and not (c.slot == "evaluate" and _own_words(planner, recipe, c))
         and not (
             c.slot == "filter"
             and _scores_only(c)
@@ -112,15 +113,27 @@ def _gate(recipe: RecipePlan) -> Compiled:
     return Compiled([step], [f"composed: ThresholdFilter on '{col}' >= {mid} after recipe {recipe.recipe}"])
 
 
-def _gate_words(planner: Planner, recipe: RecipePlan, c: Clause) -> bool:
-    """Do the clause's words describe the recipe's own gate ("drop instructions with too many tags"
-    after InsTag) rather than another operator ("the 3 most diverse by k-center greedy")?"""
+def _scores(planner: Planner, recipe: RecipePlan, c: Clause) -> tuple[float, float]:
+    """(best retrieval score of any operator, best of the chain's own operators) on the clause's words."""
     from dataflow_dagster.agent.decompose import object_words
 
     scores = planner.index.scores_for(object_words(c.text))
-    best = max(scores.values(), default=0.0)
-    own = max((scores.get(s.op.name, 0.0) for s in recipe.steps), default=0.0)
+    return max(scores.values(), default=0.0), max((scores.get(s.op.name, 0.0) for s in recipe.steps), default=0.0)
+
+
+def _gate_words(planner: Planner, recipe: RecipePlan, c: Clause) -> bool:
+    """Do the clause's words describe the recipe's own gate ("drop instructions with too many tags"
+    after InsTag), or nothing in particular, rather than another operator ("the 3 most diverse by
+    k-center greedy")?"""
+    best, own = _scores(planner, recipe, c)
     return best < 3.0 or own >= 0.5 * best
+
+
+def _own_words(planner: Planner, recipe: RecipePlan, c: Clause) -> bool:
+    """A scoring clause whose words describe one of the chain's own operators ("check whether each
+    question is well-posed" after the validity judge) is that operator, not a second judge."""
+    best, own = _scores(planner, recipe, c)
+    return best >= 3.0 and own >= 0.5 * best
 
 
 def _claimed(recipe: RecipePlan, c: Clause) -> bool:

@@ -312,10 +312,12 @@ def _ordered_pieces(text: str) -> list[str]:
 def decompose(text: str) -> list[Clause]:
     clauses: list[Clause] = []
     prev: Clause | None = None
+    lead = ""  # verbless words before the first clause ("find out which questions are ill-posed and remove them")
     for piece in _ordered_pieces(text):
         found = _verb(piece)
         if found is None:
             if prev is None:
+                lead = f"{lead} {piece}".strip()
                 continue
             bare = _limits(piece, prev.polarity)
             rest = [w for w in re.findall(r"[a-z]+", _LIMIT.sub(" ", piece.lower())) if w not in _BARE]
@@ -329,6 +331,8 @@ def decompose(text: str) -> list[Clause]:
                 prev.limits.update(_limits(piece, prev.polarity))
                 continue
         slot, verb = found
+        if lead and prev is None and re.search(r"\b(?:them|those|these|they|it|ones)\b", piece, re.I):
+            piece, lead = f"{lead}: {piece}", ""  # "remove them": what "them" is comes first
         polarity = "keep" if slot == "keep" else "remove"
         if slot == "remove" and SUBTEXT.search(piece) and not ROWS_WITH.search(piece):
             slot = "refine"  # "strip URLs and HTML tags": part of each text goes, not the row

@@ -33,11 +33,19 @@ _VERIFIED = re.compile(
 _COT = re.compile(
     r"\b(cot|chain[- ]of[- ]thought|step[- ]by[- ]step|reason\w*|solve|solution\w*)\b|思维链|解题|推理", re.I
 )
+_RUNS = re.compile(
+    r"\b(?:runs?|execut\w*|compil\w*)\b(?:\W+\w+){0,4}?\W+(?:without (?:an? )?(?:errors?|exceptions?|crash\w*)|"
+    r"successfully|cleanly|fine)|\b(?:crash\w*|raise\w* (?:an? )?(?:errors?|exceptions?))\b",
+    re.I,
+)
 _INSTRUCTION = re.compile(r"\binstruction", re.I)
 _CODE = re.compile(r"\b(?:tests?|pass\w*|fail\w*|execut\w*|runs?)\b", re.I)
 _NEW_QUESTIONS = re.compile(
-    r"\b(?:new|more|similar|fresh|additional|augment\w*|variants?)\b\W+(?:\w+\W+){0,3}(?:problems?|questions?)", re.I
+    r"\b(?:new|more|similar|fresh|additional|augment\w*|variants?|harder|easier|more difficult|rephrased)\b\W+"
+    r"(?:\w+\W+){0,3}(?:problems?|questions?|versions?|variants?|variations?)",
+    re.I,
 )
+_RATE = re.compile(r"\b(?:rat\w*|scor\w*|classif\w*|label\w*|grad\w*|assess\w*|judg\w*|estimat\w*)\b|评估|打分", re.I)
 _MATH_DIFFICULTY = re.compile(r"difficult\w*|\bhard\w*|难度", re.I)
 _VALIDITY = re.compile(
     r"ill[- ]posed|well[- ]posed|unsolvable|\bsolvable|\binvalid|\bvalid(?:ity)?\b|unanswerable|不合理|无解", re.I
@@ -45,7 +53,7 @@ _VALIDITY = re.compile(
 _CATEGORY = re.compile(r"\bcategor\w*|\btopics?\b|\bsubjects?\b|分类", re.I)
 _SOLVE = re.compile(r"\bsolv\w*|\bcot\b|chain[- ]of[- ]thought|step[- ]by[- ]step|思维链|解题|求解", re.I)
 _MATH = re.compile(
-    r"\b(?:agree\w*|verif\w*|correct\w*|match\w*|consisten\w*|wrong|equal\w*|gold|reference|ill[- ]posed|"
+    r"\b(?:agree\w*|verif\w*|correct\w*|match\w*|consisten\w*|wrong|equal\w*|gold|reference|ill[- ]posed|well[- ]posed|"
     r"unsolvable|solvable|invalid|valid)\b",
     re.I,
 )
@@ -55,7 +63,8 @@ def code_tests(intent: Intent, data: DataProfile) -> RecipePlan | None:
     """Code + tests (+ instruction): tests -> execution -> keep passing, the code column executed."""
     text = intent.request
     tests = re.search(r"\btests?\b|test cases?", text, re.I)
-    if "code" not in intent.domains or not (tests or _INSTRUCTION.search(text)):
+    runs = _RUNS.search(text)  # "keep only functions that run without errors": executed without tests
+    if "code" not in intent.domains or not (tests or _INSTRUCTION.search(text) or runs):
         return None
     code = column(data, ("code", "raw_code", "generated_code", "function", "solution"))
     steps: list[Step] = []
@@ -64,6 +73,11 @@ def code_tests(intent: Intent, data: DataProfile) -> RecipePlan | None:
     if _INSTRUCTION.search(text) and instruction is None:
         steps.append(Step("instruction", CodeInstructionSynthesizer(input_key=code)))
         instruction = "instruction"
+    if not tests and runs:
+        steps.append(Step("execute", CodeExecutionEvaluator(input_key=code, tests_key=None)))
+        steps.append(Step("keep_running", ExecutionStatusFilter()))
+        notes.append("no tests asked for: CodeExecutionEvaluator runs the code alone (tests_key: null)")
+        return RecipePlan("code_execution", steps, [code], notes, claims=_CODE)
     if not tests:
         return RecipePlan("code_instruction", steps, [code], notes, claims=_CODE) if steps else None
     if instruction is None:  # no task statement: the function itself (name, docstring) states the task
@@ -83,7 +97,9 @@ def math_cot(intent: Intent, data: DataProfile) -> RecipePlan | None:
     text = intent.request
     named = [c for c in ("question", "problem", "questions", "problems") if c in data.columns]
     # "solve these problems step by step" on a question column is math reasoning without the word "math"
-    implied = bool(named) and not set(intent.domains) - {"reasoning"} and _SOLVE.search(text) is not None
+    implied = (
+        bool(named) and not set(intent.domains) - {"reasoning"} and bool(_SOLVE.search(text) or _VALIDITY.search(text))
+    )
     if "math" not in intent.domains and not implied:
         return None
     question = column(data, ("question", "problem", "instruction", "prompt"))
@@ -100,7 +116,8 @@ def math_cot(intent: Intent, data: DataProfile) -> RecipePlan | None:
         from operators.reasoning.judges import QuestionValidityFilter
 
         steps.append(Step("valid_questions", QuestionValidityFilter(input_key=question)))
-    if _MATH_DIFFICULTY.search(text) or _CATEGORY.search(text):  # ratings of the questions come first
+    rated = not steps or _RATE.search(text)  # "harder versions" describes new questions, not a rating
+    if rated and (_MATH_DIFFICULTY.search(text) or _CATEGORY.search(text)):  # ratings of the questions first
         from operators.reasoning.judges import QuestionCategoryEvaluator, QuestionDifficultyEvaluator
 
         if _MATH_DIFFICULTY.search(text):

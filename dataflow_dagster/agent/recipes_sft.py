@@ -28,7 +28,8 @@ METHODS: tuple[tuple[str, str], ...] = (
     (r"reward[- ]model|\brm score", "RM"),
 )
 _SYNTH = (
-    r"instruction[- /](?:and[- ])?(?:response|output|answer)s?|instruction (?:data|pairs?|samples?)|"
+    r"instructions?\s*(?:[-/&]|and)?\s*(?:an?\s+|its\s+|their\s+)?(?:response|output|answer)s?|"
+    r"instruction (?:data|pairs?|samples?)|"
     r"\bsft (?:data|pairs?|samples?)|supervised fine-?tun\w*"
 )
 _GENERATE = r"\b(?:turn|convert|make|create|generate|synthesi[sz]e|write|build|produce)\b"
