@@ -165,6 +165,10 @@ class Planner:
                 out.append(toks[0])
         return out
 
+    def _concept(self, word: str) -> bool:
+        """Does a registered operator's description speak of ``word`` ("HTML", "URLs")?"""
+        return any(self.index.covers(t) for t in tokenize(word) if t not in GENERIC and t not in DATA_NOUNS)
+
     def _fits(self, name: str, text: str, unknown: list[str]) -> bool:
         """Does operator ``name`` match more of the clause's object words than the registry lacks?"""
         words = object_words(text)
@@ -184,11 +188,14 @@ class Planner:
             ranked = cands.get(clause.slot)
             if not ranked:
                 continue
-            rule = row_rule(clause, data) if data is not None and "GeneralFilter" in self.ops else None
-            if rule is not None and "GeneralFilter" not in names:
-                names.append("GeneralFilter")
-                sel.preset["GeneralFilter"] = {"filter_rules": [rule.rule]}
-                sel.decided["GeneralFilter"] = (
+            rulable = data is not None and "GeneralFilter" in self.ops
+            rule = row_rule(clause, data, concept=self._concept) if rulable else None
+            if rule is not None:  # every rule clause joins the one synthesised GeneralFilter
+                if "GeneralFilter" not in names:
+                    names.append("GeneralFilter")
+                sel.preset.setdefault("GeneralFilter", {"filter_rules": []})["filter_rules"].append(rule.rule)
+                said = sel.decided.get("GeneralFilter", "")
+                sel.decided["GeneralFilter"] = (said and said + "; ") + (
                     f"synthesised SQL rule `{rule.rule}` for clause '{clause.text}' (column '{rule.column}'; "
                     f"keeps {rule.kept} of {rule.sampled} sample rows)"
                 )
