@@ -68,7 +68,20 @@ def rules_and_kept(req: str, data: Path, tmp_path: Path) -> tuple[list[tuple[str
             [1, 2, 4, 5, 6, 7],
         ),
         ('keep headlines starting with "apple"', "\"headline\" ILIKE 'apple%' ESCAPE '\\'", [1, 3]),
+        (
+            "keep headlines that mention Tesla or Nvidia",
+            "(\"headline\" ILIKE '%Tesla%' ESCAPE '\\' OR \"headline\" ILIKE '%Nvidia%' ESCAPE '\\')",
+            [2, 4, 6],
+        ),
         ("remove rows with a missing close price", '"close" IS NOT NULL', [1, 2, 4, 5, 6, 7]),
+        ("keep rows with a non-missing close", '"close" IS NOT NULL', [1, 2, 4, 5, 6, 7]),
+        # two conditions in one clause: both must hold for a keep, both for a removal to drop
+        ("keep AAPL news after January 2, 2024", "(\"date\" > '2024-01-02') AND (\"ticker\" = 'AAPL')", [3]),
+        (
+            "drop AAPL rows with close below 186",
+            'coalesce(NOT (("close" < 186) AND ("ticker" = \'AAPL\')), true)',
+            [2, 3, 4, 5, 6, 7],
+        ),
         ("keep rows from 2024-01-03 onwards", "\"date\" >= '2024-01-03'", [2, 3, 4, 5, 6, 7]),
         ("only news after January 3, 2024", "\"date\" > '2024-01-03'", [4, 5, 6, 7]),
         ("drop news before 4 Jan 2024", "coalesce(NOT (\"date\" < '2024-01-04'), true)", [4, 5, 6, 7]),
@@ -100,7 +113,7 @@ def test_two_rule_clauses_join_one_filter(news: Path, tmp_path: Path) -> None:
         ('drop headlines that mention "O\'Brien"', [1, 2, 3, 4, 6, 7]),
         ('keep headlines containing "O\'Brien says Microsoft is 100%"', [5]),
         ('drop headlines that mention "Microsoft_is"', [1, 2, 3, 4, 5, 6, 7]),  # _ is not "any character"
-        ("drop rows where ticker is \"AAPL' OR 1=1 --\"", [1, 2, 3, 4, 5, 6, 7]),  # a value, never SQL
+        ('drop rows where ticker is "AAPL\' OR 1=1 --"', [1, 2, 3, 4, 5, 6, 7]),  # a value, never SQL
     ],
 )
 def test_a_quote_or_wildcard_in_the_value_neither_breaks_nor_widens_the_rule(
@@ -119,6 +132,7 @@ def test_a_quote_or_wildcard_in_the_value_neither_breaks_nor_widens_the_rule(
         ("keep English headlines", "LanguageFilter"),
         ("remove headlines that contain HTML entities", "HtmlEntityFilter"),
         ("remove rows with an empty headline", "ContentNullFilter"),
+        ("drop headlines that mention politics", "PromptedFilter"),  # a topic, a judge's work; not a literal
     ],
 )
 def test_a_clause_a_registered_operator_serves_is_not_a_rule(news: Path, tmp_path: Path, req: str, op: str) -> None:

@@ -36,12 +36,13 @@ _DATE_OPS: tuple[tuple[str, str], ...] = (
     (rf"(?:\bon|\bdated|\bof|=)\s+({ISO})", "="),
 )
 _NULL = re.compile(r"\b(?:missing|null|empty|blank|unknown|absent|nan|no|without)\b", re.I)
+_NON_NULL = re.compile(r"\bnon-?(?:missing|null|empty|blank)\b", re.I)
 _STARTS = re.compile(r"\b(?:starts?|starting|begins?|beginning)\s+with\b", re.I)
 _ENDS = re.compile(r"\b(?:ends?|ending)\s+(?:with|in)\b", re.I)
 _CONTAINS = re.compile(
     r"\b(?:contain(?:s|ing)?|mention(?:s|ing|ed)?|includ(?:e|es|ing)|refer(?:s|ring)? to|talk(?:s|ing)? about)\b", re.I
 )
-_WORD_OF = re.compile(r"^\s*(?:the\s+|a\s+|an\s+)?(?:(?:word|phrase|term|string|name|text)s?\s+)?", re.I)
+_WORD_OF = re.compile(r"^\s*(?:the\s+|a\s+|an\s+)?((?:word|phrase|term|string|name|text)s?\s+)?", re.I)
 _NEGATE = re.compile(
     r"\b(?:not|isn't|aren't|doesn't|don't|other than|except|excluding|apart from|besides|never)\b", re.I
 )
@@ -72,6 +73,7 @@ class Found:
     sql: str
     negated: str | None = None  # when plainer than coalesce(NOT (sql), true)
     negate: bool = False  # the clause says "not", "other than", "doesn't mention"
+    consumed: str = ""  # the words it was read from (a date phrase), not a value for another condition
 
 
 def quoted(text: str) -> list[str]:
@@ -92,12 +94,12 @@ def date_condition(text: str, col: str, ctype: str) -> Found | None:
         try:
             if op == "between":
                 hi = f"{c} < {day(m[2], 1)}" if whole_day else f"{c} <= {day(m[2])}"
-                return Found(col, f"{c} >= {day(m[1])} AND {hi}")
+                return Found(col, f"{c} >= {day(m[1])} AND {hi}", consumed=m[0])
             if whole_day and op in ("=", ">", "<="):
                 nxt = day(m[1], 1)
                 sql = {"=": f"{c} >= {day(m[1])} AND {c} < {nxt}", ">": f"{c} >= {nxt}", "<=": f"{c} < {nxt}"}[op]
-                return Found(col, sql)
-            return Found(col, f"{c} {op} {day(m[1])}")
+                return Found(col, sql, consumed=m[0])
+            return Found(col, f"{c} {op} {day(m[1])}", consumed=m[0])
         except ValueError:  # 2024-02-30
             return None
     return None
@@ -106,8 +108,8 @@ def date_condition(text: str, col: str, ctype: str) -> Found | None:
 def null_condition(text: str, col: str) -> Found | None:
     if not _NULL.search(text):
         return None
-    c = quote_ident(col)
-    return Found(col, f"{c} IS NULL", negated=f"{c} IS NOT NULL", negate=bool(_NEGATE.search(text)))
+    c, negate = quote_ident(col), bool(_NEGATE.search(text) or _NON_NULL.search(text))
+    return Found(col, f"{c} IS NULL", negated=f"{c} IS NOT NULL", negate=negate)
 
 
 def _like(value: str, where: str) -> str:
@@ -129,20 +131,31 @@ def text_condition(
     if m is None:
         return None
     where = "start" if m.re is _STARTS else "end" if m.re is _ENDS else "in"
-    literal = quoted(text[m.end() :]) or quoted(text)
-    if literal:
-        value = literal[0]
-    else:
-        value = _WORD_OF.sub("", text[m.end() :]).strip(" .,;:!?")
-        if not value or len(value.split()) > 4 or any(concept(w) for w in _TOKEN.findall(value)):
+    literals = quoted(text[m.end() :]) or quoted(text)
+    bare = not literals
+    if bare:  # "mention Tesla or Nvidia": each alternative is a value
+        lead = _WORD_OF.match(text[m.end() :])
+        rest = text[m.end() + lead.end() :].strip(" .,;:!?")
+        literals = [v for v in re.split(r"\s*(?:,|\bor\b)\s*", rest) if v]
+        if not literals or any(len(v.split()) > 4 for v in literals):
             return None
+        if not lead[1] and not all(re.search(r"[A-Z]", v) for v in literals):
+            return None  # "mention politics" is a topic (a judge's work); "Tesla", "the word x" are literals
+
+    def held(c: str, x: str) -> bool:
+        return any(x.lower() in v.lower() for v in values.get(c, ()))
+
     col = named
     if col is None:
-        holding = [c for c, vals in values.items() if any(value.lower() in v.lower() for v in vals)]
+        holding = [c for c in values if any(held(c, x) for x in literals)]
         col = main if main in holding else (holding or [None])[0]
     if col is None:
         return None
-    return Found(col, f"{quote_ident(col)} {_like(value, where)}", negate=bool(_NEGATE.search(text[: m.start()])))
+    if bare and any(concept(w) for x in literals if not held(col, x) for w in _TOKEN.findall(x)):
+        return None  # "HTML tags" the data does not show: an operator's concept, not a value
+    sql = " OR ".join(f"{quote_ident(col)} {_like(v, where)}" for v in literals)
+    negate = bool(_NEGATE.search(text[: m.start()]))
+    return Found(col, sql if len(literals) == 1 else f"({sql})", negate=negate)
 
 
 def value_condition(text: str, named: str | None, values: dict[str, list[str]], first: str) -> Found | None:

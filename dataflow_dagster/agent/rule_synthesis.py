@@ -89,23 +89,40 @@ def _sampled_values(con: duckdb.DuckDBPyConnection, data: DataProfile) -> dict[s
     return out
 
 
-def _typed_condition(
+def _conditions(
     text: str, data: DataProfile, con: duckdb.DuckDBPyConnection, concept: Callable[[str], bool]
-) -> Found | None:
-    """A date, null, text or value condition on a column the clause names or whose values it names."""
-    text = iso_dates(text)
+) -> list[Found]:
+    """Every condition the clause states ("keep AAPL news after January 3, 2024" states two): a date,
+    a numeric comparison or a null test on a column it names, a text or value condition."""
+    text, found = iso_dates(text), []
     dates = [c for c, t in data.columns.items() if DATE_TYPE.match(t) and not c.startswith("_")]
     if re.search(ISO, text) and dates:
         col = _named_column(text, data, lambda t: bool(DATE_TYPE.match(t))) or (dates[0] if len(dates) == 1 else None)
-        return date_condition(text, col, data.columns[col]) if col else None
+        when = date_condition(text, col, data.columns[col]) if col else None
+        if when is None:
+            return []  # a date this column or these words cannot compare
+        found.append(when)
+        text = text.replace(when.consumed, " ")
+    numeric = _numeric_condition(text, data)
     other = _named_column(text, data, lambda t: t != "VARCHAR")  # an empty text is ContentNullFilter's
-    found = null_condition(text, other) if other else None
-    if found is not None:
-        return found
+    empty = null_condition(text, other) if other and numeric is None else None
     named = _named_column(text, data, lambda t: t == "VARCHAR")
     values = _sampled_values(con, data)
     first = (re.findall(r"\w+", text) or [""])[0]
-    return text_condition(text, named, values, data.text_column, concept) or value_condition(text, named, values, first)
+    textual = text_condition(text, named, values, data.text_column, concept) or value_condition(
+        text, named, values, first
+    )
+    return found + [f for f in (numeric, empty, textual) if f is not None]
+
+
+def _rule(found: list[Found], keep: bool) -> str:
+    """The rule a keep clause states, or a removal's complement: the rows where its condition is false
+    or unknown (a missing price is not a negative one; "remove rows with a missing X" keeps X IS NOT NULL)."""
+    if len(found) == 1:
+        f = found[0]
+        return f.sql if keep != f.negate else f.negated or f"coalesce(NOT ({f.sql}), true)"
+    both = " AND ".join(f"coalesce(NOT ({f.sql}), true)" if f.negate else f"({f.sql})" for f in found)
+    return both if keep else f"coalesce(NOT ({both}), true)"
 
 
 def row_rule(
@@ -121,15 +138,12 @@ def row_rule(
         with duckdb.connect() as con:
             src = f"(SELECT * FROM {reader_sql(data.path, detect_format(data.path))} LIMIT {int(sample_rows)})"
             con.execute(f"CREATE TEMP TABLE s AS SELECT * FROM {src}")
-            found = _numeric_condition(clause.text, data) or _typed_condition(clause.text, data, con, concept)
-            if found is None:
+            found = _conditions(clause.text, data, con, concept)
+            if not found:
                 return None
-            if (clause.polarity == "keep") != found.negate:
-                rule = found.sql
-            else:  # a removal keeps the rows where the condition is false or unknown
-                rule = found.negated or f"coalesce(NOT ({found.sql}), true)"
+            rule = _rule(found, clause.polarity == "keep")
             op = GeneralFilter(filter_rules=[rule])  # the operator's own guard
             kept, total = con.execute(f"SELECT count(*) FILTER (WHERE {op.keep_sql()}), count(*) FROM s").fetchone()
     except (ValueError, duckdb.Error):
         return None
-    return RowRule(rule, found.column, int(kept), int(total))
+    return RowRule(rule, ", ".join(dict.fromkeys(f.column for f in found)), int(kept), int(total))
