@@ -90,6 +90,11 @@ def rules_and_kept(req: str, data: Path, tmp_path: Path) -> tuple[list[tuple[str
             "\"date\" >= '2024-01-02' AND \"date\" <= '2024-01-04'",
             [1, 2, 3, 4],
         ),
+        (
+            "keep rows from Jan 3, 2024 to Jan 4, 2024",
+            "\"date\" >= '2024-01-03' AND \"date\" <= '2024-01-04'",
+            [2, 3, 4],
+        ),
     ],
 )
 def test_a_text_date_or_null_condition_on_the_data_is_a_synthesised_rule(
@@ -138,3 +143,22 @@ def test_a_quote_or_wildcard_in_the_value_neither_breaks_nor_widens_the_rule(
 def test_a_clause_a_registered_operator_serves_is_not_a_rule(news: Path, tmp_path: Path, req: str, op: str) -> None:
     res = build_pipeline(req, news, tmp_path / "out")
     assert [s.op.name for s in load_pipeline_file(res.path).steps] == [op]
+
+
+@pytest.mark.parametrize(
+    ("req", "rule", "ids"),
+    [
+        ("keep posts after January 3, 2024", "\"posted_at\" >= '2024-01-04'", [3]),
+        ("keep posts on 2024-01-03", "\"posted_at\" >= '2024-01-03' AND \"posted_at\" < '2024-01-04'", [1, 2]),
+        ("drop posts up to 2024-01-03", "coalesce(NOT (\"posted_at\" < '2024-01-04'), true)", [3]),
+    ],
+)
+def test_a_day_on_a_timestamp_column_means_the_whole_day(tmp_path: Path, req: str, rule: str, ids: list[int]) -> None:
+    path = tmp_path / "posts.csv"
+    path.write_text(
+        "id,posted_at,post\n1,2024-01-03 00:00:00,first post of the day\n"
+        "2,2024-01-03 18:30:00,an evening post here\n3,2024-01-04 09:00:00,the next morning post\n"
+    )
+    steps, kept = rules_and_kept(req, path, tmp_path)
+    assert steps == [("GeneralFilter", [rule])]
+    assert kept == ids

@@ -26,7 +26,7 @@ DATE_TYPE = re.compile(r"^(DATE|TIMESTAMP.*)$", re.I)
 
 # (pattern over the clause with ISO dates, operator); the first that matches decides
 _DATE_OPS: tuple[tuple[str, str], ...] = (
-    (rf"\bbetween\s+({ISO})\s+(?:and|to)\s+({ISO})", "between"),
+    (rf"(?:\bbetween|\bfrom)\s+({ISO})\s+(?:and|to|until|till|through)\s+({ISO})", "between"),
     (rf"(?:\bon or after|\bfrom|\bsince|\bstarting(?: from| on)?|\bnot before|\bno earlier than)\s+({ISO})", ">="),
     (rf"({ISO})\s+(?:onwards?|or later|and later|on)\b", ">="),
     (rf"(?:\bon or before|\buntil|\btill|\bthrough|\bup to|\bnot after|\bno later than)\s+({ISO})", "<="),
