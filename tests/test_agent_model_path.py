@@ -65,3 +65,50 @@ def test_rate_then_keep_the_good_ones_gates_on_the_synthesised_score(tmp_path: P
     steps = res.pipeline.steps
     assert [s.op.name for s in steps] == ["PromptedEvaluator", "ThresholdFilter"]
     assert steps[1].op.config.input_key == steps[0].op.config.output_key == "formal_score"
+
+
+def test_model_settings_and_prompts_are_validated_by_the_operators_config() -> None:
+    """What a capable model may set: numeric settings the operator declares (within their bounds) and
+    a Prompted* operator's instruction; anything else rejects the proposal, so the rules decide."""
+    from dataflow_dagster.agent.model_plan import _settings
+    from dataflow_dagster.agent.planner import Planner
+    from operators.core.registry import all_operators
+
+    planner = Planner(all_operators())
+    ok = [
+        {"action": "filter", "operator": "WordNumberFilter", "settings": {"min_words": 5}},
+        {"action": "refine", "operator": "PromptedRefiner", "prompt": "Translate the text into French."},
+    ]
+    preset, problems = _settings(planner, ok)
+    assert problems == [] and preset["WordNumberFilter"] == {"min_words": 5}
+    assert preset["PromptedRefiner"]["user_prompt"].startswith("Translate the text into French.")
+    for bad in (
+        {"action": "filter", "operator": "WordNumberFilter", "settings": {"input_key": 3}},  # not numeric
+        {"action": "filter", "operator": "WordNumberFilter", "settings": {"no_such": 1}},
+        {"action": "dedup", "operator": "MinHashDeduplicateFilter", "settings": {"threshold": 7}},  # out of range
+    ):
+        preset, problems = _settings(planner, [bad])
+        assert problems and bad["operator"] not in preset, (bad, problems)
+
+
+def test_endpoint_model_writes_the_synthesised_steps_instruction(tmp_path: Path) -> None:
+    """With an endpoint, the instruction of a synthesised Prompted* step comes from the model (or the
+    template, with the reason); the step stays a labelled synthesised step with the operator's schema."""
+    from dataflow_dagster.agent.decompose import decompose
+    from dataflow_dagster.agent.synthesis import synthesise
+
+    req = "translate each text into French"
+    template = synthesise(decompose(req)[0], ["translate"])[1]["user_prompt"]  # type: ignore[index]
+    log = tmp_path / "server.log"
+    with llama_cpp_server(log) as url:
+        client = OpenAICompatClient(url, "smollm2", max_retries=0, timeout_s=120)
+        res = build_pipeline(req, DATA / "texts.jsonl", tmp_path / "out", llm=client)
+    assert "POST /v1/chat/completions" in log.read_text(errors="replace")
+    step = load_pipeline_file(res.path).steps[0]
+    assert (step.name, step.op.name) == ("synthesised_refine", "PromptedRefiner")
+    note = next(n for n in res.notes if n.startswith("step synthesised_refine"))
+    prompt = step.op.config_dict()["user_prompt"]
+    if "prompt written by model" in note:
+        assert prompt != template and "{" not in prompt, prompt
+    else:
+        assert "the template prompt is used" in note and prompt == template, note

@@ -7,11 +7,13 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dataflow_dagster.agent.decompose import Clause
+from dataflow_dagster.agent import compose
 from dataflow_dagster.agent.intent import Intent, parse_intent
 from dataflow_dagster.agent.model_plan import is_capable, propose
 from dataflow_dagster.agent.planner import AgentRefusal, Compiled, DataProfile, Planner, Selection, profile_data
-from dataflow_dagster.agent.recipes import RecipePlan, match_recipe
+from dataflow_dagster.agent.recipes import match_recipe
+from dataflow_dagster.agent.synthesis import model_prompt
+from dataflow_dagster.agent.target import apply_stated_counts, size_generators, target_cost
 from dataflow_dagster.core.dryrun import PlanReport, dry_run
 from dataflow_dagster.core.pipeline import Pipeline, Source
 from dataflow_dagster.core.yaml_loader import dump_pipeline, load_pipeline_file
@@ -94,18 +96,23 @@ def _compile(
     recipe = match_recipe(intent, data) if sel.by == "recipe" else None
     source = recipe.source if recipe is not None else None
     if recipe is not None:
-        prefix = _prefix(planner, intent, data, recipe, sel)
-        compiled = Compiled(prefix.steps + recipe.steps, [f"recipe {recipe.recipe}", *prefix.notes, *recipe.notes])
-        compiled.source_columns = sorted({*prefix.source_columns, *recipe.source_columns})
+        before, lead = compose.prefix(planner, intent, data, recipe, sel)
+        after = compose.suffix(planner, intent, data, recipe, sel, lead)
+        notes = [f"recipe {recipe.recipe}", *before.notes, *recipe.notes, *after.notes]
+        compiled = Compiled(before.steps + recipe.steps + after.steps, notes)
+        compiled.source_columns = sorted({*before.source_columns, *recipe.source_columns})
         missing: list[str] = []
     else:
-        compiled = planner.compile(sel.names, intent, data, sel.preset, sel.bind)
+        compiled = planner.compile(sel.names, intent, data, sel.preset, sel.bind, sel.settings)
         missing = [a for a in intent.actions if not any(_serves(s.op, a) for s in compiled.steps)]
     if missing or not compiled.steps:
         raise AgentRefusal(
             f"could not wire an operator for {missing or intent.actions} on the columns of "
             f"{data.path} ({list(data.columns)}); notes: {compiled.notes}"
         )
+    compiled.notes += apply_stated_counts(compiled.steps, intent.request)
+    if intent.count:
+        compiled.notes += size_generators(compiled.steps, intent.count, _row_count(source or data.path))
     count = f"; target about {intent.count:,} rows" if intent.count else ""
     pipeline = Pipeline(
         name=name,
@@ -116,32 +123,30 @@ def _compile(
     return pipeline, compiled
 
 
-def _prefix(planner: Planner, intent: Intent, data: DataProfile, recipe: RecipePlan, sel: Selection) -> Compiled:
-    """Clean-up clauses the request puts before the domain work ("remove duplicate problems, then
-    solve them"), chosen by retrieval like any rule request and bound to the recipe's main column;
-    a filter clause the recipe claims ("keep only those that pass") is the recipe's own."""
-    lead: list[Clause] = []
-    for c in intent.clauses:
-        if c.slot not in ("filter", "dedup") or not recipe.composable:
-            break
-        if c.slot == "filter" and recipe.claims is not None and recipe.claims.search(c.text):
-            break
-        lead.append(c)
-    if not lead:
-        return Compiled([])
-    sub = Intent(request=", ".join(c.text for c in lead), clauses=lead)
-    sub.actions = list(dict.fromkeys(c.slot for c in lead))
-    for c in lead:
-        sub.limits.update(c.limits)
-    main = next((c for c in recipe.source_columns if c in data.columns), data.text_column)
-    choice = planner.retrieval_choice(sub, planner.candidates(sub), data)
-    compiled = planner.compile(choice.names, sub, DataProfile(data.path, data.columns, main), choice.preset)
-    taken = {s.name for s in recipe.steps}
-    for s in compiled.steps:
-        s.name = s.name if s.name not in taken else f"{s.name}_before"
-    sel.decided.update(choice.decided)
-    compiled.notes.append(f"composed: {[s.op.name for s in compiled.steps]} before recipe {recipe.recipe}")
-    return compiled
+# a column that says what the data is, when the request names no domain
+DATA_DOMAINS: dict[str, tuple[str, ...]] = {"code": ("code", "raw_code", "source_code"), "text2sql": ("sql", "SQL")}
+
+
+def _cleans(intent: Intent) -> bool:
+    """Every clause cleans, filters or rewrites, with words a registered operator's description
+    has ("fix spelling mistakes"): an operation on the given file, even without a data noun. A
+    request outside data preparation ("delete my account") has no such words."""
+    from dataflow_dagster.agent.decompose import object_words
+    from dataflow_dagster.agent.retrieval import OperatorIndex
+
+    if not intent.clauses or any(c.slot not in ("refine", "filter", "dedup") for c in intent.clauses):
+        return False
+    index = OperatorIndex(all_operators())
+    return all(max(index.scores_for(object_words(c.text)).values(), default=0.0) >= 5.0 for c in intent.clauses)
+
+
+def _row_count(path: Path) -> int:
+    import duckdb
+
+    from dataflow_dagster.core.io_formats import detect_format, reader_sql
+
+    with duckdb.connect() as con:
+        return int(con.execute(f"SELECT count(*) FROM {reader_sql(path, detect_format(path))}").fetchone()[0])
 
 
 def _decided_by(sel: Selection, op_name: str) -> str:
@@ -149,6 +154,8 @@ def _decided_by(sel: Selection, op_name: str) -> str:
         return sel.decided[op_name]
     if sel.by == "recipe":
         return f"recipe {sel.note}"
+    if sel.by == "llm" and op_name in sel.decided:
+        return sel.decided[op_name]
     if sel.by == "llm":
         return "model (decomposition validated against the request)" if op_name in sel.names else "contract"
     return sel.decided.get(op_name, "contract (an input the chosen steps need)")
@@ -172,9 +179,11 @@ def build_pipeline(
     """Turn ``request`` into ``out_dir/<name>.yaml``; raises AgentRefusal (nothing written) if it cannot."""
     intent = parse_intent(request)
     if intent.unnamed_data and data is not None and Path(data).is_file():
-        # "drop the products whose price is below 0": the column it names says which data is meant
+        # "drop the products whose price is below 0": the column it names says which data is meant;
+        # "use minhash to remove near duplicates": a deduplication or a stated limit acts on the given file
         columns = {c.lower() for c in profile_data(Path(data)).columns if not c.startswith("_")}
-        if columns & set(re.findall(r"[a-z0-9_]+", request.lower())):
+        acts_on_rows = any(c.slot == "dedup" or c.limits for c in intent.clauses) or _cleans(intent)
+        if acts_on_rows or columns & set(re.findall(r"[a-z0-9_]+", request.lower())):
             intent.refusal = None
     if intent.refusal:
         raise AgentRefusal(intent.refusal)
@@ -184,6 +193,8 @@ def build_pipeline(
     if not data_path.is_file():
         raise OperatorError(f"input data {data_path} does not exist")
     profile = profile_data(data_path)
+    if not intent.domains:  # "drop auto-generated files" on a table with a code column is about code
+        intent.domains += [d for d, cols in DATA_DOMAINS.items() if any(c in profile.columns for c in cols)]
     name = name or pipeline_name(request)
     out = Path(out_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -215,7 +226,13 @@ def build_pipeline(
             notes.append(
                 f"model {llm.model_id} is the embedded one, too small to decompose requests: the rule path decides"
             )
-        attempts.append(planner.retrieval_choice(intent, cands, profile))
+        choice = planner.retrieval_choice(intent, cands, profile)
+        if is_capable(llm):  # a capable model writes the synthesised steps' instructions
+            for op, clause in choice.synthesised.items():
+                cfg = choice.preset[op]
+                cfg["user_prompt"], how = model_prompt(llm, op, clause, cfg["user_prompt"])  # type: ignore[arg-type]
+                choice.decided[op] += f"; {how}"
+        attempts.append(choice)
     model = llm.model_id if llm is not None else "none (retrieval only)"
     last_error = ""
     for sel in attempts:
@@ -230,7 +247,8 @@ def build_pipeline(
                 raise AgentRefusal(f"the written file defines pipeline '{loaded.name}', not '{name}'; not written")
             os.replace(tmp, final)
             decided = [f"step {s.name} ({s.op.name}): {_decided_by(sel, s.op.name)}" for s in loaded.steps]
-            res_notes = notes + compiled.notes + gate_notes + decided
+            cost = target_cost(report, intent.count)
+            res_notes = notes + compiled.notes + gate_notes + decided + ([cost.note()] if cost else [])
             return AgentResult(final, loaded, report, sel.by, model, intent, res_notes)
         except (AgentRefusal, OperatorError) as exc:
             last_error = str(exc)

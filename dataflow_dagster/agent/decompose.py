@@ -110,10 +110,16 @@ VERBS: dict[str, tuple[str, ...]] = {
         "剔除",
         "去掉",
         "去除",
+        "清理",
     ],
-    "keep": ["keep", "retain", "preserve", "select", "only", "保留", "筛选"],
+    "keep": ["keep", "retain", "preserve", "select", "only", "pick", "choose", "保留", "筛选", "挑选"],
     "dedup": ["dedup", "dedupe", "deduplicate", "去重"],
     "refine": [
+        "anonymize",
+        "anonymise",
+        "mask",
+        "redact",
+        "lowercase",
         "rewrite",
         "refine",
         "normalize",
@@ -168,6 +174,22 @@ DEDUP_TARGET = re.compile(
     r"\bsame (?:text|row|passage|document)s?\b|重复",
     re.I,
 )
+# what a removal takes out of each text rather than out of the data ("strip URLs", "清理多余的空格")
+SUBTEXT = re.compile(
+    r"\b(?:urls?|links?|hyperlinks?|html|tags|markup|emojis?|emoticons?|whitespace|spaces|punctuation|"
+    r"stop ?words|digits|numbers|citations?|contractions|image (?:refs?|references|links))\b|"
+    r"空格|空白字符|链接|网址|标签|表情|标点",
+    re.I,
+)
+# ... unless the clause removes rows that contain it ("drop passages with URLs", "去掉包含邮箱的样本")
+ROWS_WITH = re.compile(
+    r"\b(?:texts?|passages?|documents?|docs?|rows?|samples?|entries|records?|pages?|articles?|files?|examples?|"
+    r"lines?|items?|ones|those|anything|instructions?|questions?|answers?|pairs?|responses?|prompts?|"
+    r"conversations?|dialogues?|chats?|snippets?|functions?|headlines?|posts?|reviews?|comments?)\b\s+"
+    r"(?:\w+\s+){0,2}?(?:with|containing|that|which|having|where|whose)\b|\btoo (?:many|much|few)\b|"
+    r"的(?:样本|文本|数据|条目|行)",
+    re.I,
+)
 # a keep/remove clause after a scoring clause that speaks of quality is the score gate
 QUALITY = re.compile(
     r"\b(good|better|best|high|higher|highest|top|strong|excellent|great|weak|low|lower|lowest|bad|worse|"
@@ -175,11 +197,16 @@ QUALITY = re.compile(
     re.I,
 )
 # conditions that name a check, not a column: "keep only code that passes", "answers that agree"
-CHECK = re.compile(r"\b(pass\w*|execut\w*|succe\w*|agree\w*|consisten\w*|verif\w*|correct)\b", re.I)
+CHECK = re.compile(r"\b(pass(?:es|ed|ing)?|execut\w*|succe\w*|agree\w*|consisten\w*|verif\w*|correct)\b", re.I)
 
 _MIN = r"(?:at least|min(?:imum)?|more than|longer than|over|above|no fewer than|no less than|>=?)"
 _MAX = r"(?:at most|max(?:imum)?|fewer than|less than|shorter than|under|below|up to|no more than|<=?)"
-_LIMIT = re.compile(rf"({_MIN}|{_MAX})\s*(\d+(?:\.\d+)?)\s*([a-z]+)", re.I)
+_LIMIT = re.compile(rf"({_MIN}|{_MAX})\s*(\d+(?:\.\d+)?)\s*([a-z]+)?", re.I)
+# what a limit counts; any other word after the number ("above 300 goes"), or none, bounds a score
+_UNIT_WORDS = "word char character sentence line token paragraph byte letter digit symbol"
+UNITS = frozenset(_stem(u + s) for u in _UNIT_WORDS.split(" ") for s in ("", "s"))
+_BARE_WORDS = "anything everything goes go ones those them it is are gets get out cut dropped removed"
+_BARE = frozenset(_BARE_WORDS.split(" "))
 _ZH_MIN, _ZH_MAX = "至少|不少于|多于|大于|超过|高于", "少于|小于|低于|不足|不超过|至多|最多"
 _ZH_LIMIT = re.compile(rf"({_ZH_MIN}|{_ZH_MAX})\s*(\d+(?:\.\d+)?)\s*个?\s*(字符|词|字|句|行)")
 _ZH_NOUN = {"词": "word", "字": "char", "字符": "char", "句": "sentence", "行": "line"}
@@ -262,6 +289,7 @@ def _limits(piece: str, polarity: str) -> dict[str, dict[str, float]]:
     found += [(b, v, _ZH_NOUN[n], bool(re.fullmatch(_ZH_MIN, b))) for b, v, n in _ZH_LIMIT.findall(piece)]
     for _bound, value, noun, is_min in found:
         kind = "min" if is_min else "max"
+        noun = noun if noun and _stem(noun.lower()) in UNITS else "score"
         if polarity == "remove":  # "drop texts shorter than 5 words" keeps >= 5
             kind = "max" if kind == "min" else "min"
         out.setdefault(_stem(noun.lower()), {})[kind] = float(value)
@@ -310,6 +338,11 @@ def decompose(text: str) -> list[Clause]:
         if found is None:
             if prev is None:
                 continue
+            bare = _limits(piece, prev.polarity)
+            rest = [w for w in re.findall(r"[a-z]+", _LIMIT.sub(" ", piece.lower())) if w not in _BARE]
+            if bare and set(bare) == {"score"} and not rest and prev.slot in ("filter", "threshold"):
+                prev.limits.update(bare)  # "filter by perplexity, anything above 300 goes": the same metric
+                continue
             if prev.slot in ("filter", "dedup") or DEDUP_TARGET.search(piece) or _limits(piece, prev.polarity):
                 found = ("remove" if prev.polarity == "remove" else "keep", "inherited")
             else:  # an object continuing the clause before ("question and answer pairs")
@@ -318,7 +351,9 @@ def decompose(text: str) -> list[Clause]:
                 continue
         slot, verb = found
         polarity = "keep" if slot == "keep" else "remove"
-        if slot in ("remove", "keep"):
+        if slot == "remove" and SUBTEXT.search(piece) and not ROWS_WITH.search(piece):
+            slot = "refine"  # "strip URLs and HTML tags": part of each text goes, not the row
+        elif slot in ("remove", "keep"):
             slot = "filter"
             if DEDUP_TARGET.search(piece):
                 slot = "dedup"

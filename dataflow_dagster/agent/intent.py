@@ -27,20 +27,61 @@ DATA_NOUNS = frozenset(_stem(w) for w in _NOUNS.split(" "))
 DOMAINS: dict[str, tuple[str, ...]] = {
     "text2sql": ("sql", "text2sql", "text-to-sql", "nl2sql"),
     "code": ("code", "program", "programs", "python", "function", "functions", "snippet", "snippets", "代码"),
-    "math": ("math", "maths", "mathematics", "arithmetic", "数学"),
+    "math": (
+        "math",
+        "maths",
+        "mathematics",
+        "arithmetic",
+        "algebra",
+        "geometry",
+        "calculus",
+        "gsm8k",
+        "equation",
+        "equations",
+        "数学",
+    ),
     "reasoning": ("cot", "chain-of-thought", "reasoning", "推理"),
     "rag": ("rag", "multi-hop", "multihop", "two-hop", "retrieval"),
     "knowledge": ("knowledge", "kg", "triples", "知识"),
-    "image": ("image", "images", "picture", "photo", "photos", "图片", "图像"),
-    "audio": ("audio", "speech", "voice", "音频", "语音"),
-    "video": ("video", "videos", "视频"),
+    "image": (
+        "image",
+        "images",
+        "picture",
+        "pictures",
+        "photo",
+        "photos",
+        "png",
+        "jpg",
+        "jpeg",
+        "图片",
+        "图像",
+        "照片",
+    ),
+    "audio": (
+        "audio",
+        "speech",
+        "voice",
+        "podcast",
+        "podcasts",
+        "mp3",
+        "wav",
+        "flac",
+        "transcribe",
+        "音频",
+        "语音",
+        "录音",
+    ),
+    "video": ("video", "videos", "mp4", "footage", "视频"),
 }
 UNSERVABLE = frozenset({"image", "audio", "video"})
 
 _COUNT = re.compile(
-    r"(\d+(?:\.\d+)?)\s*(k|m|thousand|million|万)?\s*(?:[a-z\-]+\s+){0,3}?"
-    r"(samples|rows|examples|pairs|records|items|questions|条|个)",
-    re.I,
+    r"(?<![0-9A-Za-z.,-])(\d+(?:[.,]\d+)?)\s*(k|m|thousand|million|万|千)?(?![0-9A-Za-z-])\s*(条|个)?", re.I
+)
+_PER = re.compile(r"^(?:per|each|every|for)$", re.I)  # "5 solutions per problem" is not a total
+# a setting named with its value: "threshold 0.8", "similarity threshold of 0.9", "temperature=0.7"
+_SETTING = re.compile(
+    r"\b(threshold|temperature|num[ _]perm|ngram|top[ _-]?k|seed)\s*(?:of|=|:|to|at)?\s*(\d+(?:\.\d+)?)", re.I
 )
 _PATH = re.compile(r"[\w./\\-]+\.(?:jsonl|json|csv|parquet|ndjson)\b")
 
@@ -56,6 +97,7 @@ class Intent:
     keep_good: bool = False
     clauses: list[Clause] = field(default_factory=list)  # the request's transformations, in order
     refusal: str | None = None
+    settings: dict[str, float] = field(default_factory=dict)  # "threshold 0.8", "temperature of 0.7"
     unnamed_data: bool = False  # refused only because no data noun was found (a column name may still say it)
 
 
@@ -65,6 +107,26 @@ def _words(text: str) -> list[str]:
     for run in re.findall(r"[\u4e00-\u9fff]+", text):
         out += [run[i : i + 2] for i in range(max(1, len(run) - 1))]
     return out
+
+
+def _count(text: str) -> int | None:
+    """The total number of output rows asked for ("5K samples", "2,000 QA pairs", "1k function-calling
+    dialogues", "1000条"): a number followed, within four words, by a data noun, and not by
+    "per"/"each" first (that is a per-row count)."""
+    mult = {"k": 1_000, "thousand": 1_000, "m": 1_000_000, "million": 1_000_000, "万": 10_000, "千": 1_000}
+    for m in _COUNT.finditer(text):
+        value = int(float(m.group(1).replace(",", "")) * mult.get((m.group(2) or "").lower(), 1))
+        if m.group(3):
+            return value
+        words = re.findall(r"[A-Za-z][A-Za-z\-]*", text[m.end() :])
+        for i, word in enumerate(words[:4]):
+            if _PER.match(word):
+                break
+            if any(_stem(w) in DATA_NOUNS for w in (word.lower(), word.lower().split("-")[-1])):
+                if not any(_PER.match(w) and w.lower() != "for" for w in words[i + 1 : i + 3]):
+                    return value
+                break
+    return None
 
 
 def parse_intent(request: str) -> Intent:
@@ -87,10 +149,10 @@ def parse_intent(request: str) -> Intent:
     for domain, terms in DOMAINS.items():
         if any(re.search(rf"(?<![a-z]){re.escape(t)}(?![a-z])", lower) if t.isascii() else t in text for t in terms):
             intent.domains.append(domain)
-    m = _COUNT.search(text)
-    if m:
-        mult = {"k": 1_000, "thousand": 1_000, "m": 1_000_000, "million": 1_000_000, "万": 10_000}
-        intent.count = int(float(m.group(1)) * mult.get((m.group(2) or "").lower(), 1))
+    intent.count = _count(text)
+    intent.settings = {
+        m.group(1).lower().replace(" ", "_").replace("-", "_"): float(m.group(2)) for m in _SETTING.finditer(text)
+    }
     p = _PATH.search(text)
     if p:
         intent.data_path = p.group(0)

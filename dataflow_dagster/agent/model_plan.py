@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from dataflow_dagster.agent.intent import Intent
 from dataflow_dagster.agent.planner import Planner, Selection, _slot_of
+from operators.core.contract import OperatorError
 from operators.core.llm import LLMClient, LLMRequest, SamplingParams
 
 SLOTS = ["generate", "evaluate", "filter", "dedup", "refine", "threshold"]
@@ -46,6 +47,10 @@ def _schema(names: list[str]) -> dict:
             "clause": {"type": "string", "maxLength": 160},
             "action": {"type": "string", "enum": SLOTS},
             "operator": {"type": "string", "enum": names},
+            # numeric limits the clause states (min_words: 5); only the operator's own numeric settings
+            "settings": {"type": "object", "maxProperties": 4, "additionalProperties": {"type": "number"}},
+            # for a Prompted* step: the instruction put before each row's text
+            "prompt": {"type": "string", "maxLength": 400},
         },
     }
     return {
@@ -70,7 +75,8 @@ def propose(
         f"Request: {intent.request}\n\nOperators:\n"
         + "\n".join(lines)
         + "\n\nSplit the request into the data transformations it asks for, in order. For each, give the "
-        "clause of the request, its action and the operator that performs it.",
+        "clause of the request, its action, the operator that performs it, any numeric settings the "
+        "request states (e.g. min_words) and, for a Prompted* operator, the instruction to give the model.",
         "You plan data-preparation pipelines. Reply in JSON.",
         SamplingParams(temperature=0.0, max_tokens=400, seed=0),
         _schema(pool),
@@ -83,6 +89,9 @@ def propose(
         pairs = [(str(s["action"]), str(s["operator"])) for s in steps]
     except (json.JSONDecodeError, KeyError, TypeError):
         return ModelProposal(None, "model answer is not the requested JSON", resp.text or "")
+    preset, problems = _settings(planner, steps)
+    if problems:
+        return ModelProposal(None, f"model proposal rejected: {'; '.join(problems)}", resp.text or "")
     wrong = [
         f"{op} is not a {action} operator"
         for action, op in pairs
@@ -100,4 +109,39 @@ def propose(
         )
     if "threshold" in proposed and not intent.keep_good:
         return ModelProposal(None, "model proposal rejected: a score gate the request does not ask for", resp.text)
-    return ModelProposal(Selection(names, "llm", "model decomposition, validated against the request"), "", resp.text)
+    sel = Selection(names, "llm", "model decomposition, validated against the request", settings=preset)
+    for op, cfg in preset.items():
+        sel.decided[op] = f"model: operator and settings {sorted(cfg)} (validated by the operator's config)"
+    return ModelProposal(sel, "", resp.text)
+
+
+def _settings(planner: Planner, steps: list[dict]) -> tuple[dict[str, dict], list[str]]:
+    """The model's settings and prompts per operator, validated by the operator's own config: only
+    numeric settings it declares, a prompt only for a Prompted* operator; a value its config
+    refuses rejects the proposal (the rules then decide)."""
+    preset: dict[str, dict] = {}
+    problems: list[str] = []
+    for step in steps:
+        name = str(step["operator"])
+        cls = planner.ops.get(name)
+        if cls is None:
+            continue
+        cfg: dict = {}
+        fields = cls.Config.model_fields
+        for key, value in dict(step.get("settings") or {}).items():
+            ann = fields[key].annotation if key in fields else None
+            if ann not in (int, float, int | None, float | None):
+                problems.append(f"{name} has no numeric setting '{key}'")
+                continue
+            cfg[key] = int(value) if ann in (int, int | None) else float(value)
+        prompt = str(step.get("prompt") or "").strip()
+        if prompt and name.startswith("Prompted") and "user_prompt" in fields:
+            cfg["user_prompt"] = prompt + "\n\n"
+        if cfg:
+            try:
+                cls(**cfg)
+            except (OperatorError, ValueError, TypeError) as exc:  # pydantic's ValidationError is a ValueError
+                problems.append(f"{name} settings {cfg}: {str(exc).splitlines()[0]}")
+                continue
+            preset[name] = cfg
+    return preset, problems

@@ -15,7 +15,7 @@ from typing import Any
 
 import duckdb
 
-from dataflow_dagster.agent.decompose import object_stop, object_words
+from dataflow_dagster.agent.decompose import Clause, object_stop, object_words
 from dataflow_dagster.agent.intent import _PATH, DATA_NOUNS, DOMAINS, Intent
 from dataflow_dagster.agent.retrieval import GENERIC, OperatorIndex, _stem, tokenize
 from dataflow_dagster.agent.synthesis import synthesise
@@ -70,6 +70,8 @@ class Selection:
     preset: dict[str, dict[str, Any]] = field(default_factory=dict)  # synthesised operator -> its config
     decided: dict[str, str] = field(default_factory=dict)  # operator -> which path decided it, and why
     bind: dict[str, str] = field(default_factory=dict)  # operator -> the data column its clause names
+    settings: dict[str, dict[str, Any]] = field(default_factory=dict)  # operator -> settings a model proposed
+    synthesised: dict[str, Clause] = field(default_factory=dict)  # Prompted* operator -> the clause it serves
 
 
 @dataclass
@@ -95,7 +97,7 @@ def _slot_of(cls: type[Operator]) -> str:
     return str(cls.kind)
 
 
-GENERAL_DOMAINS = ("general", "general_text", "text", "text_pt")  # pretraining filters are text filters
+GENERAL_DOMAINS = ("general", "general_text", "core_text", "text", "text_pt")  # pretraining filters are text filters
 
 
 def _domain_match(cls: type[Operator], domain: str) -> bool:
@@ -169,6 +171,13 @@ class Planner:
         """Does a registered operator's description speak of ``word`` ("HTML", "URLs")?"""
         return any(self.index.covers(t) for t in tokenize(word) if t not in GENERIC and t not in DATA_NOUNS)
 
+    def _specific_match(self, name: str, text: str, verb: str) -> bool:
+        """Does operator ``name`` match a word of the clause besides its verb and its data nouns
+        ("spelling mistakes" yes; "the questions" no)?"""
+        skip = {_stem(verb.lower())} | DATA_NOUNS
+        words = [w for w in object_words(text) if w not in skip]
+        return any(self.index.scores_for([w]).get(name, 0.0) > 0 for w in words)
+
     def _fits(self, name: str, text: str, unknown: list[str]) -> bool:
         """Does operator ``name`` match more of the clause's object words than the registry lacks?"""
         words = object_words(text)
@@ -179,7 +188,7 @@ class Planner:
         self, intent: Intent, cands: dict[str, list[tuple[str, float]]], data: DataProfile | None = None
     ) -> Selection:
         """One operator per clause, in the request's order, ranked on that clause's own words; with the
-        data's profile, a comparison on a named numeric column becomes a synthesised SQL row rule."""
+        data's profile, a condition on a column of the data becomes a synthesised SQL row rule."""
         from dataflow_dagster.agent.rule_synthesis import row_rule
 
         sel = Selection([], "retrieval")
@@ -211,11 +220,21 @@ class Planner:
                 obj = re.sub(re.escape(clause.verb), " ", obj, flags=re.I)
             synth = synthesise(clause, self.unknown_words(obj))
             limited = bool(clause.limits) and spec[best] >= 100.0
-            if spec[best] > 0 and (synth is None or limited or self._fits(best, text, synth[2])):
+            # a rewrite whose verb no operator offers ("translate") is that operation, whatever it acts on
+            novel_rewrite = (
+                synth is not None
+                and clause.slot == "refine"
+                and _stem(clause.verb.lower()) in synth[2]
+                and not self._specific_match(best, clause.text, clause.verb)
+            )
+            unknown_objects = [w for w in (synth[2] if synth else []) if w != _stem(clause.verb.lower())]
+            fits = synth is None or limited or self._fits(best, text, unknown_objects)
+            if spec[best] > 0 and not novel_rewrite and fits:
                 chosen = best
             elif synth is not None and synth[0] not in names:  # no registered operator fits this clause
                 names.append(synth[0])
                 sel.preset[synth[0]] = synth[1]
+                sel.synthesised[synth[0]] = clause
                 sel.decided[synth[0]] = f"synthesised for clause '{clause.text}' (no registered operator fits)"
                 continue
             elif clause.slot == "filter":  # an unspecific "filter" drops nothing valid: the empty-row filter
@@ -254,6 +273,12 @@ class Planner:
                 cfg[fname] = int(value) if f.annotation is int else value
             elif m and m.group(1) == "min" and stated:  # "at most 200 words" states no lower bound
                 cfg[fname] = 0
+        for fname, value in intent.settings.items():  # "minhash with threshold 0.8"
+            if fname in fields and fname not in cfg:
+                cfg[fname] = int(value) if fields[fname].annotation is int else value
+        for fname, f in fields.items():  # a selection size it cannot default ("pick the 300 most diverse")
+            if fname in ("num_samples", "k", "top_k") and f.is_required() and intent.count:
+                cfg.setdefault(fname, intent.count)
         if _is_threshold(cls):
             if score_col is None:
                 return None, ["<score column>"]
@@ -266,6 +291,23 @@ class Planner:
         try:  # some operators check their settings only when asked for their columns
             op = cls(**cfg)
             needs = op.input_columns()
+            # an optional input the data lacks ("lines_key: lines", "language_key: language"): the
+            # operator declares it can do without, so it is switched off rather than produced
+            absent = {
+                f: spec
+                for f, spec in fields.items()
+                if f.endswith("_key") and f not in cfg and spec.default in needs and spec.default not in available
+            }
+            # an input named after a column the data has ("code_key: generated_code" and a "code" column)
+            renamed = {f: c for f, spec in absent.items() if (c := _same_column(f, spec.default, available))}
+            optional = {
+                f: None
+                for f, spec in absent.items()
+                if f not in renamed and not spec.is_required() and _accepts_none(spec.annotation)
+            }
+            if optional or renamed:
+                op = cls(**{**cfg, **optional, **renamed})
+                needs = op.input_columns()
         except (OperatorError, ValueError):  # pydantic's ValidationError is a ValueError
             return None, ["<config>"]
         return op, [c for c in needs if c not in available]
@@ -295,11 +337,14 @@ class Planner:
         data: DataProfile,
         preset: dict[str, dict[str, Any]] | None = None,
         bind: dict[str, str] | None = None,
+        settings: dict[str, dict[str, Any]] | None = None,
     ) -> Compiled:
         """Place the chosen operators in the order their inputs become available; ``bind`` sets an
         operator's ``input_key`` to the column its clause names ("titles with fewer than 12 words")."""
         preset = {**{n: {"input_key": c} for n, c in (bind or {}).items()}, **(preset or {})}
         synthesised = {n for n, cfg in preset.items() if set(cfg) != {"input_key"}}
+        for n, cfg in (settings or {}).items():  # a model's settings: chosen, not synthesised
+            preset[n] = {**preset.get(n, {}), **cfg}
         todo = self.order(names, intent)
         if intent.keep_good and not any(_is_threshold(self.ops[n]) for n in todo):
             todo += [n for n, c in self.ops.items() if _is_threshold(c)][:1]
@@ -359,6 +404,21 @@ class Planner:
         if op.kind == Kind.GENERATE and PARENTS not in available:
             available.append(PARENTS)
         available += [c for c in op.output_columns() if c not in available]
+
+
+def _same_column(field_name: str, default: str, available: list[str]) -> str | None:
+    """The available column an input setting means when its default column is absent: the field's
+    own name ("code_key" -> code) or the last word of its default ("generated_code" -> code)."""
+    for want in (field_name.removesuffix("_key").removeprefix("input_"), default.rsplit("_", 1)[-1]):
+        if want in available and not want.startswith("_"):
+            return want
+    return None
+
+
+def _accepts_none(annotation: Any) -> bool:
+    import types
+
+    return isinstance(annotation, types.UnionType) and type(None) in annotation.__args__
 
 
 def _named_text_column(text: str, data: DataProfile) -> str | None:

@@ -39,7 +39,16 @@ _NEW_QUESTIONS = re.compile(
     r"\b(?:new|more|similar|fresh|additional|augment\w*|variants?)\b\W+(?:\w+\W+){0,3}(?:problems?|questions?)", re.I
 )
 _MATH_DIFFICULTY = re.compile(r"difficult\w*|\bhard\w*|难度", re.I)
-_MATH = re.compile(r"\b(?:agree\w*|verif\w*|correct\w*|match\w*|consisten\w*|wrong)\b", re.I)
+_VALIDITY = re.compile(
+    r"ill[- ]posed|well[- ]posed|unsolvable|\bsolvable|\binvalid|\bvalid(?:ity)?\b|unanswerable|不合理|无解", re.I
+)
+_CATEGORY = re.compile(r"\bcategor\w*|\btopics?\b|\bsubjects?\b|分类", re.I)
+_SOLVE = re.compile(r"\bsolv\w*|\bcot\b|chain[- ]of[- ]thought|step[- ]by[- ]step|思维链|解题|求解", re.I)
+_MATH = re.compile(
+    r"\b(?:agree\w*|verif\w*|correct\w*|match\w*|consisten\w*|wrong|equal\w*|gold|reference|ill[- ]posed|"
+    r"unsolvable|solvable|invalid|valid)\b",
+    re.I,
+)
 
 
 def code_tests(intent: Intent, data: DataProfile) -> RecipePlan | None:
@@ -72,7 +81,10 @@ def math_cot(intent: Intent, data: DataProfile) -> RecipePlan | None:
     """Math: (new questions ->) CoT solutions (-> extracted answers -> [majority vote] -> verdict -> keep),
     or a difficulty rating of the questions."""
     text = intent.request
-    if "math" not in intent.domains:
+    named = [c for c in ("question", "problem", "questions", "problems") if c in data.columns]
+    # "solve these problems step by step" on a question column is math reasoning without the word "math"
+    implied = bool(named) and not set(intent.domains) - {"reasoning"} and _SOLVE.search(text) is not None
+    if "math" not in intent.domains and not implied:
         return None
     question = column(data, ("question", "problem", "instruction", "prompt"))
     steps: list[Step] = []
@@ -84,11 +96,18 @@ def math_cot(intent: Intent, data: DataProfile) -> RecipePlan | None:
         clear = [c for c in (gold, "golden_answer", "output") if c and c in data.columns]
         steps.append(Step("new_questions", ReasoningQuestionGenerator(input_key=question, clear_keys=clear)))
         gold = None  # a new question has no reference answer
-    if not _COT.search(text):
-        if _MATH_DIFFICULTY.search(text) and not steps:
-            from operators.reasoning.judges import QuestionDifficultyEvaluator
+    if _VALIDITY.search(text):  # "drop ill-posed / unsolvable problems": an LLM validity judge
+        from operators.reasoning.judges import QuestionValidityFilter
 
+        steps.append(Step("valid_questions", QuestionValidityFilter(input_key=question)))
+    if _MATH_DIFFICULTY.search(text) or _CATEGORY.search(text):  # ratings of the questions come first
+        from operators.reasoning.judges import QuestionCategoryEvaluator, QuestionDifficultyEvaluator
+
+        if _MATH_DIFFICULTY.search(text):
             steps.append(Step("difficulty", QuestionDifficultyEvaluator(input_key=question)))
+        if _CATEGORY.search(text):
+            steps.append(Step("category", QuestionCategoryEvaluator(input_key=question)))
+    if not _COT.search(text):
         return RecipePlan("math", steps, [question], notes, claims=_MATH) if steps else None
     steps.append(Step("cot", CoTAnswerGenerator(input_key=question)))
     # "answers agree" is self-consistency (samples against their majority vote); "verified/correct/

@@ -16,13 +16,19 @@ from dataflow_dagster.core.pipeline import Step
 from operators.core.rowids import ID
 
 _MULTIHOP = r"multi[- ]?hop|two[- ]hop|2[- ]hop|\bhops?\b|across (?:these |the )?documents|\brag\b"
-_VERIFY_ANSWER = r"\bf1\b|answer (?:it|them|each|the question)s? from|verif\w*|exact match|\bem\b|reference answer"
+_VERIFY_ANSWER = (
+    r"\bf1\b|answer (?:it|them|each|the question)s? from|verif(?:y|ied|ies|ication)\b|exact match|\bem\b|"
+    r"reference answer"
+)
+_DEPTH = r"\bdeep\w*|\bdepth|\brounds?\b|harder versions?|more difficult versions?"
 DOC_COLUMNS = ("contents", "content", "document", "doc", "passage", "text", "chunk")
 
 
 def rag_multihop(intent: Intent, data: DataProfile) -> RecipePlan | None:
     """Documents -> atomic QA (-> document answer -> F1 -> keep verified) -> linked document -> two-hop QA."""
     text = intent.request
+    if has(text, _DEPTH) and has(text, r"\brag\b|agentic|question"):
+        return _rag_depth(data)
     if not has(text, _MULTIHOP):
         return None
     from operators.core.generic import ThresholdFilter
@@ -48,6 +54,20 @@ def rag_multihop(intent: Intent, data: DataProfile) -> RecipePlan | None:
         notes.append(f"no document id column: documents are linked by the row id {ID}")
     claims = re.compile(rf"{_MULTIHOP}|{_VERIFY_ANSWER}|\bqa\b|question", re.I)  # "keep pairs whose F1 ..."
     return RecipePlan("rag_multihop", steps, [doc] + ([doc_id] if doc_id != ID else []), notes, claims=claims)
+
+
+def _rag_depth(data: DataProfile) -> RecipePlan:
+    """Documents -> atomic QA -> successively deeper questions (DataFlow's agentic RAG depth chain)."""
+    from operators.rag.depth import AgenticRAGDepthQAGenerator
+    from operators.rag.multihop import AtomicQAGenerator
+
+    doc = column(data, DOC_COLUMNS)
+    question = next((c for c in ("question", "query") if c in data.columns), None)
+    steps = [] if question else [Step("atomic", AtomicQAGenerator(input_key=doc))]
+    steps.append(Step("deeper", AgenticRAGDepthQAGenerator(input_key=question or "question")))
+    notes = [] if question else ["contract: AtomicQAGenerator added because the depth rounds start from a question"]
+    claims = re.compile(rf"{_DEPTH}|\bqa\b|question|agentic|\brag\b", re.I)
+    return RecipePlan("rag_depth", steps, [question or doc], notes, claims=claims)
 
 
 _KB = r"knowledge|\bchunks?\b|\bparse\b|convert (?:them|the \w+|these \w+) to (?:text|markdown)|\bkb\b"

@@ -17,8 +17,11 @@ from dataflow_dagster.core.pipeline import Step
 # method words -> DataFlow operator stem; order matters (Deita complexity before Deita quality)
 METHODS: tuple[tuple[str, str], ...] = (
     (r"alpa(?:ca)?gasus", "Alpagasus"),
-    (r"deita\W+(?:\w+\W+){0,3}complex\w*|complex\w*\W+(?:\w+\W+){0,3}deita", "DeitaComplexity"),
-    (r"deita", "DeitaQuality"),
+    (r"deita\W+(?:\w+\W+){0,3}?complex\w*|complex\w*\W+(?:\w+\W+){0,3}?deita", "DeitaComplexity"),
+    (
+        r"deita\W+(?:\w+\W+){0,2}?quality|quality\W+(?:\w+\W+){0,3}?deita|deita(?!\W+(?:\w+\W+){0,3}?complex)",
+        "DeitaQuality",
+    ),
     (r"ins[- ]?tag|intention tags?", "Instag"),
     (r"super[- ]?filter\w*|\bifd\b|instruction[- ]following difficulty", "Superfiltering"),
     (r"tree[- ]?instruct", "Treeinstruct"),
@@ -30,6 +33,13 @@ _SYNTH = (
 )
 _GENERATE = r"\b(?:turn|convert|make|create|generate|synthesi[sz]e|write|build|produce)\b"
 _KEEP = r"\b(?:keep|select|pick|retain|drop|remove|discard|filter\w*|throw|only|best|worth)\b"
+_SCRATCH = r"from scratch|without (?:any )?(?:seed|input|source)s?|out of nothing|from nothing"
+# "spread over finance, law and medicine", "covering X and Y", "in the domains of X, Y"
+_DOMAIN_LIST = re.compile(
+    r"(?:over|across|covering|about|in|on|for|from)\s+(?:the\s+)?(?:domains?\s+(?:of\s+)?|topics?\s+(?:of\s+)?)?"
+    r"([a-z][\w-]*(?:\s*,\s*[a-z][\w-]*)*,?\s+(?:and|or)\s+[a-z][\w-]*)",
+    re.I,
+)
 INSTRUCTION_COLUMNS = ("instruction", "prompt", "question", "query")
 RESPONSE_COLUMNS = ("output", "response", "answer", "completion")
 
@@ -41,7 +51,9 @@ def sft(intent: Intent, data: DataProfile) -> RecipePlan | None:
 
     text = intent.request
     methods = [stem for pattern, stem in METHODS if has(text, pattern)]
-    methods = [m for i, m in enumerate(methods) if not (m == "DeitaQuality" and "DeitaComplexity" in methods[:i])]
+
+    if has(text, _SCRATCH) and (has(text, r"\bsft\b|instruction|fine-?tun|training") or intent.count):
+        return _from_scratch(intent)
     has_pairs = any(c in data.columns for c in INSTRUCTION_COLUMNS)
     synth = not has_pairs and has(text, _SYNTH) and has(text, _GENERATE)
     if not methods and not synth:
@@ -60,6 +72,12 @@ def sft(intent: Intent, data: DataProfile) -> RecipePlan | None:
     for stem in methods:
         cls = ops[f"{stem}Filter" if keep else f"{stem}SampleEvaluator"]
         cfg: dict[str, object] = {"input_instruction_key": instruction}
+        bound = intent.limits.get("score", {})  # "keep pairs with Deita quality >= 3"
+        if keep:
+            cfg.update({f"{k}_score": v for k, v in bound.items() if f"{k}_score" in cls.Config.model_fields})
+            top = cls.Config.model_fields.get("max_score")
+            if "max" not in bound and top is not None and float(cfg.get("min_score", 0)) > float(top.default):
+                cfg["max_score"] = 1e9  # a stated lower bound above the default range: no upper bound
         if response is not None and "input_output_key" in cls.Config.model_fields:
             cfg["input_output_key"] = response
         op = cls(**cfg)
@@ -71,3 +89,18 @@ def sft(intent: Intent, data: DataProfile) -> RecipePlan | None:
     claims = re.compile("|".join(p for p, _ in METHODS) + rf"|{_SYNTH}", re.I)
     cols = [data.text_column] if synth else [instruction] + ([response] if response else [])
     return RecipePlan("sft", steps, cols, notes, claims=claims)
+
+
+def _from_scratch(intent: Intent) -> RecipePlan:
+    """SFT samples written from nothing (DataFlow's random-domain knowledge rows): the request's count
+    is the number written, its listed domains the ones drawn from."""
+    from operators.prompted.domain_rows import RandomDomainKnowledgeRowGenerator
+
+    m = _DOMAIN_LIST.search(intent.request)
+    domains = [d.strip() for d in re.split(r",|\band\b|\bor\b", m.group(1)) if d.strip()] if m else []
+    cfg: dict[str, object] = {"generation_num": intent.count or 1}
+    if domains:
+        cfg["domain_keys"] = ", ".join(domains)
+    notes = [f"domains from the request: {domains}"] if domains else ["no domains named: the operator's own list"]
+    step = Step("from_scratch", RandomDomainKnowledgeRowGenerator(**cfg))
+    return RecipePlan("sft_from_scratch", [step], [], notes, claims=re.compile(_SCRATCH, re.I), composable=False)

@@ -40,10 +40,11 @@ _quiet.propagate = False
 
 
 def placeholder_value(schema: dict[str, Any] | None, salt: str = "") -> Any:
-    """A value the schema accepts; the last enum option / the maximum / the last ``anyOf`` branch, so score
-    gates let rows through, dialogues end and downstream estimates are upper bounds. Strings carry ``salt`` (a hash of the request) and are
-    at least 48 characters where the schema allows: identical or tiny placeholders would be removed by
-    dedup and length filters downstream and make the estimate collapse."""
+    """A value the schema accepts; the last enum option / the maximum / the last ``anyOf`` branch, so
+    score gates let rows through, dialogues end and downstream estimates are upper bounds. Strings
+    carry ``salt`` (a hash of the request) and are at least 80 characters (a dozen words) where the
+    schema allows: identical or tiny placeholders would be removed by dedup and length filters
+    downstream and make the estimate collapse."""
     if not schema:
         return f"dry-run {salt}".strip()
     for alternatives in ("anyOf", "oneOf"):  # the last branch: a dialogue's "final answer" turn ends it
@@ -67,9 +68,9 @@ def placeholder_value(schema: dict[str, Any] | None, salt: str = "") -> Any:
         return True
     if kind == "null":
         return None
-    text = f"dry-run placeholder {salt} ".lstrip()
+    text = f"dry run placeholder {salt} ".lstrip()
     lo, hi = int(schema.get("minLength", 0)), int(schema.get("maxLength", 10_000))
-    want = max(lo, 48)
+    want = max(lo, 80)  # about a dozen words: a generated question or answer, not a fragment
     text = (text * (want // len(text) + 1))[:want]
     return text[:hi]
 

@@ -87,6 +87,11 @@ class LLMOperator(Operator):
         c = self.config
         return SamplingParams(temperature=c.temperature, max_tokens=c.max_tokens, seed=c.seed)  # type: ignore[attr-defined]
 
+    def request_schema(self, schema: dict[str, Any] | None) -> dict[str, Any] | None:
+        """The schema sent with each request: the template's, narrowed by settings where an operator
+        knows more (an exact number of rounds), so a schema-constrained model cannot answer otherwise."""
+        return schema
+
     def parse(self, resp: LLMResponse, schema: dict[str, Any] | None) -> dict[str, Any]:
         """Validated output columns from one response; raises ValueError with the reason."""
         if schema is None:
@@ -145,7 +150,7 @@ class LLMOperator(Operator):
             raise OperatorError(f"operator {self.name} needs a prompt template but none was given")
         if ctx.llm is None:
             raise OperatorError(f"operator {self.name} needs an LLM resource but none is configured")
-        schema = prompt.output_schema
+        schema = self.request_schema(prompt.output_schema)
         types = self._column_types(schema)
         con, out, err = ctx.con, quote_ident(f"{ctx.target}__out"), quote_ident(ctx.errors)
         col_defs = ", ".join(f"{quote_ident(c)} {t}" for c, t in types.items())

@@ -82,6 +82,13 @@ class AgenticRAGDepthQAGenerator(LLMOperator):
     def outputs(self) -> dict[str, str]:
         return {"rounds": "__rounds"}
 
+    def request_schema(self, schema: dict[str, Any] | None) -> dict[str, Any] | None:
+        if not schema or "rounds" not in schema.get("properties", {}):  # a user's own template
+            return schema
+        n = self.config.n_rounds
+        rounds = {**schema["properties"]["rounds"], "minItems": n, "maxItems": n}
+        return {**schema, "properties": {**schema["properties"], "rounds": rounds}}
+
     def parse(self, resp: LLMResponse, schema: dict[str, Any] | None) -> dict[str, Any]:
         rounds = super().parse(resp, schema)["__rounds"]
         if len(rounds) != self.config.n_rounds:
