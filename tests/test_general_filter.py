@@ -40,3 +40,19 @@ def test_keeps_rows_passing_every_rule_and_names_the_failed_one(tmp_path):
 def test_bad_rules_are_refused_at_config_time_naming_the_rule(rule):
     with pytest.raises(OperatorError, match=r"filter_rules\[1\]"):
         GeneralFilter(filter_rules=["score > 1", rule])
+
+
+def test_an_escaped_like_matches_its_wildcards_literally(tmp_path):
+    rows = [{"text": "100% sure"}, {"text": "1000 rows"}, {"text": "snake_case"}, {"text": "snakeXcase"}]
+    op = GeneralFilter(filter_rules=["text ILIKE '%100\\%%' ESCAPE '\\' OR text LIKE 'snake\\_%' ESCAPE '\\'"])
+    kept, _, _ = run_op(tmp_path, rows, op)
+    assert [r["text"] for r in kept] == ["100% sure", "snake_case"]
+
+
+@pytest.mark.parametrize(
+    "rule",
+    ["text LIKE '%' ESCAPE (SELECT '\\')", "text ILIKE '%' ESCAPE read_text('/etc/passwd')"],
+)
+def test_an_escape_clause_carries_no_query(rule):
+    with pytest.raises(OperatorError, match=r"filter_rules\[0\]"):
+        GeneralFilter(filter_rules=[rule])

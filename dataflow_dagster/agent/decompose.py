@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 
 from dataflow_dagster.agent.retrieval import _stem
+from dataflow_dagster.agent.rule_conditions import iso_dates
 
 # slot -> verbs (base forms and common inflections are matched through _stem); general vocabulary.
 VERBS: dict[str, tuple[str, ...]] = {
@@ -212,10 +213,12 @@ _ZH_NOUN = {"词": "word", "字": "char", "字符": "char", "句": "sentence", "
 
 _SPLIT = re.compile(
     r"\s*(?:[;\uff1b\u3002]|,\s*(?:and\s+)?then\b|\band then\b|\bthen\b|\bafter that\b|\bfinally\b|\bnext\b|"
-    r",\s*and\b|,|\uff0c|\u3001|\band\b|\bor\b|\bbefore\b|然后|之后|接着|再|并且|并|和)\s*",
+    r",\s*and\b|,|\uff0c|\u3001|\band\b|\bor\b|\bbefore\b(?!\s+\d{4}-\d\d-\d\d)|然后|之后|接着|再|并且|并|和)\s*",
     re.I,
 )
-_AFTER = re.compile(r"^(.+?)\s+\bafter\b\s+(.+)$|^\s*after\s+([^,]+),\s*(.+)$", re.I)
+_QUOTED = re.compile(r"\"[^\"]*\"|“[^”]*”")
+_DATE_RANGE = re.compile(r"\bbetween\s+(\d{4}-\d\d-\d\d)\s+and\s+(\d{4}-\d\d-\d\d)", re.I)
+_AFTER = re.compile(r"^(.+?)\s+\bafter\b\s+(?!\d{4}-\d\d-\d\d)(.+)$|^\s*after\s+([^,]+),\s*(.+)$", re.I)
 
 
 @dataclass
@@ -293,6 +296,22 @@ def _limits(piece: str, polarity: str) -> dict[str, dict[str, float]]:
     return out
 
 
+def _split(text: str) -> list[str]:
+    """The pieces between clause boundaries; "keep X or Y" stays one condition (either may hold), while
+    "remove X or Y" is two removals."""
+    quoted = _QUOTED.findall(text)  # a quoted value ("AAPL, MSFT or more") is never split
+    text = _QUOTED.sub(lambda m: f"\0{quoted.index(m[0])}\0", text)
+    parts = re.split(f"({_SPLIT.pattern})", text, flags=re.I)
+    out = [parts[0]]
+    for sep, piece in zip(parts[1::2], parts[2::2], strict=True):
+        keeps = (_verb(out[-1]) or ("", ""))[0] == "keep"
+        if sep.strip().lower() == "or" and keeps and piece.strip() and _verb(piece) is None:
+            out[-1] += f" or {piece}"
+        else:
+            out.append(piece)
+    return [re.sub(r"\0(\d+)\0", lambda m: quoted[int(m[1])], p) for p in out if p and p.strip()]
+
+
 def _ordered_pieces(text: str) -> list[str]:
     """Clauses in execution order: "Y after X" and "after X, Y" run X first."""
     m = _AFTER.match(text.strip())
@@ -304,12 +323,14 @@ def _ordered_pieces(text: str) -> list[str]:
         if _verb(tail):
             text = tail
     text = _BETWEEN.sub(lambda m: m.group(0).replace(" and ", " to "), text)  # "between 5 and 50" is one range
-    pieces = [p for p in _SPLIT.split(text) if p and p.strip()]
+    text = _DATE_RANGE.sub(r"between \1 to \2", text)
+    pieces = _split(text)
     firsts = [p for p in pieces if _FIRST.search(p)]  # "... and remove exact duplicates first"
     return [_FIRST.sub("", p) for p in firsts] + [p for p in pieces if p not in firsts]
 
 
 def decompose(text: str) -> list[Clause]:
+    text = iso_dates(text)  # "after January 3, 2024" is one condition, not an ordering and a comma
     clauses: list[Clause] = []
     prev: Clause | None = None
     lead = ""  # verbless words before the first clause ("find out which questions are ill-posed and remove them")

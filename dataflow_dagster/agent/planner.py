@@ -167,6 +167,10 @@ class Planner:
                 out.append(toks[0])
         return out
 
+    def _concept(self, word: str) -> bool:
+        """Does a registered operator's description speak of ``word`` ("HTML", "URLs")?"""
+        return any(self.index.covers(t) for t in tokenize(word) if t not in GENERIC and t not in DATA_NOUNS)
+
     def _specific_match(self, name: str, text: str, verb: str) -> bool:
         """Does operator ``name`` match a word of the clause besides its verb and its data nouns
         ("spelling mistakes" yes; "the questions" no)?"""
@@ -184,7 +188,7 @@ class Planner:
         self, intent: Intent, cands: dict[str, list[tuple[str, float]]], data: DataProfile | None = None
     ) -> Selection:
         """One operator per clause, in the request's order, ranked on that clause's own words; with the
-        data's profile, a comparison on a named numeric column becomes a synthesised SQL row rule."""
+        data's profile, a condition on a column of the data becomes a synthesised SQL row rule."""
         from dataflow_dagster.agent.rule_synthesis import row_rule
 
         sel = Selection([], "retrieval")
@@ -193,11 +197,14 @@ class Planner:
             ranked = cands.get(clause.slot)
             if not ranked:
                 continue
-            rule = row_rule(clause, data) if data is not None and "GeneralFilter" in self.ops else None
-            if rule is not None and "GeneralFilter" not in names:
-                names.append("GeneralFilter")
-                sel.preset["GeneralFilter"] = {"filter_rules": [rule.rule]}
-                sel.decided["GeneralFilter"] = (
+            rulable = data is not None and "GeneralFilter" in self.ops
+            rule = row_rule(clause, data, concept=self._concept) if rulable else None
+            if rule is not None:  # every rule clause joins the one synthesised GeneralFilter
+                if "GeneralFilter" not in names:
+                    names.append("GeneralFilter")
+                sel.preset.setdefault("GeneralFilter", {"filter_rules": []})["filter_rules"].append(rule.rule)
+                said = sel.decided.get("GeneralFilter", "")
+                sel.decided["GeneralFilter"] = (said and said + "; ") + (
                     f"synthesised SQL rule `{rule.rule}` for clause '{clause.text}' (column '{rule.column}'; "
                     f"keeps {rule.kept} of {rule.sampled} sample rows)"
                 )

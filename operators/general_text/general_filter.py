@@ -44,7 +44,8 @@ class GeneralFilter(SQLFilter):
     dataflow_fidelity = "approximated"
     dataflow_note = (
         "rules are SQL booleans over the row's columns (`score > 3 AND lang = 'en'`), not Python lambdas over "
-        "the DataFrame; arithmetic and length/lower/upper/trim/abs/coalesce allowed, no dataset-wide expressions"
+        "the DataFrame; arithmetic, LIKE/ILIKE ... ESCAPE and length/lower/upper/trim/abs/coalesce allowed, no "
+        "dataset-wide expressions"
     )
 
     def _compiled(self) -> list[tuple[str, list[str]]]:

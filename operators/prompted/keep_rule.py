@@ -29,6 +29,7 @@ _ALLOWED: tuple[type[exp.Expression], ...] = (
     exp.Is,
     exp.Like,
     exp.ILike,
+    exp.Escape,  # LIKE ... ESCAPE: a literal % or _ in the pattern
     exp.Neg,
     exp.Tuple,
 )
