@@ -102,7 +102,7 @@ def suffix(
 
 def _gate(recipe: RecipePlan) -> Compiled:
     """A ThresholdFilter at mid-scale of the score the chain's last judge writes, if it writes one."""
-    from dataflow_dagster.agent.planner import _score_column
+    from dataflow_dagster.agent.binding import _score_column
     from operators.core.generic import ThresholdFilter
 
     judge = next((s for s in reversed(recipe.steps) if _score_column(s.op) is not None), None)

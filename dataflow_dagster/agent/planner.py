@@ -10,56 +10,22 @@ dry run confirms it on real rows.
 
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import duckdb
-
+from dataflow_dagster.agent.binding import _accepts_none, _named_text_column, _same_column, _score_column
 from dataflow_dagster.agent.decompose import Clause, object_stop, object_words
 from dataflow_dagster.agent.intent import _PATH, DATA_NOUNS, DOMAINS, Intent
+from dataflow_dagster.agent.profile import AgentRefusal, DataProfile, profile_data
 from dataflow_dagster.agent.retrieval import GENERIC, OperatorIndex, _stem, tokenize
 from dataflow_dagster.agent.synthesis import synthesise
-from dataflow_dagster.core.io_formats import detect_format, reader_sql
 from dataflow_dagster.core.pipeline import Step
 from operators.core.contract import Kind, Operator, OperatorError
 from operators.core.llm import LLMClient
 from operators.core.rowids import ID, PARENTS
 
+__all__ = ["AgentRefusal", "Compiled", "DataProfile", "Planner", "Selection", "profile_data"]
+
 RANK = {"refine": 0, "filter": 1, "dedup": 2, "generate": 3, "evaluate": 4, "threshold": 5, "dependency": 3}
-TEXT_NAMES = ("text", "raw_content", "content", "instruction", "passage", "question", "prompt", "input")
-
-
-class AgentRefusal(Exception):
-    """The request cannot be served faithfully; nothing is written."""
-
-
-@dataclass
-class DataProfile:
-    path: Path
-    columns: dict[str, str]  # name -> DuckDB type
-    text_column: str
-
-
-def profile_data(path: Path, fmt: str | None = None) -> DataProfile:
-    """Column names/types of the first rows and the main text column (longest average text)."""
-    kind = detect_format(path, fmt)
-    reader = reader_sql(path, kind)
-    con = duckdb.connect()
-    try:
-        con.execute(f"CREATE TABLE s AS SELECT * FROM {reader} LIMIT 200")
-        cols = {r[0]: r[1] for r in con.execute("DESCRIBE s").fetchall()}
-        texts = [c for c, t in cols.items() if t == "VARCHAR" and not c.startswith("_")]
-        if not texts:
-            raise AgentRefusal(f"{path} has no text column (columns: {cols}); the operators here process text")
-        lengths = {c: con.execute(f'SELECT coalesce(avg(length("{c}")), 0) FROM s').fetchall()[0][0] for c in texts}
-    except duckdb.Error as exc:
-        raise OperatorError(f"could not read {path} as {kind}: {str(exc).splitlines()[0]}") from None
-    finally:
-        con.close()
-    named = [c for c in TEXT_NAMES if c in texts]
-    best = max(texts, key=lambda c: (lengths[c], c in named))
-    text_col = named[0] if named and lengths[named[0]] >= 0.5 * lengths[best] else best
-    return DataProfile(path, cols, text_col)
 
 
 @dataclass
@@ -404,46 +370,3 @@ class Planner:
         if op.kind == Kind.GENERATE and PARENTS not in available:
             available.append(PARENTS)
         available += [c for c in op.output_columns() if c not in available]
-
-
-def _same_column(field_name: str, default: str, available: list[str]) -> str | None:
-    """The available column an input setting means when its default column is absent: the field's
-    own name ("code_key" -> code) or the last word of its default ("generated_code" -> code)."""
-    for want in (field_name.removesuffix("_key").removeprefix("input_"), default.rsplit("_", 1)[-1]):
-        if want in available and not want.startswith("_"):
-            return want
-    return None
-
-
-def _accepts_none(annotation: Any) -> bool:
-    import types
-
-    return isinstance(annotation, types.UnionType) and type(None) in annotation.__args__
-
-
-def _named_text_column(text: str, data: DataProfile) -> str | None:
-    """A text column other than the main one that the clause names by its name ("titles", "headline")."""
-    words = {_stem(w) for w in re.findall(r"[a-z0-9_]+", text.lower())}
-    named = [
-        c
-        for c, t in data.columns.items()
-        if t == "VARCHAR" and c != data.text_column and not c.startswith("_") and _stem(c.lower()) in words
-    ]
-    return named[0] if len(named) == 1 else None
-
-
-def _score_column(op: Operator) -> tuple[str, float] | None:
-    """(column, mid-scale threshold) of an evaluator's numeric output, for an evaluate-then-filter gate."""
-    if op.kind != Kind.EVALUATE or op.default_prompt is None or not op.default_prompt.output_schema:
-        return None
-    outputs = getattr(op, "outputs", lambda: {})()
-    props = op.default_prompt.output_schema.get("properties", {})
-    for prop, col in outputs.items():
-        spec = props.get(prop, {})
-        if spec.get("type") in ("integer", "number"):
-            values = [v for v in spec.get("enum", []) if isinstance(v, int | float)]
-            lo = min(values) if values else spec.get("minimum")
-            hi = max(values) if values else spec.get("maximum")
-            if lo is not None and hi is not None:
-                return col, float(lo + (hi - lo) / 2)
-    return None

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dataflow_dagster.agent.planner import DataProfile
+from dataflow_dagster.agent.profile import DataProfile
 from dataflow_dagster.core.pipeline import Step
 
 

@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable
 
 from dataflow_dagster.agent.intent import Intent
-from dataflow_dagster.agent.planner import DataProfile
+from dataflow_dagster.agent.profile import DataProfile
 from dataflow_dagster.agent.recipe_plan import RecipePlan, column
 from dataflow_dagster.agent.recipes_docs import function_calling, knowledge_docs, rag_multihop
 from dataflow_dagster.agent.recipes_sft import sft

@@ -10,7 +10,7 @@ range), "score/rate/tag" alone the ``*SampleEvaluator``.
 import re
 
 from dataflow_dagster.agent.intent import Intent
-from dataflow_dagster.agent.planner import DataProfile
+from dataflow_dagster.agent.profile import DataProfile
 from dataflow_dagster.agent.recipe_plan import RecipePlan, column, has
 from dataflow_dagster.core.pipeline import Step
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import duckdb
 
 from dataflow_dagster.agent.decompose import Clause
-from dataflow_dagster.agent.planner import DataProfile
+from dataflow_dagster.agent.profile import DataProfile
 from dataflow_dagster.agent.rule_conditions import (
     DATE_TYPE,
     ISO,
