@@ -10,13 +10,15 @@ Every request counts, refusals included. A request is correct when
   that drops them judges columns derived from an LLM step's placeholder answers (the dry run calls no
   model, so such a zero is no evidence; ``placeholder_verdict``).
 
-Requests: ``bench/agent_tuning.json`` (may be used to tune the agent; it includes, marked
-``"from": "heldout_r1"``, the first held-out file, which was read while tuning and so is no longer held
-out) and ``bench/agent_heldout.json`` (29 requests over the eight domains of issue 20, written before the
-agent was changed in that round; its first score is the honest one). ``bench/agent_heldout_r3.json``
-(22 requests, run with ``--heldout``) was written after those changes, before it was first scored,
-and never tuned on. Input data: ``bench/agent_data/`` (the
-request's ``"data"`` file, ``texts.jsonl`` by default).
+Requests: ``bench/agent_tuning.json`` (may be used to tune the agent; it includes, marked ``"from"``,
+held-out files that were read after their one scoring: ``heldout_r1`` and ``heldout_r4``) and the
+held-out file, by default ``bench/agent_heldout_r5.json``: 28 requests written on 2026-12-03 by a
+helper that never saw the agent's code, earlier request files or the agent's output, committed
+before the last round of agent changes and first scored after them; nobody tuned on it. Older
+held-out files, each honest only at its first score (``bench/RESULTS.md`` keeps those figures):
+``agent_heldout.json`` (29, first A2 0.276), ``agent_heldout_r3.json`` (22, first A2 0.727),
+``agent_heldout_r4.json`` (28, first A2 0.571; then read, and now in the tuning set). Input data:
+``bench/agent_data/`` (the request's ``"data"`` file, ``texts.jsonl`` by default).
 
 Baseline (same run, same scorer, same key binding): retrieval's top-ranked operator for each action
 the intent names, compiled by the same planner (so keys are bound exactly as the agent binds them),
@@ -54,7 +56,7 @@ from operators.core.registry import all_operators  # noqa: E402
 BENCH = Path(__file__).resolve().parent
 DATA_DIR = BENCH / "agent_data"
 TUNING = BENCH / "agent_tuning.json"
-HELDOUT = BENCH / "agent_heldout.json"
+HELDOUT = BENCH / "agent_heldout_r5.json"
 
 # Documented equivalents: an expected "@group" is met by exactly one operator of the group.
 EQUIVALENT: dict[str, frozenset[str]] = {
@@ -203,6 +205,7 @@ def main() -> None:
         f"GOAL A1 measured={a1:.3f} target>=0.8 unit=share_correct_tuning size={len(tuning)} model={model}"
         f"{q} {'PASS' if a1 >= 0.8 else 'SHORT'}",
         f"GOAL A2 measured={a2:.3f} target>=0.8 unit=share_correct_heldout size={len(heldout)} model={model}"
+        f" file={args.heldout.name}"
         f"{q} {'PASS' if a2 >= 0.8 else 'SHORT'}",
         f"BASELINE A1 measured={b1:.3f} unit=share_correct_top1_retrieval_same_binding size={len(tuning)}{q}",
         f"BASELINE A2 measured={b2:.3f} unit=share_correct_top1_retrieval_same_binding size={len(heldout)}{q}",

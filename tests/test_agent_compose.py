@@ -227,6 +227,54 @@ def test_a_count_prices_a_one_row_per_input_chain(tmp_path: Path) -> None:
             ["ExactDedupFilter", "InstructionResponseGenerator"],
             {"InstructionResponseGenerator": {"input_key": "text"}},
         ),
+        (  # characters, not words; the unit name TextChunker accepts
+            "split the listed files into 500-character chunks",
+            "kb/docs.jsonl",
+            ["FileIngestor", "TextChunker"],
+            {"TextChunker": {"size": 500, "unit": "characters"}},
+        ),
+        (
+            "把这些文档切分成300字的块，然后生成问答对",  # noqa: RUF001
+            "kb/docs.jsonl",
+            ["FileIngestor", "TextChunker", "ChunkQAExtractor"],
+            {"TextChunker": {"size": 300, "unit": "characters"}},
+        ),
+        (  # a full stop is not part of the value
+            "Keep only the rows where the ticker is TSLA.",
+            "stock_news.csv",
+            ["GeneralFilter"],
+            {"GeneralFilter": {"filter_rules": ["\"ticker\" = 'TSLA'"]}},
+        ),
+        (  # the rewrite names a registered operator's operation
+            "lowercase all of the passages",
+            "texts.jsonl",
+            ["LowercaseRefiner"],
+            {},
+        ),
+        (  # a weak word match ("line") does not make a URL remover a summariser
+            "summarise each chat in one line",
+            "chats.jsonl",
+            ["PromptedRefiner"],
+            {"PromptedRefiner": {"input_key": "chat"}},
+        ),
+        (  # the judge after the chain is a code judge, on the code the data has
+            "write an instruction for every code snippet, then rate the code quality",
+            "code.jsonl",
+            ["CodeInstructionSynthesizer", "CodeQualityEvaluator"],
+            {"CodeQualityEvaluator": {"code_key": "code"}},
+        ),
+        (
+            "用思维链解答这些数学题，只保留答案与标准答案一致的",  # noqa: RUF001
+            "math.jsonl",
+            ["CoTAnswerGenerator", "AnswerExtractor", "AnswerVerifier", "VerifiedAnswerFilter"],
+            {"AnswerVerifier": {"reference_key": "answer"}},
+        ),
+        (  # a unitless range is the selection filter's score range
+            "compute IFD with superfiltering and keep pairs between 0.2 and 0.9",
+            "sft.jsonl",
+            ["SuperfilteringFilter"],
+            {"SuperfilteringFilter": {"min_score": 0.2, "max_score": 0.9}},
+        ),
         (  # the operation no operator offers is a synthesised rewrite of the column it names
             "translate the questions into German",
             "qa.jsonl",

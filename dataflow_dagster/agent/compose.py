@@ -16,7 +16,7 @@ stating a numeric limit ("drop questions longer than 40 words") is always a rule
 import re
 
 from dataflow_dagster.agent.decompose import Clause
-from dataflow_dagster.agent.intent import Intent
+from dataflow_dagster.agent.intent import DATA_NOUNS, Intent
 from dataflow_dagster.agent.planner import Compiled, DataProfile, Planner, Selection, _slot_of
 from dataflow_dagster.agent.recipe_plan import RecipePlan
 from dataflow_dagster.agent.retrieval import _stem
@@ -37,8 +37,8 @@ def prefix(
     for c in intent.clauses:
         if c.slot not in _LEADING or not recipe.composable:
             break
-        if c.slot == "filter" and recipe.claims is not None and recipe.claims.search(c.text):
-            break
+        if c.slot == "filter" and (_claimed(recipe, c) or (c.limits and _scores_only(c) and recipe_gates(recipe))):
+            break  # the recipe's own selection ("keep pairs between 0.2 and 0.9" with Superfiltering)
         lead.append(c)
     main = next((c for c in recipe.source_columns if c in data.columns), data.text_column)
     compiled = _retrieve(planner, lead, intent, DataProfile(data.path, data.columns, main), sel)
@@ -113,11 +113,16 @@ def _gate(recipe: RecipePlan) -> Compiled:
     return Compiled([step], [f"composed: ThresholdFilter on '{col}' >= {mid} after recipe {recipe.recipe}"])
 
 
+def recipe_gates(recipe: RecipePlan) -> bool:
+    return "filter" in _served_slots(recipe)
+
+
 def _scores(planner: Planner, recipe: RecipePlan, c: Clause) -> tuple[float, float]:
     """(best retrieval score of any operator, best of the chain's own operators) on the clause's words."""
     from dataflow_dagster.agent.decompose import object_words
 
-    scores = planner.index.scores_for(object_words(c.text))
+    # data nouns ("code", "questions") match a domain's every operator; they say nothing of which one
+    scores = planner.index.scores_for([w for w in object_words(c.text) if w not in DATA_NOUNS])
     return max(scores.values(), default=0.0), max((scores.get(s.op.name, 0.0) for s in recipe.steps), default=0.0)
 
 
@@ -198,6 +203,8 @@ def _retrieve(
         sub.actions = ["filter"]
     sub.keep_good = keep_good and any(c.slot == "threshold" for c in clauses)
     sub.count, sub.settings = intent.count, intent.settings
+    if all(c.slot in ("evaluate", "refine", "threshold") for c in clauses):  # a code judge for code;
+        sub.domains = list(intent.domains)  # but a length limit or a dedup is a general text filter
     for c in clauses:
         sub.limits.update(c.limits)
     choice = planner.retrieval_choice(sub, planner.candidates(sub), data)

@@ -60,6 +60,8 @@ VERBS: dict[str, tuple[str, ...]] = {
         "写",
     ],
     "evaluate": [
+        "compute",
+        "calculate",
         "score",
         "rate",
         "judge",
@@ -268,6 +270,9 @@ def _verb(piece: str) -> tuple[str, str] | None:
                 return slot, raw
         if w in NOUN_FORMS:
             return NOUN_FORMS[w], raw
+    m = re.search(r"打.{0,4}分|评.{0,3}分", piece)  # 打一个质量分: a score with words in between
+    if m:
+        return "evaluate", m.group(0)
     for slot, verbs in VERBS.items():  # Chinese verbs are substrings
         for v in verbs:
             if not v.isascii() and v in piece:
@@ -275,7 +280,7 @@ def _verb(piece: str) -> tuple[str, str] | None:
     return None
 
 
-_BETWEEN = re.compile(r"\bbetween\s+(\d+(?:\.\d+)?)\s+(?:and|to)\s+(\d+(?:\.\d+)?)\s*([a-z]+)", re.I)
+_BETWEEN = re.compile(r"\bbetween\s+(\d+(?:\.\d+)?)\s+(?:and|to)\s+(\d+(?:\.\d+)?)\s*([a-z]+)?", re.I)
 _FIRST = re.compile(r"^\s*first\b,?\s*|\s*\bfirst\s*$", re.I)
 
 
@@ -283,7 +288,8 @@ def _limits(piece: str, polarity: str) -> dict[str, dict[str, float]]:
     out: dict[str, dict[str, float]] = {}
     for lo, hi, noun in _BETWEEN.findall(piece):  # a range names both bounds, whatever the verb
         if polarity == "keep":
-            out[_stem(noun.lower())] = {"min": float(lo), "max": float(hi)}
+            noun = noun if noun and _stem(noun.lower()) in UNITS else "score"
+            out[_stem(noun.lower()) if noun != "score" else "score"] = {"min": float(lo), "max": float(hi)}
     piece = _BETWEEN.sub(" ", piece)
     found = [(b, v, n, bool(re.fullmatch(_MIN, b.lower()))) for b, v, n in _LIMIT.findall(piece)]
     found += [(b, v, _ZH_NOUN[n], bool(re.fullmatch(_ZH_MIN, b))) for b, v, n in _ZH_LIMIT.findall(piece)]
@@ -309,7 +315,8 @@ def _split(text: str) -> list[str]:
             out[-1] += f" or {piece}"
         else:
             out.append(piece)
-    return [re.sub(r"\0(\d+)\0", lambda m: quoted[int(m[1])], p) for p in out if p and p.strip()]
+    out = [p.strip().rstrip(".!?") for p in out]  # a sentence's full stop is not part of its last value
+    return [re.sub(r"\0(\d+)\0", lambda m: quoted[int(m[1])], p) for p in out if p]
 
 
 def _ordered_pieces(text: str) -> list[str]:

@@ -137,12 +137,11 @@ class Planner:
         """Does a registered operator's description speak of ``word`` ("HTML", "URLs")?"""
         return any(self.index.covers(t) for t in tokenize(word) if t not in GENERIC and t not in DATA_NOUNS)
 
-    def _specific_match(self, name: str, text: str, verb: str) -> bool:
-        """Does operator ``name`` match a word of the clause besides its verb and its data nouns
-        ("spelling mistakes" yes; "the questions" no)?"""
-        skip = {_stem(verb.lower())} | DATA_NOUNS
-        words = [w for w in object_words(text) if w not in skip]
-        return any(self.index.scores_for([w]).get(name, 0.0) > 0 for w in words)
+    def _match(self, name: str, text: str) -> float:
+        """Operator ``name``'s strongest score on one word of the clause other than its data nouns
+        (8.7 for SpellingCorrectionRefiner on "spelling"; 3.3 for a URL remover on "one line")."""
+        words = [w for w in object_words(text) if w not in DATA_NOUNS]
+        return max((self.index.scores_for([w]).get(name, 0.0) for w in words), default=0.0)
 
     def _fits(self, name: str, text: str, unknown: list[str]) -> bool:
         """Does operator ``name`` match more of the clause's object words than the registry lacks?"""
@@ -186,16 +185,15 @@ class Planner:
                 obj = re.sub(re.escape(clause.verb), " ", obj, flags=re.I)
             synth = synthesise(clause, self.unknown_words(obj))
             limited = bool(clause.limits) and spec[best] >= 100.0
-            # a rewrite whose verb no operator offers ("translate") is that operation, whatever it acts on
-            novel_rewrite = (
-                synth is not None
-                and clause.slot == "refine"
-                and _stem(clause.verb.lower()) in synth[2]
-                and not self._specific_match(best, clause.text, clause.verb)
-            )
+            # a rewrite is an operator's only when it names what that operator does ("fix spelling",
+            # "lowercase", "strip URLs"); "translate", "summarise in one line", "make more helpful" are not
+            weak_rewrite = clause.slot == "refine" and self._match(best, clause.text) < 5.0
+            if weak_rewrite and synth is None:
+                synth = synthesise(clause, [_stem(clause.verb.lower())])
             unknown_objects = [w for w in (synth[2] if synth else []) if w != _stem(clause.verb.lower())]
-            fits = synth is None or limited or self._fits(best, text, unknown_objects)
-            if spec[best] > 0 and not novel_rewrite and fits:
+            strong_rewrite = clause.slot == "refine" and not weak_rewrite  # it names the operator's operation
+            fits = synth is None or limited or strong_rewrite or self._fits(best, text, unknown_objects)
+            if spec[best] > 0 and not (weak_rewrite and synth is not None) and fits:
                 chosen = best
             elif synth is not None and synth[0] not in names:  # no registered operator fits this clause
                 names.append(synth[0])

@@ -26,9 +26,11 @@ from operators.reasoning.verify import AnswerVerifier, PseudoAnswerGenerator, Ve
 __all__ = ["RecipePlan", "match_recipe"]
 
 _KEEP_PASSING = re.compile(r"\b(pass|passes|passing|execut\w*|run[s]?\b|succeed\w*|work[s]?|fail\w*)\b", re.I)
-_AGREE = re.compile(r"\b(agree\w*|consisten\w*|majority|vote)\b", re.I)
+_AGREE = re.compile(r"\b(agree\w*|consisten\w*|majority|vote)\b|多数|投票", re.I)
 _VERIFIED = re.compile(
-    r"\b(verif\w*|correct\w*|match\w*|right|equal\w*|same as|gold\w*|reference|ground[- ]truth)\b|验证|正确", re.I
+    r"\b(verif\w*|correct\w*|match\w*|right|equal\w*|same as|gold\w*|reference|ground[- ]truth)\b|"
+    r"验证|正确|一致|标准答案|参考答案",
+    re.I,
 )
 _COT = re.compile(
     r"\b(cot|chain[- ]of[- ]thought|step[- ]by[- ]step|reason\w*|solve|solution\w*)\b|思维链|解题|推理", re.I
@@ -54,7 +56,7 @@ _CATEGORY = re.compile(r"\bcategor\w*|\btopics?\b|\bsubjects?\b|分类", re.I)
 _SOLVE = re.compile(r"\bsolv\w*|\bcot\b|chain[- ]of[- ]thought|step[- ]by[- ]step|思维链|解题|求解", re.I)
 _MATH = re.compile(
     r"\b(?:agree\w*|verif\w*|correct\w*|match\w*|consisten\w*|wrong|equal\w*|gold|reference|ill[- ]posed|well[- ]posed|"
-    r"unsolvable|solvable|invalid|valid)\b",
+    r"unsolvable|solvable|invalid|valid)\b|一致|标准答案|参考答案|正确|验证",
     re.I,
 )
 

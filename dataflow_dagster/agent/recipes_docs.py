@@ -70,10 +70,17 @@ def _rag_depth(data: DataProfile) -> RecipePlan:
     return RecipePlan("rag_depth", steps, [question or doc], notes, claims=claims)
 
 
-_KB = r"knowledge|\bchunks?\b|\bparse\b|convert (?:them|the \w+|these \w+) to (?:text|markdown)|\bkb\b"
+_KB = (
+    r"knowledge|\bchunks?\b|\bparse\b|convert (?:them|the \w+|these \w+) to (?:text|markdown)|\bkb\b|"
+    r"知识|切分|分块|切块"
+)
 _FILE_COLUMNS = ("path", "file", "filename", "file_path", "url")
 _PIECES = r"(?:chunks?|pieces?|segments?|passages?|parts?|windows?)"
-_CHUNK_SIZE = re.compile(rf"(\d+)[- ](word|token|char\w*)s?[- ]{_PIECES}|{_PIECES} of (\d+) (word|token|char\w*)", re.I)
+_CHUNK_SIZE = re.compile(
+    rf"(\d+)[- ](word|token|char\w*)s?[- ]{_PIECES}|{_PIECES} of (\d+) (word|token|char\w*)|"
+    r"(\d+)\s*(字|词)的?(?:块|段|片)",
+    re.I,
+)
 
 
 def knowledge_docs(intent: Intent, data: DataProfile) -> RecipePlan | None:
@@ -97,14 +104,15 @@ def knowledge_docs(intent: Intent, data: DataProfile) -> RecipePlan | None:
     else:
         body = column(data, DOC_COLUMNS)
     m = _CHUNK_SIZE.search(text)
-    size = int(m.group(1) or m.group(3)) if m else 200
-    unit = "chars" if m and (m.group(2) or m.group(4)).lower().startswith("char") else "words"
+    size = int(m.group(1) or m.group(3) or m.group(5)) if m else 200
+    unit_word = (m.group(2) or m.group(4) or m.group(6) or "").lower() if m else ""
+    unit = "characters" if unit_word.startswith("char") or unit_word == "字" else "words"
     steps.append(Step("chunk", TextChunker(input_key=body, unit=unit, size=size)))
-    if has(text, r"\bclean\w*"):
+    if has(text, r"\bclean\w*|清洗|清理"):
         steps.append(Step("llm_clean", LLMKnowledgeCleaner(input_key="chunk")))
-    if has(text, r"\bqa\b|question|\bsft\b|instruction|fine-?tun"):
+    if has(text, r"\bqa\b|question|\bsft\b|instruction|fine-?tun|问答|微调|指令"):
         steps.append(Step("qa", ChunkQAExtractor(input_key="chunk")))
-        if has(text, r"\bsft\b|instruction|fine-?tun"):
+        if has(text, r"\bsft\b|instruction|fine-?tun|微调|指令"):
             steps.append(Step("sft", SFTTableAssembler(instruction_key="question", output_key="answer")))
     if len(steps) == (path_col is not None) + 1 and not has(text, r"\bchunks?\b|split|\bcut\b"):
         notes.append("no QA, cleaning or SFT asked: the documents are only turned into chunks")

@@ -69,6 +69,8 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "pretrain": ("pretrain",),
     # language names say "language" (the operators' word)
     **{lang: ("language",) for lang in ("english", "chinese", "french", "german", "spanish", "japanese", "korean")},
+    "normalize": ("normalizes", "normalization"),
+    "normalise": ("normalizes", "normalization"),
     "privacy": ("pii",),
     "personal": ("pii",),
     "email": ("pii",),
