@@ -355,3 +355,16 @@ def run_op(tmp_path: Path, rows: list[dict], op: Operator) -> tuple[list[dict], 
         else []
     )
     return sorted(kept, key=lambda r: r["row_no"]), sorted(rej, key=lambda r: r["row_no"]), out.lineage
+
+
+def agent_chain(res: Any, want: list[str], keys: dict[str, dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+    """The (operator, config) chain of the file the agent wrote, loaded back from disk, checked against
+    the exact operator list and the listed settings of each operator."""
+    from dataflow_dagster.core.yaml_loader import load_pipeline_file
+
+    got = [(s.op.name, s.op.config_dict()) for s in load_pipeline_file(res.path).steps]
+    assert [n for n, _ in got] == want, res.notes
+    for op, expected in keys.items():
+        cfg = next(c for n, c in got if n == op)
+        assert {k: cfg.get(k) for k in expected} == expected, (op, cfg)
+    return got

@@ -12,6 +12,7 @@ import pytest
 from dataflow_dagster.agent import build_pipeline
 from dataflow_dagster.agent.intent import parse_intent
 from dataflow_dagster.core.yaml_loader import load_pipeline_file
+from tests.helpers import agent_chain
 
 DATA = Path(__file__).resolve().parents[1] / "bench" / "agent_data"
 
@@ -72,11 +73,7 @@ def chain(res) -> list[tuple[str, dict]]:
 )
 def test_general_steps_around_a_domain_chain(req: str, data: str, want: list[str], keys: dict, tmp_path: Path):
     res = build_pipeline(req, DATA / data, tmp_path)
-    got = chain(res)
-    assert [n for n, _ in got] == want, res.notes
-    for op, expected in keys.items():
-        cfg = next(c for n, c in got if n == op)
-        assert {k: cfg.get(k) for k in expected} == expected, (op, cfg)
+    got = agent_chain(res, want, keys)
     gate = next((c for n, c in got if n == "ThresholdFilter"), None)
     if gate is not None:  # the gate reads the score column of the judge before it, at mid-scale (1-5 -> 3)
         judge = load_pipeline_file(res.path).steps[-2].op
@@ -286,11 +283,7 @@ def test_a_count_prices_a_one_row_per_input_chain(tmp_path: Path) -> None:
 def test_request_classes_from_held_out_misses(req: str, data: str, want: list[str], keys: dict, tmp_path: Path):
     """Classes of requests the r4 held-out file showed the agent getting wrong, in other words."""
     res = build_pipeline(req, DATA / data, tmp_path)
-    got = chain(res)
-    assert [n for n, _ in got] == want, res.notes
-    for op, expected in keys.items():
-        cfg = next(c for n, c in got if n == op)
-        assert {k: cfg.get(k) for k in expected} == expected, (op, cfg)
+    agent_chain(res, want, keys)
     assert res.plan.ok
 
 

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from dataflow_dagster.agent import build_pipeline
 from dataflow_dagster.cli import cli
 from dataflow_dagster.core.yaml_loader import load_pipeline_file
+from tests.helpers import agent_chain
 
 DATA = Path(__file__).resolve().parents[1] / "bench" / "agent_data"
 
@@ -110,11 +111,7 @@ def keeps_rows(res) -> bool:
 )
 def test_domain_request_builds_the_exact_chain(req: str, data: str, want: list[str], keys: dict, tmp_path: Path):
     res = build_pipeline(req, DATA / data, tmp_path)
-    got = chain(res)
-    assert [n for n, _ in got] == want, res.notes
-    for op, expected in keys.items():
-        cfg = next(c for n, c in got if n == op)
-        assert {k: cfg.get(k) for k in expected} == expected, (op, cfg)
+    agent_chain(res, want, keys)
     assert keeps_rows(res), res.plan.steps
 
 
