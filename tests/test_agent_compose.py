@@ -272,6 +272,12 @@ def test_a_count_prices_a_one_row_per_input_chain(tmp_path: Path) -> None:
             ["SuperfilteringFilter"],
             {"SuperfilteringFilter": {"min_score": 0.2, "max_score": 0.9}},
         ),
+        (  # "too many tags" after InsTag is InsTag's own keep range, not an HTML-tag filter
+            "label the intentions of each instruction with InsTag, then remove instructions with too many tags",
+            "sft.jsonl",
+            ["InstagFilter"],
+            {"InstagFilter": {"input_instruction_key": "instruction"}},
+        ),
         (  # the operation no operator offers is a synthesised rewrite of the column it names
             "translate the questions into German",
             "qa.jsonl",

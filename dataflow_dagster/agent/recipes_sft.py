@@ -27,6 +27,14 @@ METHODS: tuple[tuple[str, str], ...] = (
     (r"tree[- ]?instruct", "Treeinstruct"),
     (r"reward[- ]model|\brm score", "RM"),
 )
+MEASURES = {
+    "Instag": r"\btags?\b",
+    "DeitaComplexity": r"\bcomplex\w*",
+    "DeitaQuality": r"\bquality\b",
+    "Superfiltering": r"\bifd\b|following difficulty",
+    "Alpagasus": r"\brat(?:ing|ed)s?\b",
+    "RM": r"\breward\w*",
+}
 _SYNTH = (
     r"instructions?\s*(?:[-/&]|and)?\s*(?:an?\s+|its\s+|their\s+)?(?:response|output|answer)s?|"
     r"instruction (?:data|pairs?|samples?)|"
@@ -87,7 +95,10 @@ def sft(intent: Intent, data: DataProfile) -> RecipePlan | None:
             return None
         name = re.sub(r"(?<=[a-z])(?=[A-Z])", "_", stem).lower()
         steps.append(Step(name if keep else f"{name}_score", op))
-    claims = re.compile("|".join(p for p, _ in METHODS) + rf"|{_SYNTH}", re.I)
+    # a later clause speaking of the method's own measure ("drop instructions with too many tags"
+    # after InsTag) is that method's keep range, not another filter
+    measures = [MEASURES[m] for m in methods if m in MEASURES]
+    claims = re.compile("|".join([p for p, _ in METHODS] + measures) + rf"|{_SYNTH}", re.I)
     cols = [data.text_column] if synth else [instruction] + ([response] if response else [])
     return RecipePlan("sft", steps, cols, notes, claims=claims)
 
