@@ -26,9 +26,24 @@ def _accepts_none(annotation: Any) -> bool:
     return isinstance(annotation, types.UnionType) and type(None) in annotation.__args__
 
 
+# words for a column that the data may name differently
+COLUMN_WORDS: dict[str, tuple[str, ...]] = {
+    "response": ("output", "answer", "completion"),
+    "回答": ("output", "response", "answer"),
+    "答案": ("answer", "output"),
+    "问题": ("question", "problem"),
+    "指令": ("instruction",),
+    "标题": ("headline", "title"),
+    "代码": ("code",),
+}
+
+
 def _named_text_column(text: str, data: DataProfile) -> str | None:
     """A text column other than the main one that the clause names by its name ("titles", "headline")."""
     words = {_stem(w) for w in re.findall(r"[a-z0-9_]+", text.lower())}
+    for word, columns in COLUMN_WORDS.items():  # "responses" of an instruction/output table are its outputs
+        if word in words or (not word.isascii() and word in text):
+            words |= {c for c in columns if c in data.columns}
     named = [
         c
         for c, t in data.columns.items()
@@ -52,3 +67,10 @@ def _score_column(op: Operator) -> tuple[str, float] | None:
             if lo is not None and hi is not None:
                 return col, float(lo + (hi - lo) / 2)
     return None
+
+
+def _threshold_unit(cls: type[Operator]) -> str | None:
+    """The unit a count filter's single ``threshold`` counts, from its name (CharNumberFilter: chars),
+    so that "anything under 40 characters" sets it; None for other operators."""
+    m = re.match(r"(Char|Word|Sentence|Line|Token)(?:Number|Count)", cls.name)
+    return m.group(1).lower() if m and "threshold" in cls.Config.model_fields else None

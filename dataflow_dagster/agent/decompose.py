@@ -56,7 +56,7 @@ VERBS: dict[str, tuple[str, ...]] = {
         "解答",
         "求解",
         "解题",
-        "回答",
+        "作答",
         "写",
     ],
     "evaluate": [
@@ -113,6 +113,10 @@ VERBS: dict[str, tuple[str, ...]] = {
         "去掉",
         "去除",
         "清理",
+        "删掉",
+        "丢掉",
+        "扔掉",
+        "过滤掉",
     ],
     "keep": ["keep", "retain", "preserve", "select", "only", "pick", "choose", "保留", "筛选", "挑选"],
     "dedup": ["dedup", "dedupe", "deduplicate", "去重"],
@@ -218,7 +222,8 @@ _SPLIT = re.compile(
     r",\s*and\b|,|\uff0c|\u3001|\band\b|\bor\b|\bbefore\b(?!\s+\d{4}-\d\d-\d\d)|然后|之后|接着|再|并且|并|和)\s*",
     re.I,
 )
-_QUOTED = re.compile(r"\"[^\"]*\"|“[^”]*”")
+# a quoted value or a parenthesised aside ("(emails, phone numbers)", full-width too) is never split
+_QUOTED = re.compile(r"\"[^\"]*\"|“[^”]*”|\([^()]*\)|\uff08[^\uff08\uff09]*\uff09")
 _DATE_RANGE = re.compile(r"\bbetween\s+(\d{4}-\d\d-\d\d)\s+and\s+(\d{4}-\d\d-\d\d)", re.I)
 _AFTER = re.compile(r"^(.+?)\s+\bafter\b\s+(?!\d{4}-\d\d-\d\d)(.+)$|^\s*after\s+([^,]+),\s*(.+)$", re.I)
 
@@ -273,11 +278,9 @@ def _verb(piece: str) -> tuple[str, str] | None:
     m = re.search(r"打.{0,4}分|评.{0,3}分", piece)  # 打一个质量分: a score with words in between
     if m:
         return "evaluate", m.group(0)
-    for slot, verbs in VERBS.items():  # Chinese verbs are substrings
-        for v in verbs:
-            if not v.isascii() and v in piece:
-                return slot, v
-    return None
+    # Chinese verbs are substrings; the first in the sentence governs it (只保留去掉空白后...: keep)
+    hits = [(piece.index(v), slot, v) for slot, verbs in VERBS.items() for v in verbs if not v.isascii() and v in piece]
+    return min(hits)[1:] if hits else None
 
 
 _BETWEEN = re.compile(r"\bbetween\s+(\d+(?:\.\d+)?)\s+(?:and|to)\s+(\d+(?:\.\d+)?)\s*([a-z]+)?", re.I)
@@ -289,6 +292,7 @@ def _limits(piece: str, polarity: str) -> dict[str, dict[str, float]]:
     for lo, hi, noun in _BETWEEN.findall(piece):  # a range names both bounds, whatever the verb
         if polarity == "keep":
             noun = noun if noun and _stem(noun.lower()) in UNITS else "score"
+            noun = "char" if noun.lower().startswith("char") else noun  # characters/chars: one unit
             out[_stem(noun.lower()) if noun != "score" else "score"] = {"min": float(lo), "max": float(hi)}
     piece = _BETWEEN.sub(" ", piece)
     found = [(b, v, n, bool(re.fullmatch(_MIN, b.lower()))) for b, v, n in _LIMIT.findall(piece)]
@@ -296,6 +300,7 @@ def _limits(piece: str, polarity: str) -> dict[str, dict[str, float]]:
     for _bound, value, noun, is_min in found:
         kind = "min" if is_min else "max"
         noun = noun if noun and _stem(noun.lower()) in UNITS else "score"
+        noun = "char" if noun.lower().startswith("char") else noun  # characters/chars: one unit
         if polarity == "remove":  # "drop texts shorter than 5 words" keeps >= 5
             kind = "max" if kind == "min" else "min"
         out.setdefault(_stem(noun.lower()), {})[kind] = float(value)

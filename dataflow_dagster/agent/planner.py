@@ -12,7 +12,13 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from dataflow_dagster.agent.binding import _accepts_none, _named_text_column, _same_column, _score_column
+from dataflow_dagster.agent.binding import (
+    _accepts_none,
+    _named_text_column,
+    _same_column,
+    _score_column,
+    _threshold_unit,
+)
 from dataflow_dagster.agent.decompose import Clause, object_stop, object_words
 from dataflow_dagster.agent.intent import _PATH, DATA_NOUNS, DOMAINS, Intent
 from dataflow_dagster.agent.profile import AgentRefusal, DataProfile, profile_data
@@ -118,6 +124,7 @@ class Planner:
         for n in pool:
             fields = self.ops[n].Config.model_fields
             limit_hit = any(re.fullmatch(r"(min|max)_(\w+)", f) and _stem(f[4:]) in limits for f in fields)
+            limit_hit = limit_hit or _threshold_unit(self.ops[n]) in limits
             out[n] = scores.get(n, 0.0) + (100.0 if limit_hit else 0.0)  # a stated limit names its setting
         return out
 
@@ -237,6 +244,9 @@ class Planner:
                 cfg[fname] = int(value) if f.annotation is int else value
             elif m and m.group(1) == "min" and stated:  # "at most 200 words" states no lower bound
                 cfg[fname] = 0
+        unit = _threshold_unit(cls)  # CharNumberFilter keeps texts of at least `threshold` characters
+        if unit in intent.limits and "min" in intent.limits[unit]:
+            cfg["threshold"] = int(intent.limits[unit]["min"])
         for fname, value in intent.settings.items():  # "minhash with threshold 0.8"
             if fname in fields and fname not in cfg:
                 cfg[fname] = int(value) if fields[fname].annotation is int else value
