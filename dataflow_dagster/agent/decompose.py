@@ -192,7 +192,8 @@ ROWS_WITH = re.compile(
     r"\b(?:texts?|passages?|documents?|docs?|rows?|samples?|entries|records?|pages?|articles?|files?|examples?|"
     r"lines?|items?|ones|those|anything|instructions?|questions?|answers?|pairs?|responses?|prompts?|"
     r"conversations?|dialogues?|chats?|snippets?|functions?|headlines?|posts?|reviews?|comments?)\b\s+"
-    r"(?:\w+\s+){0,2}?(?:with|containing|that|which|having|where|whose)\b|\btoo (?:many|much|few)\b|"
+    r"(?:\w+\s+){0,2}?(?:with|containing|that|which|having|where|whose|carrying|holding|including)\b|"
+    r"\btoo (?:many|much|few)\b|"
     r"的(?:样本|文本|数据|条目|行)",
     re.I,
 )
@@ -208,7 +209,13 @@ CHECK = re.compile(r"\b(pass(?:es|ed|ing)?|execut\w*|succe\w*|agree\w*|consisten
 _MIN = r"(?:at least|min(?:imum)?|more than|longer than|over|above|no fewer than|no less than|>=?)"
 _MAX = r"(?:at most|max(?:imum)?|fewer than|less than|shorter than|under|below|up to|no more than|<=?)"
 _LIMIT = re.compile(rf"({_MIN}|{_MAX})\s*(\d+(?:\.\d+)?)\s*([a-z]+)?", re.I)
-# what a limit counts; any other word after the number ("above 300 goes"), or none, bounds a score
+# "6 or above", "8 and up", "4+" are "at least 6/8/4"; "5 or fewer", "3 and below" are "at most 5/3"
+# (rewritten before splitting, so "and"/"or" do not cut the bound in two)
+_OR_MORE = re.compile(
+    r"(?<![\w.])(\d+(?:\.\d+)?)(?:\s*\+|\s+or (?:above|more|higher|greater|better)\b|\s+and (?:up|above|higher)\b)",
+    re.I,
+)
+_OR_LESS = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s+(?:or (?:below|less|fewer|lower)|and (?:below|under))\b", re.I)
 _UNIT_WORDS = "word char character sentence line token paragraph byte letter digit symbol"
 UNITS = frozenset(_stem(u + s) for u in _UNIT_WORDS.split(" ") for s in ("", "s"))
 _BARE_WORDS = "anything everything goes go ones those them it is are gets get out cut dropped removed"
@@ -223,7 +230,7 @@ _SPLIT = re.compile(
     re.I,
 )
 # a quoted value or a parenthesised aside ("(emails, phone numbers)", full-width too) is never split
-_QUOTED = re.compile(r"\"[^\"]*\"|“[^”]*”|\([^()]*\)|\uff08[^\uff08\uff09]*\uff09")
+_QUOTED = re.compile(r"\"[^\"]*\"|“[^”]*”|(?<!\w)'[^']{1,40}'(?!\w)|\([^()]*\)|\uff08[^\uff08\uff09]*\uff09")
 _DATE_RANGE = re.compile(r"\bbetween\s+(\d{4}-\d\d-\d\d)\s+and\s+(\d{4}-\d\d-\d\d)", re.I)
 _AFTER = re.compile(r"^(.+?)\s+\bafter\b\s+(?!\d{4}-\d\d-\d\d)(.+)$|^\s*after\s+([^,]+),\s*(.+)$", re.I)
 
@@ -316,7 +323,8 @@ def _split(text: str) -> list[str]:
     out = [parts[0]]
     for sep, piece in zip(parts[1::2], parts[2::2], strict=True):
         keeps = (_verb(out[-1]) or ("", ""))[0] == "keep"
-        if sep.strip().lower() == "or" and keeps and piece.strip() and _verb(piece) is None:
+        value = re.fullmatch(r"\s*\0\d+\0\s*", piece) is not None  # "says 'falls' or 'slips'": one condition
+        if sep.strip().lower() == "or" and (keeps or value) and piece.strip() and _verb(piece) is None:
             out[-1] += f" or {piece}"
         else:
             out.append(piece)
@@ -343,6 +351,7 @@ def _ordered_pieces(text: str) -> list[str]:
 
 def decompose(text: str) -> list[Clause]:
     text = iso_dates(text)  # "after January 3, 2024" is one condition, not an ordering and a comma
+    text = _OR_LESS.sub(r"at most \1", _OR_MORE.sub(r"at least \1", text))
     clauses: list[Clause] = []
     prev: Clause | None = None
     lead = ""  # verbless words before the first clause ("find out which questions are ill-posed and remove them")
@@ -367,13 +376,15 @@ def decompose(text: str) -> list[Clause]:
         if lead and prev is None and re.search(r"\b(?:them|those|these|they|it|ones)\b", piece, re.I):
             piece, lead = f"{lead}: {piece}", ""  # "remove them": what "them" is comes first
         polarity = "keep" if slot == "keep" else "remove"
-        if slot == "remove" and SUBTEXT.search(piece) and not ROWS_WITH.search(piece):
+        if slot == "remove" and SUBTEXT.search(piece) and not ROWS_WITH.search(piece) and not _limits(piece, "remove"):
             slot = "refine"  # "strip URLs and HTML tags": part of each text goes, not the row
         elif slot in ("remove", "keep"):
             slot = "filter"
             if DEDUP_TARGET.search(piece):
                 slot = "dedup"
-            elif any(c.slot == "evaluate" for c in clauses) and QUALITY.search(piece):
+            elif any(c.slot == "evaluate" for c in clauses) and (
+                QUALITY.search(piece) or set(_limits(piece, polarity)) == {"score"}
+            ):  # "... and keep those at 3 or above": a bound on the score just asked for
                 slot = "threshold"
             elif polarity == "keep" and CHECK.search(piece):
                 slot = "check"

@@ -257,7 +257,10 @@ class Planner:
             if score_col is None:
                 return None, ["<score column>"]
             cfg["input_key"] = score_col[0]
-            cfg.setdefault("min_value", score_col[1])
+            stated = intent.limits.get("score", {})  # "keep scores of 8 and up"
+            cfg.setdefault("min_value", stated.get("min", score_col[1] if "max" not in stated else None))
+            if "max" in stated:
+                cfg.setdefault("max_value", stated["max"])
         elif "input_key" in fields and "input_key" not in cfg:
             default = fields["input_key"].default
             if not isinstance(default, str) or default not in available:
