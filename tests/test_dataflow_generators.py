@@ -121,3 +121,17 @@ def test_plan_renders_the_derived_requests(tmp_path: Path, storage, local_llm):
     run_source(storage, pipe)
     run_step(storage, pipe, "gen", llm=local_llm)
     assert [(s.calls, s.cache_hits) for s in plan(pipe, storage, local_llm.model_id).steps] == [(0, 2)]
+
+
+def test_text2multihop_parsed_share_check_reads_the_pairs_column(tmp_path: Path) -> None:
+    """The step's parsed-share check (a Dagster asset check, and part of `plan`) read the per-request
+    `question` field, which the step's table does not have: every check and every dry run failed."""
+    from dataflow_dagster.core.dryrun import dry_run
+    from dataflow_dagster.core.pipeline import Pipeline, Source, Step
+
+    src = tmp_path / "chunks.jsonl"
+    src.write_text(json.dumps({"chunk": GOOD_TEXT}) + "\n")
+    step = Step("pairs", Text2MultiHopQAGenerator(input_key="chunk"))
+    report = dry_run(Pipeline(name="kbc", description="", source=Source(path=str(src)), steps=[step]), 5)
+    assert report.ok, report.first_failure()
+    assert "parsed_share" in report.steps[0].checks

@@ -37,7 +37,9 @@ def prefix(
     for c in intent.clauses:
         if c.slot not in _LEADING or not recipe.composable:
             break
-        if c.slot == "filter" and (_claimed(recipe, c) or (c.limits and _scores_only(c) and recipe_gates(recipe))):
+        if (c.slot != "filter" and _claimed(recipe, c)) or (
+            c.slot == "filter" and (_claimed(recipe, c) or (c.limits and _scores_only(c) and recipe_gates(recipe)))
+        ):
             break  # the recipe's own selection ("keep pairs between 0.2 and 0.9" with Superfiltering)
         lead.append(c)
     main = next((c for c in recipe.source_columns if c in data.columns), data.text_column)

@@ -15,7 +15,7 @@ from dataflow_dagster.agent.intent import Intent
 from dataflow_dagster.agent.profile import DataProfile
 from dataflow_dagster.agent.recipe_plan import RecipePlan, column
 from dataflow_dagster.agent.recipes_docs import function_calling, knowledge_docs, rag_multihop
-from dataflow_dagster.agent.recipes_sft import sft
+from dataflow_dagster.agent.recipes_sft import sft, sft_from_scratch
 from dataflow_dagster.core.pipeline import Step
 from operators.code.execution import CodeExecutionEvaluator, ExecutionStatusFilter
 from operators.code.generators import CodeInstructionSynthesizer, CodeTestCaseGenerator
@@ -40,18 +40,40 @@ _RUNS = re.compile(
     r"successfully|cleanly|fine)|\b(?:crash\w*|raise\w* (?:an? )?(?:errors?|exceptions?))\b",
     re.I,
 )
+_BACK = re.compile(r"back[- ]?translat\w*|task descriptions?|describe what", re.I)
+_REGENERATE = re.compile(
+    r"\b(?:fresh|new|another|regenerat\w*|re-?writ\w*|re-?implement\w*)\b\W+(?:\w+\W+){0,2}?"
+    r"(?:solutions?|code|implementations?|programs?|versions?)\b|write (?:the )?code for (?:each|every|the)",
+    re.I,
+)
+_CODE_CHAIN = re.compile(
+    r"\b(?:tests?|pass\w*|fail\w*|execut\w*|runs?|grad\w*|quality|scor\w*|fresh|solution\w*|instructions?)\b|"
+    r"back[- ]?translat\w*|task descriptions?",
+    re.I,
+)
+_GRADE = re.compile(r"\b(?:grad\w*|quality|scor\w*|rat(?:e|ed|ing)|judg\w*)\b", re.I)
 _INSTRUCTION = re.compile(r"\binstruction", re.I)
-_CODE = re.compile(r"\b(?:tests?|pass\w*|fail\w*|execut\w*|runs?)\b", re.I)
+_CODE = re.compile(r"\b(?:tests?|pass\w*|fail\w*|execut\w*|runs?)\b|back[- ]?translat\w*|task descriptions?", re.I)
 _NEW_QUESTIONS = re.compile(
     r"\b(?:new|more|similar|fresh|additional|augment\w*|variants?|harder|easier|more difficult|rephrased)\b\W+"
     r"(?:\w+\W+){0,3}(?:problems?|questions?|versions?|variants?|variations?)",
     re.I,
 )
 _RATE = re.compile(r"\b(?:rat\w*|scor\w*|classif\w*|label\w*|grad\w*|assess\w*|judg\w*|estimat\w*)\b|评估|打分", re.I)
+_CONSISTENT = re.compile(
+    r"\b(?:consisten\w*|inconsisten\w*|(?:do(?:es)?n'?t|do(?:es)? not|not) match|mismatch\w*|agree\w*)\b|一致", re.I
+)
+# what the Text-to-SQL chain itself does, so that clauses saying it are not added again after it
+_SQL_CLAIMS = re.compile(
+    r"\bsql\b|quer(?:y|ies)|execut\w*|\bruns?\b|\bfail\w*|question|back[- ]?translat\w*|chain[- ]of[- ]thought|"
+    r"\bcot\b|reasoning|difficult\w*|complexit\w*|consisten\w*|match\w*",
+    re.I,
+)
 _MATH_DIFFICULTY = re.compile(r"difficult\w*|\bhard\w*|难度", re.I)
 _VALIDITY = re.compile(
     r"ill[- ]posed|well[- ]posed|unsolvable|\bsolvable|\binvalid|\bvalid(?:ity)?\b|unanswerable|不合理|无解", re.I
 )
+_KEEPS = re.compile(r"\b(?:keep\w*|only|drop\w*|remov\w*|discard\w*|filter\w*|reject\w*|throw)\b|保留|删|过滤", re.I)
 _CATEGORY = re.compile(r"\bcategor\w*|\btopics?\b|\bsubjects?\b|分类", re.I)
 _SOLVE = re.compile(r"\bsolv\w*|\bcot\b|chain[- ]of[- ]thought|step[- ]by[- ]step|思维链|解题|求解", re.I)
 _MATH = re.compile(
@@ -66,22 +88,37 @@ def code_tests(intent: Intent, data: DataProfile) -> RecipePlan | None:
     text = intent.request
     tests = re.search(r"\btests?\b|test cases?", text, re.I)
     runs = _RUNS.search(text)  # "keep only functions that run without errors": executed without tests
-    if "code" not in intent.domains or not (tests or _INSTRUCTION.search(text) or runs):
+    described = _INSTRUCTION.search(text) or _BACK.search(text)
+    if "code" not in intent.domains or not (tests or described or runs):
         return None
-    code = column(data, ("code", "raw_code", "generated_code", "function", "solution"))
+    code = source = column(data, ("code", "raw_code", "generated_code", "function", "solution"))
     steps: list[Step] = []
     notes = []
     instruction = "instruction" if "instruction" in data.columns else None
-    if _INSTRUCTION.search(text) and instruction is None:
+    if described and instruction is None:
         steps.append(Step("instruction", CodeInstructionSynthesizer(input_key=code)))
         instruction = "instruction"
+    if _REGENERATE.search(text) and instruction is not None:  # "have the LLM write a fresh solution"
+        from operators.code.generators import CodeGenerator
+
+        steps.append(Step("solution", CodeGenerator(input_key=instruction)))
+        code = steps[-1].op.output_columns()[0]  # later steps judge the new code; the source keeps its own
+    if _GRADE.search(text) and instruction is not None:  # "LLM-grade the code and keep scores of 8 and up"
+        from operators.code.quality_filter import CodeQualityEvaluator, CodeQualityScoreFilter
+
+        bound = next((c.limits["score"] for c in intent.clauses if "score" in c.limits), {})
+        if _KEEPS.search(text):
+            cfg = {f"{k}_score": v for k, v in bound.items()}
+            steps.append(Step("quality", CodeQualityScoreFilter(input_key=instruction, code_key=code, **cfg)))
+        else:
+            steps.append(Step("quality", CodeQualityEvaluator(input_key=instruction, code_key=code)))
     if not tests and runs:
         steps.append(Step("execute", CodeExecutionEvaluator(input_key=code, tests_key=None)))
         steps.append(Step("keep_running", ExecutionStatusFilter()))
         notes.append("no tests asked for: CodeExecutionEvaluator runs the code alone (tests_key: null)")
-        return RecipePlan("code_execution", steps, [code], notes, claims=_CODE)
+        return RecipePlan("code_execution", steps, [source], notes, claims=_CODE)
     if not tests:
-        return RecipePlan("code_instruction", steps, [code], notes, claims=_CODE) if steps else None
+        return RecipePlan("code_instruction", steps, [source], notes, claims=_CODE_CHAIN) if steps else None
     if instruction is None:  # no task statement: the function itself (name, docstring) states the task
         instruction = code
         notes.append(f"no instruction column: CodeTestCaseGenerator reads the task from the code column '{code}'")
@@ -90,7 +127,7 @@ def code_tests(intent: Intent, data: DataProfile) -> RecipePlan | None:
         steps.append(Step("execute", CodeExecutionEvaluator(input_key=code)))
         steps.append(Step("keep_passing", ExecutionStatusFilter()))
         notes.append("contract: CodeExecutionEvaluator added because ExecutionStatusFilter reads exec_status")
-    return RecipePlan("code_tests", steps, [code], notes, claims=_CODE)
+    return RecipePlan("code_tests", steps, [source], notes, claims=_CODE)
 
 
 def math_cot(intent: Intent, data: DataProfile) -> RecipePlan | None:
@@ -124,6 +161,24 @@ def math_cot(intent: Intent, data: DataProfile) -> RecipePlan | None:
 
         if _MATH_DIFFICULTY.search(text):
             steps.append(Step("difficulty", QuestionDifficultyEvaluator(input_key=question)))
+            bound = next(
+                (
+                    c.limits["score"]
+                    for c in intent.clauses
+                    if c.slot in ("filter", "threshold") and "score" in c.limits
+                ),
+                None,
+            )
+            if bound:  # "keep only problems at 6 or above": a gate on the rating just asked for
+                from operators.core.generic import ThresholdFilter
+
+                col = steps[-1].op.output_columns()[0]
+                steps.append(
+                    Step(
+                        "keep_difficulty",
+                        ThresholdFilter(input_key=col, min_value=bound.get("min"), max_value=bound.get("max")),
+                    )
+                )
         if _CATEGORY.search(text):
             steps.append(Step("category", QuestionCategoryEvaluator(input_key=question)))
     if not _COT.search(text):
@@ -132,7 +187,11 @@ def math_cot(intent: Intent, data: DataProfile) -> RecipePlan | None:
     # "answers agree" is self-consistency (samples against their majority vote); "verified/correct/
     # matches the reference" with a reference column checks against that column instead.
     reference = gold if gold and _VERIFIED.search(text) and not _AGREE.search(text) else "pseudo_answer"
-    if _AGREE.search(text) or _VERIFIED.search(text):
+    label_only = _AGREE.search(text) and not _KEEPS.search(text)  # "take the majority vote as a pseudo label"
+    if label_only:
+        steps += [Step("extract", AnswerExtractor()), Step("pseudo_answer", PseudoAnswerGenerator())]
+        notes.append("majority vote as a label only (nothing asked to be kept or dropped): no verification filter")
+    elif _AGREE.search(text) or _VERIFIED.search(text):
         steps.append(Step("extract", AnswerExtractor()))
         if reference == "pseudo_answer":
             steps.append(Step("pseudo_answer", PseudoAnswerGenerator()))
@@ -145,7 +204,7 @@ def math_cot(intent: Intent, data: DataProfile) -> RecipePlan | None:
             f"contract: AnswerExtractor, {extra}AnswerVerifier added because "
             f"VerifiedAnswerFilter reads the verdict of extracted answers against '{reference}'"
         )
-    cols = [question] + ([reference] if reference != "pseudo_answer" else [])
+    cols = [question] + ([reference] if reference != "pseudo_answer" and not label_only else [])
     return RecipePlan("math_cot", steps, cols, notes, claims=_MATH)
 
 
@@ -197,15 +256,20 @@ def text2sql_csv(intent: Intent, data: DataProfile) -> RecipePlan | None:
         + (f" (the request asks for {intent.count:,} samples)" if intent.count else ""),
         "contract: SQLExecutionFilter added because generated SQL is not guaranteed to run",
     ]
+    if _CONSISTENT.search(intent.request):  # "throw out question/SQL pairs that don't match"
+        from operators.text2sql.generate import SQLConsistencyFilter
+
+        steps.append(Step("consistent", SQLConsistencyFilter(**db)))
     if "reasoning" in intent.domains:
         steps.append(Step("cot", Text2SQLCoTGenerator(**db)))
     if _DIFFICULTY.search(intent.request):
         steps.append(Step("difficulty", SQLComponentClassifier(dialect="duckdb")))
-    return RecipePlan("text2sql_csv", steps, ["db_id"], notes, source=source, composable=False)
+    return RecipePlan("text2sql_csv", steps, ["db_id"], notes, source=source, composable=False, claims=_SQL_CLAIMS)
 
 
 # most specific first: a function-calling request mentions "function" (the code domain's word)
 RECIPES: tuple[Callable[[Intent, DataProfile], RecipePlan | None], ...] = (
+    sft_from_scratch,
     function_calling,
     text2sql_csv,
     code_tests,

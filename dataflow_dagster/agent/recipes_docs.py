@@ -15,6 +15,7 @@ from dataflow_dagster.agent.recipe_plan import RecipePlan, column, has
 from dataflow_dagster.core.pipeline import Step
 from operators.core.rowids import ID
 
+_FILE_COLUMNS = ("path", "file", "filename", "file_path", "url")
 _MULTIHOP = r"multi[- ]?hop|two[- ]hop|2[- ]hop|\bhops?\b|across (?:these |the )?documents|\brag\b"
 _VERIFY_ANSWER = (
     r"\bf1\b|answer (?:it|them|each|the question)s? from|verif(?:y|ied|ies|ication)\b|exact match|\bem\b|"
@@ -29,8 +30,8 @@ def rag_multihop(intent: Intent, data: DataProfile) -> RecipePlan | None:
     text = intent.request
     if has(text, _DEPTH) and has(text, r"\brag\b|agentic|question"):
         return _rag_depth(data)
-    if not has(text, _MULTIHOP):
-        return None
+    if not has(text, _MULTIHOP) or any(c in data.columns for c in _FILE_COLUMNS):
+        return None  # files to ingest first: the knowledge recipe's multi-hop branch (DataFlow's KBC)
     from operators.core.generic import ThresholdFilter
     from operators.rag.metrics import QAF1Evaluator
     from operators.rag.multihop import AtomicQAGenerator, DocAnswerGenerator, HopDocumentLinker, MultiHopQAGenerator
@@ -71,10 +72,9 @@ def _rag_depth(data: DataProfile) -> RecipePlan:
 
 
 _KB = (
-    r"knowledge|\bchunks?\b|\bparse\b|convert (?:them|the \w+|these \w+) to (?:text|markdown)|\bkb\b|"
+    r"knowledge|\bkbc\b|\bchunks?\b|\bparse\b|convert (?:them|the \w+|these \w+) to (?:text|markdown)|\bkb\b|"
     r"知识|切分|分块|切块"
 )
-_FILE_COLUMNS = ("path", "file", "filename", "file_path", "url")
 _PIECES = r"(?:chunks?|pieces?|segments?|passages?|parts?|windows?)"
 _CHUNK_SIZE = re.compile(
     rf"(\d+)[- ](word|token|char\w*)s?[- ]{_PIECES}|{_PIECES} of (\d+) (word|token|char\w*)|"
@@ -110,7 +110,14 @@ def knowledge_docs(intent: Intent, data: DataProfile) -> RecipePlan | None:
     steps.append(Step("chunk", TextChunker(input_key=body, unit=unit, size=size)))
     if has(text, r"\bclean\w*|清洗|清理"):
         steps.append(Step("llm_clean", LLMKnowledgeCleaner(input_key="chunk")))
-    if has(text, r"\bqa\b|question|\bsft\b|instruction|fine-?tun|问答|微调|指令"):
+    if has(text, _MULTIHOP):  # DataFlow's KBC: multi-hop QA per chunk, flattened to instruction rows
+        from operators.knowledge.qa_extract import QAExtractor
+        from operators.rag.text_multihop import Text2MultiHopQAGenerator
+
+        steps.append(Step("multihop_qa", Text2MultiHopQAGenerator(input_key="chunk")))
+        if has(text, r"\bsft\b|instruction|fine-?tun|flatten|微调|指令"):
+            steps.append(Step("sft", QAExtractor()))
+    elif has(text, r"\bqa\b|question|\bsft\b|instruction|fine-?tun|问答|微调|指令"):
         steps.append(Step("qa", ChunkQAExtractor(input_key="chunk")))
         if has(text, r"\bsft\b|instruction|fine-?tun|微调|指令"):
             steps.append(Step("sft", SFTTableAssembler(instruction_key="question", output_key="answer")))

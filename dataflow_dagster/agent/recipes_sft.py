@@ -42,7 +42,10 @@ _SYNTH = (
 )
 _GENERATE = r"\b(?:turn|convert|make|create|generate|synthesi[sz]e|write|build|produce)\b"
 _KEEP = r"\b(?:keep|select|pick|retain|drop|remove|discard|filter\w*|throw|only|best|worth)\b"
-_SCRATCH = r"from scratch|without (?:any )?(?:seed|input|source)s?|out of nothing|from nothing"
+_SCRATCH = (
+    r"from scratch|without (?:any )?(?:seed|input|source)s?|out of nothing|from nothing|"
+    r"random (?:knowledge )?domains?|(?:across|over) (?:random|many|various) (?:knowledge )?domains?"
+)
 # "spread over finance, law and medicine", "covering X and Y", "in the domains of X, Y"
 _DOMAIN_LIST = re.compile(
     r"(?:over|across|covering|about|in|on|for|from)\s+(?:the\s+)?(?:domains?\s+(?:of\s+)?|topics?\s+(?:of\s+)?)?"
@@ -61,8 +64,6 @@ def sft(intent: Intent, data: DataProfile) -> RecipePlan | None:
     text = intent.request
     methods = [stem for pattern, stem in METHODS if has(text, pattern)]
 
-    if has(text, _SCRATCH) and (has(text, r"\bsft\b|instruction|fine-?tun|training") or intent.count):
-        return _from_scratch(intent)
     has_pairs = any(c in data.columns for c in INSTRUCTION_COLUMNS)
     synth = not has_pairs and has(text, _SYNTH) and has(text, _GENERATE)
     if not methods and not synth:
@@ -101,6 +102,15 @@ def sft(intent: Intent, data: DataProfile) -> RecipePlan | None:
     claims = re.compile("|".join([p for p, _ in METHODS] + measures) + rf"|{_SYNTH}", re.I)
     cols = [data.text_column] if synth else [instruction] + ([response] if response else [])
     return RecipePlan("sft", steps, cols, notes, claims=claims)
+
+
+def sft_from_scratch(intent: Intent, data: DataProfile) -> RecipePlan | None:
+    """SFT samples written from nothing, whatever the data file holds ("from scratch", "over random
+    knowledge domains"); tried before the document recipes, which the word "knowledge" would match."""
+    text = intent.request
+    if has(text, _SCRATCH) and (has(text, r"\bsft\b|instruction|fine-?tun|training|synthetic|samples") or intent.count):
+        return _from_scratch(intent)
+    return None
 
 
 def _from_scratch(intent: Intent) -> RecipePlan:

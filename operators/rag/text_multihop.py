@@ -12,7 +12,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from operators.core.contract import Kind, OperatorContext, quote_ident, quote_literal
+from operators.core.contract import CheckSpec, Kind, OperatorContext, quote_ident, quote_literal
 from operators.core.llm_ops import LLMConfig
 from operators.core.prompt import PromptTemplate
 from operators.core.registry import register
@@ -71,6 +71,21 @@ class Text2MultiHopQAGenerator(RequestTableOperator):
         "only the first num_q sentence windows are sent (DataFlow asks for every window and keeps the first "
         "num_q answers that parse); metadata is {source, windows, pairs} instead of {source, timestamp, complexity}"
     )
+
+    def checks(self) -> list[CheckSpec]:
+        """The parsed-share check reads the pairs column this step writes; the base check would read the
+        per-request ``question`` field, which only the request table has (the check failed to bind)."""
+        c = self.config
+        return [
+            self.error_share_check(),
+            CheckSpec(
+                name="parsed_share",
+                metric_sql=f"avg(CASE WHEN len(t.{quote_ident(c.output_key)}) > 0 THEN 1.0 ELSE 0.0 END)",
+                op=">=",
+                threshold=c.min_parsed_share,
+                description=f"share of rows with at least one parsed QA pair in `{c.output_key}`",
+            ),
+        ]
 
     def output_columns(self) -> list[str]:
         return [self.config.output_key, self.config.output_meta_key]
