@@ -278,6 +278,55 @@ def test_a_count_prices_a_one_row_per_input_chain(tmp_path: Path) -> None:
             ["InstagFilter"],
             {"InstagFilter": {"input_instruction_key": "instruction"}},
         ),
+        (  # a count filter's single threshold takes the stated length; the parenthesis is one aside
+            "remove near-duplicates (MinHash, Jaccard similarity above 0.85), then drop texts under 25 characters",
+            "texts.jsonl",
+            ["MinHashDeduplicateFilter", "CharNumberFilter"],
+            {"CharNumberFilter": {"threshold": 25}},
+        ),
+        (  # a quoted value joined by "or" is one condition
+            "drop rows whose headline mentions 'shares' or 'stock'",
+            "stock_news.csv",
+            ["GeneralFilter"],
+            {},
+        ),
+        (  # a majority vote asked as a label, nothing kept or dropped: no verification filter
+            "solve each problem 3 times step by step and use the majority answer as its pseudo label",
+            "r4_math_problems.jsonl",
+            ["CoTAnswerGenerator", "AnswerExtractor", "PseudoAnswerGenerator"],
+            {"CoTAnswerGenerator": {"input_key": "problem"}},
+        ),
+        (  # the rating's stated bound gates before the solutions
+            "rate the difficulty of each math question and keep those at 4 or above, then solve them step by step",
+            "math.jsonl",
+            ["QuestionDifficultyEvaluator", "ThresholdFilter", "CoTAnswerGenerator"],
+            {"ThresholdFilter": {"min_value": 4.0}},
+        ),
+        (
+            "write SQL over the news table, keep queries that execute, phrase a question for each and discard "
+            "pairs where the question and SQL are inconsistent",
+            "stock_news.csv",
+            ["SQLGenerator", "SQLExecutionFilter", "SQLQuestionGenerator", "SQLConsistencyFilter"],
+            {},
+        ),
+        (
+            "describe what each function does as a task, regenerate code for the task and grade it, keeping 7 and up",
+            "code.jsonl",
+            ["CodeInstructionSynthesizer", "CodeGenerator", "CodeQualityScoreFilter"],
+            {"CodeQualityScoreFilter": {"code_key": "generated_code", "min_score": 7.0}},
+        ),
+        (
+            "synthesise 800 SFT examples across various knowledge domains",
+            "texts.jsonl",
+            ["RandomDomainKnowledgeRowGenerator"],
+            {"RandomDomainKnowledgeRowGenerator": {"generation_num": 800}},
+        ),
+        (  # DataFlow's KBC: files -> chunks -> multi-hop QA per chunk -> flattened SFT rows
+            "ingest the listed files, chunk them, write multi-hop QA for each chunk and flatten it into SFT rows",
+            "kb/docs.jsonl",
+            ["FileIngestor", "TextChunker", "Text2MultiHopQAGenerator", "QAExtractor"],
+            {"Text2MultiHopQAGenerator": {"input_key": "chunk"}},
+        ),
         (  # the operation no operator offers is a synthesised rewrite of the column it names
             "translate the questions into German",
             "qa.jsonl",
