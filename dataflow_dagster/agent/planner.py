@@ -125,7 +125,8 @@ class Planner:
             fields = self.ops[n].Config.model_fields
             limit_hit = any(re.fullmatch(r"(min|max)_(\w+)", f) and _stem(f[4:]) in limits for f in fields)
             limit_hit = limit_hit or _threshold_unit(self.ops[n]) in limits
-            out[n] = scores.get(n, 0.0) + (100.0 if limit_hit else 0.0)  # a stated limit names its setting
+            named = _names_operator(n, text)  # "MinHash", "SimHash", "Deita": the user named this operator
+            out[n] = scores.get(n, 0.0) + (100.0 if limit_hit else 0.0) + (50.0 if named else 0.0)
         return out
 
     def unknown_words(self, text: str) -> list[str]:
@@ -381,3 +382,17 @@ class Planner:
         if op.kind == Kind.GENERATE and PARENTS not in available:
             available.append(PARENTS)
         available += [c for c in op.output_columns() if c not in available]
+
+
+def _names_operator(name: str, text: str) -> bool:
+    """Does the clause name this operator by its own leading name parts ("minhash", "sim-hash", "ngram
+    hash")? Two or more CamelCase parts, written together or apart: a single word ("content") is an
+    ordinary word, which retrieval weighs already."""
+    parts = [p.lower() for p in re.findall(r"[A-Z][a-z0-9]*", name)]
+    words = re.sub(r"[^a-z0-9]+", " ", text.lower())
+    squeezed = words.replace(" ", "")
+    for k in range(2, min(3, len(parts)) + 1):
+        head = "".join(parts[:k])
+        if head in squeezed and re.search(rf"\b{re.escape(parts[0])}", words):
+            return True
+    return False
