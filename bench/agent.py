@@ -11,14 +11,14 @@ Every request counts, refusals included. A request is correct when
   model, so such a zero is no evidence; ``placeholder_verdict``).
 
 Requests: ``bench/agent_tuning.json`` (may be used to tune the agent; it includes, marked ``"from"``,
-held-out files that were read after their one scoring: ``heldout_r1`` and ``heldout_r4``) and the
-held-out file, by default ``bench/agent_heldout_r5.json``: 28 requests written on 2026-12-03 by a
-helper that never saw the agent's code, earlier request files or the agent's output, committed
-before the last round of agent changes and first scored after them; nobody tuned on it. Older
+held-out files that were read after their one scoring: ``heldout_r1``, ``heldout_r4`` and
+``heldout_r5``) and the held-out file, by default ``bench/agent_heldout_r6.json``: 30 requests written
+on 2026-12-03 by a helper that never saw the agent's code, earlier request files or the agent's
+output, committed unread and first scored after the last agent change; nobody tuned on it. Older
 held-out files, each honest only at its first score (``bench/RESULTS.md`` keeps those figures):
 ``agent_heldout.json`` (29, first A2 0.276), ``agent_heldout_r3.json`` (22, first A2 0.727),
-``agent_heldout_r4.json`` (28, first A2 0.571; then read, and now in the tuning set). Input data:
-``bench/agent_data/`` (the request's ``"data"`` file, ``texts.jsonl`` by default).
+``agent_heldout_r4.json`` (28, first A2 0.571) and ``agent_heldout_r5.json`` (28, first A2 0.500).
+Input data: ``bench/agent_data/`` (the request's ``"data"`` file, ``texts.jsonl`` by default).
 
 Baseline (same run, same scorer, same key binding): retrieval's top-ranked operator for each action
 the intent names, compiled by the same planner (so keys are bound exactly as the agent binds them),
@@ -56,7 +56,7 @@ from operators.core.registry import all_operators  # noqa: E402
 BENCH = Path(__file__).resolve().parent
 DATA_DIR = BENCH / "agent_data"
 TUNING = BENCH / "agent_tuning.json"
-HELDOUT = BENCH / "agent_heldout_r5.json"
+HELDOUT = BENCH / "agent_heldout_r6.json"
 
 # Documented equivalents: an expected "@group" is met by exactly one operator of the group.
 EQUIVALENT: dict[str, frozenset[str]] = {
