@@ -216,6 +216,9 @@ _OR_MORE = re.compile(
     re.I,
 )
 _OR_LESS = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s+(?:or (?:below|less|fewer|lower)|and (?:below|under))\b", re.I)
+_SCORE_BOUND = re.compile(
+    r"\s*(?:scor\w*|rat(?:ed|ing)s?)\s+(?:of\s+)?(?:at least|at most|above|below|over|under|>=?|<=?)\b", re.I
+)
 _UNIT_WORDS = "word char character sentence line token paragraph byte letter digit symbol"
 UNITS = frozenset(_stem(u + s) for u in _UNIT_WORDS.split(" ") for s in ("", "s"))
 _BARE_WORDS = "anything everything goes go ones those them it is are gets get out cut dropped removed"
@@ -323,7 +326,7 @@ def _split(text: str) -> list[str]:
     out = [parts[0]]
     for sep, piece in zip(parts[1::2], parts[2::2], strict=True):
         keeps = (_verb(out[-1]) or ("", ""))[0] == "keep"
-        value = re.fullmatch(r"\s*\0\d+\0\s*", piece) is not None  # "says 'falls' or 'slips'": one condition
+        value = re.fullmatch(r"\s*\0\d+\0[\s.!?]*", piece) is not None  # "says 'falls' or 'slips'": one condition
         if sep.strip().lower() == "or" and (keeps or value) and piece.strip() and _verb(piece) is None:
             out[-1] += f" or {piece}"
         else:
@@ -373,6 +376,9 @@ def decompose(text: str) -> list[Clause]:
                 prev.limits.update(_limits(piece, prev.polarity))
                 continue
         slot, verb = found
+        if prev is not None and slot == "evaluate" and _SCORE_BOUND.match(piece):
+            prev.limits.update(_limits(piece, "keep"))  # "..., score 3 or more": the bound, not a new score
+            continue
         if lead and prev is None and re.search(r"\b(?:them|those|these|they|it|ones)\b", piece, re.I):
             piece, lead = f"{lead}: {piece}", ""  # "remove them": what "them" is comes first
         polarity = "keep" if slot == "keep" else "remove"

@@ -183,7 +183,8 @@ class Planner:
                 )
                 continue
             text = clause.text
-            if i and clause.slot in ("generate", "evaluate", "refine"):  # "score them": what "them" is
+            pronoun = re.search(r"\b(?:them|those|these|they|it|its|their)\b|它们|这些|其", clause.text, re.I)
+            if i and (clause.slot in ("generate", "evaluate") or (clause.slot == "refine" and pronoun)):
                 text += " " + intent.clauses[i - 1].text
             spec = self._clause_scores(text, clause.limits, [n for n, _ in ranked])
             whole = dict(ranked)
@@ -195,7 +196,8 @@ class Planner:
             limited = bool(clause.limits) and spec[best] >= 100.0
             # a rewrite is an operator's only when it names what that operator does ("fix spelling",
             # "lowercase", "strip URLs"); "translate", "summarise in one line", "make more helpful" are not
-            weak_rewrite = clause.slot == "refine" and self._match(best, clause.text) < 5.0
+            latin = not re.search(r"[\u4e00-\u9fff]", clause.text)  # Chinese words are matched as bigrams, weaker
+            weak_rewrite = clause.slot == "refine" and latin and self._match(best, clause.text) < 5.0
             if weak_rewrite and synth is None:
                 synth = synthesise(clause, [_stem(clause.verb.lower())])
             unknown_objects = [w for w in (synth[2] if synth else []) if w != _stem(clause.verb.lower())]
@@ -388,11 +390,9 @@ def _names_operator(name: str, text: str) -> bool:
     """Does the clause name this operator by its own leading name parts ("minhash", "sim-hash", "ngram
     hash")? Two or more CamelCase parts, written together or apart: a single word ("content") is an
     ordinary word, which retrieval weighs already."""
-    parts = [p.lower() for p in re.findall(r"[A-Z][a-z0-9]*", name)]
-    words = re.sub(r"[^a-z0-9]+", " ", text.lower())
-    squeezed = words.replace(" ", "")
+    parts = [p.lower() for p in re.findall(r"[A-Z][a-z0-9]+", name)]  # acronyms (PII, ID) are not names
+    words = " ".join(re.findall(r"[a-z0-9]+", text.lower()))
     for k in range(2, min(3, len(parts)) + 1):
-        head = "".join(parts[:k])
-        if head in squeezed and re.search(rf"\b{re.escape(parts[0])}", words):
+        if len("".join(parts[:k])) >= 6 and re.search(r"\b" + r"[\s-]?".join(parts[:k]) + r"\b", words):
             return True
     return False

@@ -34,7 +34,7 @@ STATED: dict[str, tuple[str, str]] = {
 }
 _STATED = re.compile(
     r"(\d+)\s+(?:[a-z\-]+\s+){0,3}?(?:(solution|answer|sample|question|problem|variant)s?\b"
-    r"(?=\s+(?:per|for each|each|for every)\b)|(round|hop)s?\b)",
+    r"(?=\s+(?:per|for each|each|for every|from each|from every|of each)\b)|(round|hop)s?\b)",
     re.I,
 )
 
