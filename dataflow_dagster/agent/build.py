@@ -205,6 +205,12 @@ def build_pipeline(
     attempts: list[Selection] = []
     notes: list[str] = []
     recipe = match_recipe(intent, profile)
+    sql_data = any(c.lower() in ("sql", "db_id", "query", "gold_sql") for c in profile.columns)
+    if "text2sql" in intent.domains and recipe is None and not sql_data:
+        raise AgentRefusal(
+            f"Text-to-SQL needs a database: {data_path} has no SQL or db_id column; pass a CSV (it becomes a "
+            "typed DuckDB table) or rows with db_id/sql columns"
+        )
     if recipe is not None:  # a domain recipe knows the chain the contract needs; tried first
         attempts.append(Selection([s.op.name for s in recipe.steps], "recipe", recipe.recipe))
     try:
