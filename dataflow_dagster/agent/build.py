@@ -12,6 +12,7 @@ from dataflow_dagster.agent.intent import Intent, parse_intent
 from dataflow_dagster.agent.model_plan import is_capable, propose
 from dataflow_dagster.agent.planner import AgentRefusal, Compiled, DataProfile, Planner, Selection, profile_data
 from dataflow_dagster.agent.recipes import match_recipe
+from dataflow_dagster.agent.retrieval import OperatorIndex
 from dataflow_dagster.agent.synthesis import model_prompt
 from dataflow_dagster.agent.target import apply_stated_counts, size_generators, target_cost
 from dataflow_dagster.core.dryrun import PlanReport, dry_run
@@ -127,16 +128,14 @@ def _compile(
 DATA_DOMAINS: dict[str, tuple[str, ...]] = {"code": ("code", "raw_code", "source_code"), "text2sql": ("sql", "SQL")}
 
 
-def _cleans(intent: Intent) -> bool:
+def _cleans(intent: Intent, index: OperatorIndex) -> bool:
     """Every clause cleans, filters or rewrites, with words a registered operator's description
     has ("fix spelling mistakes"): an operation on the given file, even without a data noun. A
     request outside data preparation ("delete my account") has no such words."""
     from dataflow_dagster.agent.decompose import object_words
-    from dataflow_dagster.agent.retrieval import OperatorIndex
 
     if not intent.clauses or any(c.slot not in ("refine", "filter", "dedup") for c in intent.clauses):
         return False
-    index = OperatorIndex(all_operators())
     return all(max(index.scores_for(object_words(c.text)).values(), default=0.0) >= 5.0 for c in intent.clauses)
 
 
@@ -178,11 +177,14 @@ def build_pipeline(
 ) -> AgentResult:
     """Turn ``request`` into ``out_dir/<name>.yaml``; raises AgentRefusal (nothing written) if it cannot."""
     intent = parse_intent(request)
+    planner: Planner | None = None
+    given: DataProfile | None = None
     if intent.unnamed_data and data is not None and Path(data).is_file():
         # "drop the products whose price is below 0": the column it names says which data is meant;
         # "use minhash to remove near duplicates": a deduplication or a stated limit acts on the given file
-        columns = {c.lower() for c in profile_data(Path(data)).columns if not c.startswith("_")}
-        acts_on_rows = any(c.slot == "dedup" or c.limits for c in intent.clauses) or _cleans(intent)
+        planner, given = Planner(all_operators(), llm), profile_data(Path(data))
+        columns = {c.lower() for c in given.columns if not c.startswith("_")}
+        acts_on_rows = any(c.slot == "dedup" or c.limits for c in intent.clauses) or _cleans(intent, planner.index)
         if acts_on_rows or columns & set(re.findall(r"[a-z0-9_]+", request.lower())):
             intent.refusal = None
     if intent.refusal:
@@ -192,7 +194,7 @@ def build_pipeline(
         raise OperatorError("no input data: pass --data FILE (jsonl/json/csv/parquet) or name the file in the request")
     if not data_path.is_file():
         raise OperatorError(f"input data {data_path} does not exist")
-    profile = profile_data(data_path)
+    profile = given if given is not None and given.path == data_path else profile_data(data_path)
     if not intent.domains:  # "drop auto-generated files" on a table with a code column is about code
         intent.domains += [d for d, cols in DATA_DOMAINS.items() if any(c in profile.columns for c in cols)]
     name = name or pipeline_name(request)
@@ -201,7 +203,7 @@ def build_pipeline(
     final = out / f"{name}.yaml"
     if final.exists() and not overwrite:
         raise OperatorError(f"{final} exists; pass --name NEW or --force to replace it")
-    planner = Planner(all_operators(), llm)
+    planner = planner or Planner(all_operators(), llm)
     attempts: list[Selection] = []
     notes: list[str] = []
     recipe = match_recipe(intent, profile)
